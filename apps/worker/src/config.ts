@@ -1,0 +1,43 @@
+import { createSecretsProvider, loadConfigFile, type BrokerConfig, type SecretsProvider } from '@broker/shared';
+
+/** Everything the worker process reads from its environment, read once, here. */
+export interface WorkerSettings {
+  config: BrokerConfig;
+  configPath: string;
+  redisUrl: string;
+  prefix: string;
+  logLevel: string;
+  secrets: SecretsProvider;
+  /** How long a job's lock lives before another worker may take it over. @defaultValue 30000 */
+  lockDurationMs: number;
+  /** How often this worker looks for jobs whose worker died. @defaultValue 30000 */
+  stalledIntervalMs: number;
+  /** How long SIGTERM waits for running jobs before exiting anyway. @defaultValue 60000 */
+  shutdownTimeoutMs: number;
+}
+
+function positiveInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+export function readSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
+  const configPath = env.BROKER_CONFIG;
+  if (!configPath) throw new Error('BROKER_CONFIG must name the config file (see broker.config.example.json)');
+  const provider = env.SECRETS_PROVIDER ?? 'env';
+  if (provider !== 'env' && provider !== 'file') throw new Error(`SECRETS_PROVIDER must be "env" or "file", got "${provider}"`);
+  if (provider === 'file' && !env.SECRETS_DIR) throw new Error('SECRETS_PROVIDER=file needs SECRETS_DIR');
+  return {
+    config: loadConfigFile(configPath),
+    configPath,
+    redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    prefix: env.BROKER_REDIS_PREFIX ?? 'broker',
+    logLevel: env.LOG_LEVEL ?? 'info',
+    secrets: createSecretsProvider(provider === 'file' ? { provider: 'file', dir: env.SECRETS_DIR! } : { provider: 'env', env }),
+    lockDurationMs: positiveInt('WORKER_LOCK_DURATION_MS', env.WORKER_LOCK_DURATION_MS, 30_000),
+    stalledIntervalMs: positiveInt('WORKER_STALLED_INTERVAL_MS', env.WORKER_STALLED_INTERVAL_MS, 30_000),
+    shutdownTimeoutMs: positiveInt('WORKER_SHUTDOWN_TIMEOUT_MS', env.WORKER_SHUTDOWN_TIMEOUT_MS, 60_000),
+  };
+}

@@ -1,0 +1,106 @@
+import type { Redis } from 'ioredis';
+import type { IntegrationConfig, RedisKeys } from '@broker/shared';
+
+/**
+ * Decides, atomically for every worker process, whether one more upstream call
+ * of an integration may start now.
+ *
+ * Rate limits are sliding windows (CONTRACT §2): at no moment may more than
+ * `max` calls have started within the last `durationMs`. Each window is a
+ * sorted set of call start times; a call is admitted only when the set, pruned
+ * to the window, holds fewer than `max` entries, and is then recorded in the
+ * same script. BullMQ's stock limiter counts fixed windows that start at the
+ * first job, which lets up to ~2·max calls into one sliding window.
+ *
+ * Times come from Redis (`TIME`), so clocks of worker hosts do not matter.
+ */
+const ACQUIRE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local paused = redis.call('PTTL', KEYS[1])
+if paused > 0 then return {1, paused} end
+local function wait_for(key, max, window)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZCARD', key) < max then return 0 end
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return math.max(1, tonumber(oldest[2]) + window - now + 1)
+end
+if KEYS[2] ~= '' then
+  local w = wait_for(KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]))
+  if w > 0 then return {2, w} end
+end
+if KEYS[3] ~= '' then
+  local w = wait_for(KEYS[3], tonumber(ARGV[3]), tonumber(ARGV[4]))
+  if w > 0 then return {3, w} end
+end
+if KEYS[2] ~= '' then
+  redis.call('ZADD', KEYS[2], now, ARGV[5])
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
+if KEYS[3] ~= '' then
+  redis.call('ZADD', KEYS[3], now, ARGV[5])
+  redis.call('PEXPIRE', KEYS[3], ARGV[4])
+end
+return {0, 0}
+`;
+
+/** Sets the integration's pause, never shortening one already in force. */
+const PAUSE = `
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
+end
+return redis.call('PTTL', KEYS[1])
+`;
+
+export type GateVerdict =
+  | { admitted: true }
+  /** `integration`: the whole integration must wait (pause or its window); `connection`: only this connection. */
+  | { admitted: false; scope: 'integration' | 'connection'; waitMs: number; reason: 'paused' | 'rate_limit' };
+
+/**
+ * Widens each window a little: a call is timed when admitted, but counted by
+ * the upstream when it arrives, and two calls can be delayed differently on the
+ * way (event loop stalls, connection setup). The margin absorbs that spread.
+ */
+export function windowWithMargin(durationMs: number): number {
+  return durationMs + Math.min(50, Math.max(5, Math.round(durationMs * 0.02)));
+}
+
+export class CallGate {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  async acquire(integrationName: string, integration: IntegrationConfig, connection: string, member: string): Promise<GateVerdict> {
+    const limit = integration.rateLimit;
+    const perConnection = integration.connections?.[connection]?.rateLimit ?? limit?.perConnection;
+    const [verdict, waitMs] = (await this.redis.eval(
+      ACQUIRE,
+      3,
+      this.keys.pause(integrationName),
+      limit ? this.keys.rateWindow(integrationName) : '',
+      perConnection ? this.keys.connectionRateWindow(integrationName, connection) : '',
+      String(limit?.max ?? 0),
+      String(limit ? windowWithMargin(limit.durationMs) : 0),
+      String(perConnection?.max ?? 0),
+      String(perConnection ? windowWithMargin(perConnection.durationMs) : 0),
+      member,
+    )) as [number, number];
+    switch (verdict) {
+      case 0:
+        return { admitted: true };
+      case 1:
+        return { admitted: false, scope: 'integration', waitMs, reason: 'paused' };
+      case 2:
+        return { admitted: false, scope: 'integration', waitMs, reason: 'rate_limit' };
+      default:
+        return { admitted: false, scope: 'connection', waitMs, reason: 'rate_limit' };
+    }
+  }
+
+  /** Stops every worker from calling the integration for `ms` (a 429 or Retry-After). Returns the pause in force. */
+  async pause(integrationName: string, ms: number, reason: string): Promise<number> {
+    return (await this.redis.eval(PAUSE, 1, this.keys.pause(integrationName), String(Math.ceil(ms)), reason)) as number;
+  }
+}

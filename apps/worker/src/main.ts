@@ -1,0 +1,47 @@
+import { ConfigError, createLogger, createRedis } from '@broker/shared';
+import { readSettings } from './config';
+import { createWorkerApp } from './worker-app';
+
+async function main(): Promise<void> {
+  let settings;
+  try {
+    settings = readSettings();
+  } catch (err) {
+    console.error(err instanceof ConfigError ? err.message : `worker: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  const logger = createLogger({ name: 'worker', level: settings.logLevel });
+  const redis = createRedis(settings.redisUrl, 'worker', 'broker-worker');
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const app = createWorkerApp({
+    config: settings.config,
+    redis,
+    prefix: settings.prefix,
+    secrets: settings.secrets,
+    logger,
+    lockDurationMs: settings.lockDurationMs,
+    stalledIntervalMs: settings.stalledIntervalMs,
+  });
+  await app.ready();
+  logger.info({ integrations: [...app.workers.keys()] }, 'worker ready');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'draining: finishing running jobs');
+    const forced = setTimeout(() => {
+      logger.error('drain timed out; exiting with jobs still running (they will be retried)');
+      process.exit(1);
+    }, settings.shutdownTimeoutMs);
+    forced.unref();
+    await app.close();
+    await redis.quit();
+    logger.info('worker stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+void main();

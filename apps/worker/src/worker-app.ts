@@ -1,0 +1,105 @@
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  BACKOFF_TYPE,
+  integrationQueueName,
+  JobStore,
+  redisKeys,
+  type BrokerConfig,
+  type Logger,
+  type SecretsProvider,
+  type ToolJobData,
+} from '@broker/shared';
+import { createIntegrationClients, createToolRegistry, ToolError, type ToolRegistry } from '@broker/tools';
+import { CallGate } from './limits/call-gate';
+import { createToolJobProcessor, RetryLaterError } from './tool-jobs/process-tool-job';
+import { fullJitter } from './tool-jobs/retry-policy';
+
+export interface WorkerAppDeps {
+  config: BrokerConfig;
+  /** A worker-role connection (`maxRetriesPerRequest: null`); BullMQ duplicates it for blocking reads. */
+  redis: Redis;
+  prefix: string;
+  secrets: SecretsProvider;
+  logger: Logger;
+  registry?: ToolRegistry;
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+}
+
+export interface WorkerApp {
+  workers: ReadonlyMap<string, Worker>;
+  /** Resolves once every worker is connected and taking jobs. */
+  ready(): Promise<void>;
+  /** Stops taking jobs, lets running ones finish, closes queues. Runs once. */
+  close(): Promise<void>;
+}
+
+/**
+ * BullMQ's limiter is not used to limit (it counts fixed windows); it is set
+ * only so that `queue.rateLimit(ms)` — the pause our sliding-window gate and
+ * 429s call for — is honoured: BullMQ checks that pause only on queues with a
+ * limiter. The max is out of reach on purpose.
+ */
+const PAUSE_ONLY_LIMITER = { max: 1_000_000_000, duration: 1000 };
+
+/** One BullMQ worker per integration, each at the integration's concurrency. */
+export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
+  const { config, redis, prefix, logger } = deps;
+  const keys = redisKeys(prefix);
+  const store = new JobStore(redis, keys, { retentionSeconds: config.retention.jobSeconds });
+  const registry = deps.registry ?? createToolRegistry(config);
+  const clients = createIntegrationClients(config, deps.secrets, logger);
+  const queues = new Map<string, Queue>();
+  const workers = new Map<string, Worker>();
+
+  for (const name of Object.keys(config.integrations)) {
+    queues.set(name, new Queue(integrationQueueName(name), { connection: redis, prefix }));
+  }
+  const processor = createToolJobProcessor({ config, registry, clients, store, gate: new CallGate(redis, keys), queues, logger });
+
+  for (const [name, integration] of Object.entries(config.integrations)) {
+    const worker = new Worker<ToolJobData>(integrationQueueName(name), processor, {
+      connection: redis,
+      prefix,
+      concurrency: integration.concurrency,
+      limiter: PAUSE_ONLY_LIMITER,
+      lockDuration: deps.lockDurationMs ?? 30_000,
+      stalledInterval: deps.stalledIntervalMs ?? 30_000,
+      maxStalledCount: 2,
+      settings: {
+        backoffStrategy: (attemptsMade: number, type?: string, err?: Error) => {
+          if (err instanceof RetryLaterError) return err.delayMs;
+          if (type !== BACKOFF_TYPE) return 0;
+          return fullJitter(attemptsMade, integration.retry);
+        },
+      },
+    });
+    worker.on('failed', (job: Job<ToolJobData> | undefined, err: Error) => {
+      if (!job?.id) return;
+      const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+      if (!final) return;
+      // The processor records its own failures; this catches what escaped it
+      // (Redis hiccups, exhausted stalls) so no record stays open forever.
+      const error = new ToolError('UNKNOWN', { message: `job failed: ${err.message}` }).toJobError();
+      store.fail(job.id, error).catch((e: unknown) => logger.error({ err: e, jobId: job.id }, 'could not record failure'));
+    });
+    worker.on('error', (err) => logger.error({ err, integration: name }, 'worker error'));
+    workers.set(name, worker);
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    workers,
+    async ready() {
+      await Promise.all([...workers.values()].map((w) => w.waitUntilReady()));
+    },
+    close() {
+      closing ??= (async () => {
+        await Promise.all([...workers.values()].map((w) => w.close()));
+        await Promise.all([...queues.values()].map((q) => q.close()));
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,25 @@
+/**
+ * One jest run over every package. Workspace packages resolve to their sources,
+ * so tests see the code as written; processes spawned by tests run the built
+ * dist/ (root `pnpm test` builds first).
+ * @type {import('jest').Config}
+ */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test', '<rootDir>/packages', '<rootDir>/apps'],
+  testMatch: ['**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  transform: {
+    '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
+  },
+  moduleNameMapper: {
+    '^@broker/shared$': '<rootDir>/packages/shared/src/index.ts',
+    '^@broker/tools$': '<rootDir>/packages/tools/src/index.ts',
+    '^@broker/tools/catalogue$': '<rootDir>/packages/tools/src/catalogue.ts',
+    '^@broker/api$': '<rootDir>/apps/api/src/index.ts',
+    '^@broker/worker$': '<rootDir>/apps/worker/src/index.ts',
+    '^@broker/sandbox$': '<rootDir>/apps/sandbox/src/index.ts',
+  },
+  testTimeout: 30000,
+  maxWorkers: 2,
+};

@@ -1,0 +1,196 @@
+import { z } from 'zod';
+
+/**
+ * The configuration file (CONTRACT §2). Objects are strict so that a typo in a
+ * field name is reported at start instead of silently ignored.
+ */
+
+/** A secret is always named, never inlined: the secrets provider resolves it at use. */
+const secretName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a secret name (letters, digits, _), not a secret value');
+
+const secretRef = z.strictObject({ secret: secretName });
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
+const rateWindow = z.strictObject({
+  max: z.int().positive(),
+  durationMs: z.int().positive(),
+});
+
+export const rateLimitSchema = rateWindow.extend({
+  /** Applied to each connection on its own, on top of the integration-wide window. */
+  perConnection: rateWindow.optional(),
+});
+
+const apiKeyAuth = z.strictObject({
+  type: z.literal('apiKey'),
+  /** @defaultValue "Authorization" */
+  header: z.string().min(1).default('Authorization'),
+  /** Prepended to the secret value, e.g. `"Bearer "`. @defaultValue "" */
+  prefix: z.string().default(''),
+  secret: secretName,
+});
+
+const oauth2Auth = z.strictObject({
+  type: z.literal('oauth2'),
+  grant: z.enum(['authorization_code', 'client_credentials']),
+  tokenUrl: httpUrl,
+  authorizeUrl: httpUrl.optional(),
+  clientId: z.string().min(1),
+  clientSecret: secretName,
+  scopes: z.array(z.string()).optional(),
+});
+
+const noAuth = z.strictObject({ type: z.literal('none') });
+
+export const authSchema = z.discriminatedUnion('type', [noAuth, apiKeyAuth, oauth2Auth]);
+
+const jsonSchemaObject = z.record(z.string(), z.unknown());
+
+const toolName = z
+  .string()
+  .regex(/^[a-z][a-zA-Z0-9_-]*\.[a-zA-Z][a-zA-Z0-9_]*$/, 'must look like "<integration>.<action>"');
+
+export const declaredToolSchema = z.strictObject({
+  name: toolName,
+  description: z.string().default(''),
+  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']),
+  /** Path below the integration's baseUrl; `{param}` placeholders are filled from the input. */
+  path: z.string().startsWith('/'),
+  /** The upstream honours an `Idempotency-Key` header, so every attempt of a job may resend. */
+  idempotent: z.boolean().default(false),
+  input: jsonSchemaObject.default({ type: 'object' }),
+  output: jsonSchemaObject.optional(),
+});
+
+const connectionSchema = z.strictObject({
+  auth: authSchema.optional(),
+  rateLimit: rateWindow.optional(),
+});
+
+export const integrationSchema = z.strictObject({
+  baseUrl: httpUrl,
+  auth: authSchema.default({ type: 'none' }),
+  rateLimit: rateLimitSchema.optional(),
+  /** Jobs run at once per worker process. @defaultValue 10 */
+  concurrency: z.int().positive().max(1000).default(10),
+  /** @defaultValue 10000 */
+  timeoutMs: z.int().positive().max(600_000).default(10_000),
+  retry: z
+    .strictObject({
+      /** Every try counts, the first included. @defaultValue 5 */
+      attempts: z.int().min(1).max(100).default(5),
+      baseDelayMs: z.int().min(0).default(500),
+      maxDelayMs: z.int().min(0).default(30_000),
+    })
+    .default({ attempts: 5, baseDelayMs: 500, maxDelayMs: 30_000 }),
+  circuitBreaker: z
+    .strictObject({
+      failureThreshold: z.int().positive().default(5),
+      recoveryTimeoutMs: z.int().positive().default(30_000),
+    })
+    .default({ failureThreshold: 5, recoveryTimeoutMs: 30_000 }),
+  apiVersion: z.strictObject({ header: z.string().min(1), value: z.string().min(1) }).optional(),
+  /** Header that carries the upstream idempotency key. @defaultValue "Idempotency-Key" */
+  idempotencyHeader: z.string().min(1).default('Idempotency-Key'),
+  mtls: z
+    .strictObject({ cert: secretName, key: secretName, ca: secretName.optional() })
+    .optional(),
+  connections: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), connectionSchema).optional(),
+  tools: z.array(declaredToolSchema).default([]),
+});
+
+const agentSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)'),
+  key: secretRef,
+  scopes: z.array(z.string().min(1)).default([]),
+});
+
+const webhookSourceSchema = z.strictObject({
+  type: z.enum(['stripe', 'github', 'shopify', 'standard']),
+  secret: secretName,
+  /** How long an event id is remembered for dedupe. @defaultValue 7 days */
+  retentionDays: z.number().positive().max(365).optional(),
+});
+
+const routeSchema = z.strictObject({
+  source: z.string().min(1),
+  event: z.string().min(1),
+  trigger: z.string().min(1),
+});
+
+export const configSchema = z
+  .strictObject({
+    agents: z.array(agentSchema).default([]),
+    admin: z.strictObject({ token: secretRef }).optional(),
+    integrations: z
+      .record(z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'integration names are lower-case: a-z 0-9 _ -'), integrationSchema)
+      .default({}),
+    webhooks: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/), webhookSourceSchema).default({}),
+    routes: z.array(routeSchema).default([]),
+    triggerDelivery: z
+      .strictObject({
+        url: httpUrl,
+        format: z.enum(['standard', 'openclaw']).default('standard'),
+        secret: secretName,
+      })
+      .optional(),
+    callbacks: z
+      .strictObject({ secret: secretName, allowHosts: z.array(z.string()).default([]) })
+      .optional(),
+    /** How long finished job records (and their results) are kept. */
+    retention: z
+      .strictObject({
+        /** @defaultValue 7 days */
+        jobSeconds: z.int().positive().default(7 * 24 * 3600),
+        /** Idempotency keys are remembered this long. @defaultValue 24 h */
+        idempotencySeconds: z.int().positive().default(24 * 3600),
+      })
+      .default({ jobSeconds: 7 * 24 * 3600, idempotencySeconds: 24 * 3600 }),
+  })
+  .superRefine((config, ctx) => {
+    const seenAgents = new Set<string>();
+    config.agents.forEach((agent, i) => {
+      if (seenAgents.has(agent.id)) {
+        ctx.addIssue({ code: 'custom', path: ['agents', i, 'id'], message: `duplicate agent id "${agent.id}"` });
+      }
+      seenAgents.add(agent.id);
+    });
+    const seenTools = new Set<string>();
+    for (const [name, integration] of Object.entries(config.integrations)) {
+      integration.tools.forEach((tool, i) => {
+        const path = ['integrations', name, 'tools', i, 'name'];
+        if (!tool.name.startsWith(`${name}.`)) {
+          ctx.addIssue({ code: 'custom', path, message: `tool names of "${name}" must start with "${name}."` });
+        }
+        if (seenTools.has(tool.name)) {
+          ctx.addIssue({ code: 'custom', path, message: `duplicate tool "${tool.name}"` });
+        }
+        seenTools.add(tool.name);
+      });
+      if (integration.connections && 'default' in integration.connections && integration.connections.default?.auth) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['integrations', name, 'connections', 'default', 'auth'],
+          message: 'the "default" connection always uses the integration\'s own auth',
+        });
+      }
+    }
+    config.routes.forEach((route, i) => {
+      if (!(route.source in config.webhooks)) {
+        ctx.addIssue({ code: 'custom', path: ['routes', i, 'source'], message: `unknown webhook source "${route.source}"` });
+      }
+    });
+    if (config.routes.length > 0 && !config.triggerDelivery) {
+      ctx.addIssue({ code: 'custom', path: ['triggerDelivery'], message: 'routes need a triggerDelivery target' });
+    }
+  });
+
+export type BrokerConfig = z.output<typeof configSchema>;
+export type IntegrationConfig = z.output<typeof integrationSchema>;
+export type DeclaredTool = z.output<typeof declaredToolSchema>;
+export type AuthConfig = z.output<typeof authSchema>;
+export type RateWindow = z.output<typeof rateWindow>;
+export type AgentConfig = BrokerConfig['agents'][number];

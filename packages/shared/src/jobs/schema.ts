@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { toolErrorCodes } from '../errors/codes';
+
+export const JOB_STATUSES = ['queued', 'running', 'deferred', 'succeeded', 'failed', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+
+export const jobErrorSchema = z.object({
+  code: z.enum(toolErrorCodes),
+  message: z.string(),
+  retryable: z.boolean(),
+  upstreamStatus: z.int().optional(),
+  /** ISO 8601: when a retry is planned, or when trying again may succeed. */
+  retryAt: z.string().optional(),
+});
+export type JobError = z.infer<typeof jobErrorSchema>;
+
+/** The job as agents see it (CONTRACT §3). */
+export const publicJobSchema = z.object({
+  id: z.string(),
+  tool: z.string(),
+  status: z.enum(JOB_STATUSES),
+  attempts: z.int().min(0),
+  createdAt: z.string(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  progress: z.unknown().optional(),
+  result: z.unknown().optional(),
+  error: jobErrorSchema.optional(),
+});
+export type PublicJob = z.infer<typeof publicJobSchema>;
+
+/**
+ * The payload of a BullMQ tool job: what the api hands the worker. Secrets are
+ * never part of it; the worker resolves credentials from `connection` itself.
+ */
+export const toolJobDataSchema = z.object({
+  tool: z.string(),
+  integration: z.string(),
+  input: z.record(z.string(), z.unknown()),
+  connection: z.string(),
+  agentId: z.string(),
+  /** Written by the worker: how often the upstream answered 429 to this job. */
+  rateLimitDeferrals: z.int().min(0).optional(),
+});
+export type ToolJobData = z.infer<typeof toolJobDataSchema>;
+
+/** `POST /v1/jobs` body. */
+export const submitJobBodySchema = z.strictObject({
+  tool: z.string().min(1).max(200),
+  input: z.record(z.string(), z.unknown()).default({}),
+  connection: z.string().min(1).max(64).optional(),
+  callbackUrl: z.string().max(2048).optional(),
+});
+export type SubmitJobBody = z.infer<typeof submitJobBodySchema>;
+
+export function newJobId(uuid: string): string {
+  return `job_${uuid.replace(/-/g, '')}`;
+}

@@ -1,0 +1,258 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../redis/keys';
+import type { JobError, JobStatus, PublicJob } from './schema';
+
+/** What the job hash holds beyond the public fields. */
+export interface JobRecord extends PublicJob {
+  agentId: string;
+  integration: string;
+  connection: string;
+  callbackUrl?: string;
+}
+
+export type CreateOutcome =
+  | { kind: 'created'; id: string }
+  | { kind: 'replayed'; id: string }
+  | { kind: 'reused'; id: string };
+
+export interface IdempotencyClaim {
+  key: string;
+  fingerprint: string;
+  ttlSeconds: number;
+}
+
+/*
+ * Each script reads and writes one job hash atomically, so the api (cancel) and
+ * the workers (claim, finish) can race on a job and exactly one of them wins.
+ */
+
+// KEYS: job, idempotency ('' when none). ARGV: jobId, fingerprint, idemTtlMs, field, value, ...
+const CREATE = `
+if KEYS[2] ~= '' then
+  local existing = redis.call('GET', KEYS[2])
+  if existing then
+    local sep = string.find(existing, ' ', 1, true)
+    local fp = string.sub(existing, 1, sep - 1)
+    local id = string.sub(existing, sep + 1)
+    if fp == ARGV[2] then return {'replayed', id} end
+    return {'reused', id}
+  end
+  redis.call('SET', KEYS[2], ARGV[2] .. ' ' .. ARGV[1], 'PX', ARGV[3])
+end
+local fields = {}
+for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(fields))
+return {'created', ARGV[1]}
+`;
+
+// KEYS: job. ARGV: now. Returns the status after the claim.
+const CLAIM = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 'missing' end
+if status == 'cancelled' or status == 'succeeded' or status == 'failed' then return status end
+redis.call('HSET', KEYS[1], 'status', 'running')
+if redis.call('HEXISTS', KEYS[1], 'startedAt') == 0 then redis.call('HSET', KEYS[1], 'startedAt', ARGV[1]) end
+return 'running'
+`;
+
+// KEYS: job. ARGV: status, field, value, ... Only while the job is not terminal.
+const UPDATE_OPEN = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status or status == 'cancelled' or status == 'succeeded' or status == 'failed' then return 0 end
+local fields = {'status', ARGV[1]}
+for i = 2, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(fields))
+return 1
+`;
+
+// KEYS: job, channel. ARGV: ttlSeconds, jobId, clearFields (comma list), field, value, ...
+const FINISH = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status or status == 'cancelled' or status == 'succeeded' or status == 'failed' then return 0 end
+if ARGV[3] ~= '' then
+  for f in string.gmatch(ARGV[3], '[^,]+') do redis.call('HDEL', KEYS[1], f) end
+end
+local fields = {}
+for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('PUBLISH', KEYS[2], ARGV[2])
+return 1
+`;
+
+// KEYS: job, channel. ARGV: agentId, now, ttlSeconds, jobId.
+const CANCEL = `
+local owner = redis.call('HGET', KEYS[1], 'agentId')
+if not owner or owner ~= ARGV[1] then return 'missing' end
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'queued' and status ~= 'deferred' then return status end
+redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finishedAt', ARGV[2])
+redis.call('HDEL', KEYS[1], 'error')
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', KEYS[2], ARGV[4])
+return 'cancelled'
+`;
+
+type Fields = Record<string, string | number | undefined>;
+
+function flatten(fields: Fields): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) out.push(k, String(v));
+  return out;
+}
+
+function parseJson(value: string | undefined): unknown {
+  return value === undefined ? undefined : JSON.parse(value);
+}
+
+/** Turns the stored hash into a record; undefined when the hash is absent. */
+export function decodeJobHash(hash: Record<string, string>): JobRecord | undefined {
+  if (!hash.id || !hash.status) return undefined;
+  const record: JobRecord = {
+    id: hash.id,
+    tool: hash.tool ?? '',
+    status: hash.status as JobStatus,
+    attempts: Number(hash.attempts ?? 0),
+    createdAt: hash.createdAt ?? '',
+    agentId: hash.agentId ?? '',
+    integration: hash.integration ?? '',
+    connection: hash.connection ?? 'default',
+  };
+  if (hash.startedAt) record.startedAt = hash.startedAt;
+  if (hash.finishedAt) record.finishedAt = hash.finishedAt;
+  if (hash.progress !== undefined) record.progress = parseJson(hash.progress);
+  if (hash.result !== undefined) record.result = parseJson(hash.result);
+  if (hash.error !== undefined) record.error = parseJson(hash.error) as JobError;
+  if (hash.callbackUrl) record.callbackUrl = hash.callbackUrl;
+  return record;
+}
+
+/** The fields an agent may see, in the contract's order. */
+export function toPublicJob(record: JobRecord): PublicJob {
+  const job: PublicJob = {
+    id: record.id,
+    tool: record.tool,
+    status: record.status,
+    attempts: record.attempts,
+    createdAt: record.createdAt,
+  };
+  if (record.startedAt) job.startedAt = record.startedAt;
+  if (record.finishedAt) job.finishedAt = record.finishedAt;
+  if (record.progress !== undefined) job.progress = record.progress;
+  if (record.result !== undefined) job.result = record.result;
+  if (record.error !== undefined) job.error = record.error;
+  return job;
+}
+
+export interface JobStoreOptions {
+  /** Seconds a finished job record is kept. */
+  retentionSeconds: number;
+  now?: () => Date;
+}
+
+/**
+ * The job record: the one place that says what state a job is in. BullMQ moves
+ * the work; this hash is what agents read, and what cancel and claim race on.
+ */
+export class JobStore {
+  private readonly now: () => Date;
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly options: JobStoreOptions,
+  ) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async create(record: JobRecord, idempotency?: IdempotencyClaim): Promise<CreateOutcome> {
+    const fields = flatten({
+      id: record.id,
+      tool: record.tool,
+      status: record.status,
+      attempts: record.attempts,
+      createdAt: record.createdAt,
+      agentId: record.agentId,
+      integration: record.integration,
+      connection: record.connection,
+      callbackUrl: record.callbackUrl,
+    });
+    const [kind, id] = (await this.redis.eval(
+      CREATE,
+      2,
+      this.keys.job(record.id),
+      idempotency ? this.keys.idempotency(record.agentId, idempotency.key) : '',
+      record.id,
+      idempotency?.fingerprint ?? '',
+      String((idempotency?.ttlSeconds ?? 0) * 1000),
+      ...fields,
+    )) as [CreateOutcome['kind'], string];
+    return { kind, id };
+  }
+
+  /** Undoes a create whose enqueue failed, so nothing is left half-written. */
+  async discard(record: JobRecord, idempotencyKey?: string): Promise<void> {
+    const keys = [this.keys.job(record.id)];
+    if (idempotencyKey) keys.push(this.keys.idempotency(record.agentId, idempotencyKey));
+    await this.redis.del(...keys);
+  }
+
+  async get(id: string): Promise<JobRecord | undefined> {
+    return decodeJobHash(await this.redis.hgetall(this.keys.job(id)));
+  }
+
+  /** Marks the job running unless it was cancelled or already finished; returns the status. */
+  async claim(id: string): Promise<JobStatus | 'missing'> {
+    return (await this.redis.eval(CLAIM, 1, this.keys.job(id), this.now().toISOString())) as JobStatus | 'missing';
+  }
+
+  /** Counts a try (or, with -1, takes back one that did not count). */
+  async incrementAttempts(id: string, by = 1): Promise<number> {
+    return this.redis.hincrby(this.keys.job(id), 'attempts', by);
+  }
+
+  /** Moves a job that has not finished to `queued` or `deferred` (e.g. waiting for a retry). */
+  async markWaiting(id: string, status: 'queued' | 'deferred', error?: JobError): Promise<boolean> {
+    const args = error ? ['error', JSON.stringify(error)] : [];
+    return (await this.redis.eval(UPDATE_OPEN, 1, this.keys.job(id), status, ...args)) === 1;
+  }
+
+  async setProgress(id: string, progress: unknown): Promise<void> {
+    await this.redis.eval(UPDATE_OPEN, 1, this.keys.job(id), 'running', 'progress', JSON.stringify(progress));
+  }
+
+  async succeed(id: string, result: unknown): Promise<boolean> {
+    return this.finish(id, { status: 'succeeded', result: JSON.stringify(result ?? null) }, ['error']);
+  }
+
+  async fail(id: string, error: JobError): Promise<boolean> {
+    return this.finish(id, { status: 'failed', error: JSON.stringify(error) }, ['result']);
+  }
+
+  private async finish(id: string, fields: Fields, clear: string[]): Promise<boolean> {
+    const done = await this.redis.eval(
+      FINISH,
+      2,
+      this.keys.job(id),
+      this.keys.jobEvents,
+      String(this.options.retentionSeconds),
+      id,
+      clear.join(','),
+      ...flatten({ ...fields, finishedAt: this.now().toISOString() }),
+    );
+    return done === 1;
+  }
+
+  /** `cancelled` on success; `missing` for an unknown or foreign job; else the status that forbids it. */
+  async cancel(id: string, agentId: string): Promise<JobStatus | 'missing'> {
+    return (await this.redis.eval(
+      CANCEL,
+      2,
+      this.keys.job(id),
+      this.keys.jobEvents,
+      agentId,
+      this.now().toISOString(),
+      String(this.options.retentionSeconds),
+      id,
+    )) as JobStatus | 'missing';
+  }
+}

@@ -1,0 +1,44 @@
+import { pino, type Logger, type LoggerOptions } from 'pino';
+
+/**
+ * Paths pino censors in every log line. Secrets should never reach a logger in
+ * the first place; this is the net under that rule.
+ */
+export const REDACT_PATHS = [
+  'authorization',
+  'headers.authorization',
+  'headers.Authorization',
+  'headers.cookie',
+  'headers["x-api-key"]',
+  'headers["x-shopify-access-token"]',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  '*.authorization',
+  '*.Authorization',
+  '*.password',
+  '*.secret',
+  '*.token',
+  '*.accessToken',
+  '*.refreshToken',
+  '*.clientSecret',
+  '*.apiKey',
+  'password',
+  'secret',
+  'token',
+  'accessToken',
+  'refreshToken',
+  'apiKey',
+];
+
+export type { Logger };
+
+export function createLogger(options: { level?: string; name: string; destination?: NodeJS.WritableStream }): Logger {
+  const opts: LoggerOptions = {
+    name: options.name,
+    level: options.level ?? 'info',
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    base: { service: options.name },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  return options.destination ? pino(opts, options.destination) : pino(opts);
+}

@@ -1,0 +1,8 @@
+import type { BuiltinTool } from '../define-tool';
+
+/**
+ * Tools written in code, by integration name. An integration's built-in tools
+ * are offered only when the config file configures that integration (its
+ * `baseUrl` and credentials), so the same code runs against a sandbox or a stub.
+ */
+export const builtinIntegrations: Record<string, readonly BuiltinTool[]> = {};

@@ -1,0 +1,87 @@
+import type { ToolErrorCode } from '@broker/shared';
+import { ToolError } from '../tool-error';
+import { parseRetryAfter } from './retry-after';
+
+export interface UpstreamAnswer {
+  status: number;
+  headers: Record<string, string>;
+  /** The body as text, for the message (truncated). */
+  body: string;
+}
+
+/** The classification table (CONTRACT §3), one row per status. */
+const BY_STATUS: Record<number, { code: ToolErrorCode; retryable: boolean }> = {
+  400: { code: 'VALIDATION_ERROR', retryable: false },
+  401: { code: 'AUTHENTICATION_FAILED', retryable: false },
+  403: { code: 'PERMISSION_DENIED', retryable: false },
+  404: { code: 'NOT_FOUND', retryable: false },
+  409: { code: 'CONFLICT', retryable: false },
+  422: { code: 'VALIDATION_ERROR', retryable: false },
+  429: { code: 'RATE_LIMITED', retryable: true },
+  500: { code: 'UPSTREAM_ERROR', retryable: true },
+  502: { code: 'UPSTREAM_ERROR', retryable: true },
+  503: { code: 'UPSTREAM_ERROR', retryable: true },
+  504: { code: 'UPSTREAM_ERROR', retryable: true },
+};
+
+const MESSAGE_BODY_LIMIT = 300;
+
+function upstreamDetail(body: string): string {
+  const text = body.replace(/\s+/g, ' ').trim();
+  if (text === '') return '';
+  return `: ${text.length > MESSAGE_BODY_LIMIT ? `${text.slice(0, MESSAGE_BODY_LIMIT)}…` : text}`;
+}
+
+function requestIdOf(headers: Record<string, string>): string | undefined {
+  return headers['request-id'] ?? headers['x-request-id'] ?? headers['x-github-request-id'];
+}
+
+/**
+ * Maps a non-2xx upstream answer to a typed tool error, keeping the raw facts
+ * (status, Retry-After, request id). Statuses outside the table are UNKNOWN:
+ * retrying something we do not understand is how duplicates happen.
+ */
+export function errorFromResponse(answer: UpstreamAnswer, now: number = Date.now()): ToolError {
+  const row = BY_STATUS[answer.status] ?? { code: 'UNKNOWN' as const, retryable: false };
+  const retryAfterMs = parseRetryAfter(answer.headers['retry-after'], now);
+  const options = {
+    message: `upstream answered ${answer.status}${upstreamDetail(answer.body)}`,
+    retryable: row.retryable,
+    upstreamStatus: answer.status,
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    ...(requestIdOf(answer.headers) ? { requestId: requestIdOf(answer.headers) } : {}),
+  };
+  return new ToolError(row.code, options);
+}
+
+/** Failures that happen before a request leaves this host: resending cannot act twice. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL']);
+const TIMED_OUT = new Set(['ECONNABORTED', 'ETIMEDOUT']);
+
+/**
+ * Maps a transport failure (no HTTP answer). A timeout or a dropped connection
+ * after the request was sent leaves the outcome unknown: for a write without
+ * an idempotency key that is final (`OUTCOME_UNKNOWN`), since resending could
+ * charge a card twice.
+ */
+export function errorFromTransport(err: { code?: string; message: string }, unsafeToResend: boolean): ToolError {
+  const code = err.code ?? 'UNKNOWN';
+  if (NOT_SENT.has(code)) {
+    return new ToolError('UPSTREAM_ERROR', { message: `network error before sending: ${code}`, retryable: true, cause: err });
+  }
+  const timedOut = TIMED_OUT.has(code);
+  if (unsafeToResend) {
+    return new ToolError('OUTCOME_UNKNOWN', {
+      message: `${timedOut ? 'timed out' : `connection failed (${code})`} after the request was sent; it may have taken effect upstream and is not resent without an idempotency key`,
+      retryable: false,
+      cause: err,
+    });
+  }
+  if (timedOut) return new ToolError('TIMEOUT', { message: `upstream did not answer in time (${err.message})`, cause: err });
+  return new ToolError('UPSTREAM_ERROR', { message: `network error: ${code}`, retryable: true, cause: err });
+}
+
+/** A 2xx whose body is not the JSON it claims to be. */
+export function malformedBody(status: number, reason: string): ToolError {
+  return new ToolError('UNKNOWN', { message: `upstream answered ${status} with a malformed body: ${reason}`, upstreamStatus: status });
+}

@@ -1,0 +1,21 @@
+import type { BrokerConfig, Logger, SecretsProvider } from '@broker/shared';
+import { staticCredentials, type CredentialsProvider } from './credentials';
+import { IntegrationClient } from './integration-client';
+
+/**
+ * One client per configured integration, each with its own keep-alive pool.
+ * `credentialsFor` lets a caller supply other credentials (e.g. OAuth).
+ */
+export function createIntegrationClients(
+  config: BrokerConfig,
+  secrets: SecretsProvider,
+  logger: Logger,
+  credentialsFor: (name: string) => CredentialsProvider = (name) =>
+    staticCredentials(name, config.integrations[name]!, secrets),
+): Map<string, IntegrationClient> {
+  const clients = new Map<string, IntegrationClient>();
+  for (const [name, integration] of Object.entries(config.integrations)) {
+    clients.set(name, new IntegrationClient(name, integration, credentialsFor(name), logger));
+  }
+  return clients;
+}

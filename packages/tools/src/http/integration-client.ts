@@ -1,0 +1,172 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
+import axiosRetry from 'axios-retry';
+import type { IntegrationConfig, Logger } from '@broker/shared';
+import { ToolError } from '../tool-error';
+import type { HttpRequest, HttpResponse, IntegrationHttp } from '../types';
+import { errorFromResponse, errorFromTransport, malformedBody } from './classify';
+import type { CredentialsProvider } from './credentials';
+
+export interface CallContext {
+  tool: string;
+  jobId: string;
+  attempt: number;
+  connection: string;
+  /** Sent on writes when the tool or the API supports idempotency. */
+  idempotencyKey?: string;
+  /** The tool changes state upstream. */
+  write: boolean;
+  requestId: string;
+  signal?: AbortSignal;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+const MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
+
+function lowerCaseHeaders(headers: AxiosResponse['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    if (v !== undefined && v !== null) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
+  }
+  return out;
+}
+
+function encodeForm(value: Record<string, unknown>, prefix = '', out = new URLSearchParams()): URLSearchParams {
+  // Stripe-style nesting: metadata[key]=value, items[0][price]=...
+  for (const [key, v] of Object.entries(value)) {
+    const name = prefix ? `${prefix}[${key}]` : key;
+    if (v === undefined || v === null) continue;
+    if (typeof v === 'object') encodeForm(v as Record<string, unknown>, name, out);
+    else out.append(name, String(v));
+  }
+  return out;
+}
+
+function parseBody(res: AxiosResponse<string>): unknown {
+  const text = typeof res.data === 'string' ? res.data : '';
+  if (text.trim() === '') return null;
+  const type = String(res.headers['content-type'] ?? '');
+  if (!type.includes('json') && !/^\s*[[{]/.test(text)) return text;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw malformedBody(res.status, (err as Error).message);
+  }
+}
+
+/**
+ * The HTTP layer of one integration: base URL, timeout, auth resolved per call,
+ * the pinned API version, the upstream idempotency key, classification of
+ * every failure into a ToolError, and one log line per upstream call.
+ *
+ * Transport retries stay small on purpose: one immediate resend of a request
+ * that died on a reset connection (a keep-alive socket the server had closed),
+ * and only when resending is safe. Retries with backoff are the worker's job.
+ */
+export class IntegrationClient {
+  private readonly http: AxiosInstance;
+
+  constructor(
+    private readonly name: string,
+    private readonly integration: IntegrationConfig,
+    private readonly credentials: CredentialsProvider,
+    private readonly logger: Logger,
+  ) {
+    this.http = axios.create({
+      baseURL: integration.baseUrl,
+      timeout: integration.timeoutMs,
+      validateStatus: () => true,
+      responseType: 'text',
+      transformResponse: [(data: unknown) => data],
+      maxRedirects: 0,
+      maxContentLength: MAX_RESPONSE_BYTES,
+      transitional: { clarifyTimeoutError: true, silentJSONParsing: false, forcedJSONParsing: false },
+      httpAgent: new HttpAgent({ keepAlive: true }),
+      httpsAgent: new HttpsAgent({ keepAlive: true }),
+    });
+    axiosRetry(this.http, {
+      retries: 1,
+      retryDelay: () => 0,
+      shouldResetTimeout: true,
+      retryCondition: (error) => {
+        const config = error.config;
+        if (!config || error.response || error.code !== 'ECONNRESET') return false;
+        const method = (config.method ?? 'get').toUpperCase();
+        return SAFE_METHODS.has(method) || Boolean(config.headers?.[this.integration.idempotencyHeader]);
+      },
+    });
+  }
+
+  forCall(call: CallContext): IntegrationHttp {
+    return { request: (req) => this.request(req, call) };
+  }
+
+  private async request<T>(req: HttpRequest, call: CallContext): Promise<HttpResponse<T>> {
+    const first = await this.send(req, call, false);
+    // A 401 may mean a rotated key or an expired token: read credentials again, once.
+    const res = first.status === 401 ? await this.send(req, call, true) : first;
+    const headers = lowerCaseHeaders(res.headers);
+    if (res.status < 200 || res.status >= 300) {
+      throw errorFromResponse({ status: res.status, headers, body: typeof res.data === 'string' ? res.data : '' });
+    }
+    return { status: res.status, headers, data: parseBody(res) as T };
+  }
+
+  private async send(req: HttpRequest, call: CallContext, forceRefresh: boolean): Promise<AxiosResponse<string>> {
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      'user-agent': 'agent-request-broker',
+      'x-request-id': call.requestId,
+      ...req.headers,
+      ...(await this.credentials.authHeaders(call.connection, { forceRefresh })),
+    };
+    if (this.integration.apiVersion) headers[this.integration.apiVersion.header] = this.integration.apiVersion.value;
+    const writes = req.method !== 'GET';
+    if (writes && call.idempotencyKey) headers[this.integration.idempotencyHeader] = call.idempotencyKey;
+    let data: unknown;
+    if (req.form) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      data = encodeForm(req.form).toString();
+    } else if (req.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      data = JSON.stringify(req.json);
+    }
+    const started = performance.now();
+    const logFields = {
+      tool: call.tool,
+      integration: this.name,
+      jobId: call.jobId,
+      attempt: call.attempt,
+      connection: call.connection,
+      method: req.method,
+      path: req.path,
+      requestId: call.requestId,
+    };
+    try {
+      const res = await this.http.request<string>({
+        method: req.method,
+        url: req.path,
+        params: req.query,
+        data,
+        headers,
+        ...(call.signal ? { signal: call.signal } : {}),
+      });
+      this.logger.info({ ...logFields, status: res.status, durationMs: Math.round(performance.now() - started) }, 'upstream call');
+      return res;
+    } catch (err) {
+      const axiosError = err as AxiosError;
+      const code = axiosError.code === 'ERR_CANCELED' ? 'ECONNABORTED' : axiosError.code;
+      this.logger.warn(
+        { ...logFields, error: code ?? axiosError.message, durationMs: Math.round(performance.now() - started) },
+        'upstream call failed',
+      );
+      if (err instanceof ToolError) throw err;
+      if (axiosError.code === 'ERR_BAD_RESPONSE' && /maxContentLength/.test(axiosError.message)) {
+        throw new ToolError('UNKNOWN', { message: 'upstream response exceeds 10 MiB', cause: err });
+      }
+      const unsafe = call.write && writes && !headers[this.integration.idempotencyHeader];
+      throw errorFromTransport({ code, message: axiosError.message }, unsafe);
+    }
+  }
+}

@@ -1,0 +1,10 @@
+export * from './types';
+export * from './tool-error';
+export * from './define-tool';
+export * from './registry';
+export { createCatalogue, type Catalogue } from './catalogue';
+export { parseRetryAfter, MAX_RETRY_AFTER_MS } from './http/retry-after';
+export { errorFromResponse, errorFromTransport } from './http/classify';
+export { staticCredentials, connectionAuth, type CredentialsProvider } from './http/credentials';
+export { IntegrationClient, type CallContext } from './http/integration-client';
+export { createIntegrationClients } from './http/clients';

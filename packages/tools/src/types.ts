@@ -1,0 +1,64 @@
+import type { FieldError, Logger } from '@broker/shared';
+
+export type ValidationResult<T = unknown> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
+
+/**
+ * What every tool shows the outside: enough to list it, document it and
+ * validate a call to it, and nothing that runs it (the api needs only this).
+ */
+export interface ToolDescriptor {
+  name: string;
+  integration: string;
+  description: string;
+  /** Every attempt sends the same upstream idempotency key, so a retry cannot act twice. */
+  idempotent: boolean;
+  /** Changes state upstream: an unknown outcome must not be resent without a key. */
+  write: boolean;
+  apiVersion: string | null;
+  inputSchema: Record<string, unknown>;
+  outputSchema: Record<string, unknown>;
+  /** Pointers are relative to the input (`/qty`); the api prefixes `/input`. */
+  validateInput(input: unknown): ValidationResult;
+}
+
+export interface HttpRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Below the integration's baseUrl. */
+  path: string;
+  query?: Record<string, unknown>;
+  /** Sent as JSON. */
+  json?: unknown;
+  /** Sent as application/x-www-form-urlencoded (Stripe). */
+  form?: Record<string, unknown>;
+  headers?: Record<string, string>;
+}
+
+export interface HttpResponse<T = unknown> {
+  status: number;
+  headers: Record<string, string>;
+  data: T;
+}
+
+/** The tool's handle on its integration: auth, version, timeouts, idempotency and logging applied. */
+export interface IntegrationHttp {
+  request<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>>;
+}
+
+export interface ToolContext {
+  jobId: string;
+  /** 1 for the first try. */
+  attempt: number;
+  connection: string;
+  /** Derived from the job: the same on every attempt and after a crash. */
+  idempotencyKey: string;
+  http: IntegrationHttp;
+  logger: Logger;
+  signal: AbortSignal;
+  reportProgress(progress: unknown): Promise<void>;
+}
+
+/** A tool the worker can run. */
+export interface RunnableTool extends ToolDescriptor {
+  validateOutput(output: unknown): ValidationResult;
+  run(input: unknown, ctx: ToolContext): Promise<unknown>;
+}
