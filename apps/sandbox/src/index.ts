@@ -1,0 +1,1 @@
+export { createSandboxServer, type SandboxServerOptions } from './server';
