@@ -15,6 +15,8 @@ export type CreateOutcome =
   | { kind: 'replayed'; id: string }
   | { kind: 'reused'; id: string };
 
+export type CancelOutcome = { kind: 'cancelled' } | { kind: 'missing' } | { kind: 'conflict'; status: JobStatus };
+
 export interface IdempotencyClaim {
   key: string;
   fingerprint: string;
@@ -90,7 +92,7 @@ redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finishedAt', ARGV[2])
 redis.call('HDEL', KEYS[1], 'error')
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', KEYS[2], ARGV[4])
-return 'cancelled'
+return 'ok'
 `;
 
 type Fields = Record<string, string | number | undefined>;
@@ -242,9 +244,13 @@ export class JobStore {
     return done === 1;
   }
 
-  /** `cancelled` on success; `missing` for an unknown or foreign job; else the status that forbids it. */
-  async cancel(id: string, agentId: string): Promise<JobStatus | 'missing'> {
-    return (await this.redis.eval(
+  /**
+   * Cancels a queued or deferred job of this agent. `missing` for an unknown or
+   * foreign job; `conflict` with the status that forbids it (a job already
+   * cancelled included, so only one of two racing cancels wins).
+   */
+  async cancel(id: string, agentId: string): Promise<CancelOutcome> {
+    const answer = (await this.redis.eval(
       CANCEL,
       2,
       this.keys.job(id),
@@ -253,6 +259,9 @@ export class JobStore {
       this.now().toISOString(),
       String(this.options.retentionSeconds),
       id,
-    )) as JobStatus | 'missing';
+    )) as 'ok' | 'missing' | JobStatus;
+    if (answer === 'ok') return { kind: 'cancelled' };
+    if (answer === 'missing') return { kind: 'missing' };
+    return { kind: 'conflict', status: answer };
   }
 }

@@ -1,0 +1,21 @@
+/**
+ * Scope grammar (CONTRACT §3): `tools:<glob>`, where `*` matches any run of
+ * characters, dots included, so `tools:demo.*` grants every demo tool and
+ * `tools:*` every tool. Other scopes (`events:read`, …) are kept for other
+ * endpoints and ignored here.
+ */
+const TOOL_SCOPE = 'tools:';
+
+function globToRegExp(glob: string): RegExp {
+  const body = glob
+    .split('*')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+  return new RegExp(`^${body}$`);
+}
+
+/** Compiles an agent's scopes once, at start; the result answers "may this agent call tool X?". */
+export function compileToolScopes(scopes: readonly string[]): (tool: string) => boolean {
+  const patterns = scopes.filter((s) => s.startsWith(TOOL_SCOPE)).map((s) => globToRegExp(s.slice(TOOL_SCOPE.length)));
+  return (tool) => patterns.some((p) => p.test(tool));
+}

@@ -1,0 +1,78 @@
+import { ConfigError, loadConfigFile, type BrokerConfig, type SecretsSettings } from '@broker/shared';
+
+/**
+ * Everything the API process takes from its environment (CONTRACT §1). This is
+ * the only file that reads `process.env`; the rest of the app receives
+ * {@link ApiSettings} as a plain object, so tests build it inline.
+ */
+export interface ApiSettings {
+  config: BrokerConfig;
+  /** @defaultValue "redis://127.0.0.1:6379" */
+  redisUrl: string;
+  /** @defaultValue 8080 */
+  port: number;
+  /** @defaultValue "info" */
+  logLevel: string;
+  secrets: SecretsSettings;
+  /**
+   * Namespaces our keys and BullMQ's (`prefix` of every Queue), so several
+   * brokers or test runs can share one Redis.
+   * @defaultValue "broker"
+   */
+  redisPrefix: string;
+}
+
+/** Thrown for an unusable environment or config file; `problems` lists every one, so one pass fixes them all. */
+export class SettingsError extends Error {
+  override readonly name = 'SettingsError';
+  constructor(readonly problems: string[]) {
+    super(`Cannot start the API:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+function readConfig(path: string, problems: string[]): BrokerConfig | undefined {
+  try {
+    return loadConfigFile(path);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems.map((p) => `${err.file}: ${p}`));
+    return undefined;
+  }
+}
+
+/** Reads and validates the environment and the config file it names; throws {@link SettingsError}. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): ApiSettings {
+  const problems: string[] = [];
+
+  const configPath = env.BROKER_CONFIG;
+  if (!configPath) problems.push('BROKER_CONFIG: required (path of the config file)');
+
+  const portText = env.PORT ?? '8080';
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port < 0 || port > 65535) problems.push(`PORT: "${portText}" is not a TCP port`);
+
+  const provider = env.SECRETS_PROVIDER ?? 'env';
+  let secrets: SecretsSettings = { provider: 'env', env };
+  if (provider === 'file') {
+    if (env.SECRETS_DIR) secrets = { provider: 'file', dir: env.SECRETS_DIR };
+    else problems.push('SECRETS_DIR: required when SECRETS_PROVIDER=file');
+  } else if (provider !== 'env') {
+    problems.push(`SECRETS_PROVIDER: "${provider}" is not one of env, file`);
+  }
+
+  const redisPrefix = env.BROKER_REDIS_PREFIX ?? 'broker';
+  // BullMQ and our key builders join with ':'; an empty prefix would write keys at the root.
+  if (!/^[A-Za-z0-9_.-]+$/.test(redisPrefix)) problems.push('BROKER_REDIS_PREFIX: letters, digits, _ . - only');
+
+  const config = configPath ? readConfig(configPath, problems) : undefined;
+  if (problems.length > 0 || !config) throw new SettingsError(problems);
+
+  return {
+    config,
+    redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    port,
+    logLevel: env.LOG_LEVEL ?? 'info',
+    secrets,
+    redisPrefix,
+  };
+}

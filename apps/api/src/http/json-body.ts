@@ -1,0 +1,28 @@
+import express, { type RequestHandler } from 'express';
+import { ProblemError } from '@broker/shared';
+
+/** @defaultValue 1 MiB (CONTRACT §3) */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+const JSON_TYPES = ['application/json', 'application/*+json'];
+
+/**
+ * express.json() silently skips bodies of other types, which would surface as
+ * a confusing validation error; a body of the wrong type is 415 instead.
+ * A request with no body at all passes, and the schema reports what is missing.
+ */
+const requireJsonType: RequestHandler = (req, _res, next) => {
+  if (req.is(JSON_TYPES) === false) {
+    throw new ProblemError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.');
+  }
+  next();
+};
+
+/**
+ * Parses a JSON body of at most 1 MiB. `strict: false` lets any JSON value
+ * through so that `"x"` or `[]` gets a 422 naming the problem, not a 400
+ * claiming the JSON is malformed.
+ */
+export function jsonBody(): RequestHandler[] {
+  return [requireJsonType, express.json({ limit: MAX_BODY_BYTES, strict: false, type: JSON_TYPES })];
+}

@@ -1,0 +1,2 @@
+export { createApi, type Api, type ApiDeps } from './app';
+export { isRedisUnavailable } from './redis/unavailable';

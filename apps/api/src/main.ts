@@ -1,0 +1,89 @@
+import type { Server } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
+import { createLogger, createRedis, createSecretsProvider, type Logger } from '@broker/shared';
+import type { Redis } from 'ioredis';
+import { createApi } from './app';
+import { loadSettings, SettingsError, type ApiSettings } from './config';
+
+function settingsOrExit(): ApiSettings {
+  try {
+    return loadSettings();
+  } catch (err) {
+    if (err instanceof SettingsError) {
+      // Every problem at once, so an operator fixes the file in one pass.
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+/** ioredis prints unhandled 'error' events itself; route them through the logger, once per outage. */
+function logRedisErrors(redis: Redis, role: string, logger: Logger): void {
+  let down = false;
+  redis.on('error', (err: Error) => {
+    if (!down) logger.error({ role, err: err.message }, 'redis connection error');
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) logger.info({ role }, 'redis connection restored');
+    down = false;
+  });
+}
+
+async function main(): Promise<void> {
+  const settings = settingsOrExit();
+  const logger = createLogger({ name: 'api', level: settings.logLevel });
+
+  const redis = createRedis(settings.redisUrl, 'producer', 'broker-api');
+  const subscriber = createRedis(settings.redisUrl, 'subscriber', 'broker-api-events');
+  logRedisErrors(redis, 'producer', logger);
+  logRedisErrors(subscriber, 'subscriber', logger);
+
+  const api = await createApi({
+    config: settings.config,
+    redis,
+    subscriber,
+    secrets: createSecretsProvider(settings.secrets),
+    logger,
+    prefix: settings.redisPrefix,
+  });
+
+  const server: Server = api.app.listen(settings.port, () => {
+    logger.info({ port: settings.port, prefix: settings.redisPrefix }, 'api listening');
+  });
+  server.on('error', (err) => {
+    logger.fatal({ err }, 'http server failed');
+    process.exit(1);
+  });
+
+  /** @defaultValue 10 s: in-flight requests (long-polls are woken) get this long before their sockets are cut. */
+  const GRACE_MS = 10_000;
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    // Stop accepting first; waking the long-polls (api.close) lets server.close finish.
+    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const grace = setTimeout(() => server.closeAllConnections(), GRACE_MS);
+    await api.close();
+    await drained;
+    clearTimeout(grace);
+    // QUIT lets Redis finish what we sent; while Redis is away it would wait forever, so it is bounded.
+    await Promise.race([Promise.allSettled([redis.quit(), subscriber.quit()]), delay(1000)]);
+    redis.disconnect();
+    subscriber.disconnect();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,43 @@
+import type { RequestHandler } from 'express';
+import { ProblemError, toPublicJob, type JobRecord, type JobStatus } from '@broker/shared';
+import type { ApiContext } from '../context';
+import { agentOf } from '../http/locals';
+import { withRedisDeadline } from '../redis/deadline';
+import { assertJobId, jobNotFound, readOwnJob } from './own-job';
+
+/** @defaultValue 500 ms: removal is an optimisation and must not eat the 2 s budget. */
+const REMOVE_DEADLINE_MS = 500;
+
+const notCancellable = (status: JobStatus) =>
+  new ProblemError('CONFLICT', `The job is ${status}; only queued or deferred jobs can be cancelled.`);
+
+/**
+ * `DELETE /v1/jobs/:id`: cancels a job that has not started. The job record
+ * decides (one Lua script races the worker's claim, and exactly one wins);
+ * removing the BullMQ job afterwards only saves a worker the trip, since a
+ * worker that gets it anyway sees `cancelled` when it claims and skips it.
+ */
+export function cancelJob({ store, queues, logger }: ApiContext): RequestHandler<{ id: string }> {
+  return async (req, res) => {
+    const agent = agentOf(res);
+    const id = req.params.id;
+    assertJobId(id);
+
+    const cancelled = await withRedisDeadline(
+      (async (): Promise<JobRecord> => {
+        // Ownership is checked inside the script: another agent's job is 'missing'.
+        const outcome = await store.cancel(id, agent.id);
+        if (outcome.kind === 'missing') throw jobNotFound();
+        if (outcome.kind === 'conflict') throw notCancellable(outcome.status);
+
+        const record = await store.get(id);
+        const queue = record && queues.get(record.integration);
+        await withRedisDeadline(Promise.resolve(queue?.remove(id)), REMOVE_DEADLINE_MS).catch((err: unknown) => {
+          logger.warn({ jobId: id, err: (err as Error).message }, 'could not remove a cancelled job from its queue');
+        });
+        return record ?? (await readOwnJob(store, id, agent.id));
+      })(),
+    );
+    res.json(toPublicJob(cancelled));
+  };
+}

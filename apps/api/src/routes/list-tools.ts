@@ -1,0 +1,23 @@
+import type { RequestHandler } from 'express';
+import type { ApiContext } from '../context';
+import { agentOf } from '../http/locals';
+
+/** `GET /v1/tools`: the tools this agent's scopes allow, nothing more (an agent cannot discover the rest). */
+export function listTools({ catalogue }: ApiContext): RequestHandler {
+  return (_req, res) => {
+    const agent = agentOf(res);
+    const tools = catalogue
+      .list()
+      .filter((tool) => agent.mayUseTool(tool.name))
+      .map((tool) => ({
+        name: tool.name,
+        description: tool.description,
+        integration: tool.integration,
+        apiVersion: tool.apiVersion,
+        idempotent: tool.idempotent,
+        inputSchema: tool.inputSchema,
+        outputSchema: tool.outputSchema,
+      }));
+    res.json({ tools });
+  };
+}

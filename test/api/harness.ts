@@ -1,0 +1,154 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  createLogger,
+  createRedis,
+  envSecretsProvider,
+  integrationQueueName,
+  JobStore,
+  parseConfig,
+  redisKeys,
+  type BrokerConfig,
+} from '@broker/shared';
+import { createApi, type Api } from '@broker/api';
+import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
+
+export const KEYS = { a: 'key-agent-a', bOld: 'key-agent-b-old', bNew: 'key-agent-b-new', c: 'key-agent-c' };
+
+export const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
+
+/** Mirrors the contract's example: demo.getContact / demo.createOrder, plus a tool in another integration. */
+export function testConfig(overrides: Record<string, unknown> = {}): BrokerConfig {
+  return parseConfig({
+    agents: [
+      { id: 'agent-a', key: { secret: 'AGENT_A_KEY' }, scopes: ['tools:demo.*'] },
+      { id: 'agent-b', key: { secret: 'AGENT_B_KEY' }, scopes: ['tools:demo.get*', 'events:read'] },
+      { id: 'agent-c', key: { secret: 'AGENT_C_KEY' }, scopes: ['tools:*'] },
+    ],
+    integrations: {
+      demo: {
+        // Nothing listens here: the api never calls an integration.
+        baseUrl: 'http://127.0.0.1:9',
+        retry: { attempts: 3 },
+        connections: { eu: {} },
+        tools: [
+          {
+            name: 'demo.getContact',
+            description: 'Fetch one contact',
+            method: 'GET',
+            path: '/contacts/{id}',
+            input: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+            output: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+          },
+          {
+            name: 'demo.createOrder',
+            method: 'POST',
+            path: '/orders',
+            idempotent: true,
+            input: {
+              type: 'object',
+              required: ['sku', 'qty'],
+              properties: { sku: { type: 'string' }, qty: { type: 'integer', minimum: 1 } },
+            },
+          },
+        ],
+      },
+      other: {
+        baseUrl: 'http://127.0.0.1:9',
+        tools: [{ name: 'other.ping', method: 'GET', path: '/ping' }],
+      },
+    },
+    callbacks: { secret: 'CALLBACK_SECRET', allowHosts: ['callbacks.test'] },
+    ...overrides,
+  });
+}
+
+export interface Harness {
+  api: Api;
+  server: Server;
+  prefix: string;
+  /** Mutable: the secrets provider reads it at each request, like a rotated env. */
+  env: Record<string, string | undefined>;
+  /** The api's producer connection. */
+  producer: Redis;
+  /** A plain connection for assertions, independent of the api's. */
+  redis: Redis;
+  store: JobStore;
+  queue: Queue;
+  /** Jobs of the demo queue in any state. */
+  queuedCount(): Promise<number>;
+  /** Job records under the prefix. */
+  jobKeyCount(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startApi(
+  label: string,
+  options: { producerUrl?: string; subscriberUrl?: string; config?: BrokerConfig } = {},
+): Promise<Harness> {
+  const prefix = uniquePrefix(label);
+  const config = options.config ?? testConfig();
+  const env: Record<string, string | undefined> = {
+    AGENT_A_KEY: KEYS.a,
+    AGENT_B_KEY: `${KEYS.bOld},${KEYS.bNew}`,
+    AGENT_C_KEY: KEYS.c,
+  };
+  const producer = createRedis(options.producerUrl ?? REDIS_URL, 'producer');
+  const subscriber = createRedis(options.subscriberUrl ?? REDIS_URL, 'subscriber');
+  // The tests assert on answers; connection noise from deliberately dead Redis URLs is expected.
+  producer.on('error', () => undefined);
+  subscriber.on('error', () => undefined);
+  const api = await createApi({
+    config,
+    redis: producer,
+    subscriber,
+    secrets: envSecretsProvider(env),
+    logger: createLogger({ name: 'api-test', level: 'silent' }),
+    prefix,
+  });
+  const server = api.app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  const store = new JobStore(redis, redisKeys(prefix), { retentionSeconds: config.retention.jobSeconds });
+  const queue = new Queue(integrationQueueName('demo'), { connection: redis, prefix });
+
+  return {
+    api,
+    server,
+    prefix,
+    producer,
+    env,
+    redis,
+    store,
+    queue,
+    async queuedCount() {
+      const counts = await queue.getJobCounts();
+      return Object.values(counts).reduce((a, b) => a + b, 0);
+    },
+    async jobKeyCount() {
+      let cursor = '0';
+      let n = 0;
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:job:*`, 'COUNT', 1000);
+        cursor = next;
+        n += keys.length;
+      } while (cursor !== '0');
+      return n;
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await api.close();
+      await queue.close();
+      producer.disconnect();
+      subscriber.disconnect();
+      redis.disconnect();
+      await dropPrefix(prefix);
+    },
+  };
+}
+
+export const portOf = (server: Server) => (server.address() as AddressInfo).port;
