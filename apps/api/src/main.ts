@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createLogger, createRedis, createSecretsProvider, type Logger } from '@broker/shared';
@@ -50,7 +51,9 @@ async function main(): Promise<void> {
   });
 
   const server: Server = api.app.listen(settings.port, () => {
-    logger.info({ port: settings.port, prefix: settings.redisPrefix }, 'api listening');
+    // The bound port, not the asked one: PORT=0 picks a free port (tests do).
+    const port = (server.address() as AddressInfo).port;
+    logger.info({ port, prefix: settings.redisPrefix }, 'api listening');
   });
   server.on('error', (err) => {
     logger.fatal({ err }, 'http server failed');
