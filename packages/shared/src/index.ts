@@ -10,3 +10,4 @@ export * from './queues';
 export * from './jobs/schema';
 export * from './jobs/store';
 export * from './jobs/options';
+export * from './metrics';

@@ -1,0 +1,111 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every Prometheus metric the broker exports, defined once so the api and the
+ * worker name and label them the same way. Each process has its own registry
+ * (Prometheus scrapes each process); label values come from config names and
+ * fixed enums, never from ids, so cardinality stays bounded.
+ */
+export function createMetrics(options: { defaultMetrics?: boolean; prefix?: string } = {}) {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'broker_process_' });
+  const registers = [registry];
+  const buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'broker_http_requests_total',
+      help: 'HTTP requests answered by the API, by route template, method and status.',
+      labelNames: ['route', 'method', 'status'] as const,
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: 'broker_http_request_duration_seconds',
+      help: 'Time to answer an HTTP request.',
+      labelNames: ['route', 'method', 'status'] as const,
+      buckets,
+      registers,
+    }),
+    jobsSubmitted: new Counter({
+      name: 'broker_jobs_submitted_total',
+      help: 'Jobs accepted by the API (replays of an idempotency key excluded).',
+      labelNames: ['integration', 'tool'] as const,
+      registers,
+    }),
+    jobsFinished: new Counter({
+      name: 'broker_jobs_finished_total',
+      help: 'Jobs that reached a terminal state, by final status.',
+      labelNames: ['integration', 'tool', 'status'] as const,
+      registers,
+    }),
+    toolErrors: new Counter({
+      name: 'broker_tool_errors_total',
+      help: 'Failed tries of tool jobs, by error code.',
+      labelNames: ['integration', 'code'] as const,
+      registers,
+    }),
+    retries: new Counter({
+      name: 'broker_job_retries_total',
+      help: 'Tries that will be retried after a backoff.',
+      labelNames: ['integration'] as const,
+      registers,
+    }),
+    upstreamDuration: new Histogram({
+      name: 'broker_upstream_call_duration_seconds',
+      help: 'Upstream call latency, by integration and status class (2xx, 4xx, 5xx, network).',
+      labelNames: ['integration', 'status_class'] as const,
+      buckets,
+      registers,
+    }),
+    deferrals: new Counter({
+      name: 'broker_rate_limit_deferrals_total',
+      help: 'Tries put back without spending an attempt, by scope (integration, connection) and reason.',
+      labelNames: ['integration', 'scope', 'reason'] as const,
+      registers,
+    }),
+    pauses: new Counter({
+      name: 'broker_rate_limit_pauses_total',
+      help: 'Times an integration was paused for every worker (429 or Retry-After).',
+      labelNames: ['integration'] as const,
+      registers,
+    }),
+    circuitState: new Gauge({
+      name: 'broker_circuit_state',
+      help: 'Circuit breaker state per integration: 0 closed, 1 half-open, 2 open.',
+      labelNames: ['integration'] as const,
+      registers,
+    }),
+    webhooksReceived: new Counter({
+      name: 'broker_webhooks_received_total',
+      help: 'Webhook posts by source and outcome (accepted, duplicate, rejected).',
+      labelNames: ['source', 'outcome'] as const,
+      registers,
+    }),
+    triggerDeliveries: new Counter({
+      name: 'broker_trigger_deliveries_total',
+      help: 'Trigger delivery tries by outcome (delivered, retried, failed).',
+      labelNames: ['trigger', 'outcome'] as const,
+      registers,
+    }),
+    callbackDeliveries: new Counter({
+      name: 'broker_callback_deliveries_total',
+      help: 'Job completion callback tries by outcome (delivered, retried, failed).',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    queueJobs: new Gauge({
+      name: 'broker_queue_jobs',
+      help: 'Jobs per queue and state, read when scraped.',
+      labelNames: ['queue', 'state'] as const,
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** `204` → `2xx`; transport failures have no status. */
+export function statusClass(status: number | undefined): string {
+  return status === undefined ? 'network' : `${Math.floor(status / 100)}xx`;
+}
