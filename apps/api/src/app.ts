@@ -1,9 +1,10 @@
 import express from 'express';
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
-import { JobStore, redisKeys, type BrokerConfig, type Logger, type SecretsProvider } from '@broker/shared';
+import { createMetrics, JobStore, redisKeys, type BrokerConfig, type Logger, type Metrics, type SecretsProvider } from '@broker/shared';
 import { createCatalogue } from '@broker/tools/catalogue';
-import { agentAuth } from './auth/agent-auth';
+import { agentAuth, agentResolver } from './auth/agent-auth';
+import { adminTokenChecker } from './auth/operator-auth';
 import type { ApiContext } from './context';
 import { accessLog } from './http/access-log';
 import { errorHandler } from './http/error-handler';
@@ -30,12 +31,15 @@ export interface ApiDeps {
   logger: Logger;
   /** Prefix of our keys and of BullMQ's; must match the workers'. */
   prefix: string;
+  /** @defaultValue a fresh registry for this api */
+  metrics?: Metrics;
 }
 
 export interface Api {
   app: express.Express;
   /** Long-polls held right now (a gauge for metrics; tests use it to see waits start and end). */
   waiting(): number;
+  metrics: Metrics;
   /** Wakes long-polls, drops the subscription and closes the queues; the Redis connections stay the caller's. */
   close(): Promise<void>;
 }
@@ -61,6 +65,7 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
     events,
     redis,
     logger,
+    metrics: deps.metrics ?? createMetrics(),
   };
 
   await withRedisDeadline(events.start(), SUBSCRIBE_WAIT_MS).catch((err: unknown) => {
@@ -79,7 +84,9 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
   app.get('/healthz', healthz());
   app.get('/readyz', readyz(ctx));
 
-  const auth = agentAuth(config.agents, secrets, logger);
+  const resolveAgent = agentResolver(config.agents, secrets, logger);
+  const isAdmin = adminTokenChecker(config, secrets);
+  const auth = agentAuth(resolveAgent);
   app.route('/v1/tools').get(auth, listTools(ctx)).all(methodNotAllowed(['GET']));
   app.route('/v1/jobs').post(auth, ...jsonBody(), submitJob(ctx)).all(methodNotAllowed(['POST']));
   app.route('/v1/jobs/:id').get(auth, getJob(ctx)).delete(auth, cancelJob(ctx)).all(methodNotAllowed(['GET', 'DELETE']));
@@ -94,5 +101,5 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
       await Promise.all([...ctx.queues.values()].map((q) => q.close()));
     })());
 
-  return { app, close, waiting: () => events.waiting };
+  return { app, close, waiting: () => events.waiting, metrics: ctx.metrics };
 }

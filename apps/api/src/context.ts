@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { BrokerConfig, JobStore, Logger } from '@broker/shared';
+import type { BrokerConfig, JobStore, Logger, Metrics } from '@broker/shared';
 import type { Catalogue } from '@broker/tools/catalogue';
 import type { JobEventHub } from './jobs/job-events';
 import type { ToolQueue } from './jobs/queues';
@@ -15,4 +15,6 @@ export interface ApiContext {
   /** The producer connection: fails fast while Redis is away. */
   redis: Redis;
   logger: Logger;
+  /** This process's Prometheus metrics. */
+  metrics: Metrics;
 }

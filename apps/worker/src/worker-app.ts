@@ -2,11 +2,13 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   BACKOFF_TYPE,
+  createMetrics,
   integrationQueueName,
   JobStore,
   redisKeys,
   type BrokerConfig,
   type Logger,
+  type Metrics,
   type SecretsProvider,
   type ToolJobData,
 } from '@broker/shared';
@@ -25,10 +27,13 @@ export interface WorkerAppDeps {
   registry?: ToolRegistry;
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /** @defaultValue a fresh registry for this worker */
+  metrics?: Metrics;
 }
 
 export interface WorkerApp {
   workers: ReadonlyMap<string, Worker>;
+  metrics: Metrics;
   /** Resolves once every worker is connected and taking jobs. */
   ready(): Promise<void>;
   /** Stops taking jobs, lets running ones finish, closes queues. Runs once. */
@@ -47,6 +52,7 @@ const PAUSE_ONLY_LIMITER = { max: 1_000_000_000, duration: 1000 };
 export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
   const { config, redis, prefix, logger } = deps;
   const keys = redisKeys(prefix);
+  const metrics = deps.metrics ?? createMetrics();
   const store = new JobStore(redis, keys, { retentionSeconds: config.retention.jobSeconds });
   const registry = deps.registry ?? createToolRegistry(config);
   const clients = createIntegrationClients(config, deps.secrets, logger);
@@ -56,7 +62,7 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
   for (const name of Object.keys(config.integrations)) {
     queues.set(name, new Queue(integrationQueueName(name), { connection: redis, prefix }));
   }
-  const processor = createToolJobProcessor({ config, registry, clients, store, gate: new CallGate(redis, keys), queues, logger });
+  const processor = createToolJobProcessor({ config, registry, clients, store, gate: new CallGate(redis, keys), queues, logger, metrics });
 
   for (const [name, integration] of Object.entries(config.integrations)) {
     const worker = new Worker<ToolJobData>(integrationQueueName(name), processor, {
@@ -91,6 +97,7 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
   let closing: Promise<void> | undefined;
   return {
     workers,
+    metrics,
     async ready() {
       await Promise.all([...workers.values()].map((w) => w.waitUntilReady()));
     },

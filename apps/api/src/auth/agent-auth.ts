@@ -7,20 +7,39 @@ import { compileToolScopes } from './scopes';
 export interface AuthenticatedAgent {
   id: string;
   mayUseTool(tool: string): boolean;
+  /** Exact scopes such as `events:read`. */
+  hasScope(scope: string): boolean;
 }
 
 interface KnownAgent extends AuthenticatedAgent {
   secretName: string;
 }
 
-const sha256 = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
+export const sha256 = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
+
+/** Constant-time: is `presented` (a sha256 digest) one of the values of a comma-separated secret? */
+export function matchesSecret(presented: Buffer, secretValue: string | undefined): boolean {
+  let hit = false;
+  for (const candidate of splitSecretValues(secretValue)) {
+    if (timingSafeEqual(presented, sha256(candidate))) hit = true;
+  }
+  return hit;
+}
 
 // RFC 6750 §2.1: the scheme is case-insensitive; b64token characters only.
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
-function unauthenticated(detail: string): ProblemError {
+/** The bearer token of a request, or undefined. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return BEARER.exec(header ?? '')?.[1];
+}
+
+export function unauthenticated(detail: string): ProblemError {
   return new ProblemError('UNAUTHENTICATED', detail, undefined, { 'WWW-Authenticate': 'Bearer' });
 }
+
+/** Resolves the agent a bearer token belongs to, or undefined. */
+export type AgentResolver = (token: string) => Promise<AuthenticatedAgent | undefined>;
 
 /**
  * Authenticates `Authorization: Bearer <key>` against every agent's key.
@@ -31,18 +50,14 @@ function unauthenticated(detail: string): ProblemError {
  * with timingSafeEqual and no early exit, so neither the timing nor the
  * number of comparisons tells a caller which agent, or which prefix, was close.
  */
-export function agentAuth(agents: readonly AgentConfig[], secrets: SecretsProvider, logger: Logger): RequestHandler {
-  const known: KnownAgent[] = agents.map((a) => ({
-    id: a.id,
-    secretName: a.key.secret,
-    mayUseTool: compileToolScopes(a.scopes),
-  }));
+export function agentResolver(agents: readonly AgentConfig[], secrets: SecretsProvider, logger: Logger): AgentResolver {
+  const known: KnownAgent[] = agents.map((a) => {
+    const scopes = new Set(a.scopes);
+    return { id: a.id, secretName: a.key.secret, mayUseTool: compileToolScopes(a.scopes), hasScope: (s) => scopes.has(s) };
+  });
 
-  return async (req, res, next) => {
-    const match = BEARER.exec(req.get('authorization') ?? '');
-    if (!match?.[1]) throw unauthenticated('Send the agent key as "Authorization: Bearer <key>".');
-    const presented = sha256(match[1]);
-
+  return async (token) => {
+    const presented = sha256(token);
     // One agent's unreadable secret must not lock every other agent out.
     const values = await Promise.allSettled(known.map((agent) => secrets.get(agent.secretName)));
     let found: KnownAgent | undefined;
@@ -52,13 +67,19 @@ export function agentAuth(agents: readonly AgentConfig[], secrets: SecretsProvid
         logger.error({ agent: agent.id, secret: agent.secretName, err: (value.reason as Error).message }, 'cannot read agent key');
         return;
       }
-      for (const candidate of splitSecretValues(value?.value)) {
-        if (timingSafeEqual(presented, sha256(candidate)) && !found) found = agent;
-      }
+      if (matchesSecret(presented, value?.value) && !found) found = agent;
     });
-    if (!found) throw unauthenticated('The agent key is not valid.');
+    return found && { id: found.id, mayUseTool: found.mayUseTool, hasScope: found.hasScope };
+  };
+}
 
-    res.locals.agent = { id: found.id, mayUseTool: found.mayUseTool };
+export function agentAuth(resolveAgent: AgentResolver): RequestHandler {
+  return async (req, res, next) => {
+    const token = bearerToken(req.get('authorization'));
+    if (!token) throw unauthenticated('Send the agent key as "Authorization: Bearer <key>".');
+    const agent = await resolveAgent(token);
+    if (!agent) throw unauthenticated('The agent key is not valid.');
+    res.locals.agent = agent;
     next();
   };
 }

@@ -13,6 +13,8 @@ declare global {
       requestId: string;
       /** Set by agentAuth() on authenticated routes. */
       agent?: AuthenticatedAgent;
+      /** Set by operatorAuth(): `admin`, or the id of the agent whose scope allowed it. */
+      operator?: string;
     }
   }
 }

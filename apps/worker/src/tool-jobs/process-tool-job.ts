@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { DelayedError, RateLimitError, UnrecoverableError, type Job, type Queue } from 'bullmq';
-import { toolJobDataSchema, type BrokerConfig, type JobStore, type Logger, type ToolJobData } from '@broker/shared';
+import { toolJobDataSchema, type BrokerConfig, type JobStore, type Logger, type Metrics, type ToolJobData } from '@broker/shared';
 import { asToolError, ToolError, type IntegrationClient, type ToolRegistry } from '@broker/tools';
 import type { CallGate } from '../limits/call-gate';
 import { decideRetry } from './retry-policy';
@@ -16,6 +16,7 @@ export interface ToolJobDeps {
   gate: CallGate;
   queues: ReadonlyMap<string, Queue>;
   logger: Logger;
+  metrics: Metrics;
 }
 
 /** Carries the planned delay to the worker's backoff strategy, so the record's retryAt is the real one. */
