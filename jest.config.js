@@ -8,7 +8,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test', '<rootDir>/packages', '<rootDir>/apps'],
   testMatch: ['**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  // Timing-sensitive process-level tests run alone afterwards (jest.serial.config.js).
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '\\.serial\\.test\\.ts$'],
   transform: {
     '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
   },
@@ -16,9 +17,11 @@ module.exports = {
     '^@broker/shared$': '<rootDir>/packages/shared/src/index.ts',
     '^@broker/tools$': '<rootDir>/packages/tools/src/index.ts',
     '^@broker/tools/catalogue$': '<rootDir>/packages/tools/src/catalogue.ts',
+    '^@broker/tools/oauth$': '<rootDir>/packages/tools/src/oauth/index.ts',
     '^@broker/api$': '<rootDir>/apps/api/src/index.ts',
     '^@broker/worker$': '<rootDir>/apps/worker/src/index.ts',
     '^@broker/sandbox$': '<rootDir>/apps/sandbox/src/index.ts',
+    '^@broker/client$': '<rootDir>/packages/client/src/index.ts',
   },
   testTimeout: 30000,
   maxWorkers: 2,

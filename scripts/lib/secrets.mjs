@@ -25,9 +25,15 @@ export function secretNames(config) {
   return [...names];
 }
 
-/** 24 random bytes: 192 bits, URL- and header-safe. */
+/**
+ * 24 random bytes: 192 bits, URL- and header-safe. Hex, because hex is also
+ * valid base64: Standard Webhooks defines a secret as base64 (the
+ * `standardwebhooks` library decodes it, and rejects base64url's `-` and `_`),
+ * so the same kind of value works for webhook sources of type `standard` and
+ * for signing triggers and callbacks.
+ */
 export function generateSecret() {
-  return randomBytes(24).toString('base64url');
+  return randomBytes(24).toString('hex');
 }
 
 /** CONTRACT §2: the token encryption key is 32 bytes, base64. */

@@ -53,6 +53,8 @@ describe('POST /v1/jobs: accepted', () => {
       input: { sku: 'A-1', qty: 2 },
       connection: 'default',
       agentId: 'agent-a',
+      // The worker logs it and sends it upstream as X-Request-Id.
+      requestId: res.headers['x-request-id'],
     });
     expect(job!.opts.attempts).toBe(3);
 

@@ -55,6 +55,8 @@ beforeAll(async () => {
         auth: { type: 'apiKey', header: 'Authorization', prefix: 'Bearer ', secret: 'UP_KEY' },
         timeoutMs: 300,
         retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 40 },
+        // This file plays many 5xx in a row to check classification; the breaker has its own tests (test/integrations/breaker*.test.ts).
+        circuitBreaker: { failureThreshold: 1000, recoveryTimeoutMs: 1000 },
         apiVersion: { header: 'Up-Version', value: '2025-01-01' },
         tools: [
           {
@@ -72,6 +74,7 @@ beforeAll(async () => {
       down: {
         baseUrl: 'http://127.0.0.1:9',
         retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 },
+        circuitBreaker: { failureThreshold: 1000, recoveryTimeoutMs: 1000 },
         tools: [{ name: 'down.ping', method: 'POST', path: '/ping', input: { type: 'object' } }],
       },
     },

@@ -1,25 +1,43 @@
 import express from 'express';
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
-import { createMetrics, JobStore, redisKeys, type BrokerConfig, type Logger, type Metrics, type SecretsProvider } from '@broker/shared';
+import { createMetrics, EventStore, JobStore, oauthConnectionState, redisKeys, type BrokerConfig, type Logger, type Metrics, type SecretsProvider } from '@broker/shared';
 import { createCatalogue } from '@broker/tools/catalogue';
 import { agentAuth, agentResolver } from './auth/agent-auth';
-import { adminTokenChecker } from './auth/operator-auth';
+import { BULL_BOARD_PATH, bullBoard } from './admin/bull-board';
+import { adminAuth, adminTokenChecker, operatorAuth } from './auth/operator-auth';
 import type { ApiContext } from './context';
 import { accessLog } from './http/access-log';
 import { errorHandler } from './http/error-handler';
 import { jsonBody } from './http/json-body';
 import { methodNotAllowed, notFound } from './http/not-found';
 import { requestId } from './http/request-id';
+import { createCallbackQueue } from './jobs/callbacks';
 import { JobEventHub } from './jobs/job-events';
+import { mcpEndpoint } from './mcp/mcp-route';
 import { createToolQueues } from './jobs/queues';
+import { httpMetrics } from './metrics/http-metrics';
+import { metricsRoute } from './metrics/metrics-route';
+import { queueDepthSource } from './metrics/queue-depths';
+import { createOAuthContext } from './oauth/oauth-context';
 import { withRedisDeadline } from './redis/deadline';
 import { cancelJob } from './routes/cancel-job';
+import { docsPage } from './routes/docs';
+import { getEvent } from './routes/get-event';
 import { getJob } from './routes/get-job';
 import { healthz } from './routes/healthz';
+import { listIntegrations } from './routes/list-integrations';
+import { listEvents } from './routes/list-events';
 import { listTools } from './routes/list-tools';
+import { openapiJson } from './routes/openapi';
+import { oauthCallback } from './routes/oauth-callback';
+import { oauthConnect } from './routes/oauth-connect';
+import { putConnectionToken } from './routes/put-connection-token';
 import { readyz } from './routes/readyz';
+import { receiveWebhook } from './routes/receive-webhook';
+import { replayEvent } from './routes/replay-event';
 import { submitJob } from './routes/submit-job';
+import { createTriggerQueue } from './webhooks/trigger-queue';
 
 export interface ApiDeps {
   config: BrokerConfig;
@@ -33,6 +51,8 @@ export interface ApiDeps {
   prefix: string;
   /** @defaultValue a fresh registry for this api */
   metrics?: Metrics;
+  /** Public base URL (BROKER_PUBLIC_URL) for OAuth redirect URIs. @defaultValue the URL a connect request came in on */
+  publicUrl?: string;
 }
 
 export interface Api {
@@ -61,11 +81,14 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
     config,
     catalogue: createCatalogue(config),
     queues: createToolQueues(config, redis, prefix, logger),
+    callbacks: createCallbackQueue(redis, prefix, logger),
     store: new JobStore(redis, keys, { retentionSeconds: config.retention.jobSeconds }),
     events,
     redis,
     logger,
     metrics: deps.metrics ?? createMetrics(),
+    eventStore: new EventStore(redis, keys),
+    triggers: createTriggerQueue(redis, prefix, logger),
   };
 
   await withRedisDeadline(events.start(), SUBSCRIBE_WAIT_MS).catch((err: unknown) => {
@@ -79,6 +102,7 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
 
   app.use(requestId());
   app.use(accessLog(logger));
+  app.use(httpMetrics(ctx.metrics));
   app.use(helmet());
 
   app.get('/healthz', healthz());
@@ -87,9 +111,41 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
   const resolveAgent = agentResolver(config.agents, secrets, logger);
   const isAdmin = adminTokenChecker(config, secrets);
   const auth = agentAuth(resolveAgent);
+  const oauth = createOAuthContext({ config, redis, keys, secrets, logger, publicUrl: deps.publicUrl });
+  const allQueues = [...ctx.queues.values(), ctx.triggers, ctx.callbacks];
+  ctx.metrics.readQueueDepthsFrom(queueDepthSource(() => allQueues));
+  app.route('/metrics').get(adminAuth(isAdmin), metricsRoute(ctx.metrics)).all(methodNotAllowed(['GET']));
+  // Without an admin token nobody could sign in, so the board is not mounted at all (404).
+  if (config.admin) {
+    const board = bullBoard({ toolQueues: ctx.queues.values(), triggersQueue: ctx.triggers, callbacksQueue: ctx.callbacks, isAdmin });
+    app.use(BULL_BOARD_PATH, ...board.handlers);
+  }
   app.route('/v1/tools').get(auth, listTools(ctx)).all(methodNotAllowed(['GET']));
+  app
+    .route('/v1/integrations')
+    .get(operatorAuth(isAdmin, resolveAgent, 'integrations:read'), listIntegrations(ctx, { keys, secrets, oauth2: oauthConnectionState(config, { secrets, tokens: oauth.tokens }) }))
+    .all(methodNotAllowed(['GET']));
+  app
+    .route('/v1/integrations/:name/connections/:connection/token')
+    .put(adminAuth(isAdmin), ...jsonBody(), putConnectionToken(oauth))
+    .all(methodNotAllowed(['PUT']));
+  app.route('/oauth/:integration/connect').get(adminAuth(isAdmin), oauthConnect(oauth)).all(methodNotAllowed(['GET']));
+  // No broker credential: the provider sends the user's browser here; the single-use state is the proof.
+  app.route('/oauth/:integration/callback').get(oauthCallback(oauth)).all(methodNotAllowed(['GET']));
   app.route('/v1/jobs').post(auth, ...jsonBody(), submitJob(ctx)).all(methodNotAllowed(['POST']));
   app.route('/v1/jobs/:id').get(auth, getJob(ctx)).delete(auth, cancelJob(ctx)).all(methodNotAllowed(['GET', 'DELETE']));
+  app.route('/mcp').post(auth, ...jsonBody(), mcpEndpoint(ctx)).all(methodNotAllowed(['POST']));
+  app.route('/openapi.json').get(openapiJson()).all(methodNotAllowed(['GET']));
+  app.route('/docs').get(docsPage()).all(methodNotAllowed(['GET']));
+
+  // Webhooks: the raw body is read inside the route, with the source's limit, never parsed before it is verified.
+  app.route('/hooks/:source').post(receiveWebhook(ctx, secrets)).all(methodNotAllowed(['POST']));
+  app.route('/v1/events').get(operatorAuth(isAdmin, resolveAgent, 'events:read'), listEvents(ctx)).all(methodNotAllowed(['GET']));
+  app.route('/v1/events/:id').get(operatorAuth(isAdmin, resolveAgent, 'events:read'), getEvent(ctx)).all(methodNotAllowed(['GET']));
+  app
+    .route('/v1/events/:id/replay')
+    .post(operatorAuth(isAdmin, resolveAgent, 'events:replay'), replayEvent(ctx))
+    .all(methodNotAllowed(['POST']));
 
   app.use(notFound());
   app.use(errorHandler(logger));
@@ -99,6 +155,8 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
     (closing ??= (async () => {
       await events.close();
       await Promise.all([...ctx.queues.values()].map((q) => q.close()));
+      await ctx.triggers.close();
+      await ctx.callbacks.close();
     })());
 
   return { app, close, waiting: () => events.waiting, metrics: ctx.metrics };

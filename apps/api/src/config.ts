@@ -1,4 +1,4 @@
-import { ConfigError, loadConfigFile, type BrokerConfig, type SecretsSettings } from '@broker/shared';
+import { ConfigError, loadConfigFile, secretsSettingsFromEnv, type BrokerConfig, type SecretsSettings } from '@broker/shared';
 
 /**
  * Everything the API process takes from its environment (CONTRACT §1). This is
@@ -20,6 +20,12 @@ export interface ApiSettings {
    * @defaultValue "broker"
    */
   redisPrefix: string;
+  /**
+   * The API's public base URL (BROKER_PUBLIC_URL); OAuth redirect URIs are
+   * `<publicUrl>/oauth/<integration>/callback`.
+   * @defaultValue undefined: the URL a connect request came in on
+   */
+  publicUrl: string | undefined;
 }
 
 /** Thrown for an unusable environment or config file; `problems` lists every one, so one pass fixes them all. */
@@ -51,18 +57,15 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ApiSettings 
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port < 0 || port > 65535) problems.push(`PORT: "${portText}" is not a TCP port`);
 
-  const provider = env.SECRETS_PROVIDER ?? 'env';
-  let secrets: SecretsSettings = { provider: 'env', env };
-  if (provider === 'file') {
-    if (env.SECRETS_DIR) secrets = { provider: 'file', dir: env.SECRETS_DIR };
-    else problems.push('SECRETS_DIR: required when SECRETS_PROVIDER=file');
-  } else if (provider !== 'env') {
-    problems.push(`SECRETS_PROVIDER: "${provider}" is not one of env, file`);
-  }
+  const { settings: secrets, problems: secretProblems } = secretsSettingsFromEnv(env);
+  problems.push(...secretProblems);
 
   const redisPrefix = env.BROKER_REDIS_PREFIX ?? 'broker';
   // BullMQ and our key builders join with ':'; an empty prefix would write keys at the root.
   if (!/^[A-Za-z0-9_.-]+$/.test(redisPrefix)) problems.push('BROKER_REDIS_PREFIX: letters, digits, _ . - only');
+
+  const publicUrl = env.BROKER_PUBLIC_URL || undefined;
+  if (publicUrl && !/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(publicUrl)) problems.push(`BROKER_PUBLIC_URL: "${publicUrl}" is not an http(s) base URL`);
 
   const config = configPath ? readConfig(configPath, problems) : undefined;
   if (problems.length > 0 || !config) throw new SettingsError(problems);
@@ -74,5 +77,6 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ApiSettings 
     logLevel: env.LOG_LEVEL ?? 'info',
     secrets,
     redisPrefix,
+    publicUrl,
   };
 }

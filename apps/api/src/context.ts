@@ -1,8 +1,10 @@
 import type { Redis } from 'ioredis';
-import type { BrokerConfig, JobStore, Logger, Metrics } from '@broker/shared';
+import type { BrokerConfig, EventStore, JobStore, Logger, Metrics } from '@broker/shared';
 import type { Catalogue } from '@broker/tools/catalogue';
+import type { CallbackQueue } from './jobs/callbacks';
 import type { JobEventHub } from './jobs/job-events';
 import type { ToolQueue } from './jobs/queues';
+import type { TriggerQueue } from './webhooks/trigger-queue';
 
 /** What route handlers share, built once by createApi. */
 export interface ApiContext {
@@ -10,6 +12,8 @@ export interface ApiContext {
   catalogue: Catalogue;
   /** By integration name. */
   queues: ReadonlyMap<string, ToolQueue>;
+  /** Completion callbacks of jobs the api finishes itself (cancel); the worker delivers them. */
+  callbacks: CallbackQueue;
   store: JobStore;
   events: JobEventHub;
   /** The producer connection: fails fast while Redis is away. */
@@ -17,4 +21,8 @@ export interface ApiContext {
   logger: Logger;
   /** This process's Prometheus metrics. */
   metrics: Metrics;
+  /** Stored webhook events and their deliveries. */
+  eventStore: EventStore;
+  /** Trigger deliveries, consumed by the worker. */
+  triggers: TriggerQueue;
 }

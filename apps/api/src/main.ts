@@ -48,6 +48,7 @@ async function main(): Promise<void> {
     secrets: createSecretsProvider(settings.secrets),
     logger,
     prefix: settings.redisPrefix,
+    ...(settings.publicUrl ? { publicUrl: settings.publicUrl } : {}),
   });
 
   const server: Server = api.app.listen(settings.port, () => {

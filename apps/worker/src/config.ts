@@ -1,4 +1,4 @@
-import { createSecretsProvider, loadConfigFile, type BrokerConfig, type SecretsProvider } from '@broker/shared';
+import { createSecretsProvider, loadConfigFile, secretsSettingsFromEnv, type BrokerConfig, type SecretsProvider } from '@broker/shared';
 
 /** Everything the worker process reads from its environment, read once, here. */
 export interface WorkerSettings {
@@ -14,6 +14,19 @@ export interface WorkerSettings {
   stalledIntervalMs: number;
   /** How long SIGTERM waits for running jobs before exiting anyway. @defaultValue 60000 */
   shutdownTimeoutMs: number;
+  /**
+   * Port of the worker's own `/metrics` (admin token as Bearer); 0 picks a
+   * free port. @defaultValue undefined: no metrics server (WORKER_METRICS_PORT unset)
+   */
+  metricsPort: number | undefined;
+}
+
+/** A TCP port, or undefined when the variable is unset or empty. */
+function optionalPort(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value > 65535) throw new Error(`${name} must be a TCP port (0-65535), got "${raw}"`);
+  return value;
 }
 
 function positiveInt(name: string, raw: string | undefined, fallback: number): number {
@@ -26,18 +39,18 @@ function positiveInt(name: string, raw: string | undefined, fallback: number): n
 export function readSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
   const configPath = env.BROKER_CONFIG;
   if (!configPath) throw new Error('BROKER_CONFIG must name the config file (see broker.config.example.json)');
-  const provider = env.SECRETS_PROVIDER ?? 'env';
-  if (provider !== 'env' && provider !== 'file') throw new Error(`SECRETS_PROVIDER must be "env" or "file", got "${provider}"`);
-  if (provider === 'file' && !env.SECRETS_DIR) throw new Error('SECRETS_PROVIDER=file needs SECRETS_DIR');
+  const secrets = secretsSettingsFromEnv(env);
+  if (secrets.problems.length > 0) throw new Error(secrets.problems.join('; '));
   return {
     config: loadConfigFile(configPath),
     configPath,
     redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     prefix: env.BROKER_REDIS_PREFIX ?? 'broker',
     logLevel: env.LOG_LEVEL ?? 'info',
-    secrets: createSecretsProvider(provider === 'file' ? { provider: 'file', dir: env.SECRETS_DIR! } : { provider: 'env', env }),
+    secrets: createSecretsProvider(secrets.settings),
     lockDurationMs: positiveInt('WORKER_LOCK_DURATION_MS', env.WORKER_LOCK_DURATION_MS, 30_000),
     stalledIntervalMs: positiveInt('WORKER_STALLED_INTERVAL_MS', env.WORKER_STALLED_INTERVAL_MS, 30_000),
     shutdownTimeoutMs: positiveInt('WORKER_SHUTDOWN_TIMEOUT_MS', env.WORKER_SHUTDOWN_TIMEOUT_MS, 60_000),
+    metricsPort: optionalPort('WORKER_METRICS_PORT', env.WORKER_METRICS_PORT),
   };
 }

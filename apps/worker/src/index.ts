@@ -1,3 +1,12 @@
 export { createWorkerApp, type WorkerApp, type WorkerAppDeps } from './worker-app';
 export { decideRetry, fullJitter, type RetryDecision } from './tool-jobs/retry-policy';
 export { CallGate, windowWithMargin } from './limits/call-gate';
+export { createCallbackWorker, type CallbackWorker } from './callbacks/callback-worker';
+export { classifyDelivery, callbackBackoff } from './callbacks/classify';
+export { startMetricsServer, type MetricsServer } from './metrics/metrics-server';
+export { adminTokenChecker as workerAdminTokenChecker } from './metrics/admin-token';
+export { CircuitBreaker, breakerOutcome, HALF_OPEN_POLL_MS, probeLeaseMs, type BreakerTicket } from './limits/circuit-breaker';
+export { readRateLimitHeaders, adaptivePauseMs, resetToMs, type RateLimitReading } from './limits/rate-limit-headers';
+export { createTriggerWorker, type TriggerWorker } from './triggers/trigger-worker';
+export { triggerBackoffMs } from './triggers/backoff';
+export { entityOf, openclawBody, sessionKeyFor } from './triggers/openclaw-format';

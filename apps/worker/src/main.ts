@@ -1,5 +1,7 @@
 import { ConfigError, createLogger, createRedis } from '@broker/shared';
 import { readSettings } from './config';
+import { adminTokenChecker } from './metrics/admin-token';
+import { startMetricsServer, type MetricsServer } from './metrics/metrics-server';
 import { createWorkerApp } from './worker-app';
 
 async function main(): Promise<void> {
@@ -23,6 +25,15 @@ async function main(): Promise<void> {
     stalledIntervalMs: settings.stalledIntervalMs,
   });
   await app.ready();
+  let metricsServer: MetricsServer | undefined;
+  if (settings.metricsPort !== undefined) {
+    metricsServer = await startMetricsServer({
+      port: settings.metricsPort,
+      metrics: app.metrics,
+      isAdmin: adminTokenChecker(settings.config, settings.secrets),
+      logger,
+    });
+  }
   logger.info({ integrations: [...app.workers.keys()] }, 'worker ready');
 
   let stopping = false;
@@ -36,6 +47,7 @@ async function main(): Promise<void> {
     }, settings.shutdownTimeoutMs);
     forced.unref();
     await app.close();
+    await metricsServer?.close();
     await redis.quit();
     logger.info('worker stopped');
     process.exit(0);

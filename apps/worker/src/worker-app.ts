@@ -8,14 +8,21 @@ import {
   redisKeys,
   type BrokerConfig,
   type Logger,
+  type Lookup,
   type Metrics,
   type SecretsProvider,
   type ToolJobData,
 } from '@broker/shared';
 import { createIntegrationClients, createToolRegistry, ToolError, type ToolRegistry } from '@broker/tools';
+import { createCallbackWorker, type CallbackWorker } from './callbacks/callback-worker';
+import { callbackResender, FinishReportingJobStore, jobFinishedListener, type JobFinishedDeps } from './callbacks/job-finished';
+import { AdaptiveLimits } from './limits/adaptive-limits';
 import { CallGate } from './limits/call-gate';
+import { CircuitBreaker } from './limits/circuit-breaker';
+import { oauthCredentialsFor } from './oauth/oauth-credentials';
 import { createToolJobProcessor, RetryLaterError } from './tool-jobs/process-tool-job';
 import { fullJitter } from './tool-jobs/retry-policy';
+import { createTriggerWorker, type TriggerWorker } from './triggers/trigger-worker';
 
 export interface WorkerAppDeps {
   config: BrokerConfig;
@@ -29,11 +36,19 @@ export interface WorkerAppDeps {
   stalledIntervalMs?: number;
   /** @defaultValue a fresh registry for this worker */
   metrics?: Metrics;
+  /** How often the webhook trigger outbox is swept. @defaultValue 5000 */
+  outboxSweepMs?: number;
+  /** Completion callback delivery knobs; tests inject a resolver and shorter delays. */
+  callbacks?: { lookup?: Lookup; baseDelayMs?: number; timeoutMs?: number };
 }
 
 export interface WorkerApp {
   workers: ReadonlyMap<string, Worker>;
   metrics: Metrics;
+  /** Delivers completion callbacks; undefined when the config has no `callbacks` section. */
+  callbacks: CallbackWorker | undefined;
+  /** Delivers webhook triggers; undefined when the config has no `triggerDelivery`. */
+  triggers: TriggerWorker | undefined;
   /** Resolves once every worker is connected and taking jobs. */
   ready(): Promise<void>;
   /** Stops taking jobs, lets running ones finish, closes queues. Runs once. */
@@ -53,16 +68,32 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
   const { config, redis, prefix, logger } = deps;
   const keys = redisKeys(prefix);
   const metrics = deps.metrics ?? createMetrics();
-  const store = new JobStore(redis, keys, { retentionSeconds: config.retention.jobSeconds });
+  const storeOptions = { retentionSeconds: config.retention.jobSeconds };
+  const callbacks = createCallbackWorker({
+    config,
+    redis,
+    prefix,
+    store: new JobStore(redis, keys, storeOptions),
+    secrets: deps.secrets,
+    logger,
+    metrics,
+    ...deps.callbacks,
+  });
+  // Every job this worker finishes is counted, and its callback queued, where the record turns terminal.
+  const finishing: JobFinishedDeps = { redis, keys, metrics, ...(callbacks ? { enqueueCallback: (id: string) => callbacks.enqueue(id) } : {}) };
+  const store = new FinishReportingJobStore(redis, keys, storeOptions, jobFinishedListener(finishing), logger);
   const registry = deps.registry ?? createToolRegistry(config);
-  const clients = createIntegrationClients(config, deps.secrets, logger);
+  const clients = createIntegrationClients(config, deps.secrets, logger, oauthCredentialsFor({ config, redis, keys, secrets: deps.secrets, logger }));
   const queues = new Map<string, Queue>();
   const workers = new Map<string, Worker>();
 
   for (const name of Object.keys(config.integrations)) {
     queues.set(name, new Queue(integrationQueueName(name), { connection: redis, prefix }));
   }
-  const processor = createToolJobProcessor({ config, registry, clients, store, gate: new CallGate(redis, keys), queues, logger, metrics });
+  const gate = new CallGate(redis, keys);
+  const breaker = new CircuitBreaker(redis, keys, metrics);
+  const adaptive = new AdaptiveLimits(gate, metrics);
+  const processor = createToolJobProcessor({ config, registry, clients, store, gate, breaker, adaptive, queues, logger, metrics, resendCallback: callbackResender(finishing) });
 
   for (const [name, integration] of Object.entries(config.integrations)) {
     const worker = new Worker<ToolJobData>(integrationQueueName(name), processor, {
@@ -94,16 +125,34 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
     workers.set(name, worker);
   }
 
+  const triggers = createTriggerWorker({
+    config,
+    redis,
+    prefix,
+    secrets: deps.secrets,
+    logger,
+    metrics,
+    ...(deps.lockDurationMs !== undefined ? { lockDurationMs: deps.lockDurationMs } : {}),
+    ...(deps.stalledIntervalMs !== undefined ? { stalledIntervalMs: deps.stalledIntervalMs } : {}),
+    ...(deps.outboxSweepMs !== undefined ? { outboxSweepMs: deps.outboxSweepMs } : {}),
+  });
+
   let closing: Promise<void> | undefined;
   return {
     workers,
     metrics,
+    callbacks,
+    triggers,
     async ready() {
-      await Promise.all([...workers.values()].map((w) => w.waitUntilReady()));
+      await triggers?.ready();
+      await Promise.all([...workers.values(), ...(callbacks ? [callbacks.worker] : [])].map((w) => w.waitUntilReady()));
     },
     close() {
       closing ??= (async () => {
         await Promise.all([...workers.values()].map((w) => w.close()));
+        await triggers?.close();
+        // After the tool workers: their last jobs may still queue callbacks.
+        await callbacks?.close();
         await Promise.all([...queues.values()].map((q) => q.close()));
       })();
       return closing;

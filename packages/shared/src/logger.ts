@@ -40,5 +40,8 @@ export function createLogger(options: { level?: string; name: string; destinatio
     base: { service: options.name },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return options.destination ? pino(opts, options.destination) : pino(opts);
+  if (options.destination) return pino(opts, options.destination);
+  // Asynchronous writes: a request must not wait for stdout (a slow pipe or
+  // terminal would otherwise stall the event loop). pino flushes on exit.
+  return pino(opts, pino.destination({ dest: 1, sync: false }));
 }

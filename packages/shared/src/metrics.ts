@@ -8,9 +8,11 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  */
 export function createMetrics(options: { defaultMetrics?: boolean; prefix?: string } = {}) {
   const registry = new Registry();
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'broker_process_' });
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'broker_' }); // broker_process_cpu_…, broker_nodejs_…
   const registers = [registry];
   const buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+  /** Where broker_queue_jobs reads its numbers at scrape time; see readQueueDepthsFrom. */
+  let queueDepths: QueueDepthSource | undefined;
 
   return {
     registry,
@@ -99,11 +101,31 @@ export function createMetrics(options: { defaultMetrics?: boolean; prefix?: stri
       help: 'Jobs per queue and state, read when scraped.',
       labelNames: ['queue', 'state'] as const,
       registers,
+      async collect() {
+        // Rows of a queue that vanished must not linger, and a failed read shows no numbers rather than stale ones.
+        this.reset();
+        if (!queueDepths) return;
+        for (const row of await queueDepths().catch(() => [])) this.set({ queue: row.queue, state: row.state }, row.count);
+      },
     }),
+    /** Sets the reader behind broker_queue_jobs (the process that owns the queues calls it once). */
+    readQueueDepthsFrom(source: QueueDepthSource): void {
+      queueDepths = source;
+    },
   };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** One row of broker_queue_jobs. */
+export interface QueueDepth {
+  queue: string;
+  state: string;
+  count: number;
+}
+
+/** Reads queue depths when Prometheus scrapes; it should bound its own time (a scrape must not hang on Redis). */
+export type QueueDepthSource = () => Promise<QueueDepth[]>;
 
 /** `204` → `2xx`; transport failures have no status. */
 export function statusClass(status: number | undefined): string {

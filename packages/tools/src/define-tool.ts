@@ -2,6 +2,12 @@ import { z } from 'zod';
 import { toPointer } from '@broker/shared';
 import type { RunnableTool, ToolContext, ValidationResult } from './types';
 
+/** What a built-in tool knows about how it was configured. */
+export interface ToolRunMeta {
+  /** The pinned version, or the file's `apiVersion.value` when it overrides it. */
+  apiVersion: string | null;
+}
+
 export interface ToolDefinition<I extends z.ZodType, O extends z.ZodType> {
   /** `<integration>.<action>`, e.g. `stripe.createCustomer`. */
   name: string;
@@ -13,7 +19,12 @@ export interface ToolDefinition<I extends z.ZodType, O extends z.ZodType> {
   idempotent: boolean;
   /** Changes state upstream. @defaultValue true */
   write?: boolean;
-  run(input: z.output<I>, ctx: ToolContext): Promise<z.input<O>>;
+  /**
+   * The upstream API version the tool is written against (its wire format).
+   * The config file's `apiVersion.value` overrides it. @defaultValue none
+   */
+  apiVersion?: string;
+  run(input: z.output<I>, ctx: ToolContext, meta: ToolRunMeta): Promise<z.input<O>>;
 }
 
 function zodValidator(schema: z.ZodType): (value: unknown) => ValidationResult {
@@ -29,19 +40,22 @@ function zodValidator(schema: z.ZodType): (value: unknown) => ValidationResult {
 
 /** A tool written in code: zod schemas, exported to agents as JSON Schema. */
 export function defineTool<I extends z.ZodType, O extends z.ZodType>(definition: ToolDefinition<I, O>) {
-  return (apiVersion: string | null): RunnableTool => ({
-    name: definition.name,
-    integration: definition.integration,
-    description: definition.description,
-    idempotent: definition.idempotent,
-    write: definition.write ?? true,
-    apiVersion,
-    inputSchema: z.toJSONSchema(definition.input, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>,
-    outputSchema: z.toJSONSchema(definition.output, { io: 'output', unrepresentable: 'any' }) as Record<string, unknown>,
-    validateInput: zodValidator(definition.input),
-    validateOutput: zodValidator(definition.output),
-    run: (input, ctx) => definition.run(input as z.output<I>, ctx),
-  });
+  return (configured: string | null): RunnableTool => {
+    const apiVersion = configured ?? definition.apiVersion ?? null;
+    return {
+      name: definition.name,
+      integration: definition.integration,
+      description: definition.description,
+      idempotent: definition.idempotent,
+      write: definition.write ?? true,
+      apiVersion,
+      inputSchema: z.toJSONSchema(definition.input, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>,
+      outputSchema: z.toJSONSchema(definition.output, { io: 'output', unrepresentable: 'any' }) as Record<string, unknown>,
+      validateInput: zodValidator(definition.input),
+      validateOutput: zodValidator(definition.output),
+      run: (input, ctx) => definition.run(input as z.output<I>, ctx, { apiVersion }),
+    };
+  };
 }
 
 export type BuiltinTool = ReturnType<typeof defineTool>;

@@ -1,4 +1,4 @@
-import { TOOL_ERROR_CODES, type JobError, type ToolErrorCode } from '@broker/shared';
+import { TOOL_ERROR_CODES, VaultError, type JobError, type ToolErrorCode } from '@broker/shared';
 
 export interface ToolErrorOptions {
   message: string;
@@ -44,6 +44,8 @@ export class ToolError extends Error {
 /** Anything thrown by a tool that is not a ToolError is an UNKNOWN failure. */
 export function asToolError(err: unknown): ToolError {
   if (err instanceof ToolError) return err;
+  // Vault unreachable or refusing: the call never left; trying later may succeed.
+  if (err instanceof VaultError) return new ToolError('UPSTREAM_ERROR', { message: `secrets provider: ${err.message}`, retryable: true });
   const message = err instanceof Error ? err.message : String(err);
   return new ToolError('UNKNOWN', { message: `unexpected failure: ${message}`, cause: err });
 }

@@ -55,6 +55,12 @@ export interface ToolContext {
   logger: Logger;
   signal: AbortSignal;
   reportProgress(progress: unknown): Promise<void>;
+  /**
+   * Holds every call of this integration back, for every worker, for `ms` —
+   * what a `Retry-After` does, for budgets an API reports in the body instead
+   * of headers (GraphQL query cost). Absent outside the worker.
+   */
+  pauseIntegration?(ms: number, reason: string): Promise<void>;
 }
 
 /** A tool the worker can run. */

@@ -14,6 +14,8 @@ export interface EnqueueRequest {
   /** Options for `record.id`; on a replay they are rebuilt for the original id. */
   options: (jobId: string) => ToolJobOptions;
   claim?: IdempotencyClaim;
+  /** The submitting request's id: the worker logs it with every line of the job and sends it upstream as X-Request-Id. */
+  requestId?: string;
 }
 
 /**
@@ -25,7 +27,8 @@ export interface EnqueueRequest {
  * withRedisDeadline), so its cleanup happens here and not in the caller.
  */
 export async function enqueueJob(store: JobStore, queue: ToolQueue, request: EnqueueRequest, logger: Logger): Promise<EnqueueOutcome> {
-  const { record, data, options, claim } = request;
+  const { record, options, claim } = request;
+  const data: ToolJobData = request.requestId ? { ...request.data, requestId: request.requestId } : request.data;
   const outcome = await store.create(record, claim);
 
   if (outcome.kind === 'created') {

@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import { ProblemError, toPublicJob, type JobRecord, type JobStatus } from '@broker/shared';
 import type { ApiContext } from '../context';
 import { agentOf } from '../http/locals';
+import { queueCallback } from '../jobs/callbacks';
 import { withRedisDeadline } from '../redis/deadline';
 import { assertJobId, jobNotFound, readOwnJob } from './own-job';
 
@@ -17,7 +18,7 @@ const notCancellable = (status: JobStatus) =>
  * removing the BullMQ job afterwards only saves a worker the trip, since a
  * worker that gets it anyway sees `cancelled` when it claims and skips it.
  */
-export function cancelJob({ store, queues, logger }: ApiContext): RequestHandler<{ id: string }> {
+export function cancelJob({ store, queues, logger, callbacks, metrics, config }: ApiContext): RequestHandler<{ id: string }> {
   return async (req, res) => {
     const agent = agentOf(res);
     const id = req.params.id;
@@ -31,6 +32,13 @@ export function cancelJob({ store, queues, logger }: ApiContext): RequestHandler
         if (outcome.kind === 'conflict') throw notCancellable(outcome.status);
 
         const record = await store.get(id);
+        if (record) {
+          metrics.jobsFinished.inc({ integration: record.integration, tool: record.tool, status: 'cancelled' });
+          // Cancelling finishes the job here, not in a worker, so its callback is queued here too.
+          await withRedisDeadline(queueCallback(callbacks, record, config.retention.jobSeconds), REMOVE_DEADLINE_MS).catch((err: unknown) => {
+            logger.error({ jobId: id, err: (err as Error).message }, 'could not queue the callback of a cancelled job');
+          });
+        }
         const queue = record && queues.get(record.integration);
         await withRedisDeadline(Promise.resolve(queue?.remove(id)), REMOVE_DEADLINE_MS).catch((err: unknown) => {
           logger.warn({ jobId: id, err: (err as Error).message }, 'could not remove a cancelled job from its queue');

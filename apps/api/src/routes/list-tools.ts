@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import type { ToolList } from '@broker/shared';
 import type { ApiContext } from '../context';
 import { agentOf } from '../http/locals';
 
@@ -18,6 +19,8 @@ export function listTools({ catalogue }: ApiContext): RequestHandler {
         inputSchema: tool.inputSchema,
         outputSchema: tool.outputSchema,
       }));
-    res.json({ tools });
+    // Typed by the schema /openapi.json is generated from, so the two cannot drift.
+    const body: ToolList = { tools };
+    res.json(body);
   };
 }

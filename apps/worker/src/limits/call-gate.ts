@@ -1,3 +1,4 @@
+import { namedConnection } from '@broker/shared';
 import type { Redis } from 'ioredis';
 import type { IntegrationConfig, RedisKeys } from '@broker/shared';
 
@@ -74,7 +75,7 @@ export class CallGate {
 
   async acquire(integrationName: string, integration: IntegrationConfig, connection: string, member: string): Promise<GateVerdict> {
     const limit = integration.rateLimit;
-    const perConnection = integration.connections?.[connection]?.rateLimit ?? limit?.perConnection;
+    const perConnection = namedConnection(integration, connection)?.rateLimit ?? limit?.perConnection;
     const [verdict, waitMs] = (await this.redis.eval(
       ACQUIRE,
       3,
@@ -97,6 +98,15 @@ export class CallGate {
       default:
         return { admitted: false, scope: 'connection', waitMs, reason: 'rate_limit' };
     }
+  }
+
+  /** Gives back a slot taken by `acquire` for a try that then made no call. */
+  async release(integrationName: string, connection: string, member: string): Promise<void> {
+    await this.redis
+      .multi()
+      .zrem(this.keys.rateWindow(integrationName), member)
+      .zrem(this.keys.connectionRateWindow(integrationName, connection), member)
+      .exec();
   }
 
   /** Stops every worker from calling the integration for `ms` (a 429 or Retry-After). Returns the pause in force. */

@@ -2,7 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { DelayedError, RateLimitError, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import { toolJobDataSchema, type BrokerConfig, type JobStore, type Logger, type Metrics, type ToolJobData } from '@broker/shared';
 import { asToolError, ToolError, type IntegrationClient, type ToolRegistry } from '@broker/tools';
+import type { AdaptiveLimits } from '../limits/adaptive-limits';
 import type { CallGate } from '../limits/call-gate';
+import type { CircuitBreaker } from '../limits/circuit-breaker';
+import { upstreamObserver } from '../metrics/upstream-observer';
+import { gateFurtherCalls } from './gated-http';
 import { decideRetry } from './retry-policy';
 
 /** A job answered 429 this many times ends as RATE_LIMITED. @defaultValue 10 */
@@ -14,9 +18,13 @@ export interface ToolJobDeps {
   clients: ReadonlyMap<string, IntegrationClient>;
   store: JobStore;
   gate: CallGate;
+  breaker: CircuitBreaker;
+  adaptive: AdaptiveLimits;
   queues: ReadonlyMap<string, Queue>;
   logger: Logger;
   metrics: Metrics;
+  /** Queues the callback of a job found already finished (its worker died before it could); idempotent. */
+  resendCallback?: (jobId: string) => Promise<void>;
 }
 
 /** Carries the planned delay to the worker's backoff strategy, so the record's retryAt is the real one. */
@@ -45,19 +53,15 @@ function fieldPaths(errors: { pointer: string; message: string }[]): string {
  *   deferral (429), or a final failure.
  */
 export function createToolJobProcessor(deps: ToolJobDeps) {
+  const observeUpstream = upstreamObserver(deps.metrics);
   return async function processToolJob(job: Job<ToolJobData>, token?: string): Promise<{ status: string }> {
     const id = job.id!;
     const data = toolJobDataSchema.parse(job.data);
     const integration = deps.config.integrations[data.integration];
     const tool = deps.registry.get(data.tool);
     const client = deps.clients.get(data.integration);
-    const log = deps.logger.child({ jobId: id, tool: data.tool, integration: data.integration });
+    const log = deps.logger.child({ jobId: id, requestId: data.requestId, tool: data.tool, integration: data.integration });
 
-    const claimed = await deps.store.claim(id);
-    if (claimed !== 'running') {
-      log.info({ status: claimed }, 'job not run: already %s', claimed);
-      return { status: claimed };
-    }
     if (!integration || !tool || !client) {
       await deps.store.fail(id, new ToolError('UNKNOWN', { message: `tool "${data.tool}" is no longer configured` }).toJobError());
       throw new UnrecoverableError(`tool ${data.tool} is not configured`);
@@ -68,8 +72,38 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
       throw new UnrecoverableError('input no longer valid');
     }
 
-    const verdict = await deps.gate.acquire(data.integration, integration, data.connection, `${id}:${randomBytes(4).toString('hex')}`);
+    // Claim, breaker and call gate are independent checks: asked at once they
+    // cost one round trip, and the upstream call follows its admission with no
+    // Redis call in between (the gate times a call when it admits it). What a
+    // check took is given back when another refuses.
+    const tryToken = `${id}:${randomBytes(4).toString('hex')}`;
+    const [claim, breaker, verdict] = await Promise.all([
+      deps.store.claimTry(id),
+      deps.breaker.admit(data.integration, integration, tryToken, log),
+      deps.gate.acquire(data.integration, integration, data.connection, tryToken),
+    ]);
+    const admitted = claim.status === 'running' && breaker.admitted && verdict.admitted;
+    if (!admitted) {
+      await Promise.all([
+        breaker.admitted ? breaker.release() : undefined,
+        verdict.admitted ? deps.gate.release(data.integration, data.connection, tryToken) : undefined,
+        claim.status === 'running' ? deps.store.incrementAttempts(id, -1) : undefined,
+      ]);
+    }
+    if (claim.status !== 'running') {
+      log.info({ status: claim.status }, 'job not run: already %s', claim.status);
+      if (claim.status !== 'missing') await deps.resendCallback?.(id);
+      return { status: claim.status };
+    }
+    // The breaker gates new tries only: while it is open the job waits without spending an attempt.
+    if (!breaker.admitted) {
+      deps.metrics.deferrals.inc({ integration: data.integration, scope: 'integration', reason: 'circuit_open' });
+      await deps.store.markWaiting(id, 'deferred', breaker.error.toJobError(new Date(Date.now() + breaker.waitMs)));
+      await deps.queues.get(data.integration)!.rateLimit(breaker.waitMs);
+      throw new RateLimitError();
+    }
     if (!verdict.admitted) {
+      deps.metrics.deferrals.inc({ integration: data.integration, scope: verdict.scope, reason: verdict.reason });
       await deps.store.markWaiting(id, 'deferred');
       if (verdict.scope === 'connection') {
         await job.moveToDelayed(Date.now() + verdict.waitMs, token);
@@ -79,7 +113,8 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
       throw new RateLimitError();
     }
 
-    const attempt = await deps.store.incrementAttempts(id);
+    const attempt = claim.attempts;
+    const adaptive = deps.adaptive.observer(data.integration, integration, log);
     const controller = new AbortController();
     try {
       const output = await tool.run(input.value, {
@@ -89,21 +124,35 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
         idempotencyKey: id,
         logger: log,
         signal: controller.signal,
-        http: client.forCall({
-          tool: tool.name,
-          jobId: id,
-          attempt,
-          connection: data.connection,
-          write: tool.write,
-          requestId: `${id}-${attempt}`,
-          signal: controller.signal,
-          // Derived from the job, so every attempt and a re-run after a crash send the same key.
-          ...(tool.idempotent ? { idempotencyKey: id } : {}),
-        }),
+        // Calls after the first (pages of a listing) are admitted by the gate too.
+        http: gateFurtherCalls(
+          client.forCall({
+            tool: tool.name,
+            jobId: id,
+            attempt,
+            connection: data.connection,
+            write: tool.write,
+            // The submitting request's id ties upstream logs to the agent's request; `attempt` is in our log lines.
+            requestId: data.requestId ?? `${id}-${attempt}`,
+            onCall: observeUpstream,
+            signal: controller.signal,
+            ...(adaptive ? { onResponse: adaptive } : {}),
+            // Derived from the job, so every attempt and a re-run after a crash send the same key.
+            ...(tool.idempotent ? { idempotencyKey: id } : {}),
+          }),
+          (call) => deps.gate.acquire(data.integration, integration, data.connection, `${tryToken}:${call}`),
+          controller.signal,
+        ),
         reportProgress: async (progress) => {
           await deps.store.setProgress(id, progress);
         },
+        // A budget reported in a body (GraphQL query cost) pauses the integration like a Retry-After.
+        pauseIntegration: async (ms, reason) => {
+          await deps.gate.pause(data.integration, ms, reason);
+          deps.metrics.pauses.inc({ integration: data.integration });
+        },
       });
+      await breaker.settle();
       const checked = tool.validateOutput(output);
       if (!checked.ok) {
         throw new ToolError('SCHEMA_MISMATCH', {
@@ -115,6 +164,8 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
       return { status: 'succeeded' };
     } catch (err) {
       const error = asToolError(err);
+      await breaker.settle(error);
+      deps.metrics.toolErrors.inc({ integration: data.integration, code: error.code });
       const deferrals = data.rateLimitDeferrals ?? 0;
       const decision = decideRetry(
         error,
@@ -126,6 +177,7 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
         const pauseMs = error.retryAfterMs ?? (decision.action === 'fail' ? 0 : decision.waitMs);
         if (pauseMs > 0) {
           await deps.gate.pause(data.integration, pauseMs, `${error.upstreamStatus ?? ''}`);
+          deps.metrics.pauses.inc({ integration: data.integration });
           await deps.queues.get(data.integration)!.rateLimit(pauseMs);
         }
       }
@@ -134,11 +186,13 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
         case 'defer': {
           // The throttled call does not count as an attempt.
           await deps.store.incrementAttempts(id, -1);
+          deps.metrics.deferrals.inc({ integration: data.integration, scope: 'integration', reason: 'upstream_429' });
           await job.updateData({ ...data, rateLimitDeferrals: deferrals + 1 });
           await deps.store.markWaiting(id, 'deferred', error.toJobError(new Date(Date.now() + decision.waitMs)));
           throw new RateLimitError();
         }
         case 'retry': {
+          deps.metrics.retries.inc({ integration: data.integration });
           await deps.store.markWaiting(id, 'queued', error.toJobError(new Date(Date.now() + decision.waitMs)));
           throw new RetryLaterError(error, decision.waitMs);
         }

@@ -29,7 +29,7 @@ export function fullJitter(attempt: number, settings: RetrySettings, random: () 
 
 /**
  * The whole retry policy, one pure function: what to do with a failed try.
- * - 429: the API told us to slow down, not that the call failed, so the job is
+ * - 429 (or any RATE_LIMITED): the API told us to slow down, not that the call failed, so the job is
  *   deferred without spending an attempt; bounded by `maxRateLimitDeferrals`
  *   so a permanently throttled job ends as RATE_LIMITED instead of looping.
  * - other retryable errors: backoff with full jitter, never sooner than the
@@ -42,7 +42,8 @@ export function decideRetry(
   settings: RetrySettings,
   random: () => number = Math.random,
 ): RetryDecision {
-  if (error.code === 'RATE_LIMITED' && error.upstreamStatus === 429) {
+  // A 429, or a throttle the API reports otherwise (GraphQL THROTTLED answers 200): not a failed call.
+  if (error.code === 'RATE_LIMITED') {
     if (state.rateLimitDeferrals >= state.maxRateLimitDeferrals) {
       return { action: 'fail', reason: `still throttled after ${state.rateLimitDeferrals} deferrals` };
     }

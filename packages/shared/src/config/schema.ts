@@ -41,6 +41,11 @@ const oauth2Auth = z.strictObject({
   clientId: z.string().min(1),
   clientSecret: secretName,
   scopes: z.array(z.string()).optional(),
+  /**
+   * How the client authenticates at `tokenUrl` (RFC 6749 §2.3.1): in the form
+   * body (HubSpot, GitHub) or as HTTP Basic. @defaultValue "client_secret_post"
+   */
+  tokenAuthMethod: z.enum(['client_secret_post', 'client_secret_basic']).default('client_secret_post'),
 });
 
 const noAuth = z.strictObject({ type: z.literal('none') });
@@ -92,6 +97,14 @@ export const integrationSchema = z.strictObject({
       recoveryTimeoutMs: z.int().positive().default(30_000),
     })
     .default({ failureThreshold: 5, recoveryTimeoutMs: 30_000 }),
+  /**
+   * Follow the budget the API reports (`RateLimit`, `X-RateLimit-*`, `Retry-After`
+   * on a success): when `remaining` falls to `floor`, pause until the reset,
+   * before a 429. `false` turns it off. @defaultValue `{ floor: 1 }`
+   */
+  adaptiveRateLimit: z
+    .union([z.literal(false), z.strictObject({ floor: z.int().min(0).default(1) })])
+    .default({ floor: 1 }),
   apiVersion: z.strictObject({ header: z.string().min(1), value: z.string().min(1) }).optional(),
   /** Header that carries the upstream idempotency key. @defaultValue "Idempotency-Key" */
   idempotencyHeader: z.string().min(1).default('Idempotency-Key'),
@@ -113,12 +126,47 @@ const webhookSourceSchema = z.strictObject({
   secret: secretName,
   /** How long an event id is remembered for dedupe. @defaultValue 7 days */
   retentionDays: z.number().positive().max(365).optional(),
+  /** Larger bodies are refused with 413 before they are verified. @defaultValue 1 MiB */
+  maxBodyBytes: z.int().positive().max(64 * 1024 * 1024).optional(),
 });
 
 const routeSchema = z.strictObject({
   source: z.string().min(1),
-  event: z.string().min(1),
-  trigger: z.string().min(1),
+  /**
+   * The event type: exact (`payment_intent.succeeded`), `*` for every type, or
+   * a prefix glob ending in `*` (`customer.*`, `orders/*`).
+   */
+  event: z.string().min(1).regex(/^[^*]*\*?$/, 'use an exact type, "*", or a prefix ending in "*" such as "customer.*"'),
+  trigger: z.string().min(1).max(200),
+});
+
+const triggerDeliverySchema = z.strictObject({
+  url: httpUrl,
+  format: z.enum(['standard', 'openclaw']).default('standard'),
+  /** Signs every delivery (Standard Webhooks); comma-separated values sign with each (rotation). */
+  secret: secretName,
+  /** @defaultValue 10000 */
+  timeoutMs: z.int().positive().max(120_000).default(10_000),
+  /** Deliveries at once per worker process. @defaultValue 10 */
+  concurrency: z.int().positive().max(1000).default(10),
+  retry: z
+    .strictObject({
+      /** Every try counts, the first included. @defaultValue 10 */
+      attempts: z.int().min(1).max(100).default(10),
+      /** The first retry waits between half of this and this. @defaultValue 1000 */
+      baseDelayMs: z.int().min(0).default(1000),
+      maxDelayMs: z.int().min(0).default(600_000),
+    })
+    .default({ attempts: 10, baseDelayMs: 1000, maxDelayMs: 600_000 }),
+  /** For `format: "openclaw"`: OpenClaw's `hooks.token`, and what `/hooks/agent` may receive. */
+  openclaw: z
+    .strictObject({
+      token: secretName,
+      agentId: z.string().min(1).optional(),
+      /** Send `sessionKey` (`hook:<source>:<entity>`); OpenClaw accepts it only with `hooks.allowRequestSessionKey`. @defaultValue false */
+      sessionKeys: z.boolean().default(false),
+    })
+    .optional(),
 });
 
 export const configSchema = z
@@ -130,13 +178,7 @@ export const configSchema = z
       .default({}),
     webhooks: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/), webhookSourceSchema).default({}),
     routes: z.array(routeSchema).default([]),
-    triggerDelivery: z
-      .strictObject({
-        url: httpUrl,
-        format: z.enum(['standard', 'openclaw']).default('standard'),
-        secret: secretName,
-      })
-      .optional(),
+    triggerDelivery: triggerDeliverySchema.optional(),
     callbacks: z
       .strictObject({ secret: secretName, allowHosts: z.array(z.string()).default([]) })
       .optional(),
@@ -186,6 +228,9 @@ export const configSchema = z
     if (config.routes.length > 0 && !config.triggerDelivery) {
       ctx.addIssue({ code: 'custom', path: ['triggerDelivery'], message: 'routes need a triggerDelivery target' });
     }
+    if (config.triggerDelivery?.format === 'openclaw' && !config.triggerDelivery.openclaw) {
+      ctx.addIssue({ code: 'custom', path: ['triggerDelivery', 'openclaw'], message: 'format "openclaw" needs openclaw.token (the secret holding hooks.token)' });
+    }
   });
 
 export type BrokerConfig = z.output<typeof configSchema>;
@@ -194,3 +239,15 @@ export type DeclaredTool = z.output<typeof declaredToolSchema>;
 export type AuthConfig = z.output<typeof authSchema>;
 export type RateWindow = z.output<typeof rateWindow>;
 export type AgentConfig = BrokerConfig['agents'][number];
+export type WebhookSourceConfig = z.output<typeof webhookSourceSchema>;
+export type RouteConfig = z.output<typeof routeSchema>;
+export type TriggerDeliveryConfig = z.output<typeof triggerDeliverySchema>;
+
+/**
+ * A named connection of an integration, looked up as an own property only, so
+ * a name like `constructor` or `__proto__` can never reach Object.prototype.
+ */
+export function namedConnection(integration: IntegrationConfig, name: string): NonNullable<IntegrationConfig['connections']>[string] | undefined {
+  const connections = integration.connections;
+  return connections && Object.hasOwn(connections, name) ? connections[name] : undefined;
+}

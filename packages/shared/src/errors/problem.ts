@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { API_ERROR_CODES, type ApiErrorCode } from './codes';
 
 /** One field-level problem; `pointer` is an RFC 6901 JSON Pointer into the request body. */
@@ -16,6 +17,24 @@ export interface Problem {
   errors?: FieldError[];
 }
 
+const apiErrorCodes = Object.keys(API_ERROR_CODES) as [ApiErrorCode, ...ApiErrorCode[]];
+
+/** {@link FieldError} as a schema, for the OpenAPI document and typed clients. */
+export const fieldErrorSchema = z.object({
+  pointer: z.string().describe('RFC 6901 JSON Pointer into the request body, e.g. /input/qty'),
+  message: z.string(),
+});
+
+/** {@link Problem} as a schema: the OpenAPI document is generated from it, so it cannot drift from the type. */
+export const problemSchema: z.ZodType<Problem> = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.int().min(400).max(599),
+  detail: z.string(),
+  code: z.enum(apiErrorCodes),
+  errors: z.array(fieldErrorSchema).optional(),
+});
+
 const TITLES: Record<ApiErrorCode, string> = {
   UNAUTHENTICATED: 'Unauthenticated',
   FORBIDDEN: 'Forbidden',
@@ -27,6 +46,7 @@ const TITLES: Record<ApiErrorCode, string> = {
   UNSUPPORTED_MEDIA_TYPE: 'Unsupported media type',
   INVALID_JSON: 'Malformed JSON',
   INVALID_IDEMPOTENCY_KEY: 'Invalid idempotency key',
+  INVALID_SIGNATURE: 'Invalid signature',
   BAD_REQUEST: 'Bad request',
   VALIDATION_ERROR: 'Validation failed',
   IDEMPOTENCY_KEY_REUSED: 'Idempotency key reused',

@@ -42,6 +42,8 @@ export const toolJobDataSchema = z.object({
   agentId: z.string(),
   /** Written by the worker: how often the upstream answered 429 to this job. */
   rateLimitDeferrals: z.int().min(0).optional(),
+  /** The api request that submitted the job: sent upstream as `X-Request-Id` and on every log line of the job. */
+  requestId: z.string().max(128).optional(),
 });
 export type ToolJobData = z.infer<typeof toolJobDataSchema>;
 

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../redis/keys';
+import { LuaScript } from '../redis/lua-script';
 import type { JobError, JobStatus, PublicJob } from './schema';
 
 /** What the job hash holds beyond the public fields. */
@@ -29,7 +30,7 @@ export interface IdempotencyClaim {
  */
 
 // KEYS: job, idempotency ('' when none). ARGV: jobId, fingerprint, idemTtlMs, field, value, ...
-const CREATE = `
+const CREATE = new LuaScript(`
 if KEYS[2] ~= '' then
   local existing = redis.call('GET', KEYS[2])
   if existing then
@@ -45,30 +46,32 @@ local fields = {}
 for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 return {'created', ARGV[1]}
-`;
+`);
 
-// KEYS: job. ARGV: now. Returns the status after the claim.
-const CLAIM = `
+// KEYS: job. ARGV: now. Returns {status after the claim, attempts}; a claimed try is counted at once.
+const CLAIM = new LuaScript(`
 local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return 'missing' end
-if status == 'cancelled' or status == 'succeeded' or status == 'failed' then return status end
+if not status then return {'missing', 0} end
+if status == 'cancelled' or status == 'succeeded' or status == 'failed' then
+  return {status, tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')}
+end
 redis.call('HSET', KEYS[1], 'status', 'running')
 if redis.call('HEXISTS', KEYS[1], 'startedAt') == 0 then redis.call('HSET', KEYS[1], 'startedAt', ARGV[1]) end
-return 'running'
-`;
+return {'running', redis.call('HINCRBY', KEYS[1], 'attempts', 1)}
+`);
 
 // KEYS: job. ARGV: status, field, value, ... Only while the job is not terminal.
-const UPDATE_OPEN = `
+const UPDATE_OPEN = new LuaScript(`
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status or status == 'cancelled' or status == 'succeeded' or status == 'failed' then return 0 end
 local fields = {'status', ARGV[1]}
 for i = 2, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 return 1
-`;
+`);
 
 // KEYS: job, channel. ARGV: ttlSeconds, jobId, clearFields (comma list), field, value, ...
-const FINISH = `
+const FINISH = new LuaScript(`
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status or status == 'cancelled' or status == 'succeeded' or status == 'failed' then return 0 end
 if ARGV[3] ~= '' then
@@ -80,10 +83,10 @@ redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('PUBLISH', KEYS[2], ARGV[2])
 return 1
-`;
+`);
 
 // KEYS: job, channel. ARGV: agentId, now, ttlSeconds, jobId.
-const CANCEL = `
+const CANCEL = new LuaScript(`
 local owner = redis.call('HGET', KEYS[1], 'agentId')
 if not owner or owner ~= ARGV[1] then return 'missing' end
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -93,7 +96,17 @@ redis.call('HDEL', KEYS[1], 'error')
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', KEYS[2], ARGV[4])
 return 'ok'
-`;
+`);
+
+// KEYS: job. ARGV: none. Only a failed job; its record lives on without expiry until it finishes again.
+const REOPEN = new LuaScript(`
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'failed' then return status or 'missing' end
+redis.call('HSET', KEYS[1], 'status', 'queued')
+redis.call('HDEL', KEYS[1], 'error', 'finishedAt', 'result')
+redis.call('PERSIST', KEYS[1])
+return 'reopened'
+`);
 
 type Fields = Record<string, string | number | undefined>;
 
@@ -178,16 +191,11 @@ export class JobStore {
       connection: record.connection,
       callbackUrl: record.callbackUrl,
     });
-    const [kind, id] = (await this.redis.eval(
-      CREATE,
-      2,
-      this.keys.job(record.id),
-      idempotency ? this.keys.idempotency(record.agentId, idempotency.key) : '',
-      record.id,
-      idempotency?.fingerprint ?? '',
-      String((idempotency?.ttlSeconds ?? 0) * 1000),
-      ...fields,
-    )) as [CreateOutcome['kind'], string];
+    const [kind, id] = await CREATE.run<[CreateOutcome['kind'], string]>(
+      this.redis,
+      [this.keys.job(record.id), idempotency ? this.keys.idempotency(record.agentId, idempotency.key) : ''],
+      [record.id, idempotency?.fingerprint ?? '', String((idempotency?.ttlSeconds ?? 0) * 1000), ...fields],
+    );
     return { kind, id };
   }
 
@@ -202,9 +210,20 @@ export class JobStore {
     return decodeJobHash(await this.redis.hgetall(this.keys.job(id)));
   }
 
+  /**
+   * Starts a try: marks the job running and counts the attempt, unless it was
+   * cancelled or already finished. One script, so the try's upstream call
+   * follows its admission without another round trip; a try that is then held
+   * back gives its attempt back with `incrementAttempts(id, -1)`.
+   */
+  async claimTry(id: string): Promise<{ status: JobStatus | 'missing'; attempts: number }> {
+    const [status, attempts] = await CLAIM.run<[JobStatus | 'missing', number]>(this.redis, [this.keys.job(id)], [this.now().toISOString()]);
+    return { status, attempts };
+  }
+
   /** Marks the job running unless it was cancelled or already finished; returns the status. */
   async claim(id: string): Promise<JobStatus | 'missing'> {
-    return (await this.redis.eval(CLAIM, 1, this.keys.job(id), this.now().toISOString())) as JobStatus | 'missing';
+    return (await this.claimTry(id)).status;
   }
 
   /** Counts a try (or, with -1, takes back one that did not count). */
@@ -215,11 +234,11 @@ export class JobStore {
   /** Moves a job that has not finished to `queued` or `deferred` (e.g. waiting for a retry). */
   async markWaiting(id: string, status: 'queued' | 'deferred', error?: JobError): Promise<boolean> {
     const args = error ? ['error', JSON.stringify(error)] : [];
-    return (await this.redis.eval(UPDATE_OPEN, 1, this.keys.job(id), status, ...args)) === 1;
+    return (await UPDATE_OPEN.run(this.redis, [this.keys.job(id)], [status, ...args])) === 1;
   }
 
   async setProgress(id: string, progress: unknown): Promise<void> {
-    await this.redis.eval(UPDATE_OPEN, 1, this.keys.job(id), 'running', 'progress', JSON.stringify(progress));
+    await UPDATE_OPEN.run(this.redis, [this.keys.job(id)], ['running', 'progress', JSON.stringify(progress)]);
   }
 
   async succeed(id: string, result: unknown): Promise<boolean> {
@@ -231,17 +250,21 @@ export class JobStore {
   }
 
   private async finish(id: string, fields: Fields, clear: string[]): Promise<boolean> {
-    const done = await this.redis.eval(
-      FINISH,
-      2,
-      this.keys.job(id),
-      this.keys.jobEvents,
-      String(this.options.retentionSeconds),
-      id,
-      clear.join(','),
-      ...flatten({ ...fields, finishedAt: this.now().toISOString() }),
+    const done = await FINISH.run(
+      this.redis,
+      [this.keys.job(id), this.keys.jobEvents],
+      [String(this.options.retentionSeconds), id, clear.join(','), ...flatten({ ...fields, finishedAt: this.now().toISOString() })],
     );
     return done === 1;
+  }
+
+  /**
+   * Puts a failed job back to `queued` (an operator's retry, `broker jobs
+   * retry-failed`): without it the worker's claim would see `failed` and skip
+   * the retried BullMQ job. Returns `reopened`, or the status that forbids it.
+   */
+  async reopen(id: string): Promise<'reopened' | 'missing' | JobStatus> {
+    return REOPEN.run<'reopened' | 'missing' | JobStatus>(this.redis, [this.keys.job(id)], []);
   }
 
   /**
@@ -250,16 +273,11 @@ export class JobStore {
    * cancelled included, so only one of two racing cancels wins).
    */
   async cancel(id: string, agentId: string): Promise<CancelOutcome> {
-    const answer = (await this.redis.eval(
-      CANCEL,
-      2,
-      this.keys.job(id),
-      this.keys.jobEvents,
-      agentId,
-      this.now().toISOString(),
-      String(this.options.retentionSeconds),
-      id,
-    )) as 'ok' | 'missing' | JobStatus;
+    const answer = await CANCEL.run<'ok' | 'missing' | JobStatus>(
+      this.redis,
+      [this.keys.job(id), this.keys.jobEvents],
+      [agentId, this.now().toISOString(), String(this.options.retentionSeconds), id],
+    );
     if (answer === 'ok') return { kind: 'cancelled' };
     if (answer === 'missing') return { kind: 'missing' };
     return { kind: 'conflict', status: answer };

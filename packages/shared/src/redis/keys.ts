@@ -14,6 +14,29 @@ export function redisKeys(prefix: string) {
     /** Set by a 429 or Retry-After: no call to the integration until it expires. */
     pause: (integration: string) => `${prefix}:pause:${integration}`,
     circuit: (integration: string) => `${prefix}:cb:${integration}`,
+    /** A webhook event id claimed for dedupe (`SET NX PX` with the source's retention). */
+    webhookDedupe: (source: string, eventId: string) => `${prefix}:evt-seen:${source}:${eventId}`,
+    /** Hash: a stored webhook event (raw body, headers, timestamps) and its deliveries' state. */
+    webhookEvent: (id: string) => `${prefix}:evt:${id}`,
+    /** Sorted sets of event ids by receivedAt (ms), for listing newest first. */
+    webhookIndex: ({ source, type }: { source?: string | undefined; type?: string | undefined }) =>
+      source !== undefined && type !== undefined
+        ? `${prefix}:evt-idx:st:${source}:${type}`
+        : source !== undefined
+          ? `${prefix}:evt-idx:src:${source}`
+          : type !== undefined
+            ? `${prefix}:evt-idx:type:${type}`
+            : `${prefix}:evt-idx:all`,
+    /** Sorted set `<deliveryId>:<event id>` by when to enqueue it if its request did not (outbox). */
+    webhookOutbox: `${prefix}:evt-outbox`,
+    /** Hash: a connection's OAuth tokens (sealed, AES-256-GCM) and their non-secret state. */
+    oauthTokens: (integration: string, connection: string) => `${prefix}:oauth:${integration}:${connection}`,
+    /** The refresh lock of one connection; its value is the holder's fencing token. */
+    oauthLock: (integration: string, connection: string) => `${prefix}:oauth:${integration}:${connection}:lock`,
+    /** Counter that hands out fencing tokens (every token write takes a new one). */
+    oauthFence: `${prefix}:oauth-fence`,
+    /** A pending authorization request (connect → callback), single use, short TTL. */
+    oauthState: (stateHash: string) => `${prefix}:oauth-state:${stateHash}`,
   };
 }
 

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { vaultSecretsProvider, type VaultSettings } from './vault';
 
 /**
  * Resolves a secret by name at each use, so a rotated value takes effect
@@ -14,7 +15,8 @@ export interface SecretsProvider {
 
 export type SecretsSettings =
   | { provider: 'env'; env: Readonly<Record<string, string | undefined>> }
-  | { provider: 'file'; dir: string };
+  | { provider: 'file'; dir: string }
+  | ({ provider: 'vault' } & VaultSettings);
 
 /** A value may hold several secrets separated by commas (rotation): each is valid. */
 export function splitSecretValues(value: string | undefined): string[] {
@@ -71,7 +73,14 @@ export function fileSecretsProvider(dir: string, now: () => number = Date.now): 
 }
 
 export function createSecretsProvider(settings: SecretsSettings): SecretsProvider {
-  return settings.provider === 'file' ? fileSecretsProvider(settings.dir) : envSecretsProvider(settings.env);
+  switch (settings.provider) {
+    case 'file':
+      return fileSecretsProvider(settings.dir);
+    case 'vault':
+      return vaultSecretsProvider(settings);
+    case 'env':
+      return envSecretsProvider(settings.env);
+  }
 }
 
 /** Resolves a required secret or throws {@link MissingSecretError}. */

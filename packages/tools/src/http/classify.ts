@@ -57,6 +57,22 @@ export function errorFromResponse(answer: UpstreamAnswer, now: number = Date.now
 /** Failures that happen before a request leaves this host: resending cannot act twice. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL']);
 const TIMED_OUT = new Set(['ECONNABORTED', 'ETIMEDOUT']);
+/**
+ * The TLS handshake failed, so no request was processed, and trying again with
+ * the same certificates cannot succeed: the upstream refused our client
+ * certificate (a TLS alert such as `certificate_required`, `bad_certificate`,
+ * `unknown_ca`), or we could not verify the upstream's certificate.
+ */
+const TLS_ALERT = /^ERR_SSL_.*ALERT/;
+const UNTRUSTED_SERVER = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 
 /**
  * Maps a transport failure (no HTTP answer). A timeout or a dropped connection
@@ -66,6 +82,12 @@ const TIMED_OUT = new Set(['ECONNABORTED', 'ETIMEDOUT']);
  */
 export function errorFromTransport(err: { code?: string; message: string }, unsafeToResend: boolean): ToolError {
   const code = err.code ?? 'UNKNOWN';
+  if (TLS_ALERT.test(code)) {
+    return new ToolError('AUTHENTICATION_FAILED', { message: `the upstream refused the TLS handshake (${code}): check the integration's mtls certificate`, retryable: false, cause: err });
+  }
+  if (UNTRUSTED_SERVER.has(code)) {
+    return new ToolError('UPSTREAM_ERROR', { message: `the upstream's TLS certificate is not trusted (${code}): check its certificate or the mtls ca`, retryable: false, cause: err });
+  }
   if (NOT_SENT.has(code)) {
     return new ToolError('UPSTREAM_ERROR', { message: `network error before sending: ${code}`, retryable: true, cause: err });
   }

@@ -1,6 +1,7 @@
 import type { BrokerConfig, Logger, SecretsProvider } from '@broker/shared';
 import { staticCredentials, type CredentialsProvider } from './credentials';
 import { IntegrationClient } from './integration-client';
+import { MtlsAgent } from './mtls-agent';
 
 /**
  * One client per configured integration, each with its own keep-alive pool.
@@ -15,7 +16,8 @@ export function createIntegrationClients(
 ): Map<string, IntegrationClient> {
   const clients = new Map<string, IntegrationClient>();
   for (const [name, integration] of Object.entries(config.integrations)) {
-    clients.set(name, new IntegrationClient(name, integration, credentialsFor(name), logger));
+    const tls = integration.mtls && new MtlsAgent(name, integration.mtls, secrets, integration.timeoutMs + 1000);
+    clients.set(name, new IntegrationClient(name, integration, credentialsFor(name), logger, tls));
   }
   return clients;
 }

@@ -1,14 +1,20 @@
-import { splitSecretValues, type AuthConfig, type IntegrationConfig, type SecretsProvider } from '@broker/shared';
+import { splitSecretValues, type AuthConfig, type IntegrationConfig, type SecretsProvider, namedConnection } from '@broker/shared';
 import { ToolError } from '../tool-error';
 
 /** Supplies the headers that authenticate one call; asked again with `forceRefresh` after a 401. */
 export interface CredentialsProvider {
-  authHeaders(connection: string, options: { forceRefresh: boolean }): Promise<Record<string, string>>;
+  authHeaders(connection: string, options: CredentialsOptions): Promise<Record<string, string>>;
+}
+
+export interface CredentialsOptions {
+  forceRefresh: boolean;
+  /** With `forceRefresh`: the headers of the refused call, so a token someone else already replaced is not refreshed again. */
+  rejectedHeaders?: Record<string, string>;
 }
 
 export function connectionAuth(integration: IntegrationConfig, connection: string): AuthConfig | undefined {
   if (connection === 'default') return integration.auth;
-  const named = integration.connections?.[connection];
+  const named = namedConnection(integration, connection);
   if (!named) return undefined;
   return named.auth ?? integration.auth;
 }

@@ -7,6 +7,7 @@ import { ToolError } from '../tool-error';
 import type { HttpRequest, HttpResponse, IntegrationHttp } from '../types';
 import { errorFromResponse, errorFromTransport, malformedBody } from './classify';
 import type { CredentialsProvider } from './credentials';
+import type { MtlsAgent } from './mtls-agent';
 
 export interface CallContext {
   tool: string;
@@ -19,6 +20,25 @@ export interface CallContext {
   write: boolean;
   requestId: string;
   signal?: AbortSignal;
+  /** Told about every upstream call as it ends (the worker turns this into metrics; tools know no Prometheus). */
+  onCall?: (report: UpstreamCallReport) => void;
+  /**
+   * Told the status and (lower-cased) headers of each answer the tool gets, so
+   * the worker can follow the rate-limit budget the API reports. Must not throw.
+   */
+  onResponse?: (answer: UpstreamAnswerHeaders) => void;
+}
+
+export interface UpstreamAnswerHeaders {
+  status: number;
+  headers: Readonly<Record<string, string>>;
+}
+
+/** One finished upstream call; `status` is undefined when no answer came (timeout, reset, refused). */
+export interface UpstreamCallReport {
+  integration: string;
+  status: number | undefined;
+  durationMs: number;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
@@ -72,6 +92,8 @@ export class IntegrationClient {
     private readonly integration: IntegrationConfig,
     private readonly credentials: CredentialsProvider,
     private readonly logger: Logger,
+    /** Presents a client certificate (mTLS); the agent is rebuilt when the PEM secrets change. */
+    private readonly tls?: Pick<MtlsAgent, 'agent'>,
   ) {
     this.http = axios.create({
       baseURL: integration.baseUrl,
@@ -105,21 +127,22 @@ export class IntegrationClient {
   private async request<T>(req: HttpRequest, call: CallContext): Promise<HttpResponse<T>> {
     const first = await this.send(req, call, false);
     // A 401 may mean a rotated key or an expired token: read credentials again, once.
-    const res = first.status === 401 ? await this.send(req, call, true) : first;
+    const res = first.status === 401 ? await this.send(req, call, true, lowerCaseHeaders(first.config?.headers?.toJSON() ?? {})) : first;
     const headers = lowerCaseHeaders(res.headers);
+    call.onResponse?.({ status: res.status, headers });
     if (res.status < 200 || res.status >= 300) {
       throw errorFromResponse({ status: res.status, headers, body: typeof res.data === 'string' ? res.data : '' });
     }
     return { status: res.status, headers, data: parseBody(res) as T };
   }
 
-  private async send(req: HttpRequest, call: CallContext, forceRefresh: boolean): Promise<AxiosResponse<string>> {
+  private async send(req: HttpRequest, call: CallContext, forceRefresh: boolean, rejectedHeaders?: Record<string, string>): Promise<AxiosResponse<string>> {
     const headers: Record<string, string> = {
       accept: 'application/json',
       'user-agent': 'agent-request-broker',
       'x-request-id': call.requestId,
       ...req.headers,
-      ...(await this.credentials.authHeaders(call.connection, { forceRefresh })),
+      ...(await this.credentials.authHeaders(call.connection, { forceRefresh, ...(rejectedHeaders ? { rejectedHeaders } : {}) })),
     };
     if (this.integration.apiVersion) headers[this.integration.apiVersion.header] = this.integration.apiVersion.value;
     const writes = req.method !== 'GET';
@@ -132,6 +155,7 @@ export class IntegrationClient {
       headers['content-type'] = 'application/json';
       data = JSON.stringify(req.json);
     }
+    const httpsAgent = this.tls ? await this.tls.agent() : undefined;
     const started = performance.now();
     const logFields = {
       tool: call.tool,
@@ -151,12 +175,16 @@ export class IntegrationClient {
         data,
         headers,
         ...(call.signal ? { signal: call.signal } : {}),
+        ...(httpsAgent ? { httpsAgent } : {}),
       });
-      this.logger.info({ ...logFields, status: res.status, durationMs: Math.round(performance.now() - started) }, 'upstream call');
+      const durationMs = performance.now() - started;
+      call.onCall?.({ integration: this.name, status: res.status, durationMs });
+      this.logger.info({ ...logFields, status: res.status, durationMs: Math.round(durationMs) }, 'upstream call');
       return res;
     } catch (err) {
       const axiosError = err as AxiosError;
       const code = axiosError.code === 'ERR_CANCELED' ? 'ECONNABORTED' : axiosError.code;
+      call.onCall?.({ integration: this.name, status: undefined, durationMs: performance.now() - started });
       this.logger.warn(
         { ...logFields, error: code ?? axiosError.message, durationMs: Math.round(performance.now() - started) },
         'upstream call failed',

@@ -1,0 +1,29 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  CALLBACK_JOB_NAME,
+  CALLBACKS_QUEUE,
+  callbackJobOptions,
+  type CallbackJobData,
+  type JobRecord,
+  type Logger,
+} from '@broker/shared';
+
+export type CallbackQueue = Queue<CallbackJobData>;
+
+/** The producer side of CALLBACKS_QUEUE: the api queues the callbacks of the jobs it cancels. */
+export function createCallbackQueue(connection: Redis, prefix: string, logger: Logger): CallbackQueue {
+  const queue: CallbackQueue = new Queue<CallbackJobData>(CALLBACKS_QUEUE, { connection, prefix });
+  queue.on('error', (err) => logger.warn({ queue: CALLBACKS_QUEUE, err: err.message }, 'queue error'));
+  return queue;
+}
+
+/**
+ * Queues the callback of a job this api finished (cancelled), when it has a
+ * callbackUrl; the worker delivers it. The BullMQ job id is derived from the
+ * job, so this cannot queue a second delivery of the same job.
+ */
+export async function queueCallback(queue: CallbackQueue, record: JobRecord, retentionSeconds: number): Promise<void> {
+  if (!record.callbackUrl) return;
+  await queue.add(CALLBACK_JOB_NAME, { jobId: record.id }, callbackJobOptions(record.id, retentionSeconds));
+}

@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import {
+  newJobId,
+  ProblemError,
+  submitJobBodySchema,
+  toolJobOptions,
+  toPointer,
+  type FieldError,
+  type JobRecord,
+  type SubmitJobBody,
+  type ToolJobData,
+  namedConnection,
+} from '@broker/shared';
+import type { ToolDescriptor } from '@broker/tools/catalogue';
+import type { AuthenticatedAgent } from '../auth/agent-auth';
+import type { ApiContext } from '../context';
+import { withRedisDeadline } from '../redis/deadline';
+import { checkCallbackUrl } from './callback-url';
+import { enqueueJob } from './enqueue';
+import { idempotencyKeyHash, requestFingerprint } from './idempotency';
+
+function bodyErrors(error: z.ZodError): FieldError[] {
+  return error.issues.flatMap((issue) =>
+    // A strict object reports unknown keys as one issue at the parent; point at each key instead.
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ pointer: toPointer([...issue.path, key]), message: 'is not a known field' }))
+      : [{ pointer: toPointer(issue.path), message: issue.message }],
+  );
+}
+
+/**
+ * Everything a job needs checked before a byte is written: connection, input
+ * and callback, reported together so a client fixes them in one round.
+ */
+async function jobErrors(ctx: ApiContext, tool: ToolDescriptor, body: SubmitJobBody, connection: string): Promise<FieldError[]> {
+  const errors: FieldError[] = [];
+  const integration = ctx.config.integrations[tool.integration];
+  if (connection !== 'default' && !(integration && namedConnection(integration, connection))) {
+    errors.push({ pointer: '/connection', message: `"${tool.integration}" has no connection "${connection}"` });
+  }
+  const input = tool.validateInput(body.input);
+  if (!input.ok) errors.push(...input.errors.map((e) => ({ pointer: `/input${e.pointer}`, message: e.message })));
+  if (body.callbackUrl !== undefined) {
+    errors.push(...(await checkCallbackUrl(body.callbackUrl, { callbacks: ctx.config.callbacks })));
+  }
+  return errors;
+}
+
+export interface SubmitRequest {
+  /** The untrusted body of `POST /v1/jobs` (or an MCP call's equivalent). */
+  body: unknown;
+  /** Already validated (see idempotencyKeyOf). */
+  idempotencyKey?: string | undefined;
+  /** Logged with every line of the job by the worker and sent upstream as X-Request-Id. */
+  requestId?: string | undefined;
+}
+
+export type SubmitOutcome = { kind: 'created' | 'replayed'; record: JobRecord };
+
+/**
+ * The one way a job is submitted, whatever the transport (`POST /v1/jobs`,
+ * MCP `tools/call`): validates everything, then records and queues the job.
+ * With an idempotency key, a repeat of the same request (even a concurrent
+ * one) gets the first request's job back as `replayed` instead of a second
+ * job. Every refusal is a {@link ProblemError} with a stable code.
+ */
+export async function submitToolJob(ctx: ApiContext, agent: AuthenticatedAgent, request: SubmitRequest): Promise<SubmitOutcome> {
+  const { catalogue, config, queues, store, logger } = ctx;
+  const parsed = submitJobBodySchema.safeParse(request.body);
+  if (!parsed.success) {
+    throw new ProblemError('VALIDATION_ERROR', 'The request body is not a valid job.', bodyErrors(parsed.error));
+  }
+  const body = parsed.data;
+
+  const tool = catalogue.get(body.tool);
+  if (!tool) throw new ProblemError('TOOL_NOT_FOUND', `No tool named "${body.tool}".`);
+  if (!agent.mayUseTool(tool.name)) throw new ProblemError('FORBIDDEN', `This key may not call "${tool.name}".`);
+
+  const connection = body.connection ?? 'default';
+  const errors = await jobErrors(ctx, tool, body, connection);
+  if (errors.length > 0) throw new ProblemError('VALIDATION_ERROR', 'The job was not queued.', errors);
+
+  const integration = config.integrations[tool.integration];
+  const queue = queues.get(tool.integration);
+  // The catalogue is built from the same config, so this is a bug, not bad input.
+  if (!integration || !queue) throw new Error(`no queue for integration "${tool.integration}"`);
+
+  const record: JobRecord = {
+    id: newJobId(randomUUID()),
+    tool: tool.name,
+    status: 'queued',
+    attempts: 0,
+    createdAt: new Date().toISOString(),
+    agentId: agent.id,
+    integration: tool.integration,
+    connection,
+  };
+  if (body.callbackUrl !== undefined) record.callbackUrl = body.callbackUrl;
+  const data: ToolJobData = { tool: tool.name, integration: tool.integration, input: body.input, connection, agentId: agent.id };
+  const key = request.idempotencyKey;
+  const claim = key && {
+    key: idempotencyKeyHash(key),
+    fingerprint: requestFingerprint({ tool: tool.name, input: body.input, connection }),
+    ttlSeconds: config.retention.idempotencySeconds,
+  };
+
+  const outcome = await withRedisDeadline(
+    enqueueJob(
+      store,
+      queue,
+      {
+        record,
+        data,
+        options: (jobId) => toolJobOptions(jobId, integration, config.retention.jobSeconds),
+        ...(claim ? { claim } : {}),
+        ...(request.requestId ? { requestId: request.requestId } : {}),
+      },
+      logger,
+    ),
+  );
+
+  switch (outcome.kind) {
+    case 'created':
+      ctx.metrics.jobsSubmitted.inc({ integration: tool.integration, tool: tool.name });
+      return outcome;
+    case 'replayed':
+      return outcome;
+    case 'reused':
+      throw new ProblemError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used for a different request; use a new key for a new job.');
+    case 'vanished':
+      throw new ProblemError('CONFLICT', 'The job of this Idempotency-Key no longer exists; use a new key.');
+  }
+}

@@ -1,0 +1,60 @@
+import type { CallToolResult, ServerNotification } from '@modelcontextprotocol/sdk/types.js';
+import { toPublicJob, type JobRecord } from '@broker/shared';
+import type { ToolDescriptor } from '@broker/tools/catalogue';
+import type { AuthenticatedAgent } from '../auth/agent-auth';
+import type { ApiContext } from '../context';
+import { submitToolJob } from '../jobs/submit';
+import { callOptionsOf } from './call-options';
+import { jobOutcomeResult } from './results';
+import { waitForJob } from './wait-for-job';
+
+/** What the MCP SDK hands a request handler, reduced to what a tool call uses. */
+export interface CallExtra {
+  signal: AbortSignal;
+  sendNotification: (notification: ServerNotification) => Promise<void>;
+}
+
+export interface CallRequest {
+  tool: ToolDescriptor;
+  args: Record<string, unknown> | undefined;
+  meta: Record<string, unknown> | undefined;
+  requestId: string;
+}
+
+type ProgressToken = string | number;
+
+/** Progress notifications for one call; each says where the job stands (RFC: `progress` must increase). */
+function progressReporter(token: ProgressToken | undefined, extra: CallExtra) {
+  let step = 0;
+  return async (record: JobRecord) => {
+    if (token === undefined) return;
+    const attempt = record.attempts > 0 ? ` (attempt ${record.attempts})` : '';
+    // The client may have gone; its answer is lost anyway, and the job runs on.
+    await extra
+      .sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: step++, message: `${record.id}: ${record.status}${attempt}` } })
+      .catch(() => undefined);
+  };
+}
+
+/**
+ * A broker tool called over MCP: the job is submitted exactly as
+ * `POST /v1/jobs` would (same validation, scopes, idempotency, metrics), then
+ * the call waits for it (see MCP_WAIT_MS), reporting progress when the client
+ * asked for it, and answers with the result, the error, or the job id to poll.
+ */
+export async function callBrokerTool(ctx: ApiContext, agent: AuthenticatedAgent, request: CallRequest, extra: CallExtra): Promise<CallToolResult> {
+  const options = callOptionsOf(request.meta);
+  const body: Record<string, unknown> = { tool: request.tool.name, input: request.args ?? {} };
+  if (options.connection !== undefined) body.connection = options.connection;
+  if (options.callbackUrl !== undefined) body.callbackUrl = options.callbackUrl;
+
+  const { record } = await submitToolJob(ctx, agent, { body, idempotencyKey: options.idempotencyKey, requestId: request.requestId });
+  const token = request.meta?.progressToken as ProgressToken | undefined;
+  const report = progressReporter(token, extra);
+  await report(record);
+  const final = await waitForJob(ctx, record, agent.id, options.waitMs, {
+    signal: extra.signal,
+    ...(token !== undefined ? { onChange: report } : {}),
+  });
+  return jobOutcomeResult(toPublicJob(final));
+}

@@ -1,0 +1,27 @@
+import type { RequestHandler } from 'express';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { ApiContext } from '../context';
+import { agentOf } from '../http/locals';
+import { createMcpServer } from './mcp-server';
+
+/**
+ * `POST /mcp`: MCP over Streamable HTTP, stateless. Every request gets its own
+ * server and transport, built for the agent its bearer key names (agentAuth
+ * runs first), so any API instance can answer any request and nothing is kept
+ * between them. Answers stream as SSE, which carries progress notifications.
+ * GET (a standalone SSE stream) and DELETE (ending a session) have nothing to
+ * do without sessions: 405, which MCP clients expect from a stateless server.
+ */
+export function mcpEndpoint(ctx: ApiContext): RequestHandler {
+  return async (req, res) => {
+    const agent = agentOf(res);
+    const server = createMcpServer(ctx, agent, res.locals.requestId);
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    res.on('close', () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res, req.body);
+  };
+}

@@ -1,0 +1,46 @@
+import type { Redis } from 'ioredis';
+import {
+  AuthorizationRequestStore,
+  OAuthTokenStore,
+  TokenCipher,
+  type BrokerConfig,
+  type Logger,
+  type RedisKeys,
+  type SecretsProvider,
+} from '@broker/shared';
+
+/** What the OAuth routes share. */
+export interface OAuthContext {
+  config: BrokerConfig;
+  secrets: SecretsProvider;
+  cipher: TokenCipher;
+  tokens: OAuthTokenStore;
+  requests: AuthorizationRequestStore;
+  logger: Logger;
+  /**
+   * The API's public base URL (`BROKER_PUBLIC_URL`), from which the redirect URI
+   * registered with providers is built: `<publicUrl>/oauth/<integration>/callback`.
+   * Without it, the URL the connect request came in on is used.
+   */
+  publicUrl: string | undefined;
+}
+
+export function createOAuthContext(options: {
+  config: BrokerConfig;
+  redis: Redis;
+  keys: RedisKeys;
+  secrets: SecretsProvider;
+  logger: Logger;
+  publicUrl: string | undefined;
+}): OAuthContext {
+  const cipher = new TokenCipher(options.secrets);
+  return {
+    config: options.config,
+    secrets: options.secrets,
+    cipher,
+    tokens: new OAuthTokenStore(options.redis, options.keys, cipher),
+    requests: new AuthorizationRequestStore(options.redis, options.keys, cipher),
+    logger: options.logger,
+    publicUrl: options.publicUrl?.replace(/\/+$/, ''),
+  };
+}

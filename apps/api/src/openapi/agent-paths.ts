@@ -1,0 +1,94 @@
+import { MAX_WAIT_MS } from '../routes/get-job';
+import { ref } from './components';
+import { AGENT_KEY, json, pathParam, problems, queryParam, type PathItem } from './operation';
+
+const jobId = pathParam('id', 'The job id (`job_` + 32 hex digits).', { type: 'string', pattern: '^job_[0-9a-f]{32}$' });
+
+/** The agent API (CONTRACT §3) and its MCP face. */
+export const agentPaths: Record<string, PathItem> = {
+  '/v1/tools': {
+    get: {
+      operationId: 'listTools',
+      summary: 'List the tools this key may call',
+      description: 'Only the tools the key\'s scopes (`tools:<glob>`) allow, with their JSON Schemas.',
+      tags: ['agents'],
+      security: AGENT_KEY,
+      responses: { '200': json('The tools', ref('ToolList')), ...problems(401, 503) },
+    },
+  },
+  '/v1/jobs': {
+    post: {
+      operationId: 'submitJob',
+      summary: 'Submit a tool call',
+      description:
+        'Validates the input against the tool\'s schema, then queues the job and answers at once. ' +
+        'With `Idempotency-Key`, the same key, tool and input within 24 h returns the same job (200, `Idempotent-Replayed: true`).',
+      tags: ['agents'],
+      security: AGENT_KEY,
+      parameters: [
+        {
+          name: 'Idempotency-Key',
+          in: 'header',
+          required: false,
+          description: '1–255 printable ASCII characters; one per logical operation.',
+          schema: { type: 'string', minLength: 1, maxLength: 255 },
+        },
+      ],
+      requestBody: { required: true, content: { 'application/json': { schema: ref('SubmitJobRequest') } } },
+      responses: {
+        '202': json('Queued', ref('Job'), { Location: { description: '`/v1/jobs/{id}`', schema: { type: 'string' } } }),
+        '200': json('The job an earlier request with this Idempotency-Key created', ref('Job'), {
+          'Idempotent-Replayed': { schema: { type: 'string', const: 'true' } },
+          Location: { schema: { type: 'string' } },
+        }),
+        ...problems(400, 401, 403, 404, 409, 413, 415, 422, 503),
+      },
+    },
+  },
+  '/v1/jobs/{id}': {
+    parameters: [jobId],
+    get: {
+      operationId: 'getJob',
+      summary: 'Read a job, optionally waiting for it to finish',
+      tags: ['agents'],
+      security: AGENT_KEY,
+      parameters: [
+        queryParam('waitMs', 'Hold the answer until the job is terminal or this many ms passed.', { type: 'integer', minimum: 0, maximum: MAX_WAIT_MS }),
+      ],
+      responses: { '200': json('The job', ref('Job')), ...problems(401, 404, 422, 503) },
+    },
+    delete: {
+      operationId: 'cancelJob',
+      summary: 'Cancel a queued or deferred job',
+      tags: ['agents'],
+      security: AGENT_KEY,
+      responses: { '200': json('Cancelled', ref('Job')), ...problems(401, 404, 409, 503) },
+    },
+  },
+  '/mcp': {
+    post: {
+      operationId: 'mcp',
+      summary: 'Model Context Protocol (Streamable HTTP, stateless)',
+      description:
+        'JSON-RPC messages of MCP. Each tool the key may call is an MCP tool named with `.` replaced by `_` ' +
+        '(e.g. `demo_getContact`), plus `get_job` and `list_tools`. A call queues a job like `POST /v1/jobs`, waits up to 25 s, ' +
+        'and returns the result, a tool error (`isError`) carrying `code`, `retryable`, `retryAt`, or the job id to poll. ' +
+        'Send `Accept: application/json, text/event-stream`. GET and DELETE answer 405 (no sessions).',
+      tags: ['mcp'],
+      security: AGENT_KEY,
+      requestBody: {
+        required: true,
+        content: { 'application/json': { schema: { description: 'A JSON-RPC 2.0 request or notification', type: ['object', 'array'] } } },
+      },
+      responses: {
+        '200': {
+          description: 'The JSON-RPC answer as an SSE stream (progress notifications first when asked for)',
+          content: { 'text/event-stream': { schema: { type: 'string' } }, 'application/json': { schema: { type: 'object' } } },
+        },
+        '202': { description: 'A notification or response was accepted' },
+        ...problems(401, 413, 415),
+        '406': { description: 'The Accept header does not allow both application/json and text/event-stream' },
+      },
+    },
+  },
+};

@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import { rateLimitSchema, type AuthConfig, type CircuitState, type ConnectionState } from '@broker/shared';
+
+const circuitStates = ['closed', 'open', 'half_open'] as const satisfies readonly CircuitState[];
+const connectionStates = ['ok', 'needs_reauth', 'missing'] as const satisfies readonly ConnectionState[];
+const authTypes = ['none', 'apiKey', 'oauth2'] as const satisfies readonly AuthConfig['type'][];
+
+/**
+ * `GET /v1/integrations` (CONTRACT §5), for the OpenAPI document. The route
+ * builds its answer from live state rather than parsing it, so this schema
+ * describes it; its enums are checked against the shared types above.
+ */
+export const integrationListSchema = z.object({
+  integrations: z.array(
+    z.object({
+      name: z.string(),
+      tools: z.array(z.string()),
+      apiVersion: z.string().nullable(),
+      auth: z.object({ type: z.enum(authTypes) }),
+      rateLimit: rateLimitSchema.nullable(),
+      circuitBreaker: z.object({ state: z.enum(circuitStates) }),
+      queue: z.object({ waiting: z.int().min(0), active: z.int().min(0), delayed: z.int().min(0), failed: z.int().min(0) }),
+      connections: z.array(z.object({ name: z.string(), state: z.enum(connectionStates) })),
+    }),
+  ),
+});

@@ -1,0 +1,27 @@
+import type { RequestHandler } from 'express';
+import { ProblemError, STORED_EVENT_ID, type EventDetail, type EventStore, type StoredEvent } from '@broker/shared';
+import type { ApiContext } from '../context';
+import { withRedisDeadline } from '../redis/deadline';
+
+export const eventNotFound = () => new ProblemError('NOT_FOUND', 'No such event (unknown, or past its retention).');
+
+/** Reads a stored event; an id that cannot name one is refused before any Redis work. */
+export async function readEvent(store: EventStore, id: string): Promise<StoredEvent> {
+  if (!STORED_EVENT_ID.test(id)) throw eventNotFound();
+  const event = await withRedisDeadline(store.get(id));
+  if (!event) throw eventNotFound();
+  return event;
+}
+
+/**
+ * `GET /v1/events/:id` (`<source>:<eventId>`, e.g. `stripe:evt_123`): the raw
+ * body and headers as received, the timestamps, and every delivery of its
+ * triggers with its status.
+ */
+export function getEvent({ eventStore }: ApiContext): RequestHandler<{ id: string }> {
+  return async (req, res) => {
+    const { rawBody: _raw, ...event } = await readEvent(eventStore, req.params.id);
+    const detail: EventDetail = event;
+    res.json(detail);
+  };
+}

@@ -1,0 +1,94 @@
+import express, { type Request, type RequestHandler, type Response } from 'express';
+import {
+  DEFAULT_WEBHOOK_MAX_BODY_BYTES,
+  MissingSecretError,
+  ProblemError,
+  splitSecretValues,
+  type SecretsProvider,
+  type WebhookReceipt,
+} from '@broker/shared';
+import type { ApiContext } from '../context';
+import { withRedisDeadline } from '../redis/deadline';
+import { ingestEvent, storableHeaders } from '../webhooks/ingest';
+import { verifiers } from '../webhooks/registry';
+
+/** Reads the body as bytes with the source's limit; nothing parses it before it is verified. */
+function readRawBody(parser: RequestHandler, req: Request, res: Response): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    void parser(req, res, (err?: unknown) => {
+      if (err) reject(err);
+      else resolve(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+    });
+  });
+}
+
+function tooLarge(err: unknown): boolean {
+  const e = err as { type?: string; status?: number };
+  return e.type === 'entity.too.large' || e.status === 413;
+}
+
+/**
+ * `POST /hooks/:source` (CONTRACT §4). In order: unknown source 404; body over
+ * the source's limit 413; signature checked on the raw bytes by the source
+ * type's verifier (400 INVALID_SIGNATURE, nothing stored); then the event is
+ * written to Redis with its dedupe claim and triggers in one script, and only
+ * then answered 200. Redis away: 503, so the provider retries.
+ */
+export function receiveWebhook(ctx: ApiContext, secrets: SecretsProvider): RequestHandler<{ source: string }> {
+  const { config, metrics } = ctx;
+  const parsers = new Map<string, RequestHandler>(
+    Object.entries(config.webhooks).map(([name, source]) => [
+      name,
+      // type: every content type, since the bytes are what is signed whatever the sender calls them.
+      express.raw({ type: () => true, limit: source.maxBodyBytes ?? DEFAULT_WEBHOOK_MAX_BODY_BYTES }),
+    ]),
+  );
+
+  return async (req, res) => {
+    const receivedAt = new Date();
+    const name = req.params.source;
+    const source = Object.hasOwn(config.webhooks, name) ? config.webhooks[name] : undefined;
+    const parser = parsers.get(name);
+    if (!source || !parser) throw new ProblemError('NOT_FOUND', `No webhook source "${name}".`);
+    const rejected = () => metrics.webhooksReceived.inc({ source: name, outcome: 'rejected' });
+
+    let body: Buffer;
+    try {
+      body = await readRawBody(parser, req, res);
+    } catch (err) {
+      if (!tooLarge(err)) throw err;
+      rejected();
+      const limit = source.maxBodyBytes ?? DEFAULT_WEBHOOK_MAX_BODY_BYTES;
+      throw new ProblemError('PAYLOAD_TOO_LARGE', `The body is larger than ${limit} bytes, the limit of "${name}".`);
+    }
+
+    const values = splitSecretValues(await secrets.get(source.secret));
+    if (values.length === 0) throw new MissingSecretError(source.secret);
+    let verified;
+    try {
+      verified = verifiers[source.type].verify({ body, header: (h) => req.get(h) }, values);
+    } catch (err) {
+      if (err instanceof ProblemError) rejected();
+      throw err;
+    }
+
+    const { id, duplicate } = await withRedisDeadline(
+      ingestEvent(
+        { config, store: ctx.eventStore, queue: ctx.triggers, logger: ctx.logger },
+        {
+          source: name,
+          sourceConfig: source,
+          eventId: verified.eventId,
+          type: verified.type,
+          body,
+          headers: storableHeaders(req.headers),
+          receivedAt,
+          verifiedAt: new Date(),
+        },
+      ),
+    );
+    metrics.webhooksReceived.inc({ source: name, outcome: duplicate ? 'duplicate' : 'accepted' });
+    const receipt: WebhookReceipt = { received: true, id, eventId: verified.eventId, duplicate };
+    res.status(200).json(receipt);
+  };
+}

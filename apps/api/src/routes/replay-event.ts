@@ -1,0 +1,54 @@
+import type { RequestHandler } from 'express';
+import {
+  matchTriggers,
+  newReplayDeliveryId,
+  OUTBOX_GRACE_MS,
+  webhookRetentionMs,
+  type EventDelivery,
+  type NewDelivery,
+} from '@broker/shared';
+import type { ApiContext } from '../context';
+import { withRedisDeadline } from '../redis/deadline';
+import { enqueueDeliveries } from '../webhooks/enqueue-deliveries';
+import { eventNotFound, readEvent } from './get-event';
+
+/**
+ * `POST /v1/events/:id/replay` → 202. Each trigger the event's source and type
+ * match under the current routes gets a new delivery (new id, new
+ * `webhook-id`, marked `replay`), so a receiver that deduplicates on
+ * `webhook-id` sees it as new. The stored raw event is sent as it is: it is
+ * not verified again, so its age does not matter.
+ */
+export function replayEvent(ctx: ApiContext): RequestHandler<{ id: string }> {
+  const { config, eventStore, triggers, logger } = ctx;
+  return async (req, res) => {
+    const event = await readEvent(eventStore, req.params.id);
+    const source = config.webhooks[event.source];
+    const createdAt = new Date().toISOString();
+    const deliveries: NewDelivery[] = source
+      ? matchTriggers(config.routes, event.source, event.type).map((trigger) => ({
+          deliveryId: newReplayDeliveryId(),
+          trigger,
+          replay: true,
+          createdAt,
+        }))
+      : [];
+
+    if (deliveries.length > 0 && source && config.triggerDelivery) {
+      const delivery = config.triggerDelivery;
+      await withRedisDeadline(
+        (async () => {
+          if (!(await eventStore.addDeliveries(event.id, deliveries, Date.now() + OUTBOX_GRACE_MS))) throw eventNotFound();
+          await enqueueDeliveries(
+            eventStore,
+            triggers,
+            { eventId: event.id, source: event.source, deliveries, delivery, retentionMs: webhookRetentionMs(source) },
+            logger,
+          );
+        })(),
+      );
+    }
+    const accepted: EventDelivery[] = deliveries.map((d) => ({ ...d, status: 'queued', attempts: 0 }));
+    res.status(202).location(`/v1/events/${encodeURIComponent(event.id)}`).json({ id: event.id, deliveries: accepted });
+  };
+}

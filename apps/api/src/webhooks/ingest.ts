@@ -1,0 +1,85 @@
+import {
+  deliveryIdFor,
+  matchTriggers,
+  maxWebhookRetentionMs,
+  OUTBOX_GRACE_MS,
+  storedEventId,
+  webhookRetentionMs,
+  type BrokerConfig,
+  type EventStore,
+  type Logger,
+  type NewDelivery,
+  type WebhookSourceConfig,
+} from '@broker/shared';
+import { enqueueDeliveries } from './enqueue-deliveries';
+import type { TriggerQueue } from './trigger-queue';
+
+export interface IngestDeps {
+  config: BrokerConfig;
+  store: EventStore;
+  queue: TriggerQueue;
+  logger: Logger;
+}
+
+export interface VerifiedEvent {
+  source: string;
+  sourceConfig: WebhookSourceConfig;
+  eventId: string;
+  type: string;
+  body: Buffer;
+  headers: Record<string, string>;
+  receivedAt: Date;
+  verifiedAt: Date;
+}
+
+/**
+ * Stores a verified event and enqueues its triggers. The store's one script
+ * claims the event id (dedupe, for the source's retention), writes the raw
+ * event and its pending deliveries, and indexes it; only a request that made
+ * the claim enqueues anything, so a duplicate (even a concurrent one) never
+ * produces a second trigger. Runs to the end even when the HTTP request gave
+ * up waiting on it (see withRedisDeadline).
+ */
+export async function ingestEvent(deps: IngestDeps, event: VerifiedEvent): Promise<{ id: string; duplicate: boolean }> {
+  const { config, store, queue, logger } = deps;
+  const id = storedEventId(event.source, event.eventId);
+  const acceptedAt = event.receivedAt.toISOString();
+  const deliveries: NewDelivery[] = matchTriggers(config.routes, event.source, event.type).map((trigger) => ({
+    deliveryId: deliveryIdFor(event.source, event.eventId, trigger, acceptedAt),
+    trigger,
+    replay: false,
+    createdAt: acceptedAt,
+  }));
+  const retentionMs = webhookRetentionMs(event.sourceConfig);
+
+  const created = await store.ingest(
+    {
+      id,
+      source: event.source,
+      eventId: event.eventId,
+      type: event.type,
+      receivedAt: event.receivedAt,
+      verifiedAt: event.verifiedAt,
+      headers: event.headers,
+      body: event.body,
+    },
+    deliveries,
+    { retentionMs, indexRetentionMs: maxWebhookRetentionMs(config), outboxAt: Date.now() + OUTBOX_GRACE_MS },
+  );
+  if (!created) return { id, duplicate: true };
+
+  if (config.triggerDelivery) {
+    await enqueueDeliveries(store, queue, { eventId: id, source: event.source, deliveries, delivery: config.triggerDelivery, retentionMs }, logger);
+  }
+  return { id, duplicate: false };
+}
+
+/** Request headers worth keeping with the event; credentials a proxy may add are not. */
+export function storableHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || name === 'authorization' || name === 'cookie' || name === 'proxy-authorization') continue;
+    kept[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return kept;
+}

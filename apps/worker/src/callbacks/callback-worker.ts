@@ -1,0 +1,90 @@
+import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  CALLBACK_BACKOFF_TYPE,
+  CALLBACK_BASE_DELAY_MS,
+  CALLBACK_JOB_NAME,
+  CALLBACK_MAX_DELAY_MS,
+  CALLBACKS_QUEUE,
+  callbackJobOptions,
+  type BrokerConfig,
+  type CallbackJobData,
+  type JobStore,
+  type Logger,
+  type Lookup,
+  type Metrics,
+  type SecretsProvider,
+} from '@broker/shared';
+import { callbackBackoff } from './classify';
+import { CallbackRetryError, createCallbackProcessor } from './process-callback';
+
+export interface CallbackWorkerDeps {
+  /** Its `callbacks` section must be set. */
+  config: BrokerConfig;
+  redis: Redis;
+  prefix: string;
+  store: JobStore;
+  secrets: SecretsProvider;
+  logger: Logger;
+  metrics: Metrics;
+  lookup?: Lookup;
+  /** Deliveries at once per worker process (they wait on the network, not the CPU). @defaultValue 20 */
+  concurrency?: number;
+  /** First retry delay; tests shorten it. @defaultValue CALLBACK_BASE_DELAY_MS */
+  baseDelayMs?: number;
+  /** Per try. @defaultValue 10000 */
+  timeoutMs?: number;
+}
+
+export interface CallbackWorker {
+  queue: Queue<CallbackJobData>;
+  worker: Worker<CallbackJobData>;
+  /** Queues the callback of a finished job; a second call for the same job is a no-op. */
+  enqueue(jobId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The worker that drains CALLBACKS_QUEUE; undefined when the config has no `callbacks` section. */
+export function createCallbackWorker(deps: CallbackWorkerDeps): CallbackWorker | undefined {
+  const { config, redis, prefix, logger } = deps;
+  const callbacks = config.callbacks;
+  if (!callbacks) return undefined;
+  const baseDelayMs = deps.baseDelayMs ?? CALLBACK_BASE_DELAY_MS;
+
+  const queue = new Queue<CallbackJobData>(CALLBACKS_QUEUE, { connection: redis, prefix });
+  queue.on('error', (err) => logger.warn({ queue: CALLBACKS_QUEUE, err: err.message }, 'queue error'));
+  const processor = createCallbackProcessor({
+    callbacks,
+    store: deps.store,
+    secrets: deps.secrets,
+    logger: logger.child({ queue: CALLBACKS_QUEUE }),
+    metrics: deps.metrics,
+    ...(deps.lookup ? { lookup: deps.lookup } : {}),
+    ...(deps.timeoutMs ? { timeoutMs: deps.timeoutMs } : {}),
+  });
+  const worker = new Worker<CallbackJobData>(CALLBACKS_QUEUE, processor, {
+    connection: redis,
+    prefix,
+    concurrency: deps.concurrency ?? 20,
+    settings: {
+      backoffStrategy: (attemptsMade: number, type?: string, err?: Error) => {
+        if (type !== CALLBACK_BACKOFF_TYPE) return 0;
+        const backoff = callbackBackoff(attemptsMade, baseDelayMs, CALLBACK_MAX_DELAY_MS);
+        return err instanceof CallbackRetryError && err.retryAfterMs !== undefined ? Math.max(backoff, err.retryAfterMs) : backoff;
+      },
+    },
+  });
+  worker.on('error', (err) => logger.error({ err, queue: CALLBACKS_QUEUE }, 'worker error'));
+
+  return {
+    queue,
+    worker,
+    async enqueue(jobId) {
+      await queue.add(CALLBACK_JOB_NAME, { jobId }, callbackJobOptions(jobId, config.retention.jobSeconds));
+    },
+    async close() {
+      await worker.close();
+      await queue.close();
+    },
+  };
+}

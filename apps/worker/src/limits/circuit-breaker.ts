@@ -1,0 +1,205 @@
+import type { Redis } from 'ioredis';
+import {
+  CIRCUIT_STATE_VALUE,
+  LuaScript,
+  type CircuitState,
+  type IntegrationConfig,
+  type Logger,
+  type Metrics,
+  type RedisKeys,
+} from '@broker/shared';
+import { ToolError } from '@broker/tools';
+
+/*
+ * One breaker per integration, shared by every worker process: its state is a
+ * hash in Redis (layout in @broker/shared `CIRCUIT_FIELDS`), each transition is
+ * one Lua script, and time is Redis' `TIME`, so two workers can never both
+ * open it, both take the probe slot, or disagree about when it half-opens.
+ *
+ *   closed ──N consecutive failures──▶ open ──recoveryTimeoutMs──▶ half_open
+ *     ▲                                  ▲                            │ one probe at a time
+ *     └────────── probe succeeds ────────┼──────── probe fails ───────┘
+ */
+
+const NOW = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
+/**
+ * Before a try. KEYS: circuit. ARGV: token, probe lease ms, poll ms.
+ * Returns {verdict, state, waitMs, transition, failures}: `admit` (closed), `probe`
+ * (half-open, this try holds the slot) or `wait`.
+ */
+const ADMIT = new LuaScript(`${NOW}
+local h = redis.call('HMGET', KEYS[1], 'state', 'openUntil', 'probe', 'probeUntil', 'failures')
+local state = h[1] or 'closed'
+if state == 'closed' then return {'admit', 'closed', 0, '', tonumber(h[5]) or 0} end
+local transition = ''
+local probe, probeUntil = h[3], tonumber(h[4]) or 0
+if state == 'open' then
+  local openUntil = tonumber(h[2]) or 0
+  if now < openUntil then return {'wait', 'open', openUntil - now, ''} end
+  redis.call('HSET', KEYS[1], 'state', 'half_open', 'changedAt', now)
+  transition = 'open>half_open'
+  probe = false
+end
+if probe and probeUntil > now then
+  return {'wait', 'half_open', math.min(probeUntil - now, tonumber(ARGV[3])), transition}
+end
+redis.call('HSET', KEYS[1], 'probe', ARGV[1], 'probeUntil', now + tonumber(ARGV[2]))
+return {'probe', 'half_open', 0, transition}
+`);
+
+/**
+ * After a try. KEYS: circuit. ARGV: outcome (success|failure|neutral), probe
+ * token ('' when the try was not a probe), failure threshold, recovery ms.
+ * Returns {state, failures, transition}. Only the probe's result moves a
+ * half-open breaker; answers of calls started before it opened are ignored.
+ */
+const RECORD = new LuaScript(`${NOW}
+local h = redis.call('HMGET', KEYS[1], 'state', 'failures', 'probe')
+local state = h[1] or 'closed'
+local failures = tonumber(h[2]) or 0
+local outcome = ARGV[1]
+local function open(from)
+  local recovery = tonumber(ARGV[4])
+  redis.call('HSET', KEYS[1], 'state', 'open', 'openedAt', now, 'openUntil', now + recovery, 'changedAt', now)
+  redis.call('HDEL', KEYS[1], 'probe', 'probeUntil')
+  return {'open', failures, from .. '>open'}
+end
+if state == 'closed' then
+  if outcome == 'success' and failures > 0 then
+    redis.call('HSET', KEYS[1], 'failures', 0)
+    failures = 0
+  elseif outcome == 'failure' then
+    failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
+    if failures >= tonumber(ARGV[3]) then return open('closed') end
+  end
+  return {'closed', failures, ''}
+end
+if state == 'half_open' and ARGV[2] ~= '' and h[3] == ARGV[2] then
+  if outcome == 'success' then
+    redis.call('HSET', KEYS[1], 'state', 'closed', 'failures', 0, 'changedAt', now)
+    redis.call('HDEL', KEYS[1], 'probe', 'probeUntil', 'openUntil')
+    return {'closed', 0, 'half_open>closed'}
+  elseif outcome == 'failure' then
+    return open('half_open')
+  end
+  -- Neither verdict (a 429, or no call made): free the slot for the next probe.
+  redis.call('HDEL', KEYS[1], 'probe', 'probeUntil')
+end
+return {state, failures, ''}
+`);
+
+/**
+ * While a probe is out, other tries look again this often rather than waiting
+ * out its whole lease, so the backlog drains soon after the probe succeeds.
+ * @defaultValue 200
+ */
+export const HALF_OPEN_POLL_MS = 200;
+
+/**
+ * A probe's lease: long enough for one try (a 401 re-send and a built-in
+ * tool's several calls included), short enough that a worker that died
+ * mid-probe does not hold the slot for long.
+ */
+export function probeLeaseMs(integration: IntegrationConfig): number {
+  return integration.timeoutMs * 2 + 1000;
+}
+
+export type BreakerOutcome = 'success' | 'failure' | 'neutral';
+
+/**
+ * What a try tells the breaker (CONTRACT §2): only 5xx answers, timeouts and
+ * network errors are failures. Any other answer, 4xx included, shows the
+ * upstream alive; a 429 says nothing about its health (the pause handles it),
+ * nor does a failure before anything was sent (missing credentials).
+ */
+export function breakerOutcome(error: ToolError | undefined): BreakerOutcome {
+  if (!error) return 'success';
+  if (error.upstreamStatus !== undefined) {
+    if (error.upstreamStatus === 429) return 'neutral';
+    return error.upstreamStatus >= 500 ? 'failure' : 'success';
+  }
+  return error.code === 'UPSTREAM_ERROR' || error.code === 'TIMEOUT' || error.code === 'OUTCOME_UNKNOWN' ? 'failure' : 'neutral';
+}
+
+/** The outcome of asking the breaker before a try. */
+export type BreakerTicket =
+  | {
+      admitted: true;
+      /** Reports the try's result (no error: success). Only the first report of a ticket counts; never throws. */
+      settle(error?: ToolError): Promise<void>;
+      /** No call was made after all (the call gate held it back): a probe frees its slot. */
+      release(): Promise<void>;
+    }
+  | {
+      admitted: false;
+      state: CircuitState;
+      waitMs: number;
+      /** For the job record: `CIRCUIT_OPEN`, retryable, `retryAt` = when a try may go through. */
+      error: ToolError;
+    };
+
+/** The circuit breaker of every integration, backed by Redis (see the state diagram above). */
+export class CircuitBreaker {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly metrics: Metrics,
+  ) {}
+
+  async admit(name: string, integration: IntegrationConfig, token: string, log: Logger): Promise<BreakerTicket> {
+    const [verdict, state, waitMs, transition, failuresBefore] = await ADMIT.run<[string, CircuitState, number, string, number?]>(
+      this.redis,
+      [this.keys.circuit(name)],
+      [token, probeLeaseMs(integration), HALF_OPEN_POLL_MS],
+    );
+    this.observe(name, state, transition, log);
+    if (verdict === 'wait') {
+      const retryAt = new Date(Date.now() + waitMs);
+      const message =
+        state === 'open'
+          ? `the circuit breaker of "${name}" is open after repeated upstream failures; the job waits until ${retryAt.toISOString()}`
+          : `the circuit breaker of "${name}" is half-open and a probe is in flight; the job waits for its result`;
+      return { admitted: false, state, waitMs, error: new ToolError('CIRCUIT_OPEN', { message }) };
+    }
+    const probe = verdict === 'probe' ? token : '';
+    let settled = false;
+    const record = async (outcome: BreakerOutcome) => {
+      if (settled) return;
+      settled = true;
+      // Only a probe's neutral result changes anything (it frees the slot).
+      if (outcome === 'neutral' && !probe) return;
+      // The hot path: a success on a closed breaker with no failures counted has nothing to reset.
+      if (outcome === 'success' && !probe && failuresBefore === 0) return;
+      try {
+        const [after, failures, change] = await RECORD.run<[CircuitState, number, string]>(
+          this.redis,
+          [this.keys.circuit(name)],
+          [outcome, probe, integration.circuitBreaker.failureThreshold, integration.circuitBreaker.recoveryTimeoutMs],
+        );
+        this.observe(name, after, change, log, failures);
+      } catch (err) {
+        // Bookkeeping must not turn a finished call into a failed try (that would resend it).
+        log.warn({ err: (err as Error).message, integration: name }, 'circuit breaker: result not recorded');
+      }
+    };
+    return {
+      admitted: true,
+      settle: (error) => record(breakerOutcome(error)),
+      release: () => record('neutral'),
+    };
+  }
+
+  private observe(name: string, state: CircuitState, transition: string, log: Logger, failures?: number): void {
+    this.metrics.circuitState.set({ integration: name }, CIRCUIT_STATE_VALUE[state]);
+    if (!transition) return;
+    const [from, to] = transition.split('>');
+    // Exactly one process performs each transition, so this is one line per change across all workers.
+    const fields = { integration: name, circuitFrom: from, circuitTo: to, ...(failures !== undefined ? { failures } : {}) };
+    if (to === 'open') log.warn(fields, 'circuit breaker %s -> %s', from, to);
+    else log.info(fields, 'circuit breaker %s -> %s', from, to);
+  }
+}

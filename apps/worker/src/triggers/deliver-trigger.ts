@@ -1,0 +1,140 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import {
+  MissingSecretError,
+  splitSecretValues,
+  triggerJobDataSchema,
+  type BrokerConfig,
+  type EventStore,
+  type Logger,
+  type Metrics,
+  type SecretsProvider,
+  type StoredEvent,
+  type TriggerDeliveryConfig,
+  type TriggerJobData,
+} from '@broker/shared';
+import { parseRetryAfter } from '@broker/tools';
+import { triggerBackoffMs } from './backoff';
+import { DeliveryRetryError } from './delivery-retry-error';
+import { openclawBody } from './openclaw-format';
+import { standardWebhookHeaders } from './sign';
+import { standardBody } from './standard-format';
+
+export interface TriggerDeliveryDeps {
+  config: BrokerConfig;
+  delivery: TriggerDeliveryConfig;
+  store: EventStore;
+  secrets: SecretsProvider;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/** How one try ended. */
+type TryResult = { ok: true; status: number } | { ok: false; status?: number; error: string; retryAfterMs?: number };
+
+async function secretValues(secrets: SecretsProvider, name: string): Promise<string[]> {
+  const values = splitSecretValues(await secrets.get(name));
+  if (values.length === 0) throw new MissingSecretError(name);
+  return values;
+}
+
+/** The request of one try: signed anew each time (fresh timestamp), same `webhook-id`. */
+async function buildRequest(deps: TriggerDeliveryDeps, event: StoredEvent, data: TriggerJobData): Promise<{ body: string; headers: Record<string, string> }> {
+  const { delivery, config, secrets } = deps;
+  const openclaw = delivery.format === 'openclaw' ? delivery.openclaw : undefined;
+  const sourceType = config.webhooks[event.source]?.type ?? 'standard';
+  const body = JSON.stringify(openclaw ? openclawBody(event, data.trigger, sourceType, openclaw) : standardBody(event, data.trigger));
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'user-agent': 'agent-request-broker',
+    ...standardWebhookHeaders(await secretValues(secrets, delivery.secret), data.deliveryId, new Date(), body),
+  };
+  if (data.replay) headers['x-broker-replay'] = 'true';
+  if (openclaw) headers.authorization = `Bearer ${(await secretValues(secrets, openclaw.token))[0]}`;
+  return { body, headers };
+}
+
+async function tryOnce(deps: TriggerDeliveryDeps, event: StoredEvent, data: TriggerJobData): Promise<TryResult> {
+  const { delivery } = deps;
+  let request: { body: string; headers: Record<string, string> };
+  try {
+    request = await buildRequest(deps, event, data);
+  } catch (err) {
+    // A missing or malformed signing secret: an operator can fix it while we retry.
+    return { ok: false, error: `cannot sign the delivery: ${(err as Error).message}` };
+  }
+  try {
+    const res = await fetch(delivery.url, {
+      method: 'POST',
+      headers: request.headers,
+      body: request.body,
+      // A redirect would resend a signed body somewhere else; it counts as a failed try instead.
+      redirect: 'manual',
+      signal: AbortSignal.timeout(delivery.timeoutMs),
+    });
+    await res.body?.cancel().catch(() => undefined);
+    if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
+    const retryAfterMs = parseRetryAfter(res.headers.get('retry-after') ?? undefined);
+    return { ok: false, status: res.status, error: `receiver answered ${res.status}`, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string } };
+    // fetch says only "fetch failed"; the socket error's code (ECONNREFUSED, ENOTFOUND) is what an operator needs.
+    const error = e.name === 'TimeoutError' ? `no answer within ${delivery.timeoutMs} ms` : `request failed: ${e.cause?.code ?? e.message}`;
+    return { ok: false, error };
+  }
+}
+
+/**
+ * One try of a trigger delivery. Every try of a delivery (a retry, or a
+ * re-run after a worker crash) sends the same `webhook-id`. 2xx: delivered.
+ * 410 Gone: the receiver asks us to stop, so no retry. Anything else
+ * (including 429, redirects, timeouts): retried with backoff, never sooner
+ * than the receiver's Retry-After, until the attempts are spent; the event
+ * record shows each step, and an exhausted job stays in BullMQ's failed set.
+ */
+export function createTriggerProcessor(deps: TriggerDeliveryDeps) {
+  const { store, metrics, delivery } = deps;
+  return async function deliverTrigger(job: Job<TriggerJobData>): Promise<{ status: number }> {
+    const data = triggerJobDataSchema.parse(job.data);
+    const attempt = job.attemptsMade + 1;
+    const maxAttempts = job.opts.attempts ?? 1;
+    const log = deps.logger.child({ deliveryId: data.deliveryId, eventId: data.eventId, trigger: data.trigger });
+    const count = (outcome: 'delivered' | 'retried' | 'failed') => metrics.triggerDeliveries.inc({ trigger: data.trigger, outcome });
+
+    const event = await store.get(data.eventId);
+    if (!event) {
+      count('failed');
+      throw new UnrecoverableError('the event is no longer stored (past its retention)');
+    }
+    await store.updateDelivery(data.eventId, data.deliveryId, { status: 'delivering', attempts: attempt, lastAttemptAt: new Date().toISOString() }, ['nextRetryAt']);
+
+    const result = await tryOnce(deps, event, data);
+    if (result.ok) {
+      await store.updateDelivery(data.eventId, data.deliveryId, { status: 'delivered', deliveredAt: new Date().toISOString(), lastStatus: result.status }, ['lastError']);
+      count('delivered');
+      log.info({ attempt, status: result.status }, 'trigger delivered');
+      return { status: result.status };
+    }
+
+    const failure = { lastError: result.error, ...(result.status !== undefined ? { lastStatus: result.status } : {}) };
+    const clear = result.status === undefined ? (['lastStatus'] as const) : [];
+    const gone = result.status === 410;
+    if (gone || attempt >= maxAttempts) {
+      await store.updateDelivery(data.eventId, data.deliveryId, { status: 'failed', ...failure }, [...clear]);
+      count('failed');
+      log.warn({ attempt, status: result.status, error: result.error }, 'trigger delivery failed for good');
+      const message = gone ? `${result.error}: the receiver is gone, not retried` : `${result.error} (attempt ${attempt} of ${maxAttempts})`;
+      throw gone ? new UnrecoverableError(message) : new Error(message);
+    }
+
+    const delayMs = Math.max(triggerBackoffMs(attempt, delivery.retry), result.retryAfterMs ?? 0);
+    await store.updateDelivery(
+      data.eventId,
+      data.deliveryId,
+      { status: 'retrying', nextRetryAt: new Date(Date.now() + delayMs).toISOString(), ...failure },
+      [...clear],
+    );
+    count('retried');
+    log.info({ attempt, status: result.status, error: result.error, delayMs }, 'trigger delivery will be retried');
+    throw new DeliveryRetryError(result.error, delayMs);
+  };
+}

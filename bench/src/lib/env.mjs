@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export function uniquePrefix(label) {
+  return `bench-${label}-${randomBytes(3).toString('hex')}`;
+}
+
+export function redis() {
+  return new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+}
+
+export async function dropPrefix(prefix) {
+  const r = redis();
+  let cursor = '0';
+  do {
+    const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await r.unlink(...keys);
+  } while (cursor !== '0');
+  r.disconnect();
+}
+
+export function writeConfig(config) {
+  const file = join(mkdtempSync(join(tmpdir(), 'broker-bench-')), 'broker.config.json');
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+/** Starts `apps/<app>/dist/main.js`; resolves when its output contains `readyText`. */
+export function startApp(app, env, readyText = app === 'api' ? 'api listening' : 'worker ready') {
+  const child = spawn(process.execPath, [join(ROOT, 'apps', app, 'dist', 'main.js')], {
+    env: { PATH: process.env.PATH, REDIS_URL, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exited = new Promise((r) => child.once('exit', (code, signal) => r(code ?? signal)));
+  const ready = new Promise((resolveReady, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${app} not ready:\n${out}`)), 20_000);
+    const onData = (chunk) => {
+      out += chunk;
+      if (out.includes(readyText)) {
+        clearTimeout(timer);
+        resolveReady();
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    exited.then((code) => reject(new Error(`${app} exited ${code}:\n${out}`)));
+  });
+  return { child, exited, ready, output: () => out };
+}
+
+/** Resident set size of a process in bytes (Linux). */
+export function rssOf(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) * 1024;
+}
+
+/** CPU seconds (user + system) a process has used so far (Linux). */
+export function cpuSecondsOf(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+export async function redisCpuSeconds(r) {
+  const info = await r.info('cpu');
+  const get = (k) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)[1]);
+  return get('used_cpu_user') + get('used_cpu_sys');
+}
+
+export async function redisUsedMemory(r) {
+  return Number(/used_memory:(\d+)/.exec(await r.info('memory'))[1]);
+}

@@ -1,0 +1,177 @@
+import axios from 'axios';
+import { Agent } from 'node:http';
+import { Queue, Worker } from 'bullmq';
+import { brokerSide, countFinished } from '../lib/broker.mjs';
+import { dropPrefix, redis, uniquePrefix } from '../lib/env.mjs';
+import { interleave, percentile, round2 } from '../lib/stats.mjs';
+import { startStub } from '../lib/stub.mjs';
+import { benchConfig } from './submit.mjs';
+
+const CONCURRENCY = 10;
+
+/** Bare BullMQ: a Worker that calls the stub with axios, as a user would write it. */
+function bareWorker(connection, prefix, stubUrl, onDone) {
+  const http = axios.create({ baseURL: stubUrl, httpAgent: new Agent({ keepAlive: true }), timeout: 10_000 });
+  const worker = new Worker('bare-drain', async (job) => (await http.get(`/echo/${job.data.input.id}`)).data, {
+    connection,
+    prefix,
+    concurrency: CONCURRENCY,
+    removeOnComplete: { count: 1000 },
+  });
+  worker.on('completed', (job) => onDone(job));
+  return worker;
+}
+
+/** Jobs/s draining a backlog: our worker vs a bare BullMQ worker, same stub, same concurrency. */
+export async function drain({ quick }) {
+  const stub = await startStub();
+  const n = quick ? 300 : 3000;
+  const rounds = quick ? 1 : 5;
+  const conn = redis();
+  const sub = redis();
+  const prefixes = [];
+  try {
+    const result = await interleave({
+      rounds,
+      ours: async () => {
+        const prefix = uniquePrefix('drain');
+        prefixes.push(prefix);
+        const broker = brokerSide(conn, prefix, benchConfig(stub.url, { concurrency: CONCURRENCY }));
+        const done = countFinished(sub, prefix, n);
+        await broker.enqueue(n);
+        const started = performance.now();
+        const app = broker.startWorker();
+        await done;
+        const seconds = (performance.now() - started) / 1000;
+        await app.close();
+        await broker.queue.close();
+        return n / seconds;
+      },
+      bare: async () => {
+        const prefix = uniquePrefix('drain-bare');
+        prefixes.push(prefix);
+        const queue = new Queue('bare-drain', { connection: conn, prefix });
+        await queue.addBulk(Array.from({ length: n }, () => ({ name: 'bench.echo', data: { input: { id: 'c_1' } } })));
+        let completed = 0;
+        let resolveDone;
+        const done = new Promise((r) => (resolveDone = r));
+        const started = performance.now();
+        const worker = bareWorker(conn, prefix, stub.url, () => ++completed === n && resolveDone());
+        await done;
+        const seconds = (performance.now() - started) / 1000;
+        await worker.close();
+        await queue.close();
+        return n / seconds;
+      },
+    });
+    return {
+      target: 'ratio >= 0.7',
+      jobs: n,
+      concurrency: CONCURRENCY,
+      oursJobsPerSec: round2(result.ours),
+      bareJobsPerSec: round2(result.bare),
+      ratio: result.ratio,
+      ratioSpread: result.ratioSpread,
+    };
+  } finally {
+    conn.disconnect();
+    sub.disconnect();
+    await stub.close();
+    for (const p of prefixes) await dropPrefix(p);
+  }
+}
+
+/**
+ * Submit→finished latency at a fixed arrival rate: ours (record + enqueue,
+ * worker, record finished, pub/sub) vs bare BullMQ add→completed.
+ */
+export async function latency({ quick }) {
+  const stub = await startStub();
+  const rate = quick ? 50 : 200;
+  const seconds = quick ? 1 : 5;
+  const n = rate * seconds;
+  const rounds = quick ? 1 : 3;
+  const conn = redis();
+  const sub = redis();
+  const prefixes = [];
+  const samples = { ours: [], bare: [] };
+
+  async function arrive(submitOne) {
+    const t0 = performance.now();
+    const pending = [];
+    for (let i = 0; i < n; i++) {
+      const due = t0 + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      pending.push(submitOne(i));
+    }
+    await Promise.all(pending);
+  }
+
+  try {
+    const result = await interleave({
+      rounds,
+      higherIsBetter: false,
+      ours: async () => {
+        const prefix = uniquePrefix('latency');
+        prefixes.push(prefix);
+        const broker = brokerSide(conn, prefix, benchConfig(stub.url, { concurrency: CONCURRENCY }));
+        const app = broker.startWorker();
+        await app.ready();
+        const submittedAt = new Map();
+        const lat = [];
+        const done = countFinished(sub, prefix, n, (id) => lat.push(performance.now() - submittedAt.get(id)));
+        await arrive(async () => {
+          const t = performance.now();
+          const [id] = await broker.enqueue(1);
+          submittedAt.set(id, t);
+        });
+        await done;
+        await app.close();
+        await broker.queue.close();
+        samples.ours.push(lat);
+        return percentile(lat, 50);
+      },
+      bare: async () => {
+        const prefix = uniquePrefix('latency-bare');
+        prefixes.push(prefix);
+        const queue = new Queue('bare-drain', { connection: conn, prefix });
+        const addedAt = new Map();
+        const lat = [];
+        let resolveDone;
+        const done = new Promise((r) => (resolveDone = r));
+        const worker = bareWorker(conn, prefix, stub.url, (job) => {
+          lat.push(performance.now() - addedAt.get(job.id));
+          if (lat.length === n) resolveDone();
+        });
+        await worker.waitUntilReady();
+        await arrive(async () => {
+          const t = performance.now();
+          const job = await queue.add('bench.echo', { input: { id: 'c_1' } });
+          addedAt.set(job.id, t);
+        });
+        await done;
+        await worker.close();
+        await queue.close();
+        samples.bare.push(lat);
+        return percentile(lat, 50);
+      },
+    });
+    const all = (xs) => xs.flat();
+    return {
+      target: 'ours p50 <= 2x bare p50',
+      ratePerSec: rate,
+      jobs: n,
+      oursP50Ms: round2(percentile(all(samples.ours), 50)),
+      oursP99Ms: round2(percentile(all(samples.ours), 99)),
+      bareP50Ms: round2(percentile(all(samples.bare), 50)),
+      bareP99Ms: round2(percentile(all(samples.bare), 99)),
+      p50Ratio: round2(1 / result.ratio),
+    };
+  } finally {
+    conn.disconnect();
+    sub.disconnect();
+    await stub.close();
+    for (const p of prefixes) await dropPrefix(p);
+  }
+}

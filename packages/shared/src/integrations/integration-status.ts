@@ -1,0 +1,22 @@
+import { z } from 'zod';
+
+const window = z.object({ max: z.int().positive(), durationMs: z.int().positive() });
+
+/** One entry of `GET /v1/integrations` (CONTRACT §5). */
+export const integrationStatusSchema = z.object({
+  name: z.string(),
+  /** Tool names, sorted. */
+  tools: z.array(z.string()),
+  apiVersion: z.string().nullable(),
+  auth: z.object({ type: z.enum(['none', 'apiKey', 'oauth2']) }),
+  /** As configured, or null when the integration has no rate limit. */
+  rateLimit: window.extend({ perConnection: window.optional() }).nullable(),
+  circuitBreaker: z.object({ state: z.enum(['closed', 'open', 'half_open']) }),
+  queue: z.object({ waiting: z.int().min(0), active: z.int().min(0), delayed: z.int().min(0), failed: z.int().min(0) }),
+  connections: z.array(z.object({ name: z.string(), state: z.enum(['ok', 'needs_reauth', 'missing']) })),
+});
+export type IntegrationStatus = z.infer<typeof integrationStatusSchema>;
+
+/** `GET /v1/integrations`. */
+export const listIntegrationsResponseSchema = z.object({ integrations: z.array(integrationStatusSchema) });
+export type ListIntegrationsResponse = z.infer<typeof listIntegrationsResponseSchema>;

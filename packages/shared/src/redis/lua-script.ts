@@ -1,0 +1,24 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * A Lua script run by its SHA (EVALSHA), so the script text crosses the wire
+ * once per Redis server instead of on every call; on NOSCRIPT (a restarted or
+ * flushed Redis, a new cluster node) it falls back to EVAL, which also loads it.
+ */
+export class LuaScript {
+  readonly sha: string;
+
+  constructor(readonly lua: string) {
+    this.sha = createHash('sha1').update(lua).digest('hex');
+  }
+
+  async run<T = unknown>(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<T> {
+    try {
+      return (await redis.evalsha(this.sha, keys.length, ...keys, ...args)) as T;
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return (await redis.eval(this.lua, keys.length, ...keys, ...args)) as T;
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+/** https://docs.github.com/rest/about-the-rest-api/api-versions */
+export const GITHUB_API_VERSION = '2022-11-28';
+
+/** What GitHub asks every REST call to send: its media type and the pinned version. */
+export const githubHeaders = (apiVersion: string | null): Record<string, string> => ({
+  accept: 'application/vnd.github+json',
+  'x-github-api-version': apiVersion ?? GITHUB_API_VERSION,
+});
+
+const name = z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'a GitHub owner or repository name');
+export const repoRef = { owner: name.describe('Account or organization, e.g. "octocat"'), repo: name.describe('Repository name, e.g. "hello-world"') };
+
+export const repoPath = (owner: string, repo: string, rest = '') => `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}${rest}`;
+
+/**
+ * An issue as agents get it: GitHub's own field names, without the dozens of
+ * API URLs and nested user objects each issue carries (a page of 100 raw
+ * issues is about half a megabyte).
+ */
+export const issue = z.object({
+  id: z.int(),
+  number: z.int(),
+  title: z.string(),
+  state: z.string().describe('open or closed'),
+  state_reason: z.string().nullable(),
+  body: z.string().nullable(),
+  html_url: z.string(),
+  user: z.string().nullable().describe('Login of the author'),
+  labels: z.array(z.string()),
+  assignees: z.array(z.string()),
+  comments: z.int(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  closed_at: z.string().nullable(),
+  is_pull_request: z.boolean().describe('The issues API lists pull requests too'),
+});
+export type Issue = z.output<typeof issue>;
+
+interface RawIssue {
+  id: number;
+  number: number;
+  title: string;
+  state: string;
+  state_reason?: string | null;
+  body?: string | null;
+  html_url: string;
+  user?: { login?: string } | null;
+  labels?: (string | { name?: string })[];
+  assignees?: { login?: string }[] | null;
+  comments?: number;
+  created_at: string;
+  updated_at: string;
+  closed_at?: string | null;
+  pull_request?: unknown;
+}
+
+export function toIssue(raw: unknown): Issue {
+  const r = raw as RawIssue;
+  return {
+    id: r.id,
+    number: r.number,
+    title: r.title,
+    state: r.state,
+    state_reason: r.state_reason ?? null,
+    body: r.body ?? null,
+    html_url: r.html_url,
+    user: r.user?.login ?? null,
+    labels: (r.labels ?? []).map((l) => (typeof l === 'string' ? l : (l.name ?? ''))),
+    assignees: (r.assignees ?? []).map((a) => a.login ?? ''),
+    comments: r.comments ?? 0,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+    closed_at: r.closed_at ?? null,
+    is_pull_request: r.pull_request !== undefined && r.pull_request !== null,
+  };
+}

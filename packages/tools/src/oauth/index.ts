@@ -1,0 +1,6 @@
+/*
+ * `@broker/tools/oauth`: the OAuth 2.0 HTTP exchanges, for the api's connect
+ * and callback routes (which must not load the tool implementations).
+ */
+export { pkcePair, authorizationUrl, exchangeAuthorizationCode, oauthTokenFetcher } from './grants';
+export { requestToken, TOKEN_REQUEST_TIMEOUT_MS } from './token-endpoint';

@@ -1,0 +1,117 @@
+import axios, { type AxiosInstance } from 'axios';
+import { OAuthError, splitSecretValues, type OAuth2Auth, type SecretsProvider, type TokenSet } from '@broker/shared';
+
+/** @defaultValue 10000: shorter than the refresh lock (30 s), so a holder never outlives its lock. */
+export const TOKEN_REQUEST_TIMEOUT_MS = 10_000;
+
+const DESCRIPTION_LIMIT = 200;
+
+export interface TokenEndpointOptions {
+  /** Names the integration and connection in error messages. */
+  integration: string;
+  connection: string;
+  timeoutMs?: number;
+  now?: () => number;
+}
+
+let shared: AxiosInstance | undefined;
+
+/** One client for every token endpoint: no redirects (a token request must not be replayed elsewhere), no retries. */
+function http(): AxiosInstance {
+  shared ??= axios.create({
+    validateStatus: () => true,
+    responseType: 'text',
+    transformResponse: [(data: unknown) => data],
+    maxRedirects: 0,
+    maxContentLength: 1024 * 1024,
+  });
+  return shared;
+}
+
+/** Token responses are JSON (RFC 6749 §5.1); GitHub answers form-encoded to clients that do not ask for JSON. */
+function parseBody(text: string, contentType: string): Record<string, unknown> {
+  if (contentType.includes('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(text));
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The provider's words, without any secret we sent (some servers echo the refused value). */
+function describe(body: Record<string, unknown>, sent: string[]): string {
+  let text = typeof body.error_description === 'string' ? body.error_description : '';
+  for (const value of sent) if (value.length >= 4) text = text.split(value).join('[redacted]');
+  text = text.replace(/\s+/g, ' ').trim();
+  if (text.length > DESCRIPTION_LIMIT) text = `${text.slice(0, DESCRIPTION_LIMIT)}…`;
+  return text ? ` (${text})` : '';
+}
+
+/**
+ * One request to an OAuth token endpoint (RFC 6749 §3.2): form-encoded, the
+ * client authenticated in the body (`client_secret_post`, the default) or with
+ * HTTP Basic (`client_secret_basic`, §2.3.1). Errors are {@link OAuthError}s
+ * whose messages carry the provider's `error` code and never a token, a code
+ * or the client secret; transport errors are not kept as causes because they
+ * hold the request body.
+ */
+export async function requestToken(
+  auth: OAuth2Auth,
+  secrets: SecretsProvider,
+  params: Record<string, string>,
+  options: TokenEndpointOptions,
+): Promise<TokenSet> {
+  const where = `token endpoint of "${options.integration}" (connection "${options.connection}")`;
+  const [clientSecret] = splitSecretValues(await secrets.get(auth.clientSecret));
+  if (!clientSecret) throw new OAuthError('rejected', `cannot call the ${where}: secret ${auth.clientSecret} is not set`);
+
+  const form = new URLSearchParams(params);
+  const headers: Record<string, string> = {
+    'content-type': 'application/x-www-form-urlencoded',
+    accept: 'application/json',
+    'user-agent': 'agent-request-broker',
+  };
+  if (auth.tokenAuthMethod === 'client_secret_basic') {
+    // RFC 6749 §2.3.1: id and secret are form-encoded before they are joined.
+    const encode = (v: string) => new URLSearchParams({ v }).toString().slice(2);
+    headers.authorization = `Basic ${Buffer.from(`${encode(auth.clientId)}:${encode(clientSecret)}`).toString('base64')}`;
+  } else {
+    form.set('client_id', auth.clientId);
+    form.set('client_secret', clientSecret);
+  }
+  const sent = [clientSecret, ...Object.values(params)];
+
+  const now = options.now ?? Date.now;
+  let status: number;
+  let body: Record<string, unknown>;
+  try {
+    const res = await http().post<string>(auth.tokenUrl, form.toString(), {
+      headers,
+      timeout: options.timeoutMs ?? TOKEN_REQUEST_TIMEOUT_MS,
+    });
+    status = res.status;
+    body = parseBody(typeof res.data === 'string' ? res.data : '', String(res.headers['content-type'] ?? ''));
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? 'network error';
+    throw new OAuthError('unavailable', `${where} could not be reached: ${code}`);
+  }
+
+  const error = typeof body.error === 'string' ? body.error : undefined;
+  if (status >= 500 || status === 429) throw new OAuthError('unavailable', `${where} answered ${status}${error ? ` ${error}` : ''}`, error);
+  // GitHub answers 200 with an `error` field.
+  if (status < 200 || status >= 300 || error) {
+    const message = `${where} answered ${status}${error ? ` ${error}` : ''}${describe(body, sent)}`;
+    throw new OAuthError(error === 'invalid_grant' ? 'needs_reauth' : 'rejected', message, error);
+  }
+  const accessToken = body.access_token;
+  if (typeof accessToken !== 'string' || accessToken === '') {
+    throw new OAuthError('unavailable', `${where} answered ${status} without an access_token`);
+  }
+  const issuedAt = now();
+  const tokens: TokenSet = { accessToken, issuedAt };
+  if (typeof body.refresh_token === 'string' && body.refresh_token !== '') tokens.refreshToken = body.refresh_token;
+  const expiresIn = Number(body.expires_in);
+  if (body.expires_in !== undefined && Number.isFinite(expiresIn) && expiresIn > 0) tokens.expiresAt = issuedAt + expiresIn * 1000;
+  return tokens;
+}

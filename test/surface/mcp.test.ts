@@ -1,0 +1,157 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import request from 'supertest';
+import { bearer, KEYS } from '../api/harness';
+import { startStack, type Stack } from './stack';
+
+/**
+ * The MCP endpoint with the SDK's own client, against a real api + worker and
+ * a stub upstream: tools filtered by scope, a call that returns the upstream's
+ * answer, tool errors with our codes, and the same auth as the REST API.
+ */
+
+let s: Stack;
+const clients: Client[] = [];
+
+beforeAll(async () => {
+  s = await startStack('mcp');
+});
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await s?.close();
+});
+
+async function connect(key: string): Promise<Client> {
+  const client = new Client({ name: 'broker-test', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(`${s.baseUrl}/mcp`), {
+    requestInit: { headers: { Authorization: `Bearer ${key}` } },
+  });
+  await client.connect(transport);
+  clients.push(client);
+  return client;
+}
+
+const call = (client: Client, name: string, args: Record<string, unknown>, meta?: Record<string, unknown>) =>
+  client.callTool({ name, arguments: args, ...(meta ? { _meta: meta } : {}) }) as Promise<CallToolResult>;
+
+const structured = (result: CallToolResult) => result.structuredContent as Record<string, unknown>;
+
+describe('MCP over Streamable HTTP', () => {
+  it('lists only the tools the key may call, named with "_", with their JSON Schemas', async () => {
+    const a = await connect(KEYS.a);
+    const { tools } = await a.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(['demo_createOrder', 'demo_getContact', 'get_job', 'list_tools']);
+    const getContact = tools.find((t) => t.name === 'demo_getContact')!;
+    expect(getContact.description).toBe('Fetch one contact');
+    expect(getContact.inputSchema).toMatchObject({ type: 'object', required: ['id'], properties: { id: { type: 'string' } } });
+
+    const b = await connect(KEYS.bNew);
+    expect((await b.listTools()).tools.map((t) => t.name).sort()).toEqual(['demo_getContact', 'get_job', 'list_tools']);
+  });
+
+  it('calls a tool through the job queue and returns its result', async () => {
+    const a = await connect(KEYS.a);
+    const result = await call(a, 'demo_getContact', { id: 'c_mcp_1' });
+    expect(result.isError).toBeFalsy();
+    expect(JSON.parse((result.content[0] as { text: string }).text)).toEqual({ id: 'c_mcp_1', name: 'Ada' });
+    const job = structured(result);
+    expect(job).toMatchObject({ tool: 'demo.getContact', status: 'succeeded', attempts: 1, result: { id: 'c_mcp_1', name: 'Ada' } });
+    expect(s.upstream.count((r) => r.path === '/contacts/c_mcp_1')).toBe(1);
+    // The same job the REST API shows: one code path.
+    const rest = await request(s.h.server).get(`/v1/jobs/${job.id as string}`).set(bearer(KEYS.a)).expect(200);
+    expect(rest.body).toEqual(job);
+  });
+
+  it('returns a failed job as a tool error carrying its code', async () => {
+    const a = await connect(KEYS.a);
+    const result = await call(a, 'demo_getContact', { id: 'missing' });
+    expect(result.isError).toBe(true);
+    expect(structured(result)).toMatchObject({ code: 'NOT_FOUND', retryable: false, jobId: expect.stringMatching(/^job_/) });
+    expect(JSON.parse((result.content[0] as { text: string }).text)).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('refuses bad input before queueing, with the pointer of the REST API', async () => {
+    const a = await connect(KEYS.a);
+    const before = s.upstream.count();
+    const result = await call(a, 'demo_createOrder', { sku: 'sku_1', qty: 0 });
+    expect(result.isError).toBe(true);
+    expect(structured(result)).toMatchObject({ code: 'VALIDATION_ERROR', retryable: false, errors: [{ pointer: '/input/qty' }] });
+    expect(s.upstream.count()).toBe(before);
+  });
+
+  it('treats a tool outside the scopes as unknown', async () => {
+    const b = await connect(KEYS.bNew);
+    const result = await call(b, 'demo_createOrder', { sku: 'sku_1', qty: 1 });
+    expect(result.isError).toBe(true);
+    expect(structured(result)).toMatchObject({ code: 'TOOL_NOT_FOUND' });
+  });
+
+  it('makes a repeated write safe with _meta broker/idempotencyKey', async () => {
+    const a = await connect(KEYS.a);
+    const meta = { 'broker/idempotencyKey': 'mcp-order-1' };
+    const first = await call(a, 'demo_createOrder', { sku: 'sku_mcp', qty: 2 }, meta);
+    const second = await call(a, 'demo_createOrder', { sku: 'sku_mcp', qty: 2 }, meta);
+    expect(first.isError).toBeFalsy();
+    expect(structured(second).id).toBe(structured(first).id);
+    expect(s.upstream.count((r) => r.path === '/orders' && r.body.includes('sku_mcp'))).toBe(1);
+    const reused = await call(a, 'demo_createOrder', { sku: 'sku_mcp', qty: 3 }, meta);
+    expect(structured(reused)).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+  });
+
+  it('answers with the job id past the wait bound, and get_job waits for the result', async () => {
+    const a = await connect(KEYS.a);
+    const pending = await call(a, 'demo_getContact', { id: 'slow-400' }, { 'broker/waitMs': 0 });
+    expect(pending.isError).toBeFalsy();
+    const job = structured(pending);
+    expect(['queued', 'running']).toContain(job.status);
+    expect((pending.content[0] as { text: string }).text).toContain('get_job');
+
+    const done = await call(a, 'get_job', { id: job.id, waitMs: 10_000 });
+    expect(done.isError).toBeFalsy();
+    expect(structured(done)).toMatchObject({ id: job.id, status: 'succeeded', result: { id: 'slow-400' } });
+  });
+
+  it('sends progress notifications while it waits, when the client asks for them', async () => {
+    const a = await connect(KEYS.a);
+    const messages: string[] = [];
+    const result = (await a.callTool({ name: 'demo_getContact', arguments: { id: 'slow-1500' } }, CallToolResultSchema, {
+      onprogress: (p) => void messages.push(p.message ?? ''),
+    })) as CallToolResult;
+    expect(structured(result)).toMatchObject({ status: 'succeeded' });
+    expect(messages[0]).toMatch(/^job_[0-9a-f]{32}: queued$/);
+    expect(messages.some((m) => m.includes('running'))).toBe(true);
+  });
+
+  it("refuses another agent's job in get_job as NOT_FOUND", async () => {
+    const c = await request(s.h.server).post('/v1/jobs').set(bearer(KEYS.c)).send({ tool: 'other.ping', input: {} }).expect(202);
+    const a = await connect(KEYS.a);
+    const result = await call(a, 'get_job', { id: c.body.id });
+    expect(result.isError).toBe(true);
+    expect(structured(result)).toMatchObject({ code: 'NOT_FOUND', retryable: false });
+    const bad = await call(a, 'get_job', { id: 42 });
+    expect(structured(bad)).toMatchObject({ code: 'VALIDATION_ERROR', errors: [{ pointer: '/id' }] });
+  });
+
+  it('lists the broker names and output schemas with list_tools', async () => {
+    const b = await connect(KEYS.bNew);
+    const result = await call(b, 'list_tools', {});
+    expect(structured(result)).toEqual({
+      tools: [expect.objectContaining({ name: 'demo.getContact', mcpName: 'demo_getContact', outputSchema: expect.objectContaining({ required: ['id'] }) })],
+    });
+  });
+
+  it('answers 401 without a valid agent key', async () => {
+    const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } };
+    for (const headers of [{}, bearer('not-a-key')]) {
+      const res = await request(s.h.server).post('/mcp').set(headers).set('Accept', 'application/json, text/event-stream').send(init).expect(401);
+      expect(res.body.code).toBe('UNAUTHENTICATED');
+      expect(res.headers['www-authenticate']).toBe('Bearer');
+    }
+    await expect(connect('not-a-key')).rejects.toThrow(/401|Unauthorized/i);
+  });
+
+  it('answers 405 to GET, as a stateless server does', async () => {
+    await request(s.h.server).get('/mcp').set(bearer(KEYS.a)).expect(405);
+  });
+});

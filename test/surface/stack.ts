@@ -1,0 +1,90 @@
+import { createRedis, envSecretsProvider, type BrokerConfig } from '@broker/shared';
+import { createWorkerApp, type WorkerApp } from '@broker/worker';
+import type { Redis } from 'ioredis';
+import { portOf, startApi, testConfig, type Harness } from '../api/harness';
+import { testLogger } from '../helpers/broker';
+import { REDIS_URL } from '../helpers/redis';
+import { StubServer } from '../helpers/stub-server';
+
+/**
+ * A real api + worker against a stub upstream, for the agent surfaces (MCP,
+ * typed client, CLI). The upstream plays the contract's demo API:
+ * `/contacts/{id}` answers the contact, `missing` 404, `slow-<ms>` after that
+ * delay; `POST /orders` answers 201.
+ */
+export interface Stack {
+  h: Harness;
+  upstream: StubServer;
+  worker: WorkerApp;
+  baseUrl: string;
+  config: BrokerConfig;
+  close(): Promise<void>;
+}
+
+export function stackConfig(upstreamUrl: string, overrides: Record<string, unknown> = {}): BrokerConfig {
+  return testConfig({
+    admin: { token: { secret: 'BROKER_ADMIN_TOKEN' } },
+    integrations: {
+      demo: {
+        baseUrl: upstreamUrl,
+        retry: { attempts: 1 },
+        connections: { eu: {} },
+        tools: [
+          {
+            name: 'demo.getContact',
+            description: 'Fetch one contact',
+            method: 'GET',
+            path: '/contacts/{id}',
+            input: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+            output: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+          },
+          {
+            name: 'demo.createOrder',
+            method: 'POST',
+            path: '/orders',
+            idempotent: true,
+            input: {
+              type: 'object',
+              required: ['sku', 'qty'],
+              properties: { sku: { type: 'string' }, qty: { type: 'integer', minimum: 1 } },
+            },
+          },
+        ],
+      },
+      other: { baseUrl: upstreamUrl, retry: { attempts: 1 }, tools: [{ name: 'other.ping', method: 'GET', path: '/ping' }] },
+    },
+    ...overrides,
+  });
+}
+
+export const ADMIN_TOKEN = 'admin-token-surface';
+
+export async function startStack(label: string): Promise<Stack> {
+  const upstream = await StubServer.start(async (req) => {
+    if (req.path === '/contacts/missing') return { status: 404, body: { error: 'no such contact' } };
+    const slow = /^\/contacts\/slow-(\d+)$/.exec(req.path);
+    if (slow) return { status: 200, body: { id: req.path.split('/').pop() }, delayMs: Number(slow[1]) };
+    if (req.path.startsWith('/contacts/')) return { status: 200, body: { id: req.path.split('/').pop(), name: 'Ada' } };
+    if (req.path === '/orders') return { status: 201, body: { orderId: `ord_${req.body.length}`, ...(JSON.parse(req.body || '{}') as object) } };
+    return { status: 200, body: { pong: true } };
+  });
+  const config = stackConfig(upstream.url);
+  const h = await startApi(label, { config });
+  h.env.BROKER_ADMIN_TOKEN = ADMIN_TOKEN;
+  const workerRedis: Redis = createRedis(REDIS_URL, 'worker');
+  const worker = createWorkerApp({ config, redis: workerRedis, prefix: h.prefix, secrets: envSecretsProvider(h.env), logger: testLogger(label) });
+  await worker.ready();
+  return {
+    h,
+    upstream,
+    worker,
+    config,
+    baseUrl: `http://127.0.0.1:${portOf(h.server)}`,
+    async close() {
+      await worker.close();
+      workerRedis.disconnect();
+      await h.close();
+      await upstream.close();
+    },
+  };
+}

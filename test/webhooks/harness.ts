@@ -1,0 +1,94 @@
+import request from 'supertest';
+import { createRedis, envSecretsProvider, type BrokerConfig } from '@broker/shared';
+import { createWorkerApp, type WorkerApp } from '@broker/worker';
+import { startApi, testConfig, type Harness } from '../api/harness';
+import { testLogger } from '../helpers/broker';
+import { REDIS_URL } from '../helpers/redis';
+import { SECRETS, type Signed } from './signers';
+
+export const ADMIN_TOKEN = 'admin-token-for-webhook-tests';
+export const READER_KEY = 'key-agent-b-old'; // agent-b: events:read (see ../api/harness)
+export const REPLAYER_KEY = 'key-agent-r';
+
+/** The contract's example webhooks and routes, plus sources for limits and retention tests. */
+export function webhookConfig(deliveryUrl = 'http://127.0.0.1:9/hooks/agent', overrides: Record<string, unknown> = {}): BrokerConfig {
+  const base = testConfig();
+  return testConfig({
+    agents: [
+      ...base.agents,
+      { id: 'agent-r', key: { secret: 'AGENT_R_KEY' }, scopes: ['events:read', 'events:replay'] },
+    ],
+    admin: { token: { secret: 'BROKER_ADMIN_TOKEN' } },
+    webhooks: {
+      stripe: { type: 'stripe', secret: 'STRIPE_WEBHOOK_SECRET' },
+      github: { type: 'github', secret: 'GITHUB_WEBHOOK_SECRET' },
+      shopify: { type: 'shopify', secret: 'SHOPIFY_WEBHOOK_SECRET' },
+      acme: { type: 'standard', secret: 'ACME_WEBHOOK_SECRET' },
+      small: { type: 'github', secret: 'GITHUB_WEBHOOK_SECRET', maxBodyBytes: 256 },
+      brief: { type: 'standard', secret: 'ACME_WEBHOOK_SECRET', retentionDays: 1 / 86400 },
+    },
+    routes: [
+      { source: 'stripe', event: 'payment_intent.succeeded', trigger: 'process_successful_payment' },
+      { source: 'stripe', event: 'customer.*', trigger: 'customer_sync' },
+      { source: 'github', event: '*', trigger: 'github_activity' },
+      { source: 'shopify', event: 'orders/*', trigger: 'order_flow' },
+      { source: 'acme', event: '*', trigger: 'acme_any' },
+      { source: 'brief', event: '*', trigger: 'brief_any' },
+    ],
+    triggerDelivery: {
+      url: deliveryUrl,
+      secret: 'TRIGGER_SIGNING_SECRET',
+      timeoutMs: 2000,
+      retry: { attempts: 6, baseDelayMs: 100, maxDelayMs: 400 },
+    },
+    ...overrides,
+  });
+}
+
+/** Every secret the webhook config names. */
+export function webhookSecrets(): Record<string, string> {
+  return {
+    STRIPE_WEBHOOK_SECRET: SECRETS.stripe,
+    GITHUB_WEBHOOK_SECRET: SECRETS.github,
+    SHOPIFY_WEBHOOK_SECRET: SECRETS.shopify,
+    ACME_WEBHOOK_SECRET: SECRETS.standard,
+    TRIGGER_SIGNING_SECRET: SECRETS.trigger,
+    BROKER_ADMIN_TOKEN: ADMIN_TOKEN,
+    AGENT_R_KEY: REPLAYER_KEY,
+  };
+}
+
+export async function startWebhookApi(
+  label: string,
+  options: { config?: BrokerConfig; producerUrl?: string; subscriberUrl?: string } = {},
+): Promise<Harness> {
+  const h = await startApi(label, { config: options.config ?? webhookConfig(), ...options });
+  Object.assign(h.env, webhookSecrets());
+  return h;
+}
+
+/** The worker app (trigger deliveries included) on the api's prefix, reading secrets from `env`. */
+export async function startWorker(config: BrokerConfig, prefix: string, env: Record<string, string | undefined>, outboxSweepMs = 200): Promise<{ app: WorkerApp; close(): Promise<void> }> {
+  const redis = createRedis(REDIS_URL, 'worker');
+  const app = createWorkerApp({ config, redis, prefix, secrets: envSecretsProvider(env), logger: testLogger('worker'), outboxSweepMs });
+  await app.ready();
+  return {
+    app,
+    async close() {
+      await app.close();
+      redis.disconnect();
+    },
+  };
+}
+
+export function post(h: Harness, source: string, signed: Signed): request.Test {
+  const req = request(h.server).post(`/hooks/${source}`);
+  for (const [k, v] of Object.entries(signed.headers)) req.set(k, v);
+  return req.send(signed.body);
+}
+
+/** Stored event hashes under the harness' prefix. */
+export async function storedEventCount(h: Harness): Promise<number> {
+  const keys = await h.redis.keys(`${h.prefix}:evt:*`);
+  return keys.length;
+}
