@@ -1,0 +1,39 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from '../helpers/processes';
+import { REDIS_URL } from '../helpers/redis';
+
+/**
+ * `pnpm bench` with tiny counts, so the benchmark cannot rot. It checks that
+ * every scenario runs and reports, never how fast: timing is for the real run.
+ */
+it('runs every benchmark scenario and writes the report', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
+  const child = spawn(process.execPath, [join(ROOT, 'bench/run.mjs'), '--quick', '--out', out], {
+    env: { PATH: process.env.PATH ?? '', REDIS_URL },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  expect({ code, output }).toMatchObject({ code: 0 });
+
+  const results = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8'));
+  const s = results.scenarios;
+  expect(Object.keys(s).sort()).toEqual(['drain', 'footprint', 'ingest', 'latency', 'limiter', 'scale', 'submit']);
+  for (const key of ['submit', 'ingest']) {
+    expect(s[key].c10.oursRps).toBeGreaterThan(0);
+    expect(s[key].c100.bareRps).toBeGreaterThan(0);
+  }
+  expect(s.drain.oursJobsPerSec).toBeGreaterThan(0);
+  expect(s.latency.oursP50Ms).toBeGreaterThan(0);
+  // The limiter's correctness bound holds even in the smoke run; its utilisation is not judged here.
+  expect(s.limiter.busiestWindow).toBeLessThanOrEqual(s.limiter.limitPerSec);
+  expect(s.scale.rows.length).toBeGreaterThan(0);
+  expect(s.footprint.redisBytes.perIdempotencyKey).toBeGreaterThan(0);
+  expect(readFileSync(join(out, 'latest.md'), 'utf8')).toContain('| submit req/s, 10 conn |');
+  expect(readFileSync(join(out, 'latest.svg'), 'utf8')).toContain('<svg');
+}, 180_000);
