@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { portOf, startApi, testConfig, type Harness } from '../api/harness';
 import { testLogger } from '../helpers/broker';
 import { REDIS_URL } from '../helpers/redis';
-import { StubServer } from '../helpers/stub-server';
+import { StubServer, type StubHandler } from '../helpers/stub-server';
 
 /**
  * A real api + worker against a stub upstream, for the agent surfaces (MCP,
@@ -59,16 +59,19 @@ export function stackConfig(upstreamUrl: string, overrides: Record<string, unkno
 
 export const ADMIN_TOKEN = 'admin-token-surface';
 
-export async function startStack(label: string): Promise<Stack> {
-  const upstream = await StubServer.start(async (req) => {
-    if (req.path === '/contacts/missing') return { status: 404, body: { error: 'no such contact' } };
-    const slow = /^\/contacts\/slow-(\d+)$/.exec(req.path);
-    if (slow) return { status: 200, body: { id: req.path.split('/').pop() }, delayMs: Number(slow[1]) };
-    if (req.path.startsWith('/contacts/')) return { status: 200, body: { id: req.path.split('/').pop(), name: 'Ada' } };
-    if (req.path === '/orders') return { status: 201, body: { orderId: `ord_${req.body.length}`, ...(JSON.parse(req.body || '{}') as object) } };
-    return { status: 200, body: { pong: true } };
-  });
-  const config = stackConfig(upstream.url);
+/** The demo upstream: see {@link Stack}. */
+export const demoUpstream: StubHandler = (req) => {
+  if (req.path === '/contacts/missing') return { status: 404, body: { error: 'no such contact' } };
+  const slow = /^\/contacts\/slow-(\d+)$/.exec(req.path);
+  if (slow) return { status: 200, body: { id: req.path.split('/').pop() }, delayMs: Number(slow[1]) };
+  if (req.path.startsWith('/contacts/')) return { status: 200, body: { id: req.path.split('/').pop(), name: 'Ada' } };
+  if (req.path === '/orders') return { status: 201, body: { orderId: `ord_${req.body.length}`, ...(JSON.parse(req.body || '{}') as object) } };
+  return { status: 200, body: { pong: true } };
+};
+
+export async function startStack(label: string, options: { overrides?: Record<string, unknown> } = {}): Promise<Stack> {
+  const upstream = await StubServer.start(demoUpstream);
+  const config = stackConfig(upstream.url, options.overrides);
   const h = await startApi(label, { config });
   h.env.BROKER_ADMIN_TOKEN = ADMIN_TOKEN;
   const workerRedis: Redis = createRedis(REDIS_URL, 'worker');

@@ -29,6 +29,21 @@ export interface EnqueueRequest {
 export async function enqueueJob(store: JobStore, queue: ToolQueue, request: EnqueueRequest, logger: Logger): Promise<EnqueueOutcome> {
   const { record, options, claim } = request;
   const data: ToolJobData = request.requestId ? { ...request.data, requestId: request.requestId } : request.data;
+
+  if (!claim) {
+    // Without an idempotency key nothing can refuse the record, so the record
+    // and the job are sent together: one round trip instead of two. Redis runs
+    // one connection's commands in the order sent, so the record still exists
+    // before any worker can take the job (and the worker looks again, briefly,
+    // for a record it cannot find on a job this young).
+    const [created, added] = await Promise.allSettled([store.create(record), queue.add(record.tool, data, options(record.id))]);
+    if (created.status === 'fulfilled' && added.status === 'fulfilled') return { kind: 'created', record };
+    await Promise.allSettled([store.discard(record), queue.remove(record.id)]).then((results) => {
+      for (const r of results) if (r.status === 'rejected') logger.error({ jobId: record.id, err: r.reason }, 'could not undo a failed enqueue');
+    });
+    throw created.status === 'rejected' ? created.reason : (added as PromiseRejectedResult).reason;
+  }
+
   const outcome = await store.create(record, claim);
 
   if (outcome.kind === 'created') {

@@ -1,4 +1,4 @@
-import { namedConnection } from '@broker/shared';
+import { LuaScript, namedConnection } from '@broker/shared';
 import type { Redis } from 'ioredis';
 import type { IntegrationConfig, RedisKeys } from '@broker/shared';
 
@@ -15,7 +15,7 @@ import type { IntegrationConfig, RedisKeys } from '@broker/shared';
  *
  * Times come from Redis (`TIME`), so clocks of worker hosts do not matter.
  */
-const ACQUIRE = `
+const ACQUIRE = new LuaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local paused = redis.call('PTTL', KEYS[1])
@@ -43,15 +43,15 @@ if KEYS[3] ~= '' then
   redis.call('PEXPIRE', KEYS[3], ARGV[4])
 end
 return {0, 0}
-`;
+`);
 
 /** Sets the integration's pause, never shortening one already in force. */
-const PAUSE = `
+const PAUSE = new LuaScript(`
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
 end
 return redis.call('PTTL', KEYS[1])
-`;
+`);
 
 export type GateVerdict =
   | { admitted: true }
@@ -76,18 +76,21 @@ export class CallGate {
   async acquire(integrationName: string, integration: IntegrationConfig, connection: string, member: string): Promise<GateVerdict> {
     const limit = integration.rateLimit;
     const perConnection = namedConnection(integration, connection)?.rateLimit ?? limit?.perConnection;
-    const [verdict, waitMs] = (await this.redis.eval(
-      ACQUIRE,
-      3,
-      this.keys.pause(integrationName),
-      limit ? this.keys.rateWindow(integrationName) : '',
-      perConnection ? this.keys.connectionRateWindow(integrationName, connection) : '',
-      String(limit?.max ?? 0),
-      String(limit ? windowWithMargin(limit.durationMs) : 0),
-      String(perConnection?.max ?? 0),
-      String(perConnection ? windowWithMargin(perConnection.durationMs) : 0),
-      member,
-    )) as [number, number];
+    const [verdict, waitMs] = await ACQUIRE.run<[number, number]>(
+      this.redis,
+      [
+        this.keys.pause(integrationName),
+        limit ? this.keys.rateWindow(integrationName) : '',
+        perConnection ? this.keys.connectionRateWindow(integrationName, connection) : '',
+      ],
+      [
+        String(limit?.max ?? 0),
+        String(limit ? windowWithMargin(limit.durationMs) : 0),
+        String(perConnection?.max ?? 0),
+        String(perConnection ? windowWithMargin(perConnection.durationMs) : 0),
+        member,
+      ],
+    );
     switch (verdict) {
       case 0:
         return { admitted: true };
@@ -111,6 +114,6 @@ export class CallGate {
 
   /** Stops every worker from calling the integration for `ms` (a 429 or Retry-After). Returns the pause in force. */
   async pause(integrationName: string, ms: number, reason: string): Promise<number> {
-    return (await this.redis.eval(PAUSE, 1, this.keys.pause(integrationName), String(Math.ceil(ms)), reason)) as number;
+    return PAUSE.run<number>(this.redis, [this.keys.pause(integrationName)], [String(Math.ceil(ms)), reason]);
   }
 }

@@ -9,6 +9,9 @@ import { upstreamObserver } from '../metrics/upstream-observer';
 import { gateFurtherCalls } from './gated-http';
 import { decideRetry } from './retry-policy';
 
+/** How long after it was queued a job with no record is looked at again rather than skipped. @defaultValue 5000 */
+export const RECORD_GRACE_MS = 5000;
+
 /** A job answered 429 this many times ends as RATE_LIMITED. @defaultValue 10 */
 export const MAX_RATE_LIMIT_DEFERRALS = 10;
 
@@ -89,6 +92,12 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
         verdict.admitted ? deps.gate.release(data.integration, data.connection, tryToken) : undefined,
         claim.status === 'running' ? deps.store.incrementAttempts(id, -1) : undefined,
       ]);
+    }
+    if (claim.status === 'missing' && Date.now() - job.timestamp < RECORD_GRACE_MS) {
+      // The api sends a job's record and the job together; should they ever
+      // arrive out of order, the record follows within moments: look again.
+      await job.moveToDelayed(Date.now() + 100, token);
+      throw new DelayedError();
     }
     if (claim.status !== 'running') {
       log.info({ status: claim.status }, 'job not run: already %s', claim.status);

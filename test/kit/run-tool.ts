@@ -1,0 +1,94 @@
+import {
+  envSecretsProvider,
+  parseConfig,
+  type BrokerConfig,
+  type Logger,
+} from '@broker/shared';
+import { createIntegrationClients, createToolRegistry, ToolError, type RunnableTool, type ToolContext } from '@broker/tools';
+import { testLogger } from '../helpers/broker';
+
+/** The secrets the kit's stubs accept by default, under the names the example configs use. */
+export const KIT_SECRETS: Record<string, string> = {
+  STRIPE_SECRET_KEY: 'sk_test_kit',
+  HUBSPOT_TOKEN: 'pat-kit-token',
+  SHOPIFY_ADMIN_TOKEN: 'shpat_kit',
+  GITHUB_TOKEN: 'ghp_kit',
+};
+
+/**
+ * The config section of each built-in integration, in its native auth form,
+ * as a user writes it (see the README's "Built-in integrations").
+ */
+export function builtinIntegrationConfig(name: 'stripe' | 'hubspot' | 'shopify' | 'github', baseUrl: string, extra: Record<string, unknown> = {}) {
+  const auth = {
+    stripe: { type: 'apiKey', prefix: 'Bearer ', secret: 'STRIPE_SECRET_KEY' },
+    hubspot: { type: 'apiKey', prefix: 'Bearer ', secret: 'HUBSPOT_TOKEN' },
+    shopify: { type: 'apiKey', header: 'X-Shopify-Access-Token', secret: 'SHOPIFY_ADMIN_TOKEN' },
+    github: { type: 'apiKey', prefix: 'Bearer ', secret: 'GITHUB_TOKEN' },
+  }[name];
+  return { baseUrl, auth, ...extra };
+}
+
+export interface RunToolOptions {
+  /** A parsed config, or the raw `integrations` section to parse. */
+  config: BrokerConfig | { integrations: Record<string, unknown> };
+  tool: string;
+  input: unknown;
+  secrets?: Record<string, string>;
+  connection?: string;
+  /** @defaultValue "kit-idempotency-key" */
+  idempotencyKey?: string;
+  /** Receives every `reportProgress` call. */
+  progress?: unknown[];
+  /** Receives every `pauseIntegration` call. */
+  pauses?: { ms: number; reason: string }[];
+  logger?: Logger;
+}
+
+/**
+ * Runs one tool the way the worker does — input validated, one HTTP client
+ * per integration (auth, version, idempotency key, classification), output
+ * validated — without Redis or queues: for unit-style tests of a tool against
+ * a stub. Failures are thrown as the ToolError the job would record.
+ */
+export async function runTool(options: RunToolOptions): Promise<unknown> {
+  const config = 'agents' in options.config ? (options.config as BrokerConfig) : parseConfig(options.config);
+  const registry = createToolRegistry(config);
+  const tool: RunnableTool | undefined = registry.get(options.tool);
+  if (!tool) throw new Error(`tool ${options.tool} is not configured`);
+  const logger = options.logger ?? testLogger('kit');
+  const client = createIntegrationClients(config, envSecretsProvider({ ...KIT_SECRETS, ...options.secrets }), logger).get(tool.integration)!;
+  const input = tool.validateInput(options.input);
+  if (!input.ok) throw new ToolError('VALIDATION_ERROR', { message: `input: ${input.errors.map((e) => `${e.pointer} ${e.message}`).join('; ')}` });
+  const key = options.idempotencyKey ?? 'kit-idempotency-key';
+  const connection = options.connection ?? 'default';
+  const controller = new AbortController();
+  const ctx: ToolContext = {
+    jobId: 'job_kit',
+    attempt: 1,
+    connection,
+    idempotencyKey: key,
+    logger,
+    signal: controller.signal,
+    http: client.forCall({
+      tool: tool.name,
+      jobId: 'job_kit',
+      attempt: 1,
+      connection,
+      write: tool.write,
+      requestId: 'kit-request',
+      signal: controller.signal,
+      ...(tool.idempotent ? { idempotencyKey: key } : {}),
+    }),
+    reportProgress: async (p) => {
+      options.progress?.push(p);
+    },
+    pauseIntegration: async (ms, reason) => {
+      options.pauses?.push({ ms, reason });
+    },
+  };
+  const output = await tool.run(input.value, ctx);
+  const checked = tool.validateOutput(output);
+  if (!checked.ok) throw new ToolError('SCHEMA_MISMATCH', { message: checked.errors.map((e) => `${e.pointer} ${e.message}`).join('; ') });
+  return checked.value;
+}

@@ -1,0 +1,219 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { bearer, KEYS } from '../api/harness';
+import { REDIS_URL } from '../helpers/redis';
+import { StubServer } from '../helpers/stub-server';
+import { waitFor } from '../helpers/wait-for';
+import { standardEvent } from '../webhooks/signers';
+import { ADMIN_TOKEN, demoUpstream, startStack, type Stack } from './stack';
+
+/**
+ * The `broker` CLI, spawned from its build (`npx tsc -p apps/cli`) the way an
+ * operator runs it, against a real api + worker + Redis.
+ */
+
+const MAIN = join(__dirname, '../../apps/cli/dist/main.js');
+const ACME_SECRET = `whsec_${Buffer.from('acme-cli-test-secret-0123456789').toString('base64')}`;
+const TRIGGER_SECRET = `whsec_${Buffer.from('trigger-cli-test-secret-012345').toString('base64')}`;
+
+let s: Stack;
+let receiver: StubServer;
+let baseEnv: Record<string, string>;
+const tmp = mkdtempSync(join(tmpdir(), 'broker-cli-'));
+/** Contacts whose upstream answers 500 while this holds. */
+const failing = new Set<string>();
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Asynchronous on purpose: the API under test runs in this process and must keep answering. */
+function cli(args: string[], env: Record<string, string | undefined> = {}, input?: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH, ...baseEnv, ...env } as NodeJS.ProcessEnv });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(input ?? '');
+  });
+}
+
+const json = (run: Run) => JSON.parse(run.stdout) as Record<string, unknown>;
+
+beforeAll(async () => {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build it with "npx tsc -p apps/cli"`);
+  receiver = await StubServer.start(() => ({ status: 204 }));
+  s = await startStack('cli', {
+    overrides: {
+      webhooks: { acme: { type: 'standard', secret: 'ACME_WEBHOOK_SECRET' } },
+      routes: [{ source: 'acme', event: '*', trigger: 'acme_any' }],
+      triggerDelivery: { url: `${receiver.url}/hooks/agent`, secret: 'TRIGGER_SIGNING_SECRET' },
+    },
+  });
+  s.h.env.ACME_WEBHOOK_SECRET = ACME_SECRET;
+  s.h.env.TRIGGER_SIGNING_SECRET = TRIGGER_SECRET;
+  s.upstream.setHandler((req, i) => (failing.has(req.path) ? { status: 500, body: { error: 'boom' } } : demoUpstream(req, i)));
+  baseEnv = { REDIS_URL, BROKER_REDIS_PREFIX: s.h.prefix, BROKER_URL: s.baseUrl, BROKER_ADMIN_TOKEN: ADMIN_TOKEN };
+});
+afterAll(async () => {
+  await s?.close();
+  await receiver?.close();
+});
+
+describe('broker CLI: usage', () => {
+  it('prints help for every command, exit 0', async () => {
+    const top = await cli(['--help']);
+    expect(top.code).toBe(0);
+    for (const command of ['config check', 'jobs get', 'jobs retry-failed', 'events list', 'events show', 'events replay', 'keys hash']) {
+      expect(top.stdout).toContain(command);
+      const help = await cli([...command.split(' '), '--help']);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain(`Usage: broker ${command}`);
+      expect(help.stdout).toContain('--json');
+    }
+  });
+
+  it('exits 2 on wrong usage', async () => {
+    for (const args of [[], ['nope'], ['jobs', 'nope'], ['jobs', 'get'], ['jobs', 'get', 'a', 'b'], ['keys', 'hash', 'k', '--bogus'], ['jobs', 'retry-failed'], ['events', 'list', '--limit', 'many']]) {
+      const run = await cli(args);
+      expect({ args, code: run.code }).toEqual({ args, code: 2 });
+    }
+  });
+});
+
+describe('broker config check', () => {
+  it('accepts a valid file', async () => {
+    const file = join(tmp, 'good.json');
+    writeFileSync(file, JSON.stringify({ integrations: { demo: { baseUrl: 'http://127.0.0.1:4010', tools: [] } } }));
+    const run = await cli(['config', 'check', file, '--json']);
+    expect(run.code).toBe(0);
+    expect(json(run)).toMatchObject({ ok: true, integrations: ['demo'] });
+  });
+
+  it('prints every problem of a bad file and exits 1', async () => {
+    const file = join(tmp, 'bad.yaml');
+    writeFileSync(file, 'integrations:\n  demo:\n    baseUrl: not-a-url\n    timeoutMs: -1\nagents:\n  - id: a\n    key: { secret: "has spaces" }\n');
+    const run = await cli(['config', 'check', file]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/integrations\.demo\.baseUrl/);
+    expect(run.stdout).toMatch(/integrations\.demo\.timeoutMs/);
+    expect(run.stdout).toMatch(/agents\.0\.key\.secret/);
+    const asJson = await cli(['config', 'check', file, '--json']);
+    expect((json(asJson).problems as string[]).length).toBeGreaterThanOrEqual(3);
+    expect((await cli(['config', 'check', join(tmp, 'missing.json')])).code).toBe(1);
+  });
+});
+
+describe('broker keys hash', () => {
+  it('prints the sha256 of a key, from the argument or stdin', async () => {
+    const expected = createHash('sha256').update('key-agent-a').digest('hex');
+    expect((await cli(['keys', 'hash', 'key-agent-a'])).stdout.trim()).toBe(expected);
+    expect(json(await cli(['keys', 'hash', '-', '--json'], {}, 'key-agent-a\n'))).toEqual({ sha256: expected });
+  });
+});
+
+describe('broker jobs', () => {
+  it("reads a job record from Redis, any agent's", async () => {
+    const submitted = await request(s.h.server).post('/v1/jobs').set(bearer(KEYS.a)).send({ tool: 'demo.getContact', input: { id: 'c_cli' } }).expect(202);
+    await request(s.h.server).get(`/v1/jobs/${submitted.body.id}?waitMs=10000`).set(bearer(KEYS.a)).expect(200);
+    const run = await cli(['jobs', 'get', submitted.body.id, '--json']);
+    expect(run.code).toBe(0);
+    expect(json(run)).toMatchObject({ id: submitted.body.id, status: 'succeeded', agentId: 'agent-a', integration: 'demo', result: { id: 'c_cli' } });
+
+    const unknown = await cli(['jobs', 'get', 'job_00000000000000000000000000000000']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no job');
+    const noRedis = await cli(['jobs', 'get', submitted.body.id], { REDIS_URL: 'redis://:hunter2@127.0.0.1:1' });
+    expect(noRedis.code).toBe(1);
+    expect(noRedis.stderr).toContain('cannot reach Redis');
+    expect(noRedis.stderr).not.toContain('hunter2');
+  });
+
+  it("retries an integration's failed jobs, which then run again", async () => {
+    failing.add('/contacts/c_flaky');
+    const submitted = await request(s.h.server).post('/v1/jobs').set(bearer(KEYS.a)).send({ tool: 'demo.getContact', input: { id: 'c_flaky' } }).expect(202);
+    const id = submitted.body.id as string;
+    const failed = await request(s.h.server).get(`/v1/jobs/${id}?waitMs=10000`).set(bearer(KEYS.a)).expect(200);
+    expect(failed.body).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'UPSTREAM_ERROR' } });
+    await waitFor(async () => (await s.h.queue.getFailedCount()) > 0, { what: 'the BullMQ job to be failed' });
+
+    const dry = await cli(['jobs', 'retry-failed', '--integration', 'demo', '--dry-run', '--json']);
+    expect(dry.code).toBe(0);
+    expect(json(dry)).toMatchObject({ dryRun: true, retried: 1, jobs: [id] });
+    expect((await s.h.store.get(id))?.status).toBe('failed');
+
+    failing.delete('/contacts/c_flaky');
+    const run = await cli(['jobs', 'retry-failed', '--integration', 'demo']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('retried 1 failed job(s) of demo');
+    const done = await request(s.h.server).get(`/v1/jobs/${id}?waitMs=10000`).set(bearer(KEYS.a)).expect(200);
+    expect(done.body).toMatchObject({ status: 'succeeded', attempts: 2, result: { id: 'c_flaky' } });
+    expect(done.body.error).toBeUndefined();
+
+    const again = await cli(['jobs', 'retry-failed', '--integration', 'demo', '--json']);
+    expect(json(again)).toMatchObject({ retried: 0 });
+  });
+
+  it('refuses an integration the config file does not have', async () => {
+    const file = join(tmp, 'config.json');
+    writeFileSync(file, JSON.stringify({ integrations: { demo: { baseUrl: 'http://127.0.0.1:4010' } } }));
+    const run = await cli(['jobs', 'retry-failed', '--integration', 'nope'], { BROKER_CONFIG: file });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('no integration "nope"');
+  });
+});
+
+describe('broker events', () => {
+  beforeAll(async () => {
+    for (const [id, type] of [['msg_cli_1', 'invoice.paid'], ['msg_cli_2', 'invoice.voided']] as const) {
+      const signed = standardEvent({ id, type, secrets: [ACME_SECRET] });
+      await request(s.h.server).post('/hooks/acme').set(signed.headers).send(signed.body).expect(200);
+    }
+  });
+
+  it('lists events with filters, newest first', async () => {
+    const all = await cli(['events', 'list', '--source', 'acme', '--json']);
+    expect(all.code).toBe(0);
+    expect((json(all).events as { id: string }[]).map((e) => e.id)).toEqual(['acme:msg_cli_2', 'acme:msg_cli_1']);
+    const paid = await cli(['events', 'list', '--type', 'invoice.paid', '--limit', '5']);
+    expect(paid.code).toBe(0);
+    expect(paid.stdout).toContain('acme:msg_cli_1');
+    expect(paid.stdout).not.toContain('acme:msg_cli_2');
+    const page = await cli(['events', 'list', '--limit', '1', '--json']);
+    expect(json(page).nextCursor).toEqual(expect.any(String));
+  });
+
+  it('shows and replays an event', async () => {
+    const shown = await cli(['events', 'show', 'acme:msg_cli_1', '--json']);
+    expect(shown.code).toBe(0);
+    expect(json(shown)).toMatchObject({ id: 'acme:msg_cli_1', source: 'acme', type: 'invoice.paid' });
+    const replayed = await cli(['events', 'replay', 'acme:msg_cli_1', '--json']);
+    expect(replayed.code).toBe(0);
+    expect(json(replayed)).toMatchObject({ id: 'acme:msg_cli_1', deliveries: [expect.objectContaining({ trigger: 'acme_any', replay: true })] });
+    const missing = await cli(['events', 'show', 'acme:nope']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('404 NOT_FOUND');
+  });
+
+  it('fails without a valid admin token', async () => {
+    const none = await cli(['events', 'list'], { BROKER_ADMIN_TOKEN: '' });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('BROKER_ADMIN_TOKEN');
+    const wrong = await cli(['events', 'list'], { BROKER_ADMIN_TOKEN: 'wrong' });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('401 UNAUTHENTICATED');
+  });
+});
