@@ -8,8 +8,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test', '<rootDir>/packages', '<rootDir>/apps'],
   testMatch: ['**/*.test.ts'],
-  // Timing-sensitive process-level tests run alone afterwards (jest.serial.config.js).
-  testPathIgnorePatterns: ['/node_modules/', '/dist/', '\\.serial\\.test\\.ts$'],
+  // Timing-sensitive process-level tests run alone afterwards (jest.serial.config.js, jest.chaos.config.js).
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '\\.serial\\.test\\.ts$', '\\.chaos\\.test\\.ts$'],
   transform: {
     '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
   },

@@ -90,6 +90,7 @@ it('answers the contract shape for every integration, and never a secret', async
           { name: 'eu', state: 'missing' },
           { name: 'shared', state: 'ok' },
         ],
+        deprecations: [],
       },
       {
         name: 'crm',
@@ -101,6 +102,7 @@ it('answers the contract shape for every integration, and never a secret', async
         queue: { waiting: 0, active: 0, delayed: 0, failed: 0 },
         // No token stored, and no client secret to fetch one with: nothing to send.
         connections: [{ name: 'default', state: 'missing' }],
+        deprecations: [],
       },
       {
         name: 'open',
@@ -111,6 +113,7 @@ it('answers the contract shape for every integration, and never a secret', async
         circuitBreaker: { state: 'closed' },
         queue: { waiting: 0, active: 0, delayed: 0, failed: 0 },
         connections: [{ name: 'default', state: 'ok' }],
+        deprecations: [],
       },
     ],
   });

@@ -108,7 +108,7 @@ export class HubSpotStub extends KitStub {
         if (a.types?.[0]?.associationCategory !== 'HUBSPOT_DEFINED' || typeId !== ASSOCIATION_TO_CONTACT[type]) {
           return this.errorReply(400, `association type id ${String(typeId)} is not valid between ${type} and contacts`, 'VALIDATION_ERROR');
         }
-        associations.push({ toId, typeId });
+        associations.push({ toId, typeId: typeId! });
       }
       const record = this.create(type, Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, String(v)])), associations);
       return withRate({ status: 201, body: this.view(record) });

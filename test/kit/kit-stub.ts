@@ -10,7 +10,8 @@ import { matchInteraction, type RecordedFixture, type RecordedInteraction } from
  * - `timeout-after-commit` / `reset-after-commit`: the request takes effect
  *   first (the object is created, the idempotency key stored), then the answer
  *   is lost — the case idempotency keys exist for;
- * - any raw reply (status, headers, body, delay).
+ * - `{ delayMs }` alone: the real answer, that much later (a slow upstream);
+ * - any other raw reply (status, headers, body, delay) instead of the answer.
  */
 export type Fault = number | 'timeout' | 'reset' | 'timeout-after-commit' | 'reset-after-commit' | StubReply;
 
@@ -129,6 +130,10 @@ export abstract class KitStub {
       if (fault === 'timeout-after-commit' || fault === 'reset-after-commit') {
         await this.answer(req);
         return fault === 'timeout-after-commit' ? { hang: true } : { destroy: true };
+      }
+      if (Object.keys(fault).length === 1 && fault.delayMs !== undefined) {
+        await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+        return this.answer(req);
       }
       return fault;
     }

@@ -1,10 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import {
   envSecretsProvider,
   parseConfig,
   type BrokerConfig,
   type Logger,
 } from '@broker/shared';
-import { createIntegrationClients, createToolRegistry, ToolError, type RunnableTool, type ToolContext } from '@broker/tools';
+import { createIntegrationClients, createToolRegistry, ToolError, type BuiltinTool, type RunnableTool, type ToolContext } from '@broker/tools';
 import { testLogger } from '../helpers/broker';
 
 /** The secrets the kit's stubs accept by default, under the names the example configs use. */
@@ -36,13 +37,15 @@ export interface RunToolOptions {
   input: unknown;
   secrets?: Record<string, string>;
   connection?: string;
-  /** @defaultValue "kit-idempotency-key" */
+  /** The job's idempotency key. @defaultValue a new one per call, as for a new job */
   idempotencyKey?: string;
   /** Receives every `reportProgress` call. */
   progress?: unknown[];
   /** Receives every `pauseIntegration` call. */
   pauses?: { ms: number; reason: string }[];
   logger?: Logger;
+  /** Tools written in code, by integration, instead of the built-in ones (e.g. your own or generated tools). */
+  builtins?: Record<string, readonly BuiltinTool[]>;
 }
 
 /**
@@ -53,14 +56,14 @@ export interface RunToolOptions {
  */
 export async function runTool(options: RunToolOptions): Promise<unknown> {
   const config = 'agents' in options.config ? (options.config as BrokerConfig) : parseConfig(options.config);
-  const registry = createToolRegistry(config);
+  const registry = options.builtins ? createToolRegistry(config, options.builtins) : createToolRegistry(config);
   const tool: RunnableTool | undefined = registry.get(options.tool);
   if (!tool) throw new Error(`tool ${options.tool} is not configured`);
   const logger = options.logger ?? testLogger('kit');
   const client = createIntegrationClients(config, envSecretsProvider({ ...KIT_SECRETS, ...options.secrets }), logger).get(tool.integration)!;
   const input = tool.validateInput(options.input);
   if (!input.ok) throw new ToolError('VALIDATION_ERROR', { message: `input: ${input.errors.map((e) => `${e.pointer} ${e.message}`).join('; ')}` });
-  const key = options.idempotencyKey ?? 'kit-idempotency-key';
+  const key = options.idempotencyKey ?? `job_kit_${randomUUID()}`;
   const connection = options.connection ?? 'default';
   const controller = new AbortController();
   const ctx: ToolContext = {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { buildSchema, execute, GraphQLError, parse, validate, type DocumentNode, type ExecutionResult } from 'graphql';
+import { buildSchema, execute, GraphQLError, parse, validate, type DocumentNode } from 'graphql';
 import type { StubReply, StubRequest } from '../helpers/stub-server';
 import { KitStub } from './kit-stub';
 import { queryCost } from './shopify-cost';
@@ -149,7 +149,7 @@ export class ShopifyStub extends KitStub {
     } catch {
       return { status: 400, body: { errors: { query: 'Required parameter missing or invalid' } } };
     }
-    const answer = (result: ExecutionResult | { errors: unknown[] }, extensions?: unknown): StubReply => ({
+    const answer = (result: { data?: unknown; errors?: unknown[] }, extensions?: unknown): StubReply => ({
       status: 200,
       headers: { 'x-request-id': randomUUID() },
       body: { ...result, ...(extensions ? { extensions } : {}) },

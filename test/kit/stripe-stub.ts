@@ -138,7 +138,7 @@ export class StripeStub extends KitStub {
       metadata: {},
       ...fields,
     };
-    this.paymentIntents.set(id, pi);
+    this.paymentIntents.set(pi.id, pi);
     return pi;
   }
 

@@ -57,7 +57,7 @@ describe('@broker/client', () => {
     await expect(stranger.listTools()).rejects.toMatchObject({ status: 401, code: 'UNAUTHENTICATED' });
   });
 
-  it('cancels a queued job, and refuses to cancel a finished one', async () => {
+  it('cancels a queued job; cancelling it again is 409 CONFLICT', async () => {
     // The queue is paused (for every worker) so the job stays queued.
     await s.h.queue.pause();
     try {

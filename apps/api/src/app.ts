@@ -16,6 +16,8 @@ import { createCallbackQueue } from './jobs/callbacks';
 import { JobEventHub } from './jobs/job-events';
 import { mcpEndpoint } from './mcp/mcp-route';
 import { createToolQueues } from './jobs/queues';
+import { agentRateLimit } from './limits/agent-rate-limit';
+import { DailyJobCaps } from './limits/daily-job-caps';
 import { httpMetrics } from './metrics/http-metrics';
 import { metricsRoute } from './metrics/metrics-route';
 import { queueDepthSource } from './metrics/queue-depths';
@@ -89,6 +91,7 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
     metrics: deps.metrics ?? createMetrics(),
     eventStore: new EventStore(redis, keys),
     triggers: createTriggerQueue(redis, prefix, logger),
+    dailyJobCaps: new DailyJobCaps(config, redis, keys, logger),
   };
 
   await withRedisDeadline(events.start(), SUBSCRIBE_WAIT_MS).catch((err: unknown) => {
@@ -110,7 +113,9 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
 
   const resolveAgent = agentResolver(config.agents, secrets, logger);
   const isAdmin = adminTokenChecker(config, secrets);
-  const auth = agentAuth(resolveAgent);
+  // Per-agent request limits run right after authentication: keyed by agent, shared through Redis.
+  const limitAgents = agentRateLimit({ config, redis, keys, logger });
+  const auth = [agentAuth(resolveAgent), limitAgents];
   const oauth = createOAuthContext({ config, redis, keys, secrets, logger, publicUrl: deps.publicUrl });
   const allQueues = [...ctx.queues.values(), ctx.triggers, ctx.callbacks];
   ctx.metrics.readQueueDepthsFrom(queueDepthSource(() => allQueues));
@@ -123,7 +128,7 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
   app.route('/v1/tools').get(auth, listTools(ctx)).all(methodNotAllowed(['GET']));
   app
     .route('/v1/integrations')
-    .get(operatorAuth(isAdmin, resolveAgent, 'integrations:read'), listIntegrations(ctx, { keys, secrets, oauth2: oauthConnectionState(config, { secrets, tokens: oauth.tokens }) }))
+    .get(operatorAuth(isAdmin, resolveAgent, 'integrations:read'), limitAgents, listIntegrations(ctx, { keys, secrets, oauth2: oauthConnectionState(config, { secrets, tokens: oauth.tokens }) }))
     .all(methodNotAllowed(['GET']));
   app
     .route('/v1/integrations/:name/connections/:connection/token')
@@ -139,12 +144,12 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
   app.route('/docs').get(docsPage()).all(methodNotAllowed(['GET']));
 
   // Webhooks: the raw body is read inside the route, with the source's limit, never parsed before it is verified.
-  app.route('/hooks/:source').post(receiveWebhook(ctx, secrets)).all(methodNotAllowed(['POST']));
-  app.route('/v1/events').get(operatorAuth(isAdmin, resolveAgent, 'events:read'), listEvents(ctx)).all(methodNotAllowed(['GET']));
-  app.route('/v1/events/:id').get(operatorAuth(isAdmin, resolveAgent, 'events:read'), getEvent(ctx)).all(methodNotAllowed(['GET']));
+  app.route('/hooks/:source').post(receiveWebhook(ctx, secrets, { keys })).all(methodNotAllowed(['POST']));
+  app.route('/v1/events').get(operatorAuth(isAdmin, resolveAgent, 'events:read'), limitAgents, listEvents(ctx)).all(methodNotAllowed(['GET']));
+  app.route('/v1/events/:id').get(operatorAuth(isAdmin, resolveAgent, 'events:read'), limitAgents, getEvent(ctx)).all(methodNotAllowed(['GET']));
   app
     .route('/v1/events/:id/replay')
-    .post(operatorAuth(isAdmin, resolveAgent, 'events:replay'), replayEvent(ctx))
+    .post(operatorAuth(isAdmin, resolveAgent, 'events:replay'), limitAgents, replayEvent(ctx))
     .all(methodNotAllowed(['POST']));
 
   app.use(notFound());

@@ -3,6 +3,7 @@ import type { BrokerConfig, EventStore, JobStore, Logger, Metrics } from '@broke
 import type { Catalogue } from '@broker/tools/catalogue';
 import type { CallbackQueue } from './jobs/callbacks';
 import type { JobEventHub } from './jobs/job-events';
+import type { DailyJobCaps } from './limits/daily-job-caps';
 import type { ToolQueue } from './jobs/queues';
 import type { TriggerQueue } from './webhooks/trigger-queue';
 
@@ -25,4 +26,6 @@ export interface ApiContext {
   eventStore: EventStore;
   /** Trigger deliveries, consumed by the worker. */
   triggers: TriggerQueue;
+  /** Cost guard: each agent's jobs per UTC day per tool glob (`agents[].dailyJobCaps`). */
+  dailyJobCaps: DailyJobCaps;
 }

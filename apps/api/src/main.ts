@@ -4,6 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createLogger, createRedis, createSecretsProvider, type Logger } from '@broker/shared';
 import type { Redis } from 'ioredis';
 import { createApi } from './app';
+import { answerProtocolErrors } from './http/protocol-errors';
 import { loadSettings, SettingsError, type ApiSettings } from './config';
 
 function settingsOrExit(): ApiSettings {
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
     const port = (server.address() as AddressInfo).port;
     logger.info({ port, prefix: settings.redisPrefix }, 'api listening');
   });
+  answerProtocolErrors(server);
   server.on('error', (err) => {
     logger.fatal({ err }, 'http server failed');
     process.exit(1);
@@ -69,6 +71,10 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    // A client that keeps a connection alive would go on sending requests over it after
+    // server.close(), and the drain would never end (the chaos test saw 80 such requests
+    // in a burst): each request from now on is answered, then its connection closed.
+    server.prependListener('request', (_req, res) => res.setHeader('Connection', 'close'));
     // Stop accepting first; waking the long-polls (api.close) lets server.close finish.
     const drained = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();

@@ -10,3 +10,10 @@ export { readRateLimitHeaders, adaptivePauseMs, resetToMs, type RateLimitReading
 export { createTriggerWorker, type TriggerWorker } from './triggers/trigger-worker';
 export { triggerBackoffMs } from './triggers/backoff';
 export { entityOf, openclawBody, sessionKeyFor } from './triggers/openclaw-format';
+export { Alerter } from './alerts/alerter';
+export { ALERT_KINDS, type Alert, type AlertKind, type AlertNotice } from './alerts/alert';
+export { readDeprecationHeaders, parseDeprecation, linkWithRel, reportedApiVersion } from './alerts/deprecation-headers';
+export { redactSample } from './alerts/redact';
+export { FailureRate } from './alerts/failure-rate';
+export { afterCheck, nextWake, planWait } from './async-tools/wait-plan';
+export { DeprecationWatch } from './alerts/deprecation-watch';

@@ -2,7 +2,9 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   BACKOFF_TYPE,
+  CorrelationStore,
   createMetrics,
+  EventStore,
   integrationQueueName,
   JobStore,
   redisKeys,
@@ -14,6 +16,9 @@ import {
   type ToolJobData,
 } from '@broker/shared';
 import { createIntegrationClients, createToolRegistry, ToolError, type ToolRegistry } from '@broker/tools';
+import { responseObservers } from './alerts/deprecation-watch';
+import { createEscalations, type EscalationKit } from './alerts/escalation-wiring';
+import { AsyncWaits } from './async-tools/async-waits';
 import { createCallbackWorker, type CallbackWorker } from './callbacks/callback-worker';
 import { callbackResender, FinishReportingJobStore, jobFinishedListener, type JobFinishedDeps } from './callbacks/job-finished';
 import { AdaptiveLimits } from './limits/adaptive-limits';
@@ -49,6 +54,8 @@ export interface WorkerApp {
   callbacks: CallbackWorker | undefined;
   /** Delivers webhook triggers; undefined when the config has no `triggerDelivery`. */
   triggers: TriggerWorker | undefined;
+  /** Alerts, deprecation watch and the breaker / dead-letter monitor. */
+  escalation: EscalationKit;
   /** Resolves once every worker is connected and taking jobs. */
   ready(): Promise<void>;
   /** Stops taking jobs, lets running ones finish, closes queues. Runs once. */
@@ -79,12 +86,21 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
     metrics,
     ...deps.callbacks,
   });
+  const queues = new Map<string, Queue>();
+  const escalation = createEscalations({ config, redis, prefix, keys, secrets: deps.secrets, logger, metrics }, { tools: () => queues.values(), callbacks: callbacks?.queue });
+  const { escalations } = escalation;
   // Every job this worker finishes is counted, and its callback queued, where the record turns terminal.
-  const finishing: JobFinishedDeps = { redis, keys, metrics, ...(callbacks ? { enqueueCallback: (id: string) => callbacks.enqueue(id) } : {}) };
+  const finishing: JobFinishedDeps = {
+    redis,
+    keys,
+    metrics,
+    observe: (job) => escalations.jobFinished(job),
+    ...(callbacks ? { enqueueCallback: (id: string) => callbacks.enqueue(id) } : {}),
+  };
   const store = new FinishReportingJobStore(redis, keys, storeOptions, jobFinishedListener(finishing), logger);
   const registry = deps.registry ?? createToolRegistry(config);
-  const clients = createIntegrationClients(config, deps.secrets, logger, oauthCredentialsFor({ config, redis, keys, secrets: deps.secrets, logger }));
-  const queues = new Map<string, Queue>();
+  const onNeedsReauth = (integration: string, connection: string, reason: string) => escalations.needsReauth({ integration, connection, reason });
+  const clients = createIntegrationClients(config, deps.secrets, logger, oauthCredentialsFor({ config, redis, keys, secrets: deps.secrets, logger, onNeedsReauth }));
   const workers = new Map<string, Worker>();
 
   for (const name of Object.keys(config.integrations)) {
@@ -93,7 +109,36 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
   const gate = new CallGate(redis, keys);
   const breaker = new CircuitBreaker(redis, keys, metrics);
   const adaptive = new AdaptiveLimits(gate, metrics);
-  const processor = createToolJobProcessor({ config, registry, clients, store, gate, breaker, adaptive, queues, logger, metrics, resendCallback: callbackResender(finishing) });
+  const asyncWaits = new AsyncWaits({
+    config,
+    store,
+    correlations: new CorrelationStore(redis, keys),
+    events: new EventStore(redis, keys),
+    gate,
+    breaker,
+    clients,
+    metrics,
+    escalations,
+    resendCallback: callbackResender(finishing),
+    observers: (name, tool, log) =>
+      responseObservers(adaptive.observer(name, config.integrations[name]!, log), escalation.deprecations.observer(name, tool.name, tool.apiVersion, log)).onResponse,
+  });
+  const processor = createToolJobProcessor({
+    config,
+    registry,
+    clients,
+    store,
+    gate,
+    breaker,
+    adaptive,
+    queues,
+    logger,
+    metrics,
+    resendCallback: callbackResender(finishing),
+    asyncWaits,
+    escalations,
+    deprecations: escalation.deprecations,
+  });
 
   for (const [name, integration] of Object.entries(config.integrations)) {
     const worker = new Worker<ToolJobData>(integrationQueueName(name), processor, {
@@ -135,6 +180,7 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
     ...(deps.lockDurationMs !== undefined ? { lockDurationMs: deps.lockDurationMs } : {}),
     ...(deps.stalledIntervalMs !== undefined ? { stalledIntervalMs: deps.stalledIntervalMs } : {}),
     ...(deps.outboxSweepMs !== undefined ? { outboxSweepMs: deps.outboxSweepMs } : {}),
+    onExhausted: (delivery) => escalations.triggerExhausted(delivery),
   });
 
   let closing: Promise<void> | undefined;
@@ -143,14 +189,18 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
     metrics,
     callbacks,
     triggers,
+    escalation,
     async ready() {
       await triggers?.ready();
       await Promise.all([...workers.values(), ...(callbacks ? [callbacks.worker] : [])].map((w) => w.waitUntilReady()));
+      escalation.start();
     },
     close() {
       closing ??= (async () => {
         await Promise.all([...workers.values()].map((w) => w.close()));
         await triggers?.close();
+        // Before the callbacks queue closes: the monitor reads it; after the workers: their last jobs may raise alerts.
+        await escalation.close();
         // After the tool workers: their last jobs may still queue callbacks.
         await callbacks?.close();
         await Promise.all([...queues.values()].map((q) => q.close()));

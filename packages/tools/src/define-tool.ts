@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { toPointer } from '@broker/shared';
+import type { Pending, StatusCheck } from './async/pending';
 import type { RunnableTool, ToolContext, ValidationResult } from './types';
 
 /** What a built-in tool knows about how it was configured. */
@@ -24,7 +25,12 @@ export interface ToolDefinition<I extends z.ZodType, O extends z.ZodType> {
    * The config file's `apiVersion.value` overrides it. @defaultValue none
    */
   apiVersion?: string;
-  run(input: z.output<I>, ctx: ToolContext, meta: ToolRunMeta): Promise<z.input<O>>;
+  /** The output, or `pending(reference, …)` when the upstream finishes the work later. */
+  run(input: z.output<I>, ctx: ToolContext, meta: ToolRunMeta): Promise<z.input<O> | Pending>;
+  /** For a tool whose `run` returns `pending(…, { poll })`: has the operation behind `reference` finished? */
+  checkStatus?(reference: string, input: z.output<I>, ctx: ToolContext, meta: ToolRunMeta): Promise<StatusCheck<z.input<O>>>;
+  /** For a tool whose `run` returns `pending(…, { webhook })`: the output made of what the completing event holds. */
+  resultFromEvent?(value: unknown, input: z.output<I>): z.input<O>;
 }
 
 function zodValidator(schema: z.ZodType): (value: unknown) => ValidationResult {
@@ -54,6 +60,10 @@ export function defineTool<I extends z.ZodType, O extends z.ZodType>(definition:
       validateInput: zodValidator(definition.input),
       validateOutput: zodValidator(definition.output),
       run: (input, ctx) => definition.run(input as z.output<I>, ctx, { apiVersion }),
+      ...(definition.checkStatus
+        ? { checkStatus: (reference: string, input: unknown, ctx: ToolContext) => definition.checkStatus!(reference, input as z.output<I>, ctx, { apiVersion }) }
+        : {}),
+      ...(definition.resultFromEvent ? { resultFromEvent: (value: unknown, input: unknown) => definition.resultFromEvent!(value, input as z.output<I>) } : {}),
     };
   };
 }

@@ -1,6 +1,7 @@
 export * from './types';
 export * from './tool-error';
 export * from './define-tool';
+export * from './async/pending';
 export * from './registry';
 export { createCatalogue, type Catalogue } from './catalogue';
 export { parseRetryAfter, MAX_RETRY_AFTER_MS } from './http/retry-after';

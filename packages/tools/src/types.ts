@@ -1,4 +1,5 @@
 import type { FieldError, Logger } from '@broker/shared';
+import type { Pending, StatusCheck } from './async/pending';
 
 export type ValidationResult<T = unknown> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
 
@@ -66,5 +67,10 @@ export interface ToolContext {
 /** A tool the worker can run. */
 export interface RunnableTool extends ToolDescriptor {
   validateOutput(output: unknown): ValidationResult;
-  run(input: unknown, ctx: ToolContext): Promise<unknown>;
+  /** The output, or `pending(reference, …)` when the upstream finishes later (see async/pending.ts). */
+  run(input: unknown, ctx: ToolContext): Promise<unknown | Pending>;
+  /** Asks the upstream whether the operation behind `reference` has finished (async tools that poll). */
+  checkStatus?(reference: string, input: unknown, ctx: ToolContext): Promise<StatusCheck>;
+  /** Shapes what a completing webhook event holds (at its `resultPath`) into the output; default: as it is. */
+  resultFromEvent?(value: unknown, input: unknown): unknown;
 }

@@ -6,7 +6,8 @@
  */
 const TOOL_SCOPE = 'tools:';
 
-function globToRegExp(glob: string): RegExp {
+/** `*` matches any run of characters (dots included), everything else literally; shared with the daily job caps. */
+export function globToRegExp(glob: string): RegExp {
   const body = glob
     .split('*')
     .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))

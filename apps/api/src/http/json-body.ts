@@ -1,5 +1,6 @@
 import express, { type RequestHandler } from 'express';
 import { ProblemError } from '@broker/shared';
+import { limitJsonDepth } from './json-depth';
 
 /** @defaultValue 1 MiB (CONTRACT §3) */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -19,10 +20,10 @@ const requireJsonType: RequestHandler = (req, _res, next) => {
 };
 
 /**
- * Parses a JSON body of at most 1 MiB. `strict: false` lets any JSON value
+ * Parses a JSON body of at most 1 MiB, nested at most 64 levels. `strict: false` lets any JSON value
  * through so that `"x"` or `[]` gets a 422 naming the problem, not a 400
  * claiming the JSON is malformed.
  */
 export function jsonBody(): RequestHandler[] {
-  return [requireJsonType, express.json({ limit: MAX_BODY_BYTES, strict: false, type: JSON_TYPES })];
+  return [requireJsonType, express.json({ limit: MAX_BODY_BYTES, strict: false, type: JSON_TYPES }), limitJsonDepth];
 }

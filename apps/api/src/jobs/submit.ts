@@ -10,14 +10,16 @@ import {
   type JobRecord,
   type SubmitJobBody,
   type ToolJobData,
+  type Logger,
   namedConnection,
 } from '@broker/shared';
 import type { ToolDescriptor } from '@broker/tools/catalogue';
 import type { AuthenticatedAgent } from '../auth/agent-auth';
 import type { ApiContext } from '../context';
 import { withRedisDeadline } from '../redis/deadline';
+import type { DailyJobReservation } from '../limits/daily-job-caps';
 import { checkCallbackUrl } from './callback-url';
-import { enqueueJob } from './enqueue';
+import { enqueueJob, type EnqueueOutcome } from './enqueue';
 import { idempotencyKeyHash, requestFingerprint } from './idempotency';
 
 function bodyErrors(error: z.ZodError): FieldError[] {
@@ -45,6 +47,28 @@ async function jobErrors(ctx: ApiContext, tool: ToolDescriptor, body: SubmitJobB
     errors.push(...(await checkCallbackUrl(body.callbackUrl, { callbacks: ctx.config.callbacks })));
   }
   return errors;
+}
+
+/**
+ * Gives a counted daily-cap slot back when no job came of it (a concurrent
+ * duplicate replayed, a reused key, a failed write). Chained inside the work,
+ * so it happens even when the request stopped waiting (see withRedisDeadline).
+ */
+function settle(reservation: DailyJobReservation, work: Promise<EnqueueOutcome>, logger: Logger): Promise<EnqueueOutcome> {
+  const release = () =>
+    reservation.release().catch((err: unknown) => {
+      logger.warn({ err: (err as Error).message }, 'could not give back a daily job cap slot');
+    });
+  return work.then(
+    async (outcome) => {
+      if (outcome.kind !== 'created') await release();
+      return outcome;
+    },
+    async (err: unknown) => {
+      await release();
+      throw err;
+    },
+  );
 }
 
 export interface SubmitRequest {
@@ -105,17 +129,23 @@ export async function submitToolJob(ctx: ApiContext, agent: AuthenticatedAgent, 
     ttlSeconds: config.retention.idempotencySeconds,
   };
 
+  // Cost guard first: a job over its agent's daily cap is refused before anything is written.
+  const reservation = await withRedisDeadline(ctx.dailyJobCaps.reserve(agent.id, tool.name, claim ? claim.key : undefined));
   const outcome = await withRedisDeadline(
-    enqueueJob(
-      store,
-      queue,
-      {
-        record,
-        data,
-        options: (jobId) => toolJobOptions(jobId, integration, config.retention.jobSeconds),
-        ...(claim ? { claim } : {}),
-        ...(request.requestId ? { requestId: request.requestId } : {}),
-      },
+    settle(
+      reservation,
+      enqueueJob(
+        store,
+        queue,
+        {
+          record,
+          data,
+          options: (jobId) => toolJobOptions(jobId, integration, config.retention.jobSeconds),
+          ...(claim ? { claim } : {}),
+          ...(request.requestId ? { requestId: request.requestId } : {}),
+        },
+        logger,
+      ),
       logger,
     ),
   );

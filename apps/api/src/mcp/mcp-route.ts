@@ -22,6 +22,10 @@ export function mcpEndpoint(ctx: ApiContext): RequestHandler {
       void server.close();
     });
     await server.connect(transport);
+    // The transport rebuilds the request as a WHATWG Request from the Host header and answers a bare 400
+    // (no problem body) to any Host its URL parser rejects or normalises ("ó", "a b"). Stateless and
+    // without DNS-rebinding checks, it never reads the host, so it gets a fixed one.
+    req.headers.host = 'mcp.invalid';
     await transport.handleRequest(req, res, req.body);
   };
 }

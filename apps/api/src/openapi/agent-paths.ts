@@ -13,7 +13,7 @@ export const agentPaths: Record<string, PathItem> = {
       description: 'Only the tools the key\'s scopes (`tools:<glob>`) allow, with their JSON Schemas.',
       tags: ['agents'],
       security: AGENT_KEY,
-      responses: { '200': json('The tools', ref('ToolList')), ...problems(401, 503) },
+      responses: { '200': json('The tools', ref('ToolList')), ...problems(401, 429, 503) },
     },
   },
   '/v1/jobs': {
@@ -41,7 +41,7 @@ export const agentPaths: Record<string, PathItem> = {
           'Idempotent-Replayed': { schema: { type: 'string', const: 'true' } },
           Location: { schema: { type: 'string' } },
         }),
-        ...problems(400, 401, 403, 404, 409, 413, 415, 422, 503),
+        ...problems(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
       },
     },
   },
@@ -55,14 +55,14 @@ export const agentPaths: Record<string, PathItem> = {
       parameters: [
         queryParam('waitMs', 'Hold the answer until the job is terminal or this many ms passed.', { type: 'integer', minimum: 0, maximum: MAX_WAIT_MS }),
       ],
-      responses: { '200': json('The job', ref('Job')), ...problems(401, 404, 422, 503) },
+      responses: { '200': json('The job', ref('Job')), ...problems(401, 404, 422, 429, 503) },
     },
     delete: {
       operationId: 'cancelJob',
       summary: 'Cancel a queued or deferred job',
       tags: ['agents'],
       security: AGENT_KEY,
-      responses: { '200': json('Cancelled', ref('Job')), ...problems(401, 404, 409, 503) },
+      responses: { '200': json('Cancelled', ref('Job')), ...problems(401, 404, 409, 429, 503) },
     },
   },
   '/mcp': {
@@ -86,7 +86,7 @@ export const agentPaths: Record<string, PathItem> = {
           content: { 'text/event-stream': { schema: { type: 'string' } }, 'application/json': { schema: { type: 'object' } } },
         },
         '202': { description: 'A notification or response was accepted' },
-        ...problems(401, 413, 415),
+        ...problems(401, 413, 415, 429),
         '406': { description: 'The Accept header does not allow both application/json and text/event-stream' },
       },
     },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { rateLimitSchema, type AuthConfig, type CircuitState, type ConnectionState } from '@broker/shared';
+import { deprecationSchema, rateLimitSchema, type AuthConfig, type CircuitState, type ConnectionState } from '@broker/shared';
 
 const circuitStates = ['closed', 'open', 'half_open'] as const satisfies readonly CircuitState[];
 const connectionStates = ['ok', 'needs_reauth', 'missing'] as const satisfies readonly ConnectionState[];
@@ -21,6 +21,8 @@ export const integrationListSchema = z.object({
       circuitBreaker: z.object({ state: z.enum(circuitStates) }),
       queue: z.object({ waiting: z.int().min(0), active: z.int().min(0), delayed: z.int().min(0), failed: z.int().min(0) }),
       connections: z.array(z.object({ name: z.string(), state: z.enum(connectionStates) })),
+      /** API versions the upstream said are deprecated or retired (Deprecation, Sunset, providers' notices). */
+      deprecations: z.array(deprecationSchema),
     }),
   ),
 });

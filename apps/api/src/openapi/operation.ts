@@ -32,6 +32,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   413: 'Body over the limit (`PAYLOAD_TOO_LARGE`)',
   415: 'Body not `application/json` (`UNSUPPORTED_MEDIA_TYPE`)',
   422: 'Fails validation (`VALIDATION_ERROR` with `errors[].pointer`, `IDEMPOTENCY_KEY_REUSED`)',
+  429: 'Over the agent\'s request limit or a daily job cap (`RATE_LIMITED`), with `Retry-After`',
   503: 'Redis cannot be reached (`UNAVAILABLE`), answered within 2 s with `Retry-After`',
 };
 

@@ -22,7 +22,7 @@ export const operatorPaths: Record<string, PathItem> = {
         queryParam('limit', `Page size (default ${DEFAULT_EVENTS_PAGE}).`, { type: 'integer', minimum: 1, maximum: MAX_EVENTS_PAGE }),
         queryParam('cursor', 'The `nextCursor` of the previous page.'),
       ],
-      responses: { '200': json('A page of events', ref('EventList')), ...problems(401, 403, 422, 503) },
+      responses: { '200': json('A page of events', ref('EventList')), ...problems(401, 403, 422, 429, 503) },
     },
   },
   '/v1/events/{id}': {
@@ -32,7 +32,7 @@ export const operatorPaths: Record<string, PathItem> = {
       summary: 'Read a stored event: raw body, headers, timestamps and each trigger delivery',
       tags: ['operators'],
       security: OPERATOR,
-      responses: { '200': json('The event', ref('EventDetail')), ...problems(401, 403, 404, 503) },
+      responses: { '200': json('The event', ref('EventDetail')), ...problems(401, 403, 404, 429, 503) },
     },
   },
   '/v1/events/{id}/replay': {
@@ -43,7 +43,7 @@ export const operatorPaths: Record<string, PathItem> = {
       description: 'Scope `events:replay` or the admin token.',
       tags: ['operators'],
       security: OPERATOR,
-      responses: { '202': json('Deliveries queued', ref('ReplayReceipt')), ...problems(401, 403, 404, 503) },
+      responses: { '202': json('Deliveries queued', ref('ReplayReceipt')), ...problems(401, 403, 404, 429, 503) },
     },
   },
   '/v1/integrations': {
@@ -53,7 +53,7 @@ export const operatorPaths: Record<string, PathItem> = {
       description: 'Scope `integrations:read` or the admin token.',
       tags: ['operators'],
       security: OPERATOR,
-      responses: { '200': json('The integrations', ref('IntegrationList')), ...problems(401, 403, 503) },
+      responses: { '200': json('The integrations', ref('IntegrationList')), ...problems(401, 403, 429, 503) },
     },
   },
   '/v1/integrations/{name}/connections/{connection}/token': {

@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import {
   connectionNames,
   connectionState,
+  DeprecationStore,
   readCircuitStates,
   type IntegrationStatus,
   type ListIntegrationsResponse,
@@ -38,13 +39,15 @@ export function listIntegrations(ctx: ApiContext, options: ListIntegrationsOptio
       })),
     );
   };
+  const deprecationStore = new DeprecationStore(ctx.redis, options.keys);
   return async (_req, res) => {
     const names = Object.keys(ctx.config.integrations);
-    const [circuits, counts, connections] = await withRedisDeadline(
+    const [circuits, counts, connections, deprecations] = await withRedisDeadline(
       Promise.all([
         readCircuitStates(ctx.redis, options.keys, names),
         Promise.all(names.map((name) => ctx.queues.get(name)!.getJobCounts(...QUEUE_STATES))),
         Promise.all(names.map(connectionsOf)),
+        deprecationStore.read(names),
       ]),
     );
     const tools = ctx.catalogue.list();
@@ -62,6 +65,8 @@ export function listIntegrations(ctx: ApiContext, options: ListIntegrationsOptio
         circuitBreaker: { state: circuits.get(name)!.state },
         queue: { waiting: queue.waiting ?? 0, active: queue.active ?? 0, delayed: queue.delayed ?? 0, failed: queue.failed ?? 0 },
         connections: connections[i]!,
+        // Written by the workers from upstream Deprecation / Sunset headers and providers' notices.
+        deprecations: deprecations.get(name) ?? [],
       };
     });
     const body: ListIntegrationsResponse = { integrations };

@@ -4,11 +4,13 @@ import {
   MissingSecretError,
   ProblemError,
   splitSecretValues,
+  type RedisKeys,
   type SecretsProvider,
   type WebhookReceipt,
 } from '@broker/shared';
 import type { ApiContext } from '../context';
 import { withRedisDeadline } from '../redis/deadline';
+import { correlationHook } from '../webhooks/correlate';
 import { ingestEvent, storableHeaders } from '../webhooks/ingest';
 import { verifiers } from '../webhooks/registry';
 
@@ -34,8 +36,10 @@ function tooLarge(err: unknown): boolean {
  * written to Redis with its dedupe claim and triggers in one script, and only
  * then answered 200. Redis away: 503, so the provider retries.
  */
-export function receiveWebhook(ctx: ApiContext, secrets: SecretsProvider): RequestHandler<{ source: string }> {
+export function receiveWebhook(ctx: ApiContext, secrets: SecretsProvider, options: { keys?: RedisKeys } = {}): RequestHandler<{ source: string }> {
   const { config, metrics } = ctx;
+  // Async tools waiting for webhook events (needs the key prefix; without it nothing is correlated).
+  const correlate = options.keys ? correlationHook({ redis: ctx.redis, keys: options.keys, queues: ctx.queues, metrics, logger: ctx.logger }) : undefined;
   const parsers = new Map<string, RequestHandler>(
     Object.entries(config.webhooks).map(([name, source]) => [
       name,
@@ -74,7 +78,7 @@ export function receiveWebhook(ctx: ApiContext, secrets: SecretsProvider): Reque
 
     const { id, duplicate } = await withRedisDeadline(
       ingestEvent(
-        { config, store: ctx.eventStore, queue: ctx.triggers, logger: ctx.logger },
+        { config, store: ctx.eventStore, queue: ctx.triggers, logger: ctx.logger, ...(correlate ? { correlate } : {}) },
         {
           source: name,
           sourceConfig: source,

@@ -11,6 +11,7 @@ import {
   type NewDelivery,
   type WebhookSourceConfig,
 } from '@broker/shared';
+import type { CorrelateEvent } from './correlate';
 import { enqueueDeliveries } from './enqueue-deliveries';
 import type { TriggerQueue } from './trigger-queue';
 
@@ -19,6 +20,8 @@ export interface IngestDeps {
   store: EventStore;
   queue: TriggerQueue;
   logger: Logger;
+  /** Completes async jobs waiting for this event (correlate.ts). */
+  correlate?: CorrelateEvent;
 }
 
 export interface VerifiedEvent {
@@ -71,6 +74,10 @@ export async function ingestEvent(deps: IngestDeps, event: VerifiedEvent): Promi
   if (config.triggerDelivery) {
     await enqueueDeliveries(store, queue, { eventId: id, source: event.source, deliveries, delivery: config.triggerDelivery, retentionMs }, logger);
   }
+  // After the triggers, which fire as usual. A failure loses nothing: the waiting job looks in the stored events at its deadline.
+  await deps.correlate?.({ id, source: event.source, type: event.type, body: event.body }).catch((err: unknown) => {
+    logger.warn({ eventId: id, err: (err as Error).message }, 'webhook correlation failed; waiting jobs will find the event by their deadline');
+  });
   return { id, duplicate: false };
 }
 

@@ -1,7 +1,8 @@
 import { getContact } from './contacts';
+import { createExport, getExport } from './exports';
 import { createOrder, getOrder } from './orders';
 import type { Route } from './route';
 
 export type { Route, RouteContext } from './route';
 
-export const routes: readonly Route[] = [getContact, createOrder, getOrder];
+export const routes: readonly Route[] = [getContact, createOrder, getOrder, createExport, getExport];

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { JobStore, type JobError, type JobStoreOptions, type Logger, type Metrics, type RedisKeys } from '@broker/shared';
 
 export type FinishedStatus = 'succeeded' | 'failed';
-export type FinishedListener = (jobId: string, status: FinishedStatus) => Promise<void>;
+export type FinishedListener = (jobId: string, status: FinishedStatus, error?: JobError) => Promise<void>;
 
 /**
  * A JobStore that tells a listener about every terminal transition it made
@@ -27,12 +27,12 @@ export class FinishReportingJobStore extends JobStore {
   }
 
   override async fail(id: string, error: JobError): Promise<boolean> {
-    return this.report(id, 'failed', await super.fail(id, error));
+    return this.report(id, 'failed', await super.fail(id, error), error);
   }
 
-  private async report(id: string, status: FinishedStatus, finished: boolean): Promise<boolean> {
+  private async report(id: string, status: FinishedStatus, finished: boolean, error?: JobError): Promise<boolean> {
     if (finished) {
-      await this.listener(id, status).catch((err: unknown) => {
+      await this.listener(id, status, error).catch((err: unknown) => {
         this.logger.error({ jobId: id, err }, 'could not report a finished job');
       });
     }
@@ -46,6 +46,8 @@ export interface JobFinishedDeps {
   metrics: Metrics;
   /** Queues a job's callback; absent when callbacks are off. */
   enqueueCallback?: (jobId: string) => Promise<void>;
+  /** Told about every finished job (alerting on failure rates and revoked credentials); must not throw. */
+  observe?: (job: { jobId: string; status: FinishedStatus; tool: string; integration: string; connection: string; error?: JobError }) => void;
 }
 
 /**
@@ -54,9 +56,10 @@ export interface JobFinishedDeps {
  * payload does not carry the callbackUrl, the job record does.
  */
 export function jobFinishedListener(deps: JobFinishedDeps): FinishedListener {
-  return async (jobId, status) => {
-    const [tool, integration, callbackUrl] = await deps.redis.hmget(deps.keys.job(jobId), 'tool', 'integration', 'callbackUrl');
+  return async (jobId, status, error) => {
+    const [tool, integration, callbackUrl, connection] = await deps.redis.hmget(deps.keys.job(jobId), 'tool', 'integration', 'callbackUrl', 'connection');
     deps.metrics.jobsFinished.inc({ integration: integration ?? 'unknown', tool: tool ?? 'unknown', status });
+    deps.observe?.({ jobId, status, tool: tool ?? 'unknown', integration: integration ?? 'unknown', connection: connection ?? 'default', ...(error ? { error } : {}) });
     if (callbackUrl && deps.enqueueCallback) await deps.enqueueCallback(jobId);
   };
 }

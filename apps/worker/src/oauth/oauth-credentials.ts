@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { OAuthTokenManager, OAuthTokenStore, TokenCipher, type BrokerConfig, type Logger, type RedisKeys, type SecretsProvider } from '@broker/shared';
+import { OAuthError, OAuthTokenManager, OAuthTokenStore, TokenCipher, type BrokerConfig, type Logger, type RedisKeys, type SecretsProvider } from '@broker/shared';
 import { oauthCredentials, oauthTokenFetcher, type CredentialsProvider } from '@broker/tools';
 
 export interface OAuthWiring {
@@ -8,6 +8,8 @@ export interface OAuthWiring {
   keys: RedisKeys;
   secrets: SecretsProvider;
   logger: Logger;
+  /** Told when a connection's tokens can no longer be refreshed (alerting). Must not throw. */
+  onNeedsReauth?: (integration: string, connection: string, reason: string) => void;
 }
 
 /**
@@ -15,7 +17,7 @@ export interface OAuthWiring {
  * refresh manager per process (tokens sealed in Redis, refreshed once across
  * every worker); API-key and unauthenticated connections are unchanged.
  */
-export function oauthCredentialsFor({ config, redis, keys, secrets, logger }: OAuthWiring): (name: string) => CredentialsProvider {
+export function oauthCredentialsFor({ config, redis, keys, secrets, logger, onNeedsReauth }: OAuthWiring): (name: string) => CredentialsProvider {
   const manager = new OAuthTokenManager({
     store: new OAuthTokenStore(redis, keys, new TokenCipher(secrets)),
     fetchToken: oauthTokenFetcher(secrets),
@@ -23,6 +25,9 @@ export function oauthCredentialsFor({ config, redis, keys, secrets, logger }: OA
   });
   return (name) =>
     oauthCredentials(name, config.integrations[name]!, secrets, ({ connection, auth, forceRefresh, rejectedToken }) =>
-      manager.accessToken({ integration: name, connection, auth, forceRefresh, ...(rejectedToken ? { rejectedToken } : {}) }),
+      manager.accessToken({ integration: name, connection, auth, forceRefresh, ...(rejectedToken ? { rejectedToken } : {}) }).catch((err: unknown) => {
+        if (err instanceof OAuthError && err.kind === 'needs_reauth') onNeedsReauth?.(name, connection, err.providerError ?? err.message);
+        throw err;
+      }),
     );
 }

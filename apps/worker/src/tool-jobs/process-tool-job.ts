@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { DelayedError, RateLimitError, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import { toolJobDataSchema, type BrokerConfig, type JobStore, type Logger, type Metrics, type ToolJobData } from '@broker/shared';
-import { asToolError, ToolError, type IntegrationClient, type ToolRegistry } from '@broker/tools';
+import { asToolError, isPending, ToolError, type IntegrationClient, type ToolRegistry } from '@broker/tools';
+import { responseObservers, type DeprecationWatch } from '../alerts/deprecation-watch';
+import type { Escalations } from '../alerts/escalations';
+import type { AsyncWaits } from '../async-tools/async-waits';
 import type { AdaptiveLimits } from '../limits/adaptive-limits';
 import type { CallGate } from '../limits/call-gate';
 import type { CircuitBreaker } from '../limits/circuit-breaker';
@@ -28,6 +31,12 @@ export interface ToolJobDeps {
   metrics: Metrics;
   /** Queues the callback of a job found already finished (its worker died before it could); idempotent. */
   resendCallback?: (jobId: string) => Promise<void>;
+  /** Async tools: the wait after a `pending` first answer (absent: a pending answer fails the job UNKNOWN). */
+  asyncWaits?: AsyncWaits;
+  /** Escalates what retries cannot fix (schema drift here). */
+  escalations?: Escalations;
+  /** Records upstream deprecation and sunset notices. */
+  deprecations?: DeprecationWatch;
 }
 
 /** Carries the planned delay to the worker's backoff strategy, so the record's retryAt is the real one. */
@@ -74,6 +83,8 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
       await deps.store.fail(id, new ToolError('VALIDATION_ERROR', { message: `input: ${fieldPaths(input.errors)}` }).toJobError());
       throw new UnrecoverableError('input no longer valid');
     }
+    // A job of an async tool that already made its first call: a wake-up, not a try (async-tools/async-waits.ts).
+    if (data.asyncWait && deps.asyncWaits) return deps.asyncWaits.resume({ job, token, data, tool, input: input.value, log });
 
     // Claim, breaker and call gate are independent checks: asked at once they
     // cost one round trip, and the upstream call follows its admission with no
@@ -145,7 +156,7 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
             requestId: data.requestId ?? `${id}-${attempt}`,
             onCall: observeUpstream,
             signal: controller.signal,
-            ...(adaptive ? { onResponse: adaptive } : {}),
+            ...responseObservers(adaptive, deps.deprecations?.observer(data.integration, tool.name, tool.apiVersion, log)),
             // Derived from the job, so every attempt and a re-run after a crash send the same key.
             ...(tool.idempotent ? { idempotencyKey: id } : {}),
           }),
@@ -162,8 +173,10 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
         },
       });
       await breaker.settle();
+      if (isPending(output) && deps.asyncWaits) return await deps.asyncWaits.begin({ job, token, data, tool, input: input.value, log }, output);
       const checked = tool.validateOutput(output);
       if (!checked.ok) {
+        deps.escalations?.schemaMismatch({ integration: data.integration, tool: tool.name, errors: checked.errors, sample: output, jobId: id });
         throw new ToolError('SCHEMA_MISMATCH', {
           message: `upstream answer does not match the output schema: ${fieldPaths(checked.errors)}`,
         });
@@ -172,6 +185,8 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
       log.info({ attempt }, 'job succeeded');
       return { status: 'succeeded' };
     } catch (err) {
+      // The async wait has put the job to sleep, or finished it for good, itself.
+      if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err;
       const error = asToolError(err);
       await breaker.settle(error);
       deps.metrics.toolErrors.inc({ integration: data.integration, code: error.code });

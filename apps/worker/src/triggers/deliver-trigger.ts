@@ -26,6 +26,8 @@ export interface TriggerDeliveryDeps {
   secrets: SecretsProvider;
   logger: Logger;
   metrics: Metrics;
+  /** Told when a delivery gives up (tries spent, or 410): alerting. Must not throw. */
+  onExhausted?: (delivery: { trigger: string; eventId: string; deliveryId: string; attempts: number; lastError: string; lastStatus?: number }) => void;
 }
 
 /** How one try ended. */
@@ -122,6 +124,7 @@ export function createTriggerProcessor(deps: TriggerDeliveryDeps) {
       await store.updateDelivery(data.eventId, data.deliveryId, { status: 'failed', ...failure }, [...clear]);
       count('failed');
       log.warn({ attempt, status: result.status, error: result.error }, 'trigger delivery failed for good');
+      deps.onExhausted?.({ trigger: data.trigger, eventId: data.eventId, deliveryId: data.deliveryId, attempts: attempt, lastError: result.error, ...(result.status !== undefined ? { lastStatus: result.status } : {}) });
       const message = gone ? `${result.error}: the receiver is gone, not retried` : `${result.error} (attempt ${attempt} of ${maxAttempts})`;
       throw gone ? new UnrecoverableError(message) : new Error(message);
     }

@@ -12,7 +12,7 @@ import {
   type TriggerJobData,
 } from '@broker/shared';
 import { triggerBackoffMs } from './backoff';
-import { createTriggerProcessor } from './deliver-trigger';
+import { createTriggerProcessor, type TriggerDeliveryDeps } from './deliver-trigger';
 import { DeliveryRetryError } from './delivery-retry-error';
 import { OutboxSweeper } from './outbox-sweeper';
 
@@ -28,6 +28,8 @@ export interface TriggerWorkerDeps {
   stalledIntervalMs?: number;
   /** @defaultValue OUTBOX_SWEEP_INTERVAL_MS */
   outboxSweepMs?: number;
+  /** Told when a delivery gives up for good (alerting). */
+  onExhausted?: TriggerDeliveryDeps['onExhausted'];
 }
 
 export interface TriggerWorker {
@@ -54,7 +56,7 @@ export function createTriggerWorker(deps: TriggerWorkerDeps): TriggerWorker | un
 
   const worker = new Worker<TriggerJobData>(
     TRIGGERS_QUEUE,
-    createTriggerProcessor({ config, delivery, store, secrets: deps.secrets, logger, metrics: deps.metrics }),
+    createTriggerProcessor({ config, delivery, store, secrets: deps.secrets, logger, metrics: deps.metrics, ...(deps.onExhausted ? { onExhausted: deps.onExhausted } : {}) }),
     {
       connection: redis,
       prefix,
@@ -82,6 +84,7 @@ export function createTriggerWorker(deps: TriggerWorkerDeps): TriggerWorker | un
       if (!current || TERMINAL.has(current.status)) return;
       await store.updateDelivery(job.data.eventId, job.data.deliveryId, { status: 'failed', lastError: err.message }, ['nextRetryAt']);
       deps.metrics.triggerDeliveries.inc({ trigger: job.data.trigger, outcome: 'failed' });
+      deps.onExhausted?.({ trigger: job.data.trigger, eventId: job.data.eventId, deliveryId: job.data.deliveryId, attempts: job.attemptsMade, lastError: err.message });
     })().catch((e: unknown) => logger.error({ err: e, deliveryId: job.data.deliveryId }, 'could not record a failed delivery'));
   });
   worker.on('error', (err) => logger.error({ err }, 'trigger worker error'));

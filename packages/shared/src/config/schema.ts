@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { apiRateLimitSchema, dailyJobCapsSchema } from './limits-schema';
+import { alertsSchema } from './alerts-schema';
+import { asyncToolSchema, eventTypeList } from './async-schema';
 
 /**
  * The configuration file (CONTRACT §2). Objects are strict so that a typo in a
@@ -68,6 +71,8 @@ export const declaredToolSchema = z.strictObject({
   idempotent: z.boolean().default(false),
   input: jsonSchemaObject.default({ type: 'object' }),
   output: jsonSchemaObject.optional(),
+  /** The upstream finishes later: poll a status path and/or wait for a correlated webhook (README "Async tools"). */
+  async: asyncToolSchema.optional(),
 });
 
 const connectionSchema = z.strictObject({
@@ -113,12 +118,18 @@ export const integrationSchema = z.strictObject({
     .optional(),
   connections: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), connectionSchema).optional(),
   tools: z.array(declaredToolSchema).default([]),
+  /** Overrides how often async tools of this integration check their upstream (e.g. the built-in tools' 10 s against a sandbox). */
+  asyncPoll: z.strictObject({ intervalMs: z.int().min(10).max(3_600_000), maxIntervalMs: z.int().min(10).max(3_600_000).optional() }).optional(),
 });
 
 const agentSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)'),
   key: secretRef,
   scopes: z.array(z.string().min(1)).default([]),
+  /** This agent's request limit on the API; overrides the top-level `apiRateLimit`. */
+  rateLimit: apiRateLimitSchema.optional(),
+  /** Cost guard: jobs per UTC day per tool glob (README "Security"). */
+  dailyJobCaps: dailyJobCapsSchema.optional(),
 });
 
 const webhookSourceSchema = z.strictObject({
@@ -182,6 +193,8 @@ export const configSchema = z
     callbacks: z
       .strictObject({ secret: secretName, allowHosts: z.array(z.string()).default([]) })
       .optional(),
+    /** Every agent's request limit on the API unless the agent sets its own; none when left out. */
+    apiRateLimit: apiRateLimitSchema.optional(),
     /** How long finished job records (and their results) are kept. */
     retention: z
       .strictObject({
@@ -191,6 +204,8 @@ export const configSchema = z
         idempotencySeconds: z.int().positive().default(24 * 3600),
       })
       .default({ jobSeconds: 7 * 24 * 3600, idempotencySeconds: 24 * 3600 }),
+    /** Where alerts go (README "Alerts"); without it they are logged and counted only. */
+    alerts: alertsSchema.optional(),
   })
   .superRefine((config, ctx) => {
     const seenAgents = new Set<string>();
@@ -211,6 +226,13 @@ export const configSchema = z
           ctx.addIssue({ code: 'custom', path, message: `duplicate tool "${tool.name}"` });
         }
         seenTools.add(tool.name);
+        const webhook = tool.async?.webhook;
+        if (webhook && !(webhook.source in config.webhooks)) {
+          ctx.addIssue({ code: 'custom', path: ['integrations', name, 'tools', i, 'async', 'webhook', 'source'], message: `unknown webhook source "${webhook.source}"` });
+        }
+        if (webhook && eventTypeList(webhook.event).some((type) => eventTypeList(webhook.failEvent).includes(type))) {
+          ctx.addIssue({ code: 'custom', path: ['integrations', name, 'tools', i, 'async', 'webhook', 'failEvent'], message: 'an event type cannot both complete and fail the job' });
+        }
       });
       if (integration.connections && 'default' in integration.connections && integration.connections.default?.auth) {
         ctx.addIssue({

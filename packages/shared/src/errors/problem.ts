@@ -42,6 +42,7 @@ const TITLES: Record<ApiErrorCode, string> = {
   TOOL_NOT_FOUND: 'Tool not found',
   METHOD_NOT_ALLOWED: 'Method not allowed',
   CONFLICT: 'Conflict',
+  REQUEST_TIMEOUT: 'Request timeout',
   PAYLOAD_TOO_LARGE: 'Payload too large',
   UNSUPPORTED_MEDIA_TYPE: 'Unsupported media type',
   INVALID_JSON: 'Malformed JSON',
@@ -51,6 +52,7 @@ const TITLES: Record<ApiErrorCode, string> = {
   VALIDATION_ERROR: 'Validation failed',
   IDEMPOTENCY_KEY_REUSED: 'Idempotency key reused',
   RATE_LIMITED: 'Too many requests',
+  HEADERS_TOO_LARGE: 'Request header fields too large',
   INTERNAL: 'Internal error',
   UNAVAILABLE: 'Service unavailable',
 };

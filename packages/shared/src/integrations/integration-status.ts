@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { deprecationSchema } from './deprecations';
 
 const window = z.object({ max: z.int().positive(), durationMs: z.int().positive() });
 
@@ -14,6 +15,8 @@ export const integrationStatusSchema = z.object({
   circuitBreaker: z.object({ state: z.enum(['closed', 'open', 'half_open']) }),
   queue: z.object({ waiting: z.int().min(0), active: z.int().min(0), delayed: z.int().min(0), failed: z.int().min(0) }),
   connections: z.array(z.object({ name: z.string(), state: z.enum(['ok', 'needs_reauth', 'missing']) })),
+  /** API versions the upstream said are deprecated or will be retired (beyond CONTRACT §5). */
+  deprecations: z.array(deprecationSchema),
 });
 export type IntegrationStatus = z.infer<typeof integrationStatusSchema>;
 

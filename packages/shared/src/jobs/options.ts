@@ -22,7 +22,8 @@ export function toolJobOptions(jobId: string, integration: IntegrationConfig, re
     jobId,
     attempts: integration.retry.attempts,
     backoff: { type: BACKOFF_TYPE },
-    removeOnComplete: { age: 3600, count: 1000 },
+    // The record is the truth agents read; BullMQ's copy (input included) never outlives it.
+    removeOnComplete: { age: Math.min(3600, retentionSeconds), count: 1000 },
     // Failed jobs stay visible in Bull Board as long as their record lives.
     removeOnFail: { age: retentionSeconds, count: 10_000 },
   };

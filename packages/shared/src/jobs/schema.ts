@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { asyncWaitSchema } from '../async/wait-state';
 import { toolErrorCodes } from '../errors/codes';
 
 export const JOB_STATUSES = ['queued', 'running', 'deferred', 'succeeded', 'failed', 'cancelled'] as const;
@@ -44,6 +45,8 @@ export const toolJobDataSchema = z.object({
   rateLimitDeferrals: z.int().min(0).optional(),
   /** The api request that submitted the job: sent upstream as `X-Request-Id` and on every log line of the job. */
   requestId: z.string().max(128).optional(),
+  /** Written by the worker: the upstream operation this job waits for (an async tool after its first call). */
+  asyncWait: asyncWaitSchema.optional(),
 });
 export type ToolJobData = z.infer<typeof toolJobDataSchema>;
 

@@ -37,6 +37,24 @@ export function redisKeys(prefix: string) {
     oauthFence: `${prefix}:oauth-fence`,
     /** A pending authorization request (connect → callback), single use, short TTL. */
     oauthState: (stateHash: string) => `${prefix}:oauth-state:${stateHash}`,
+    /** Key prefix of the API's per-agent request counters (express-rate-limit's Redis store), one per window length. */
+    apiRateLimit: (windowMs: number) => `${prefix}:api-rl:${windowMs}:`,
+    /** Jobs one agent submitted on one UTC day (`YYYY-MM-DD`) under one `dailyJobCaps` glob; expires when the day ends. */
+    dailyJobCount: (agentId: string, day: string, glob: string) => `${prefix}:job-cap:${agentId}:${day}:${glob}`,
+    /** Hash: a waiting async job's integration, and the webhook event claimed for it (see CorrelationStore). */
+    asyncWait: (jobId: string) => `${prefix}:async:${jobId}`,
+    /** Set of job ids waiting for an event of `source`/`type` whose reference path holds `value`. */
+    correlation: (source: string, type: string, value: string) => `${prefix}:correlation:${source}:${type}:${value}`,
+    /** Set of JSON paths waiting jobs read in events of `source`/`type`. */
+    correlationPaths: (source: string, type: string) => `${prefix}:correlation-paths:${source}:${type}`,
+    /** Hash: deprecation notices an integration's answers carried, by API version. */
+    deprecations: (integration: string) => `${prefix}:deprecations:${integration}`,
+    /** Alert dedupe: the window of one cause (`SET NX PX`), its occurrence count, and once-only marks. */
+    alertWindow: (cause: string) => `${prefix}:alert:window:${cause}`,
+    alertCount: (cause: string) => `${prefix}:alert:count:${cause}`,
+    alertOnce: (cause: string) => `${prefix}:alert:once:${cause}`,
+    /** Monitor bookkeeping shared by workers (when a breaker was first seen open, a queue's dead-letter baseline). */
+    alertState: (name: string) => `${prefix}:alert:state:${name}`,
   };
 }
 

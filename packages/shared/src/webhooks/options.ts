@@ -23,12 +23,15 @@ export function webhookRetentionMs(source: WebhookSourceConfig): number {
   return Math.max(1000, Math.round((source.retentionDays ?? DEFAULT_WEBHOOK_RETENTION_DAYS) * 24 * 3600 * 1000));
 }
 
-/** The longest retention of any source: how long the listing indexes keep an id. */
+/**
+ * The longest retention of any source: how long the listing indexes keep an id.
+ * Only the configured sources count (the default applies to a source without
+ * `retentionDays`), so short retentions keep the indexes short too: each ingest
+ * trims them to this age, and nothing listed there outlives its event for long.
+ */
 export function maxWebhookRetentionMs(config: BrokerConfig): number {
-  return Math.max(
-    DEFAULT_WEBHOOK_RETENTION_DAYS * 24 * 3600 * 1000,
-    ...Object.values(config.webhooks).map(webhookRetentionMs),
-  );
+  const retentions = Object.values(config.webhooks).map(webhookRetentionMs);
+  return retentions.length > 0 ? Math.max(...retentions) : DEFAULT_WEBHOOK_RETENTION_DAYS * 24 * 3600 * 1000;
 }
 
 /** BullMQ options for a trigger job, shaped like BullMQ's `JobsOptions` without importing BullMQ. */
@@ -50,7 +53,8 @@ export function triggerJobOptions(deliveryId: string, delivery: TriggerDeliveryC
     jobId: deliveryId,
     attempts: delivery.retry.attempts,
     backoff: { type: TRIGGER_BACKOFF_TYPE },
-    removeOnComplete: { age: 3600, count: 1000 },
+    // Never longer than the event itself: a delivered trigger is history once its event has expired.
+    removeOnComplete: { age: Math.min(3600, Math.ceil(retentionMs / 1000)), count: 1000 },
     removeOnFail: { age: Math.ceil(retentionMs / 1000), count: 10_000 },
   };
 }

@@ -1,5 +1,6 @@
 import type { DeclaredTool, IntegrationConfig } from '@broker/shared';
 import type { RunnableTool } from '../types';
+import { declaredAsync } from './declared-async';
 import { compileJsonSchema } from './json-schema';
 import { fillPath } from './fill-path';
 
@@ -10,6 +11,7 @@ export function declaredTool(integrationName: string, integration: IntegrationCo
   const validateInput = compileJsonSchema(tool.input);
   const validateOutput = compileJsonSchema(tool.output ?? ANY_OUTPUT);
   const sendsQuery = tool.method === 'GET' || tool.method === 'DELETE';
+  const async = tool.async ? declaredAsync(tool.name, tool.async) : undefined;
   return {
     name: tool.name,
     integration: integrationName,
@@ -26,7 +28,8 @@ export function declaredTool(integrationName: string, integration: IntegrationCo
       const response = await ctx.http.request(
         sendsQuery ? { method: tool.method, path, query: rest } : { method: tool.method, path, json: rest },
       );
-      return response.data;
+      return async ? async.firstAnswer(response.data) : response.data;
     },
+    ...(async?.checkStatus ? { checkStatus: async.checkStatus } : {}),
   };
 }

@@ -133,7 +133,7 @@ export function graphqlTools(options: GraphqlToolsOptions): BuiltinTool[] {
       integration: options.integration,
       description: op.description ?? field.description ?? `${kind} ${field.name}`,
       input: z.strictObject(shape),
-      output: rootFieldOutput(schema, field.type, selectionSet, scalars),
+      output: rootFieldOutput(schema, field.type, selectionSet, scalars, !lookup),
       // Reads may be sent again freely; a mutation carries no key GraphQL APIs honour.
       idempotent: !write,
       write,

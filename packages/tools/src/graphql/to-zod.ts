@@ -125,6 +125,13 @@ function fieldOutput(schema: GraphQLSchema, type: GraphQLOutputType, selection: 
  * (aliases respected), nullable where the schema says so. Output enums are
  * strings, so a value added upstream later is not a SCHEMA_MISMATCH.
  */
-export function rootFieldOutput(schema: GraphQLSchema, type: GraphQLOutputType, selection: SelectionSetNode | undefined, overrides: ScalarOverrides = {}): z.ZodType {
-  return fieldOutput(schema, type, selection, overrides);
+export function rootFieldOutput(
+  schema: GraphQLSchema,
+  type: GraphQLOutputType,
+  selection: SelectionSetNode | undefined,
+  overrides: ScalarOverrides = {},
+  /** False when a null answer is turned into an error (a lookup's NOT_FOUND). @defaultValue true */
+  nullable = true,
+): z.ZodType {
+  return nullable ? fieldOutput(schema, type, selection, overrides) : nonNullOutput(schema, type, selection, overrides);
 }

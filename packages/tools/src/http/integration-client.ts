@@ -6,6 +6,7 @@ import type { IntegrationConfig, Logger } from '@broker/shared';
 import { ToolError } from '../tool-error';
 import type { HttpRequest, HttpResponse, IntegrationHttp } from '../types';
 import { errorFromResponse, errorFromTransport, malformedBody } from './classify';
+import { blankCredentials, credentialForms } from './redact-credentials';
 import type { CredentialsProvider } from './credentials';
 import type { MtlsAgent } from './mtls-agent';
 
@@ -42,6 +43,8 @@ export interface UpstreamCallReport {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+/** The credential forms each answer's request carried, for blanking them out of the answer. */
+const sentCredentials = new WeakMap<AxiosResponse, string[]>();
 const MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 
 function lowerCaseHeaders(headers: AxiosResponse['headers']): Record<string, string> {
@@ -130,19 +133,22 @@ export class IntegrationClient {
     const res = first.status === 401 ? await this.send(req, call, true, lowerCaseHeaders(first.config?.headers?.toJSON() ?? {})) : first;
     const headers = lowerCaseHeaders(res.headers);
     call.onResponse?.({ status: res.status, headers });
+    // An answer that quotes our credentials back must not carry them into the job (see blankCredentials).
+    const text = blankCredentials(typeof res.data === 'string' ? res.data : '', sentCredentials.get(res) ?? []);
     if (res.status < 200 || res.status >= 300) {
-      throw errorFromResponse({ status: res.status, headers, body: typeof res.data === 'string' ? res.data : '' });
+      throw errorFromResponse({ status: res.status, headers, body: text });
     }
-    return { status: res.status, headers, data: parseBody(res) as T };
+    return { status: res.status, headers, data: parseBody({ ...res, data: text }) as T };
   }
 
   private async send(req: HttpRequest, call: CallContext, forceRefresh: boolean, rejectedHeaders?: Record<string, string>): Promise<AxiosResponse<string>> {
+    const auth = await this.credentials.authHeaders(call.connection, { forceRefresh, ...(rejectedHeaders ? { rejectedHeaders } : {}) });
     const headers: Record<string, string> = {
       accept: 'application/json',
       'user-agent': 'agent-request-broker',
       'x-request-id': call.requestId,
       ...req.headers,
-      ...(await this.credentials.authHeaders(call.connection, { forceRefresh, ...(rejectedHeaders ? { rejectedHeaders } : {}) })),
+      ...auth,
     };
     if (this.integration.apiVersion) headers[this.integration.apiVersion.header] = this.integration.apiVersion.value;
     const writes = req.method !== 'GET';
@@ -177,6 +183,7 @@ export class IntegrationClient {
         ...(call.signal ? { signal: call.signal } : {}),
         ...(httpsAgent ? { httpsAgent } : {}),
       });
+      sentCredentials.set(res, credentialForms(auth));
       const durationMs = performance.now() - started;
       call.onCall?.({ integration: this.name, status: res.status, durationMs });
       this.logger.info({ ...logFields, status: res.status, durationMs: Math.round(durationMs) }, 'upstream call');

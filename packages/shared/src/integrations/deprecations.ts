@@ -1,0 +1,83 @@
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { RedisKeys } from '../redis/keys';
+
+/**
+ * An upstream told us an API version (or an endpoint of it) is deprecated or
+ * will be retired: `Deprecation` (RFC 9745), `Sunset` (RFC 8594), their
+ * `Link` relations, or a provider's own warning (Stripe's `Stripe-Notice`,
+ * Shopify's `X-Shopify-API-Deprecated-Reason`, a `Warning: 299`).
+ */
+export const deprecationSchema = z.object({
+  /** The version the calls were made with: the configured or pinned one, else the one the upstream reported, else `unversioned`. */
+  apiVersion: z.string(),
+  /** When it was (or will be) deprecated, from `Deprecation`; null when only flagged (`Deprecation: true`, a provider notice). */
+  deprecatedAt: z.string().nullable(),
+  /** When it stops working, from `Sunset`. */
+  sunsetAt: z.string().nullable(),
+  /** Documentation from `Link: <…>; rel="deprecation"` (or `rel="sunset"`). */
+  link: z.string().nullable(),
+  /** A provider's own text (Stripe-Notice, Shopify's reason, a Warning 299). */
+  notice: z.string().nullable(),
+  /** The headers that said so, lower case. */
+  signals: z.array(z.string()),
+  /** The tool whose call last carried it. */
+  tool: z.string().nullable(),
+  firstSeenAt: z.string(),
+  lastSeenAt: z.string(),
+});
+export type Deprecation = z.infer<typeof deprecationSchema>;
+
+/** What one answer said; the store adds the times. */
+export type DeprecationSighting = Omit<Deprecation, 'firstSeenAt' | 'lastSeenAt'>;
+
+/**
+ * Deprecation notices per integration and API version, in one hash per
+ * integration (`<version>` → the latest sighting, `first:<version>` → when it
+ * was first seen). Workers write, the api reads (`GET /v1/integrations`).
+ */
+export class DeprecationStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  /** Records a sighting; true when this version had never been seen deprecated before. */
+  async record(integration: string, sighting: DeprecationSighting, at = new Date()): Promise<boolean> {
+    const key = this.keys.deprecations(integration);
+    const seenAt = at.toISOString();
+    const [[, first]] = (await this.redis
+      .multi()
+      .hsetnx(key, `first:${sighting.apiVersion}`, seenAt)
+      .hset(key, sighting.apiVersion, JSON.stringify({ ...sighting, lastSeenAt: seenAt }))
+      .exec()) as [[Error | null, number], [Error | null, number]];
+    return first === 1;
+  }
+
+  /** Every version of each integration seen deprecated, sunset first. */
+  async read(integrations: readonly string[]): Promise<Map<string, Deprecation[]>> {
+    const pipeline = this.redis.pipeline();
+    for (const name of integrations) pipeline.hgetall(this.keys.deprecations(name));
+    const replies = (await pipeline.exec()) ?? [];
+    const out = new Map<string, Deprecation[]>();
+    integrations.forEach((name, i) => {
+      const [err, hash] = replies[i] ?? [];
+      if (err) throw err;
+      const fields = (hash ?? {}) as Record<string, string>;
+      const list: Deprecation[] = [];
+      for (const [field, value] of Object.entries(fields)) {
+        if (field.startsWith('first:')) continue;
+        try {
+          const latest = JSON.parse(value) as Omit<Deprecation, 'firstSeenAt'>;
+          const parsed = deprecationSchema.safeParse({ ...latest, firstSeenAt: fields[`first:${field}`] ?? latest.lastSeenAt });
+          if (parsed.success) list.push(parsed.data);
+        } catch {
+          // A field we cannot read is skipped rather than failing the whole listing.
+        }
+      }
+      list.sort((a, b) => (a.sunsetAt ?? '9').localeCompare(b.sunsetAt ?? '9') || a.apiVersion.localeCompare(b.apiVersion));
+      out.set(name, list);
+    });
+    return out;
+  }
+}
