@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
+  bullPrefix,
   createLogger,
   createRedis,
   envSecretsProvider,
@@ -113,7 +114,7 @@ export async function startApi(
 
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   const store = new JobStore(redis, redisKeys(prefix), { retentionSeconds: config.retention.jobSeconds });
-  const queue = new Queue(integrationQueueName('demo'), { connection: redis, prefix });
+  const queue = new Queue(integrationQueueName('demo'), { connection: redis, prefix: bullPrefix(prefix, integrationQueueName('demo')) });
 
   return {
     api,

@@ -2,6 +2,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import {
+  bullPrefix,
   connectionState,
   createLogger,
   createMetrics,
@@ -168,10 +169,10 @@ it('shows the circuit breaker as the workers leave it: open, then half_open once
 });
 
 it('counts the queue: waiting, active, delayed and failed', async () => {
-  const queue = new Queue(integrationQueueName('open'), { connection: h.redis, prefix: h.prefix });
+  const queue = new Queue(integrationQueueName('open'), { connection: h.redis, prefix: bullPrefix(h.prefix, integrationQueueName('open')) });
   // Jobs taken by hand (BullMQ's manual processing): one fails, one stays active.
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const worker = new Worker(integrationQueueName('open'), null, { connection, prefix: h.prefix });
+  const worker = new Worker(integrationQueueName('open'), null, { connection, prefix: bullPrefix(h.prefix, integrationQueueName('open')) });
   try {
     await queue.add('open.ping', { n: 1 });
     await queue.add('open.ping', { n: 2 });

@@ -1,6 +1,7 @@
 import { StubServer } from '../helpers/stub-server';
 import { waitFor } from '../helpers/wait-for';
 import { asyncConfig, startBroker, type Broker } from './harness';
+import { bullPrefix } from '@broker/shared';
 
 /**
  * A waiting async job holds no worker slot: it sleeps as a delayed BullMQ
@@ -64,6 +65,6 @@ it('runs a normal job while many async jobs of the same integration wait, at con
   expect(new Set(statuses)).toEqual(new Set(['running']));
   await waitFor(() => stub.count((r) => r.path.startsWith('/payouts/')) >= 12, { what: 'a status check of each' });
   // The one worker slot is free between checks: at most one job is active at any time.
-  const counts = await broker.h.redis.zcard(`${broker.h.prefix}:tools-slow:delayed`);
+  const counts = await broker.h.redis.zcard(`${bullPrefix(broker.h.prefix, 'tools-slow')}:tools-slow:delayed`);
   expect(counts).toBeGreaterThanOrEqual(10);
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import {
+  bullPrefix,
   createLogger,
   integrationQueueName,
   JobStore,
@@ -12,6 +12,7 @@ import {
   type BrokerConfig,
   type JobRecord,
   type Logger,
+  type RedisClient,
 } from '@broker/shared';
 import { waitFor } from './wait-for';
 
@@ -29,7 +30,7 @@ export class JobSubmitter {
   private readonly queues = new Map<string, Queue>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly config: BrokerConfig,
   ) {
@@ -39,7 +40,7 @@ export class JobSubmitter {
   queue(integration: string): Queue {
     let queue = this.queues.get(integration);
     if (!queue) {
-      queue = new Queue(integrationQueueName(integration), { connection: this.redis, prefix: this.prefix });
+      queue = new Queue(integrationQueueName(integration), { connection: this.redis, prefix: bullPrefix(this.prefix, integrationQueueName(integration)) });
       this.queues.set(integration, queue);
     }
     return queue;

@@ -373,7 +373,7 @@ describe('secrecy', () => {
     ];
     expect(issued.filter(Boolean).length).toBeGreaterThanOrEqual(5);
     const stored = await dumpPrefix(redis, prefix);
-    expect(stored).toContain(':oauth:crm:acme'); // the scan does see the token hashes
+    expect(stored).toContain(':oauth:{oauth:crm:acme}'); // the scan does see the token hashes
     expect(leaked(stored, secretsToFind)).toEqual([]);
     expect(leaked(apiLog.text() + workerLog.text(), secretsToFind)).toEqual([]);
     expect(workerLog.text()).toContain('OAuth token refreshed');

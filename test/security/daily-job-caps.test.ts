@@ -102,7 +102,7 @@ describe('daily job caps (cost guard)', () => {
 
   it('keeps the counters under keys that expire when the UTC day ends', async () => {
     const day = new Date().toISOString().slice(0, 10);
-    const key = `${h.prefix}:job-cap:agent-c:${day}:*`;
+    const key = `${h.prefix}:job-cap:{cap:agent-c:${day}}:*`;
     expect(await h.redis.get(key)).toBe('5');
     const ttlSeconds = (await h.redis.pttl(key)) / 1000;
     expect(Math.abs(ttlSeconds - secondsToMidnightUtc())).toBeLessThanOrEqual(5);
@@ -110,6 +110,6 @@ describe('daily job caps (cost guard)', () => {
 
   it('leaves agents without caps alone and costs them no Redis work', async () => {
     for (let i = 0; i < 8; i++) await request(h.server).post('/v1/jobs').set(bearer(AGENT_KEYS.ops)).send(contact(`ops-${i}`)).expect(202);
-    expect(await h.redis.keys(`${h.prefix}:job-cap:agent-ops:*`)).toEqual([]);
+    expect(await h.redis.keys(`${h.prefix}:job-cap:{cap:agent-ops:*`)).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
 import { chromium, type Browser } from 'playwright-core';
 import request from 'supertest';
-import { integrationQueueName } from '@broker/shared';
+import { bullPrefix, integrationQueueName } from '@broker/shared';
 import { portOf, startApi, testConfig, type Harness } from '../api/harness';
 import { waitFor } from '../helpers/wait-for';
 
@@ -28,7 +28,7 @@ beforeAll(async () => {
   base = `http://broker.test:${portOf(h.server)}`;
 
   // A failed job in the demo queue, failed by a plain BullMQ worker: the board reads BullMQ, not the job record.
-  const demo = new Queue(integrationQueueName('demo'), { connection: h.redis, prefix: h.prefix });
+  const demo = new Queue(integrationQueueName('demo'), { connection: h.redis, prefix: bullPrefix(h.prefix, integrationQueueName('demo')) });
   await demo.add('demo.getContact', { tool: 'demo.getContact' }, { jobId: 'job_board_failed', attempts: 1 });
   const blocking = h.redis.duplicate({ maxRetriesPerRequest: null });
   const failer = new Worker(
@@ -36,7 +36,7 @@ beforeAll(async () => {
     async () => {
       throw new Error(FAILURE);
     },
-    { connection: blocking, prefix: h.prefix },
+    { connection: blocking, prefix: bullPrefix(h.prefix, integrationQueueName('demo')) },
   );
   await waitFor(async () => (await demo.getJobState('job_board_failed')) === 'failed', { what: 'the job to fail' });
   await failer.close();

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import { Webhook } from 'standardwebhooks';
 import {
+  bullPrefix,
   CALLBACKS_QUEUE,
   callbackJobId,
   envSecretsProvider,
@@ -90,7 +91,7 @@ beforeAll(async () => {
     },
   });
   await worker.ready();
-  callbacks = new Queue(CALLBACKS_QUEUE, { connection: h.redis, prefix: h.prefix });
+  callbacks = new Queue(CALLBACKS_QUEUE, { connection: h.redis, prefix: bullPrefix(h.prefix, CALLBACKS_QUEUE) });
 });
 
 afterAll(async () => {
@@ -218,7 +219,7 @@ describe('delivery', () => {
   });
 
   it('delivers the callback of a job cancelled in the api, with status cancelled', async () => {
-    const otherQueue = new Queue('tools-other', { connection: h.redis, prefix: h.prefix });
+    const otherQueue = new Queue('tools-other', { connection: h.redis, prefix: bullPrefix(h.prefix, 'tools-other') });
     await otherQueue.pause(); // no worker takes the job, so it can be cancelled
     try {
       const id = await submit({}, 'other.ping', KEYS.c);

@@ -1,6 +1,5 @@
 import { createRedis, envSecretsProvider, type BrokerConfig } from '@broker/shared';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
-import type { Redis } from 'ioredis';
 import { portOf, startApi, testConfig, type Harness } from '../api/harness';
 import { testLogger } from '../helpers/broker';
 import { REDIS_URL } from '../helpers/redis';
@@ -74,7 +73,7 @@ export async function startStack(label: string, options: { overrides?: Record<st
   const config = stackConfig(upstream.url, options.overrides);
   const h = await startApi(label, { config });
   h.env.BROKER_ADMIN_TOKEN = ADMIN_TOKEN;
-  const workerRedis: Redis = createRedis(REDIS_URL, 'worker');
+  const workerRedis = createRedis(REDIS_URL, 'worker');
   const worker = createWorkerApp({ config, redis: workerRedis, prefix: h.prefix, secrets: envSecretsProvider(h.env), logger: testLogger(label) });
   await worker.ready();
   return {

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import request from 'supertest';
 import { Webhook } from 'standardwebhooks';
-import { EventStore, redisKeys, TRIGGERS_QUEUE, type BrokerConfig, type EventDetail } from '@broker/shared';
+import { bullPrefix, EventStore, redisKeys, TRIGGERS_QUEUE, type BrokerConfig, type EventDetail } from '@broker/shared';
 import type { Harness } from '../api/harness';
 import { StubServer, type StubRequest } from '../helpers/stub-server';
 import { waitFor } from '../helpers/wait-for';
@@ -20,7 +20,7 @@ describe('trigger delivery (worker)', () => {
     config = webhookConfig(`${stub.url}/hooks/agent`);
     h = await startWebhookApi('wh-delivery', { config });
     worker = await startWorker(config, h.prefix, h.env);
-    queue = new Queue(TRIGGERS_QUEUE, { connection: h.redis, prefix: h.prefix });
+    queue = new Queue(TRIGGERS_QUEUE, { connection: h.redis, prefix: bullPrefix(h.prefix, TRIGGERS_QUEUE) });
   });
   afterAll(async () => {
     await worker.close();
@@ -176,7 +176,7 @@ describe('trigger delivery (worker)', () => {
     expect((await post(h, 'brief', signed).expect(200)).body.duplicate).toBe(false);
     expect((await post(h, 'brief', signed).expect(200)).body.duplicate).toBe(true);
     await settled('brief:msg_brief');
-    await waitFor(async () => (await h.redis.exists(`${h.prefix}:evt-seen:brief:msg_brief`)) === 0, { timeoutMs: 5000, what: 'retention to expire' });
+    await waitFor(async () => (await h.redis.exists(redisKeys(h.prefix).webhookDedupe('brief', 'msg_brief'))) === 0, { timeoutMs: 5000, what: 'retention to expire' });
     // A fresh signature: the provider's next retry.
     expect((await post(h, 'brief', standardEvent({ id: 'msg_brief' })).expect(200)).body.duplicate).toBe(false);
     await waitFor(() => requestsFor('msg_brief').length === 2, { what: 'the second delivery' });
@@ -205,6 +205,6 @@ describe('trigger delivery (worker)', () => {
     const event = await settled('github:gh-orphan');
     expect(event.deliveries[0]).toMatchObject({ deliveryId: 'dlv_0123456789abcdef0123456789abcdef', status: 'delivered' });
     expect(requestsFor('gh-orphan')).toHaveLength(1);
-    expect(await h.redis.zcard(`${h.prefix}:evt-outbox`)).toBe(0);
+    expect(await h.redis.zcard(redisKeys(h.prefix).webhookOutbox('github'))).toBe(0);
   });
 });

@@ -3,6 +3,7 @@ import type { Harness } from '../api/harness';
 import { waitFor } from '../helpers/wait-for';
 import { ADMIN_TOKEN, post, READER_KEY, startWebhookApi, storedEventCount } from './harness';
 import { githubEvent, shopifyEvent, standardEvent, stripeEvent } from './signers';
+import { redisKeys } from '@broker/shared';
 
 const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
 
@@ -144,7 +145,7 @@ describe('events API', () => {
   });
 
   it('skips events whose hash expired', async () => {
-    await h.redis.del(`${h.prefix}:evt:stripe:evt_a7`);
+    await h.redis.del(redisKeys(h.prefix).webhookEvent('stripe:evt_a7'));
     const res = await list('?type=customer.created').expect(200);
     expect(res.body.events.map((e: { id: string }) => e.id)).toEqual(['stripe:evt_a9', 'stripe:evt_a1']);
     expect(await storedEventCount(h)).toBe(9); // 9 posted + 1 binary - 1 deleted

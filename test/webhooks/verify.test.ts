@@ -2,6 +2,7 @@ import request from 'supertest';
 import type { Harness } from '../api/harness';
 import { post, startWebhookApi, storedEventCount } from './harness';
 import { githubEvent, SECRETS, shopifyEvent, standardEvent, stripeEvent, type Signed } from './signers';
+import { bullPrefix, redisKeys, TRIGGERS_QUEUE } from '@broker/shared';
 
 /** A signed request with its body changed after signing. */
 const tampered = (s: Signed): Signed => ({ ...s, body: s.body.replace('}', ',"x":1}') });
@@ -71,7 +72,7 @@ describe('POST /hooks/{source}: verification', () => {
     it('accepts a valid delivery; the type is event.action', async () => {
       const signed = githubEvent({ delivery: 'd-gh-1', event: 'issues', action: 'opened' });
       await expectAccepted('github', signed, 'd-gh-1');
-      const stored = await h.redis.hget(`${h.prefix}:evt:github:d-gh-1`, 'type');
+      const stored = await h.redis.hget(redisKeys(h.prefix).webhookEvent('github:d-gh-1'), 'type');
       expect(stored).toBe('issues.opened');
     });
     it('refuses a tampered body, a wrong secret, missing headers', async () => {
@@ -123,7 +124,7 @@ describe('POST /hooks/{source}: verification', () => {
   describe('standard (standardwebhooks sign / verify)', () => {
     it('accepts a valid message; id is acme:<webhook-id>, type from the body', async () => {
       await expectAccepted('acme', standardEvent({ id: 'msg_std_1', type: 'invoice.paid' }), 'msg_std_1');
-      expect(await h.redis.hget(`${h.prefix}:evt:acme:msg_std_1`, 'type')).toBe('invoice.paid');
+      expect(await h.redis.hget(redisKeys(h.prefix).webhookEvent('acme:msg_std_1'), 'type')).toBe('invoice.paid');
     });
     it('refuses a tampered body, a wrong secret, each missing header', async () => {
       await expectRejected('acme', tampered(standardEvent()));
@@ -177,22 +178,22 @@ describe('POST /hooks/{source}: verification', () => {
       const signed = stripeEvent({ id: 'evt_store_1', body: '{"id":"evt_store_1",  "type":"payment_intent.succeeded","object":"event"}' });
       const first = await post(h, 'stripe', signed);
       expect(first.body.duplicate).toBe(false);
-      const hash = await h.redis.hgetall(`${h.prefix}:evt:stripe:evt_store_1`);
+      const hash = await h.redis.hgetall(redisKeys(h.prefix).webhookEvent('stripe:evt_store_1'));
       expect(hash.body).toBe(signed.body); // byte for byte, spacing included
       expect(JSON.parse(hash.headers!)['stripe-signature']).toBe(signed.headers['stripe-signature']);
       expect(Date.parse(hash.receivedAt!)).toBeLessThanOrEqual(Date.parse(hash.verifiedAt!));
-      const ttl = await h.redis.pttl(`${h.prefix}:evt-seen:stripe:evt_store_1`);
+      const ttl = await h.redis.pttl(redisKeys(h.prefix).webhookDedupe('stripe', 'evt_store_1'));
       expect(ttl).toBeGreaterThan(6.9 * 24 * 3600 * 1000); // the default 7-day retention
-      expect(await h.redis.pttl(`${h.prefix}:evt:stripe:evt_store_1`)).toBeGreaterThan(6.9 * 24 * 3600 * 1000);
+      expect(await h.redis.pttl(redisKeys(h.prefix).webhookEvent('stripe:evt_store_1'))).toBeGreaterThan(6.9 * 24 * 3600 * 1000);
 
       const deliveryIds = Object.keys(hash).filter((f) => f.endsWith(':trigger')).map((f) => f.split(':')[1]);
       expect(deliveryIds).toHaveLength(1); // process_successful_payment
-      expect(await h.redis.exists(`${h.prefix}:triggers:${deliveryIds[0]}`)).toBe(1);
-      const jobsBefore = (await h.redis.keys(`${h.prefix}:triggers:dlv_*`)).sort();
+      expect(await h.redis.exists(`${bullPrefix(h.prefix, TRIGGERS_QUEUE)}:triggers:${deliveryIds[0]}`)).toBe(1);
+      const jobsBefore = (await h.redis.keys(`${bullPrefix(h.prefix, TRIGGERS_QUEUE)}:triggers:dlv_*`)).sort();
       const again = await post(h, 'stripe', signed);
       expect(again.status).toBe(200);
       expect(again.body).toEqual({ received: true, id: 'stripe:evt_store_1', eventId: 'evt_store_1', duplicate: true });
-      expect((await h.redis.keys(`${h.prefix}:triggers:dlv_*`)).sort()).toEqual(jobsBefore);
+      expect((await h.redis.keys(`${bullPrefix(h.prefix, TRIGGERS_QUEUE)}:triggers:dlv_*`)).sort()).toEqual(jobsBefore);
     });
 
     it('counts outcomes in broker_webhooks_received_total', async () => {

@@ -1,6 +1,6 @@
 import express from 'express';
 import helmet from 'helmet';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@broker/shared';
 import { createMetrics, EventStore, JobStore, oauthConnectionState, redisKeys, type BrokerConfig, type Logger, type Metrics, type SecretsProvider } from '@broker/shared';
 import { createCatalogue } from '@broker/tools/catalogue';
 import { agentAuth, agentResolver } from './auth/agent-auth';
@@ -44,9 +44,9 @@ import { createTriggerQueue } from './webhooks/trigger-queue';
 export interface ApiDeps {
   config: BrokerConfig;
   /** Producer role (createRedis(url, 'producer')): commands fail fast while Redis is away. */
-  redis: Redis;
+  redis: RedisClient;
   /** Subscriber role: carries the one job-events subscription of this process. */
-  subscriber: Redis;
+  subscriber: RedisClient;
   secrets: SecretsProvider;
   logger: Logger;
   /** Prefix of our keys and of BullMQ's; must match the workers'. */

@@ -9,6 +9,11 @@ export interface ApiSettings {
   config: BrokerConfig;
   /** @defaultValue "redis://127.0.0.1:6379" */
   redisUrl: string;
+  /**
+   * Connect to a Redis Cluster: REDIS_CLUSTER=true, or several comma-separated
+   * seed URLs in REDIS_URL. @defaultValue false
+   */
+  redisCluster: boolean;
   /** @defaultValue 8080 */
   port: number;
   /** @defaultValue "info" */
@@ -73,6 +78,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ApiSettings 
   return {
     config,
     redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    redisCluster: env.REDIS_CLUSTER === 'true' || (env.REDIS_URL ?? '').includes(','),
     port,
     logLevel: env.LOG_LEVEL ?? 'info',
     secrets,

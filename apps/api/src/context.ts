@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@broker/shared';
 import type { BrokerConfig, EventStore, JobStore, Logger, Metrics } from '@broker/shared';
 import type { Catalogue } from '@broker/tools/catalogue';
 import type { CallbackQueue } from './jobs/callbacks';
@@ -18,7 +18,7 @@ export interface ApiContext {
   store: JobStore;
   events: JobEventHub;
   /** The producer connection: fails fast while Redis is away. */
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
   /** This process's Prometheus metrics. */
   metrics: Metrics;

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createLogger, createRedis, createSecretsProvider, type Logger } from '@broker/shared';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@broker/shared';
 import { createApi } from './app';
 import { answerProtocolErrors } from './http/protocol-errors';
 import { loadSettings, SettingsError, type ApiSettings } from './config';
@@ -21,7 +21,7 @@ function settingsOrExit(): ApiSettings {
 }
 
 /** ioredis prints unhandled 'error' events itself; route them through the logger, once per outage. */
-function logRedisErrors(redis: Redis, role: string, logger: Logger): void {
+function logRedisErrors(redis: RedisClient, role: string, logger: Logger): void {
   let down = false;
   redis.on('error', (err: Error) => {
     if (!down) logger.error({ role, err: err.message }, 'redis connection error');
@@ -37,8 +37,8 @@ async function main(): Promise<void> {
   const settings = settingsOrExit();
   const logger = createLogger({ name: 'api', level: settings.logLevel });
 
-  const redis = createRedis(settings.redisUrl, 'producer', 'broker-api');
-  const subscriber = createRedis(settings.redisUrl, 'subscriber', 'broker-api-events');
+  const redis = createRedis(settings.redisUrl, 'producer', 'broker-api', { cluster: settings.redisCluster });
+  const subscriber = createRedis(settings.redisUrl, 'subscriber', 'broker-api-events', { cluster: settings.redisCluster });
   logRedisErrors(redis, 'producer', logger);
   logRedisErrors(subscriber, 'subscriber', logger);
 

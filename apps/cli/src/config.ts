@@ -5,6 +5,11 @@
 export interface CliSettings {
   /** @defaultValue "redis://127.0.0.1:6379" */
   redisUrl: string;
+  /**
+   * Connect to a Redis Cluster: REDIS_CLUSTER=true, or several comma-separated
+   * seed URLs in REDIS_URL. @defaultValue false
+   */
+  redisCluster: boolean;
   /** Must match the api's and workers' prefix. @defaultValue "broker" */
   redisPrefix: string;
   /** The config file (`jobs retry-failed` checks the integration against it when set). */
@@ -18,6 +23,7 @@ export interface CliSettings {
 export function loadCliSettings(env: NodeJS.ProcessEnv = process.env): CliSettings {
   return {
     redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    redisCluster: env.REDIS_CLUSTER === 'true' || (env.REDIS_URL ?? '').includes(','),
     redisPrefix: env.BROKER_REDIS_PREFIX || 'broker',
     configPath: env.BROKER_CONFIG || undefined,
     brokerUrl: (env.BROKER_URL || 'http://127.0.0.1:8080').replace(/\/+$/, ''),

@@ -1,5 +1,5 @@
 import { createRedis } from '@broker/shared';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@broker/shared';
 import type { CliSettings } from './config';
 import { CommandError } from './errors';
 
@@ -18,7 +18,7 @@ export function redactUrl(url: string): string {
 }
 
 /** Ready, or the first connection error: an operator's command should fail at once, not retry for a while. */
-function connected(redis: Redis, url: string): Promise<void> {
+function connected(redis: RedisClient, url: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const fail = (reason: string) => {
       clearTimeout(timer);
@@ -34,8 +34,8 @@ function connected(redis: Redis, url: string): Promise<void> {
 }
 
 /** Runs `work` with a fail-fast connection, always closed afterwards. */
-export async function withRedis<T>(settings: CliSettings, work: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = createRedis(settings.redisUrl, 'producer', 'broker-cli');
+export async function withRedis<T>(settings: CliSettings, work: (redis: RedisClient) => Promise<T>): Promise<T> {
+  const redis = createRedis(settings.redisUrl, 'producer', 'broker-cli', { cluster: settings.redisCluster });
   redis.on('error', () => undefined);
   try {
     await connected(redis, settings.redisUrl);

@@ -5,6 +5,11 @@ export interface WorkerSettings {
   config: BrokerConfig;
   configPath: string;
   redisUrl: string;
+  /**
+   * Connect to a Redis Cluster: REDIS_CLUSTER=true, or several comma-separated
+   * seed URLs in REDIS_URL. @defaultValue false
+   */
+  redisCluster: boolean;
   prefix: string;
   logLevel: string;
   secrets: SecretsProvider;
@@ -45,6 +50,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettin
     config: loadConfigFile(configPath),
     configPath,
     redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    redisCluster: env.REDIS_CLUSTER === 'true' || (env.REDIS_URL ?? '').includes(','),
     prefix: env.BROKER_REDIS_PREFIX ?? 'broker',
     logLevel: env.LOG_LEVEL ?? 'info',
     secrets: createSecretsProvider(secrets.settings),

@@ -17,3 +17,4 @@ export { redactSample } from './alerts/redact';
 export { FailureRate } from './alerts/failure-rate';
 export { afterCheck, nextWake, planWait } from './async-tools/wait-plan';
 export { DeprecationWatch } from './alerts/deprecation-watch';
+export { payloadOf, MAX_PAYLOAD_DEPTH } from './triggers/standard-format';

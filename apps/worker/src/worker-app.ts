@@ -1,6 +1,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@broker/shared';
 import {
+  bullPrefix,
   BACKOFF_TYPE,
   CorrelationStore,
   createMetrics,
@@ -32,7 +33,7 @@ import { createTriggerWorker, type TriggerWorker } from './triggers/trigger-work
 export interface WorkerAppDeps {
   config: BrokerConfig;
   /** A worker-role connection (`maxRetriesPerRequest: null`); BullMQ duplicates it for blocking reads. */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   secrets: SecretsProvider;
   logger: Logger;
@@ -104,7 +105,7 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
   const workers = new Map<string, Worker>();
 
   for (const name of Object.keys(config.integrations)) {
-    queues.set(name, new Queue(integrationQueueName(name), { connection: redis, prefix }));
+    queues.set(name, new Queue(integrationQueueName(name), { connection: redis, prefix: bullPrefix(prefix, integrationQueueName(name)) }));
   }
   const gate = new CallGate(redis, keys);
   const breaker = new CircuitBreaker(redis, keys, metrics);
@@ -143,7 +144,7 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
   for (const [name, integration] of Object.entries(config.integrations)) {
     const worker = new Worker<ToolJobData>(integrationQueueName(name), processor, {
       connection: redis,
-      prefix,
+      prefix: bullPrefix(prefix, integrationQueueName(name)),
       concurrency: integration.concurrency,
       limiter: PAUSE_ONLY_LIMITER,
       lockDuration: deps.lockDurationMs ?? 30_000,

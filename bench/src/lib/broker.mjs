@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { createLogger, envSecretsProvider, integrationQueueName, JobStore, newJobId, parseConfig, redisKeys, toolJobOptions } from '@broker/shared';
+import { bullPrefix, createLogger, envSecretsProvider, integrationQueueName, JobStore, newJobId, parseConfig, redisKeys, toolJobOptions } from '@broker/shared';
 import { createWorkerApp } from '@broker/worker';
 
 /** Production log level, written nowhere: we pay for building log lines, not for a terminal. */
@@ -13,7 +13,7 @@ export function brokerSide(redis, prefix, rawConfig) {
   const config = parseConfig(rawConfig);
   const integration = config.integrations.bench;
   const store = new JobStore(redis, redisKeys(prefix), { retentionSeconds: 3600 });
-  const queue = new Queue(integrationQueueName('bench'), { connection: redis, prefix });
+  const queue = new Queue(integrationQueueName('bench'), { connection: redis, prefix: bullPrefix(prefix, integrationQueueName('bench')) });
   return {
     config,
     store,

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { idempotencySlotTag, newJobId, redisKeys } from '@broker/shared';
 import { brokerSide, countFinished } from '../lib/broker.mjs';
 import { dropPrefix, redis, redisUsedMemory, rssOf, startApp, uniquePrefix, writeConfig } from '../lib/env.mjs';
 import { round2 } from '../lib/stats.mjs';
@@ -35,16 +37,18 @@ export async function footprint({ quick }) {
     const probe = await redisUsedMemory(conn);
     const sampleIds = [];
     for (let i = 0; i < 1000; i++) {
-      const id = `job_probe${i}`;
+      const key = `key-${i}`.padEnd(64, 'x');
+      const id = newJobId(randomUUID(), idempotencySlotTag('bench', key));
       sampleIds.push(id);
       await broker.store.create(
         { id, tool: 'bench.echo', status: 'queued', attempts: 0, createdAt: new Date().toISOString(), agentId: 'bench', integration: 'bench', connection: 'default' },
-        { key: `key-${i}`.padEnd(64, 'x'), fingerprint: 'f'.repeat(64), ttlSeconds: retentionSeconds },
+        { key, fingerprint: 'f'.repeat(64), ttlSeconds: retentionSeconds },
       );
     }
     const perRecordAndKey = ((await redisUsedMemory(conn)) - probe) / 1000;
-    const idemKeyBytes = Number(await conn.memory('USAGE', `${prefix}:idem:bench:${'key-0'.padEnd(64, 'x')}`));
-    await conn.del(...sampleIds.map((id) => `${prefix}:job:${id}`));
+    const keys = redisKeys(prefix);
+    const idemKeyBytes = Number(await conn.memory('USAGE', keys.idempotency('bench', 'key-0'.padEnd(64, 'x'))));
+    await conn.del(...sampleIds.map((id) => keys.job(id)));
 
     const done = countFinished(sub, prefix, n);
     for (let i = 0; i < n; i += 5000) await broker.enqueue(Math.min(5000, n - i));

@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@broker/shared';
 import {
+  bullPrefix,
   CALLBACK_JOB_NAME,
   CALLBACKS_QUEUE,
   callbackJobOptions,
@@ -12,8 +13,8 @@ import {
 export type CallbackQueue = Queue<CallbackJobData>;
 
 /** The producer side of CALLBACKS_QUEUE: the api queues the callbacks of the jobs it cancels. */
-export function createCallbackQueue(connection: Redis, prefix: string, logger: Logger): CallbackQueue {
-  const queue: CallbackQueue = new Queue<CallbackJobData>(CALLBACKS_QUEUE, { connection, prefix });
+export function createCallbackQueue(connection: RedisClient, prefix: string, logger: Logger): CallbackQueue {
+  const queue: CallbackQueue = new Queue<CallbackJobData>(CALLBACKS_QUEUE, { connection, prefix: bullPrefix(prefix, CALLBACKS_QUEUE) });
   queue.on('error', (err) => logger.warn({ queue: CALLBACKS_QUEUE, err: err.message }, 'queue error'));
   return queue;
 }

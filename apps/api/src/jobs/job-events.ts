@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@broker/shared';
 import type { Logger } from '@broker/shared';
 
 /** A registration for one job; settle it with {@link JobWaiter.until} and always {@link JobWaiter.release}. */
@@ -41,7 +41,7 @@ export class JobEventHub {
   };
 
   constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: RedisClient,
     private readonly channel: string,
     private readonly logger: Logger,
   ) {}

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { integrationQueueName, type BrokerConfig, type Logger, type ToolJobData } from '@broker/shared';
+import type { RedisClient } from '@broker/shared';
+import { bullPrefix, integrationQueueName, type BrokerConfig, type Logger, type ToolJobData } from '@broker/shared';
 
 export type ToolQueue = Queue<ToolJobData>;
 
@@ -11,13 +11,13 @@ export type ToolQueue = Queue<ToolJobData>;
  */
 export function createToolQueues(
   config: BrokerConfig,
-  connection: Redis,
+  connection: RedisClient,
   prefix: string,
   logger: Logger,
 ): Map<string, ToolQueue> {
   const queues = new Map<string, ToolQueue>();
   for (const integration of Object.keys(config.integrations)) {
-    const queue: ToolQueue = new Queue<ToolJobData>(integrationQueueName(integration), { connection, prefix });
+    const queue: ToolQueue = new Queue<ToolJobData>(integrationQueueName(integration), { connection, prefix: bullPrefix(prefix, integrationQueueName(integration)) });
     // Without a listener, EventEmitter throws on 'error' and a Redis blip would crash the process.
     queue.on('error', (err) => logger.warn({ queue: queue.name, err: err.message }, 'queue error'));
     queues.set(integration, queue);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import {
+  idempotencySlotTag,
   newJobId,
   ProblemError,
   submitJobBodySchema,
@@ -110,8 +111,11 @@ export async function submitToolJob(ctx: ApiContext, agent: AuthenticatedAgent, 
   // The catalogue is built from the same config, so this is a bug, not bad input.
   if (!integration || !queue) throw new Error(`no queue for integration "${tool.integration}"`);
 
+  const key = request.idempotencyKey;
+  const keyHash = key ? idempotencyKeyHash(key) : undefined;
   const record: JobRecord = {
-    id: newJobId(randomUUID()),
+    // With a key, the id carries the key's slot tag: CREATE writes both in one script (Redis Cluster).
+    id: newJobId(randomUUID(), keyHash === undefined ? undefined : idempotencySlotTag(agent.id, keyHash)),
     tool: tool.name,
     status: 'queued',
     attempts: 0,
@@ -122,9 +126,8 @@ export async function submitToolJob(ctx: ApiContext, agent: AuthenticatedAgent, 
   };
   if (body.callbackUrl !== undefined) record.callbackUrl = body.callbackUrl;
   const data: ToolJobData = { tool: tool.name, integration: tool.integration, input: body.input, connection, agentId: agent.id };
-  const key = request.idempotencyKey;
-  const claim = key && {
-    key: idempotencyKeyHash(key),
+  const claim = key && keyHash !== undefined && {
+    key: keyHash,
     fingerprint: requestFingerprint({ tool: tool.name, input: body.input, connection }),
     ttlSeconds: config.retention.idempotencySeconds,
   };

@@ -1,13 +1,13 @@
 import type { RequestHandler } from 'express';
 import { rateLimit, type AugmentedRequest } from 'express-rate-limit';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@broker/shared';
 import { ProblemError, type BrokerConfig, type Logger, type RedisKeys } from '@broker/shared';
 import { redisRateStore } from './redis-rate-store';
 
 export interface AgentRateLimitDeps {
   config: BrokerConfig;
   /** The producer connection. */
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   logger: Logger;
 }

@@ -1,23 +1,20 @@
 import { LuaScript, ProblemError, type BrokerConfig, type Logger, type RedisKeys } from '@broker/shared';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@broker/shared';
 import { globToRegExp } from '../auth/scopes';
 
 /*
- * KEYS[1]: the agent's idempotency key of this request ('' when none).
- * KEYS[2..]: the day's counter of each cap that matches the tool.
+ * KEYS: the day's counter of each cap that matches the tool (one hash slot,
+ * `{cap:<agent>:<day>}`, so this runs on a Redis Cluster).
  * ARGV[1]: when the day ends (ms since epoch); ARGV[2..]: each counter's cap.
- * Returns 0 when the job was counted, -1 when the idempotency key is already
- * known (a replay, or a reuse the store will refuse: neither makes a job, so
- * neither counts), or i >= 1 when the cap KEYS[i + 1] is reached (nothing
- * counted). Check-all-then-count in one script: concurrent submissions can
- * never pass a cap together.
+ * Returns 0 when the job was counted, or i >= 1 when the cap KEYS[i] is
+ * reached (nothing counted). Check-all-then-count in one script: concurrent
+ * submissions can never pass a cap together.
  */
 const RESERVE = new LuaScript(`
-if KEYS[1] ~= '' and redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
-for i = 2, #KEYS do
-  if tonumber(redis.call('GET', KEYS[i]) or '0') >= tonumber(ARGV[i]) then return i - 1 end
+for i = 1, #KEYS do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') >= tonumber(ARGV[i + 1]) then return i end
 end
-for i = 2, #KEYS do
+for i = 1, #KEYS do
   redis.call('INCR', KEYS[i])
   redis.call('PEXPIREAT', KEYS[i], ARGV[1])
 end
@@ -63,7 +60,7 @@ export class DailyJobCaps {
 
   constructor(
     config: BrokerConfig,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly logger: Logger,
     private readonly now: () => Date = () => new Date(),
@@ -88,9 +85,12 @@ export class DailyJobCaps {
     const day = now.toISOString().slice(0, 10);
     const resetAt = endOfUtcDay(now);
     const counters = caps.map((c) => this.keys.dailyJobCount(agentId, day, c.glob));
-    const claim = idempotencyKeyHash === undefined ? '' : this.keys.idempotency(agentId, idempotencyKeyHash);
-    const outcome = await RESERVE.run<number>(this.redis, [claim, ...counters], [resetAt.getTime(), ...caps.map((c) => c.max)]);
-    if (outcome === -1) return NOTHING;
+    // A known idempotency key (a replay, or a reuse the store will refuse) makes no job, so counts nothing.
+    // Checked apart from the script: the key lives in its job's hash slot, not the counters'. No weaker
+    // than inside it: concurrent duplicates could pass together before either wrote its key, and a
+    // submission that makes no job gives its count back (submit.ts).
+    if (idempotencyKeyHash !== undefined && (await this.redis.exists(this.keys.idempotency(agentId, idempotencyKeyHash))) === 1) return NOTHING;
+    const outcome = await RESERVE.run<number>(this.redis, counters, [resetAt.getTime(), ...caps.map((c) => c.max)]);
     if (outcome > 0) {
       const cap = caps[outcome - 1]!;
       const retryAfter = Math.max(1, Math.ceil((resetAt.getTime() - now.getTime()) / 1000));

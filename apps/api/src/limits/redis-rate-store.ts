@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@broker/shared';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { withRedisDeadline } from '../redis/deadline';
 
@@ -16,7 +16,7 @@ const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
  * - every command is bounded like any other Redis work of a request, so a
  *   hung Redis is a 503 within the 2 s budget (CONTRACT §3), not a hang.
  */
-export function redisRateStore(redis: Redis, prefix: string): RedisStore {
+export function redisRateStore(redis: RedisClient, prefix: string): RedisStore {
   return new RedisStore({
     prefix,
     sendCommand: async (command: string, ...args: string[]): Promise<RedisReply> => {

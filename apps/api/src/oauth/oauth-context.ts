@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@broker/shared';
 import {
   AuthorizationRequestStore,
   OAuthTokenStore,
@@ -27,7 +27,7 @@ export interface OAuthContext {
 
 export function createOAuthContext(options: {
   config: BrokerConfig;
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   secrets: SecretsProvider;
   logger: Logger;

@@ -1,5 +1,5 @@
 import { CorrelationStore, type Logger, type Metrics, type RedisKeys } from '@broker/shared';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@broker/shared';
 import type { ToolQueue } from '../jobs/queues';
 
 /** A stored event, as the correlation step needs it. */
@@ -29,7 +29,7 @@ function parsed(body: Buffer): unknown {
  * finds the claim itself before it goes back to sleep; an event stored
  * before its job began waiting is found by the worker in the stored events.
  */
-export function correlationHook(deps: { redis: Redis; keys: RedisKeys; queues: ReadonlyMap<string, ToolQueue>; metrics: Metrics; logger: Logger }): CorrelateEvent {
+export function correlationHook(deps: { redis: RedisClient; keys: RedisKeys; queues: ReadonlyMap<string, ToolQueue>; metrics: Metrics; logger: Logger }): CorrelateEvent {
   const correlations = new CorrelationStore(deps.redis, deps.keys);
   return async (event) => {
     const body = parsed(event.body);

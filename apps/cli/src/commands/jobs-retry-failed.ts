@@ -1,5 +1,5 @@
 import { Queue, type Job } from 'bullmq';
-import { integrationQueueName, JobStore, loadConfigFile, redisKeys } from '@broker/shared';
+import { bullPrefix, integrationQueueName, JobStore, loadConfigFile, redisKeys } from '@broker/shared';
 import { CommandError, EXIT, UsageError } from '../errors';
 import { print, type Command } from '../command';
 import { withRedis } from '../redis';
@@ -50,7 +50,7 @@ export const jobsRetryFailed: Command = {
     const dryRun = values['dry-run'] === true;
 
     const outcome = await withRedis(settings, async (redis) => {
-      const queue = new Queue(integrationQueueName(integration), { connection: redis, prefix: settings.redisPrefix });
+      const queue = new Queue(integrationQueueName(integration), { connection: redis, prefix: bullPrefix(settings.redisPrefix, integrationQueueName(integration)) });
       const store = new JobStore(redis, redisKeys(settings.redisPrefix), { retentionSeconds: 1 });
       const retried: string[] = [];
       const skipped: Skipped[] = [];

@@ -1,10 +1,10 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@broker/shared';
 import { readCircuitStates, type Logger, type Metrics, type RedisKeys } from '@broker/shared';
 import type { Alerter } from './alerter';
 
 export interface AlertMonitorDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   alerter: Alerter;
   metrics: Metrics;
@@ -56,25 +56,23 @@ export class AlertMonitor {
     const { redis, keys, alerter, metrics, integrations } = this.deps;
     if (integrations.length === 0) return;
     const states = await readCircuitStates(redis, keys, integrations);
-    const pipeline = redis.pipeline();
-    /** Where each open breaker's first sighting comes back in the pipeline's replies. */
-    const sinceAt = new Map<string, number>();
-    let replyIndex = 0;
+    /** Each open breaker's first sighting. One command per key, not one pipeline: on a Redis Cluster the keys live on different nodes. */
+    const sinceAt = new Map<string, string | null>();
+    await Promise.all(
+      integrations.map(async (name) => {
+        const sinceKey = keys.alertState(`circuit-since:${name}`);
+        if (states.get(name)?.state === 'closed') {
+          metrics.circuitOpenSeconds.set({ integration: name }, 0);
+          await redis.del(sinceKey);
+        } else {
+          await redis.set(sinceKey, String(now), 'NX');
+          sinceAt.set(name, await redis.get(sinceKey));
+        }
+      }),
+    );
     for (const name of integrations) {
-      const sinceKey = keys.alertState(`circuit-since:${name}`);
-      if (states.get(name)?.state === 'closed') {
-        pipeline.del(sinceKey);
-        replyIndex += 1;
-        metrics.circuitOpenSeconds.set({ integration: name }, 0);
-      } else {
-        pipeline.set(sinceKey, String(now), 'NX').get(sinceKey);
-        sinceAt.set(name, replyIndex + 1);
-        replyIndex += 2;
-      }
-    }
-    const replies = (await pipeline.exec()) ?? [];
-    for (const [name, index] of sinceAt) {
-      const since = Number(replies[index]?.[1] ?? now);
+      if (!sinceAt.has(name)) continue;
+      const since = Number(sinceAt.get(name) ?? now);
       const openMs = Math.max(0, now - since);
       metrics.circuitOpenSeconds.set({ integration: name }, openMs / 1000);
       if (openMs < alerter.settings.circuitOpenMs) continue;

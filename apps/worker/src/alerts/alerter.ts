@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@broker/shared';
 import {
   DEFAULT_ALERTS,
   LuaScript,
@@ -36,7 +36,7 @@ return 0
 const SEND_DELAYS_MS = [0, 500, 2000];
 
 export interface AlerterDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   /** The config's `alerts` section; without it alerts are logged and counted only. */
   config: AlertsConfig | undefined;

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { DeprecationStore, TRIGGERS_QUEUE, type BrokerConfig, type Logger, type Metrics, type RedisKeys, type SecretsProvider } from '@broker/shared';
+import type { RedisClient } from '@broker/shared';
+import { bullPrefix, DeprecationStore, TRIGGERS_QUEUE, type BrokerConfig, type Logger, type Metrics, type RedisKeys, type SecretsProvider } from '@broker/shared';
 import { AlertMonitor } from './alert-monitor';
 import { Alerter } from './alerter';
 import { DeprecationWatch } from './deprecation-watch';
@@ -8,7 +8,7 @@ import { Escalations } from './escalations';
 
 export interface EscalationDeps {
   config: BrokerConfig;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   keys: RedisKeys;
   secrets: SecretsProvider;
@@ -40,7 +40,7 @@ export function createEscalations(deps: EscalationDeps, queues: { tools: () => I
   const escalations = new Escalations(alerter, metrics);
   const deprecations = new DeprecationWatch(new DeprecationStore(redis, keys), alerter, metrics);
   // The trigger worker keeps its queue to itself; a handle of our own reads its failed set.
-  const triggers = config.triggerDelivery ? new Queue(TRIGGERS_QUEUE, { connection: redis, prefix }) : undefined;
+  const triggers = config.triggerDelivery ? new Queue(TRIGGERS_QUEUE, { connection: redis, prefix: bullPrefix(prefix, TRIGGERS_QUEUE) }) : undefined;
   const watched = () => [...queues.tools(), ...(triggers ? [triggers] : []), ...(queues.callbacks ? [queues.callbacks] : [])];
   const monitor = new AlertMonitor({ redis, keys, alerter, metrics, logger, integrations: Object.keys(config.integrations), queues: watched });
   return {

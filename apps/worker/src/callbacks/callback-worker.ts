@@ -1,6 +1,7 @@
 import { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@broker/shared';
 import {
+  bullPrefix,
   CALLBACK_BACKOFF_TYPE,
   CALLBACK_BASE_DELAY_MS,
   CALLBACK_JOB_NAME,
@@ -21,7 +22,7 @@ import { CallbackRetryError, createCallbackProcessor } from './process-callback'
 export interface CallbackWorkerDeps {
   /** Its `callbacks` section must be set. */
   config: BrokerConfig;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   store: JobStore;
   secrets: SecretsProvider;
@@ -51,7 +52,7 @@ export function createCallbackWorker(deps: CallbackWorkerDeps): CallbackWorker |
   if (!callbacks) return undefined;
   const baseDelayMs = deps.baseDelayMs ?? CALLBACK_BASE_DELAY_MS;
 
-  const queue = new Queue<CallbackJobData>(CALLBACKS_QUEUE, { connection: redis, prefix });
+  const queue = new Queue<CallbackJobData>(CALLBACKS_QUEUE, { connection: redis, prefix: bullPrefix(prefix, CALLBACKS_QUEUE) });
   queue.on('error', (err) => logger.warn({ queue: CALLBACKS_QUEUE, err: err.message }, 'queue error'));
   const processor = createCallbackProcessor({
     callbacks,
@@ -64,7 +65,7 @@ export function createCallbackWorker(deps: CallbackWorkerDeps): CallbackWorker |
   });
   const worker = new Worker<CallbackJobData>(CALLBACKS_QUEUE, processor, {
     connection: redis,
-    prefix,
+    prefix: bullPrefix(prefix, CALLBACKS_QUEUE),
     concurrency: deps.concurrency ?? 20,
     settings: {
       backoffStrategy: (attemptsMade: number, type?: string, err?: Error) => {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@broker/shared';
 import { JobStore, type JobError, type JobStoreOptions, type Logger, type Metrics, type RedisKeys } from '@broker/shared';
 
 export type FinishedStatus = 'succeeded' | 'failed';
@@ -13,7 +13,7 @@ export type FinishedListener = (jobId: string, status: FinishedStatus, error?: J
  */
 export class FinishReportingJobStore extends JobStore {
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     keys: RedisKeys,
     options: JobStoreOptions,
     private readonly listener: FinishedListener,
@@ -41,7 +41,7 @@ export class FinishReportingJobStore extends JobStore {
 }
 
 export interface JobFinishedDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   metrics: Metrics;
   /** Queues a job's callback; absent when callbacks are off. */

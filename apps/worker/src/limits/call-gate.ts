@@ -1,5 +1,5 @@
 import { LuaScript, namedConnection } from '@broker/shared';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@broker/shared';
 import type { IntegrationConfig, RedisKeys } from '@broker/shared';
 
 /**
@@ -14,6 +14,11 @@ import type { IntegrationConfig, RedisKeys } from '@broker/shared';
  * first job, which lets up to ~2·max calls into one sliding window.
  *
  * Times come from Redis (`TIME`), so clocks of worker hosts do not matter.
+ *
+ * KEYS: pause, integration window, connection window: one hash slot
+ * (`{int:<integration>}`), so this runs on a Redis Cluster. Every key is always
+ * passed (an empty key name would hash to another slot); ARGV[6] and ARGV[7]
+ * say whether the integration and the connection windows apply.
  */
 const ACQUIRE = new LuaScript(`
 local t = redis.call('TIME')
@@ -26,19 +31,19 @@ local function wait_for(key, max, window)
   local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
   return math.max(1, tonumber(oldest[2]) + window - now + 1)
 end
-if KEYS[2] ~= '' then
+if ARGV[6] == '1' then
   local w = wait_for(KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]))
   if w > 0 then return {2, w} end
 end
-if KEYS[3] ~= '' then
+if ARGV[7] == '1' then
   local w = wait_for(KEYS[3], tonumber(ARGV[3]), tonumber(ARGV[4]))
   if w > 0 then return {3, w} end
 end
-if KEYS[2] ~= '' then
+if ARGV[6] == '1' then
   redis.call('ZADD', KEYS[2], now, ARGV[5])
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
 end
-if KEYS[3] ~= '' then
+if ARGV[7] == '1' then
   redis.call('ZADD', KEYS[3], now, ARGV[5])
   redis.call('PEXPIRE', KEYS[3], ARGV[4])
 end
@@ -69,7 +74,7 @@ export function windowWithMargin(durationMs: number): number {
 
 export class CallGate {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 
@@ -80,8 +85,8 @@ export class CallGate {
       this.redis,
       [
         this.keys.pause(integrationName),
-        limit ? this.keys.rateWindow(integrationName) : '',
-        perConnection ? this.keys.connectionRateWindow(integrationName, connection) : '',
+        this.keys.rateWindow(integrationName),
+        this.keys.connectionRateWindow(integrationName, connection),
       ],
       [
         String(limit?.max ?? 0),
@@ -89,6 +94,8 @@ export class CallGate {
         String(perConnection?.max ?? 0),
         String(perConnection ? windowWithMargin(perConnection.durationMs) : 0),
         member,
+        limit ? '1' : '0',
+        perConnection ? '1' : '0',
       ],
     );
     switch (verdict) {
@@ -103,7 +110,7 @@ export class CallGate {
     }
   }
 
-  /** Gives back a slot taken by `acquire` for a try that then made no call. */
+  /** Gives back a slot taken by `acquire` for a try that then made no call (both windows share a slot: one MULTI). */
   async release(integrationName: string, connection: string, member: string): Promise<void> {
     await this.redis
       .multi()

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@broker/shared';
 import {
   CIRCUIT_STATE_VALUE,
   LuaScript,
@@ -145,7 +145,7 @@ export type BreakerTicket =
 /** The circuit breaker of every integration, backed by Redis (see the state diagram above). */
 export class CircuitBreaker {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly metrics: Metrics,
   ) {}

@@ -1,10 +1,10 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@broker/shared';
 import { OAuthError, OAuthTokenManager, OAuthTokenStore, TokenCipher, type BrokerConfig, type Logger, type RedisKeys, type SecretsProvider } from '@broker/shared';
 import { oauthCredentials, oauthTokenFetcher, type CredentialsProvider } from '@broker/tools';
 
 export interface OAuthWiring {
   config: BrokerConfig;
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   secrets: SecretsProvider;
   logger: Logger;

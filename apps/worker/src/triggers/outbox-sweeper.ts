@@ -38,7 +38,7 @@ export class OutboxSweeper {
   private async sweepOnce(now: number): Promise<number> {
     const { config, store, queue, logger } = this.deps;
     let enqueued = 0;
-    for (const entry of await store.duePending(now)) {
+    for (const entry of await store.duePending(now, Object.keys(config.webhooks))) {
       const info = await store.deliveryInfo(entry);
       const source = info && config.webhooks[info.source];
       if (!info || info.status !== 'pending' || !source || !config.triggerDelivery) {

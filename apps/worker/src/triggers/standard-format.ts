@@ -1,10 +1,32 @@
 import type { StoredEvent, TriggerDeliveryBody } from '@broker/shared';
 
 /** The payload as the contract has it: the parsed body when it is JSON, else the body as a string. */
+/**
+ * Nesting beyond this is sent as the body's text: JSON.stringify recurses and
+ * overflows the stack on a body a few thousand levels deep, which would fail
+ * the delivery on every retry. No real provider nests anywhere near it.
+ * @defaultValue 512
+ */
+export const MAX_PAYLOAD_DEPTH = 512;
+
+function deeperThan(value: unknown, limit: number): boolean {
+  // Iterative, so the check itself cannot overflow the stack.
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** The parsed body when it is JSON (and not absurdly deep), else the body as a string (CONTRACT §4). */
 export function payloadOf(event: StoredEvent): unknown {
   if (event.bodyEncoding === 'utf8') {
     try {
-      return JSON.parse(event.body) as unknown;
+      const parsed = JSON.parse(event.body) as unknown;
+      return deeperThan(parsed, MAX_PAYLOAD_DEPTH) ? event.body : parsed;
     } catch {
       return event.body;
     }

@@ -1,6 +1,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@broker/shared';
 import {
+  bullPrefix,
   EventStore,
   redisKeys,
   TRIGGER_BACKOFF_TYPE,
@@ -19,7 +20,7 @@ import { OutboxSweeper } from './outbox-sweeper';
 export interface TriggerWorkerDeps {
   config: BrokerConfig;
   /** A worker-role connection; BullMQ duplicates it for blocking reads. */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   secrets: SecretsProvider;
   logger: Logger;
@@ -51,7 +52,7 @@ export function createTriggerWorker(deps: TriggerWorkerDeps): TriggerWorker | un
   const delivery = config.triggerDelivery;
   if (!delivery) return undefined;
   const store = new EventStore(redis, redisKeys(prefix));
-  const queue = new Queue<TriggerJobData>(TRIGGERS_QUEUE, { connection: redis, prefix });
+  const queue = new Queue<TriggerJobData>(TRIGGERS_QUEUE, { connection: redis, prefix: bullPrefix(prefix, TRIGGERS_QUEUE) });
   const sweeper = new OutboxSweeper({ config, store, queue, logger }, deps.outboxSweepMs);
 
   const worker = new Worker<TriggerJobData>(
@@ -59,7 +60,7 @@ export function createTriggerWorker(deps: TriggerWorkerDeps): TriggerWorker | un
     createTriggerProcessor({ config, delivery, store, secrets: deps.secrets, logger, metrics: deps.metrics, ...(deps.onExhausted ? { onExhausted: deps.onExhausted } : {}) }),
     {
       connection: redis,
-      prefix,
+      prefix: bullPrefix(prefix, TRIGGERS_QUEUE),
       concurrency: delivery.concurrency,
       lockDuration: deps.lockDurationMs ?? 30_000,
       stalledInterval: deps.stalledIntervalMs ?? 30_000,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection';
 import type { RedisKeys } from '../redis/keys';
 import { LuaScript } from '../redis/lua-script';
 import { readJsonPath, scalarText } from './json-path';
@@ -20,23 +20,25 @@ import type { AsyncWait } from './wait-state';
  * deadline, so a job that vanished leaves nothing behind.
  */
 
-// KEYS: wait hash, then pairs (paths set, value set). ARGV: ttlMs, jobId, integration, reference, then path per pair.
+/*
+ * Redis Cluster: a source/type's paths set and value sets share the hash tag
+ * `{corr:<source>:<type>}`; the wait hash lives in the job's own slot. So
+ * REGISTER runs once per event type, after the wait hash is written: a job is
+ * findable only once the hash a claim needs exists, and a worker that dies
+ * half-way registers again on its retry (registering is idempotent).
+ */
+
+// KEYS: paths set, value set (one source and type). ARGV: ttlMs, jobId, path.
 const REGISTER = new LuaScript(`
 local ttl = tonumber(ARGV[1])
 local function expire(key)
   local left = redis.call('PTTL', key)
   if left < ttl then redis.call('PEXPIRE', key, ttl) end
 end
-redis.call('HSET', KEYS[1], 'integration', ARGV[3], 'reference', ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ttl)
-local n = (#KEYS - 1) / 2
-for i = 1, n do
-  local paths, values = KEYS[2 * i], KEYS[2 * i + 1]
-  redis.call('SADD', paths, ARGV[4 + i])
-  expire(paths)
-  redis.call('SADD', values, ARGV[2])
-  expire(values)
-end
+redis.call('SADD', KEYS[1], ARGV[3])
+expire(KEYS[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+expire(KEYS[2])
 return 1
 `);
 
@@ -64,7 +66,7 @@ export interface CorrelatedJob {
 
 export class CorrelationStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 
@@ -72,13 +74,17 @@ export class CorrelationStore {
   async register(jobId: string, integration: string, wait: Pick<AsyncWait, 'reference' | 'deadline' | 'webhook'>, now = Date.now()): Promise<void> {
     const webhook = wait.webhook;
     const ttlMs = Math.max(1000, wait.deadline - now) + TTL_MARGIN_MS;
-    const keys = [this.keys.asyncWait(jobId)];
-    const paths: string[] = [];
-    for (const type of webhook ? [...webhook.events, ...webhook.failEvents] : []) {
-      keys.push(this.keys.correlationPaths(webhook!.source, type), this.keys.correlation(webhook!.source, type, valueKeyPart(wait.reference)));
-      paths.push(webhook!.path);
-    }
-    await REGISTER.run(this.redis, keys, [String(ttlMs), jobId, integration, wait.reference, ...paths]);
+    const waitKey = this.keys.asyncWait(jobId);
+    await this.redis.multi().hset(waitKey, 'integration', integration, 'reference', wait.reference).pexpire(waitKey, ttlMs).exec();
+    await Promise.all(
+      (webhook ? [...webhook.events, ...webhook.failEvents] : []).map((type) =>
+        REGISTER.run(
+          this.redis,
+          [this.keys.correlationPaths(webhook!.source, type), this.keys.correlation(webhook!.source, type, valueKeyPart(wait.reference))],
+          [String(ttlMs), jobId, webhook!.path],
+        ),
+      ),
+    );
   }
 
   /** The event claimed for a waiting job, if one matched. */
@@ -127,11 +133,13 @@ export class CorrelationStore {
 
   /** Forgets a wait that ended. The paths set is shared with other waits and expires on its own. */
   async release(jobId: string, wait: Pick<AsyncWait, 'reference' | 'webhook'>): Promise<void> {
-    const multi = this.redis.multi().del(this.keys.asyncWait(jobId));
+    // Separate commands (the keys span slots); each removal stands alone and every key expires anyway.
     const webhook = wait.webhook;
-    for (const type of webhook ? [...webhook.events, ...webhook.failEvents] : []) {
-      multi.srem(this.keys.correlation(webhook!.source, type, valueKeyPart(wait.reference)), jobId);
-    }
-    await multi.exec();
+    await Promise.all([
+      this.redis.del(this.keys.asyncWait(jobId)),
+      ...(webhook ? [...webhook.events, ...webhook.failEvents] : []).map((type) =>
+        this.redis.srem(this.keys.correlation(webhook!.source, type, valueKeyPart(wait.reference)), jobId),
+      ),
+    ]);
   }
 }

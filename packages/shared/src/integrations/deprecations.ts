@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection';
 import { z } from 'zod';
 import type { RedisKeys } from '../redis/keys';
 
@@ -38,7 +38,7 @@ export type DeprecationSighting = Omit<Deprecation, 'firstSeenAt' | 'lastSeenAt'
  */
 export class DeprecationStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 
@@ -56,14 +56,11 @@ export class DeprecationStore {
 
   /** Every version of each integration seen deprecated, sunset first. */
   async read(integrations: readonly string[]): Promise<Map<string, Deprecation[]>> {
-    const pipeline = this.redis.pipeline();
-    for (const name of integrations) pipeline.hgetall(this.keys.deprecations(name));
-    const replies = (await pipeline.exec()) ?? [];
+    // One command per hash, not a pipeline: on a Redis Cluster the hashes live on different nodes.
+    const replies = await Promise.all(integrations.map((name) => this.redis.hgetall(this.keys.deprecations(name))));
     const out = new Map<string, Deprecation[]>();
     integrations.forEach((name, i) => {
-      const [err, hash] = replies[i] ?? [];
-      if (err) throw err;
-      const fields = (hash ?? {}) as Record<string, string>;
+      const fields = replies[i] ?? {};
       const list: Deprecation[] = [];
       for (const [field, value] of Object.entries(fields)) {
         if (field.startsWith('first:')) continue;

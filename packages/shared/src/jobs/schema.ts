@@ -59,6 +59,13 @@ export const submitJobBodySchema = z.strictObject({
 });
 export type SubmitJobBody = z.infer<typeof submitJobBodySchema>;
 
-export function newJobId(uuid: string): string {
-  return `job_${uuid.replace(/-/g, '')}`;
+/**
+ * `job_` + 32 hex. With `slotTag` (12 hex: `idempotencySlotTag` of the agent
+ * and its key) the first 12 hex are that tag, so the job hashes to the same
+ * Redis Cluster slot as the idempotency key it is created with; without one
+ * they come from the uuid like the rest.
+ */
+export function newJobId(uuid: string, slotTag?: string): string {
+  const hex = uuid.replace(/-/g, '');
+  return `job_${slotTag ? `${slotTag}${hex.slice(12)}` : hex}`;
 }

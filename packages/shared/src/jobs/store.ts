@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection';
 import type { RedisKeys } from '../redis/keys';
 import { LuaScript } from '../redis/lua-script';
 import type { JobError, JobStatus, PublicJob } from './schema';
@@ -29,9 +29,10 @@ export interface IdempotencyClaim {
  * the workers (claim, finish) can race on a job and exactly one of them wins.
  */
 
-// KEYS: job, idempotency ('' when none). ARGV: jobId, fingerprint, idemTtlMs, field, value, ...
+// KEYS: job, idempotency (absent when none: an empty key name would hash to slot 0).
+// ARGV: jobId, fingerprint, idemTtlMs, field, value, ...
 const CREATE = new LuaScript(`
-if KEYS[2] ~= '' then
+if #KEYS > 1 then
   local existing = redis.call('GET', KEYS[2])
   if existing then
     local sep = string.find(existing, ' ', 1, true)
@@ -70,7 +71,13 @@ redis.call('HSET', KEYS[1], unpack(fields))
 return 1
 `);
 
-// KEYS: job, channel. ARGV: ttlSeconds, jobId, clearFields (comma list), field, value, ...
+/*
+ * The job-events channel is an ARGV, not a KEY: a channel is not a key (it has
+ * no slot), and on a Redis Cluster a PUBLISH reaches the subscribers of every
+ * node, while a second KEY would have to share the job's slot.
+ */
+
+// KEYS: job. ARGV: ttlSeconds, jobId, clearFields (comma list), channel, field, value, ...
 const FINISH = new LuaScript(`
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status or status == 'cancelled' or status == 'succeeded' or status == 'failed' then return 0 end
@@ -78,14 +85,14 @@ if ARGV[3] ~= '' then
   for f in string.gmatch(ARGV[3], '[^,]+') do redis.call('HDEL', KEYS[1], f) end
 end
 local fields = {}
-for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
-redis.call('PUBLISH', KEYS[2], ARGV[2])
+redis.call('PUBLISH', ARGV[4], ARGV[2])
 return 1
 `);
 
-// KEYS: job, channel. ARGV: agentId, now, ttlSeconds, jobId.
+// KEYS: job. ARGV: agentId, now, ttlSeconds, jobId, channel.
 const CANCEL = new LuaScript(`
 local owner = redis.call('HGET', KEYS[1], 'agentId')
 if not owner or owner ~= ARGV[1] then return 'missing' end
@@ -94,7 +101,7 @@ if status ~= 'queued' and status ~= 'deferred' then return status end
 redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finishedAt', ARGV[2])
 redis.call('HDEL', KEYS[1], 'error')
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('PUBLISH', KEYS[2], ARGV[4])
+redis.call('PUBLISH', ARGV[5], ARGV[4])
 return 'ok'
 `);
 
@@ -172,7 +179,7 @@ export interface JobStoreOptions {
 export class JobStore {
   private readonly now: () => Date;
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly options: JobStoreOptions,
   ) {
@@ -193,7 +200,7 @@ export class JobStore {
     });
     const [kind, id] = await CREATE.run<[CreateOutcome['kind'], string]>(
       this.redis,
-      [this.keys.job(record.id), idempotency ? this.keys.idempotency(record.agentId, idempotency.key) : ''],
+      idempotency ? [this.keys.job(record.id), this.keys.idempotency(record.agentId, idempotency.key)] : [this.keys.job(record.id)],
       [record.id, idempotency?.fingerprint ?? '', String((idempotency?.ttlSeconds ?? 0) * 1000), ...fields],
     );
     return { kind, id };
@@ -203,7 +210,8 @@ export class JobStore {
   async discard(record: JobRecord, idempotencyKey?: string): Promise<void> {
     const keys = [this.keys.job(record.id)];
     if (idempotencyKey) keys.push(this.keys.idempotency(record.agentId, idempotencyKey));
-    await this.redis.del(...keys);
+    // One DEL per key: a multi-key DEL must stay in one slot, and a job made without its key's tag would not.
+    await Promise.all(keys.map((key) => this.redis.del(key)));
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
@@ -252,8 +260,8 @@ export class JobStore {
   private async finish(id: string, fields: Fields, clear: string[]): Promise<boolean> {
     const done = await FINISH.run(
       this.redis,
-      [this.keys.job(id), this.keys.jobEvents],
-      [String(this.options.retentionSeconds), id, clear.join(','), ...flatten({ ...fields, finishedAt: this.now().toISOString() })],
+      [this.keys.job(id)],
+      [String(this.options.retentionSeconds), id, clear.join(','), this.keys.jobEvents, ...flatten({ ...fields, finishedAt: this.now().toISOString() })],
     );
     return done === 1;
   }
@@ -275,8 +283,8 @@ export class JobStore {
   async cancel(id: string, agentId: string): Promise<CancelOutcome> {
     const answer = await CANCEL.run<'ok' | 'missing' | JobStatus>(
       this.redis,
-      [this.keys.job(id), this.keys.jobEvents],
-      [agentId, this.now().toISOString(), String(this.options.retentionSeconds), id],
+      [this.keys.job(id)],
+      [agentId, this.now().toISOString(), String(this.options.retentionSeconds), id, this.keys.jobEvents],
     );
     if (answer === 'ok') return { kind: 'cancelled' };
     if (answer === 'missing') return { kind: 'missing' };

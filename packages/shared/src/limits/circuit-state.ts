@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection';
 import type { RedisKeys } from '../redis/keys';
 
 /**
@@ -67,26 +67,25 @@ export function decodeCircuit(fields: (string | null)[], now: number): CircuitSn
 const READ_FIELDS = [CIRCUIT_FIELDS.state, CIRCUIT_FIELDS.failures, CIRCUIT_FIELDS.openedAt, CIRCUIT_FIELDS.openUntil];
 
 /**
- * Reads the breakers of `integrations` in one round trip (MULTI: Redis' clock
- * and the hashes at one instant). Changes nothing.
+ * Reads the breakers of `integrations`: Redis' clock, then each hash (one
+ * command each, sent together: on a Redis Cluster the hashes live on different
+ * nodes, so no MULTI can span them). Changes nothing.
  */
 export async function readCircuitStates(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   integrations: readonly string[],
 ): Promise<Map<string, CircuitSnapshot>> {
-  const multi = redis.multi().time();
-  for (const name of integrations) multi.hmget(keys.circuit(name), ...READ_FIELDS);
-  const replies = (await multi.exec()) ?? [];
-  const failed = replies.find(([err]) => err);
-  if (failed?.[0]) throw failed[0];
-  const [seconds, micros] = replies[0]![1] as [string, string];
+  const [[seconds, micros], ...rows] = await Promise.all([
+    redis.time() as Promise<[string | number, string | number]>,
+    ...integrations.map((name) => redis.hmget(keys.circuit(name), ...READ_FIELDS)),
+  ]);
   const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
   const out = new Map<string, CircuitSnapshot>();
-  integrations.forEach((name, i) => out.set(name, decodeCircuit(replies[i + 1]![1] as (string | null)[], now)));
+  integrations.forEach((name, i) => out.set(name, decodeCircuit(rows[i] as (string | null)[], now)));
   return out;
 }
 
-export async function readCircuitState(redis: Redis, keys: RedisKeys, integration: string): Promise<CircuitSnapshot> {
+export async function readCircuitState(redis: RedisClient, keys: RedisKeys, integration: string): Promise<CircuitSnapshot> {
   return (await readCircuitStates(redis, keys, [integration])).get(integration)!;
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection';
 import type { RedisKeys } from '../redis/keys';
 import type { TokenCipher } from './token-cipher';
 
@@ -26,7 +26,7 @@ const hashOf = (state: string) => createHash('sha256').update(state, 'utf8').dig
  */
 export class AuthorizationRequestStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly cipher: TokenCipher,
     private readonly ttlMs: number = AUTHORIZATION_REQUEST_TTL_MS,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection';
 import { LuaScript } from '../redis/lua-script';
 import type { RedisKeys } from '../redis/keys';
 import type { TokenCipher } from './token-cipher';
@@ -79,11 +79,12 @@ function context(integration: string, connection: string): string {
  * `tokens` is the sealed JSON of access + refresh token + expiry (one field, so
  * a rotated refresh token can never be stored without its access token or the
  * other way round); the other fields are non-secret state. Every write takes a
- * fencing token from one counter (`version`).
+ * fencing token from the connection's counter (`version`); the hash, its
+ * lock and its counter share one hash slot, so each script stays in it.
  */
 export class OAuthTokenStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly cipher: TokenCipher,
   ) {}
@@ -110,14 +111,14 @@ export class OAuthTokenStore {
   /** Seeds or replaces tokens (operator import, OAuth callback): wins over any refresh in flight. */
   async importTokens(integration: string, connection: string, tokens: TokenSet): Promise<number> {
     const fields = await this.tokenFields(integration, connection, tokens);
-    return WRITE_IMPORT.run<number>(this.redis, [this.keys.oauthTokens(integration, connection), this.keys.oauthFence], ['0', 'ok', ...fields]);
+    return WRITE_IMPORT.run<number>(this.redis, [this.keys.oauthTokens(integration, connection), this.keys.oauthFence(integration, connection)], ['0', 'ok', ...fields]);
   }
 
   /** Takes the refresh lock; the fencing token, or undefined when another process holds it. */
   async acquireLock(integration: string, connection: string, ttlMs: number): Promise<number | undefined> {
     const fence = await ACQUIRE.run<number | null>(
       this.redis,
-      [this.keys.oauthLock(integration, connection), this.keys.oauthFence],
+      [this.keys.oauthLock(integration, connection), this.keys.oauthFence(integration, connection)],
       [String(Math.ceil(ttlMs))],
     );
     return fence ?? undefined;

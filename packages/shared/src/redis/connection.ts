@@ -1,4 +1,11 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+
+/**
+ * A single Redis or a Redis Cluster: every store, script and queue of the
+ * broker takes either (each multi-key command touches one hash slot, see
+ * keys.ts), so the deployment picks the topology with REDIS_URL alone.
+ */
+export type RedisClient = Redis | Cluster;
 
 /**
  * Connections differ by role (BullMQ "going to production"):
@@ -34,12 +41,58 @@ export function redisOptions(role: RedisRole, name?: string): RedisOptions {
   return { ...base, maxRetriesPerRequest: null, enableOfflineQueue: true };
 }
 
-export function createRedis(url: string, role: RedisRole, name?: string): Redis {
-  return new Redis(url, redisOptions(role, name));
+/** The seed URLs of `REDIS_URL`: one URL, or several separated by commas (cluster seeds). */
+export function redisSeeds(url: string): string[] {
+  return url
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u.length > 0);
+}
+
+export interface CreateRedisOptions {
+  /**
+   * Connect as a Redis Cluster client even with one seed URL.
+   * @defaultValue false: cluster mode only when `url` lists several seeds
+   */
+  cluster?: boolean;
+}
+
+/**
+ * A client of `role`. With several comma-separated seeds in `url` (or
+ * `cluster: true`) it is an ioredis Cluster whose every node connection takes
+ * the role's options: a producer fails fast on each node, a worker waits.
+ */
+export function createRedis(url: string, role: RedisRole, name?: string, options: CreateRedisOptions = {}): RedisClient {
+  const seeds = redisSeeds(url);
+  if (seeds.length <= 1 && !options.cluster) return new Redis(seeds[0] ?? url, redisOptions(role, name));
+  // A node's reconnects are the Cluster's business (clusterRetryStrategy); the rest of the role applies per node.
+  const { enableOfflineQueue, enableAutoPipelining, retryStrategy: _perNode, ...nodeOptions } = redisOptions(role, name);
+  const first = new URL(seeds[0]!);
+  if (first.password) nodeOptions.password = decodeURIComponent(first.password);
+  if (first.username) nodeOptions.username = decodeURIComponent(first.username);
+  if (first.protocol === 'rediss:') nodeOptions.tls = {};
+  return new Cluster(
+    seeds.map((seed) => {
+      const u = new URL(seed);
+      return { host: u.hostname, port: Number(u.port || 6379) };
+    }),
+    {
+      redisOptions: nodeOptions,
+      // The Cluster has its own offline queue and pipelining in front of the nodes'.
+      ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
+      ...(enableAutoPipelining !== undefined ? { enableAutoPipelining } : {}),
+      // ioredis groups auto-pipelined commands by the slot of their first
+      // argument, which for EVAL/EVALSHA is the script, not a key: scripts on
+      // different nodes would share a pipeline and fail ("All keys in the
+      // pipeline should belong to the same slots allocation group").
+      autoPipeliningIgnoredCommands: ['eval', 'evalsha', 'EVAL', 'EVALSHA'],
+      clusterRetryStrategy: (times) => Math.min(times * 100, 2000),
+    },
+  );
 }
 
 /** Resolves once the connection is ready, or rejects after `timeoutMs`. */
-export function waitForReady(redis: Redis, timeoutMs = 5000): Promise<void> {
+export function waitForReady(redis: RedisClient, timeoutMs = 5000): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

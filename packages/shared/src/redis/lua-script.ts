@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 
 /**
  * A Lua script run by its SHA (EVALSHA), so the script text crosses the wire
  * once per Redis server instead of on every call; on NOSCRIPT (a restarted or
  * flushed Redis, a new cluster node) it falls back to EVAL, which also loads it.
+ * On a Cluster both go to the node of the first key's slot; every script of
+ * the broker keeps all its keys in that one slot (see keys.ts).
  */
 export class LuaScript {
   readonly sha: string;
@@ -13,7 +15,7 @@ export class LuaScript {
     this.sha = createHash('sha1').update(lua).digest('hex');
   }
 
-  async run<T = unknown>(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<T> {
+  async run<T = unknown>(redis: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<T> {
     try {
       return (await redis.evalsha(this.sha, keys.length, ...keys, ...args)) as T;
     } catch (err) {

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection';
 import { LuaScript } from '../redis/lua-script';
-import type { RedisKeys } from '../redis/keys';
+import { eventSourceOf, type RedisKeys } from '../redis/keys';
 import type { DeliveryStatus, EventDelivery, EventDetail, EventSummary } from './schema';
 
 /** An event as verified by the api, before it is stored. */
@@ -69,9 +69,15 @@ export interface ListPosition {
  * event, its dedupe key and its deliveries expire together. Per-field delivery
  * state lets the api and the worker write different fields without
  * read-modify-write races.
+ *
+ * Redis Cluster: every key a script touches carries the source's hash tag
+ * (`{src:<source>}`: dedupe key, event hash, the source's outbox and its
+ * per-source indexes), so each script runs on one node. The indexes across
+ * sources (`all`, per type) cannot share that slot; ingest writes them right
+ * after its script, see {@link EventStore.ingest}.
  */
 
-// KEYS: dedupe, event, outbox, index... ARGV: ttlMs, scoreMs, id, outboxAt, indexTtlMs, oldestScore, n, deliveryId x n, field, value, ...
+// KEYS: dedupe, event, outbox, index... (all of one source) ARGV: ttlMs, scoreMs, id, outboxAt, indexTtlMs, oldestScore, n, deliveryId x n, field, value, ...
 const INGEST = new LuaScript(`
 if not redis.call('SET', KEYS[1], ARGV[3], 'NX', 'PX', ARGV[1]) then return 0 end
 redis.call('DEL', KEYS[2])
@@ -195,7 +201,7 @@ function parseHeaders(value: string | undefined): Record<string, string> {
  */
 export class EventStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 
@@ -221,15 +227,10 @@ export class EventStore {
       ...Object.entries(encodeBody(event.body)).flat(),
       ...deliveries.flatMap(deliveryFields),
     ];
-    const indexes = [
-      this.keys.webhookIndex({}),
-      this.keys.webhookIndex({ source: event.source }),
-      this.keys.webhookIndex({ type: event.type }),
-      this.keys.webhookIndex({ source: event.source, type: event.type }),
-    ];
+    const indexes = [this.keys.webhookIndex({ source: event.source }), this.keys.webhookIndex({ source: event.source, type: event.type })];
     const created = await INGEST.run<number>(
       this.redis,
-      [this.keys.webhookDedupe(event.source, event.eventId), this.keys.webhookEvent(event.id), this.keys.webhookOutbox, ...indexes],
+      [this.keys.webhookDedupe(event.source, event.eventId), this.keys.webhookEvent(event.id), this.keys.webhookOutbox(event.source), ...indexes],
       [
         String(options.retentionMs),
         String(score),
@@ -242,14 +243,31 @@ export class EventStore {
         ...fields,
       ],
     );
-    return created === 1;
+    if (created !== 1) return false;
+    // The cross-source indexes (all events, one type) hash to slots of their
+    // own, so they cannot join the script on a cluster. They only serve
+    // listings: if this process dies between the two, the event is still
+    // stored, delivered, listed under its source and readable by id, and only
+    // missing from the unfiltered and type-only listings. Only the first
+    // ingest gets here, so a duplicate never adds an entry.
+    await Promise.all(
+      [this.keys.webhookIndex({}), this.keys.webhookIndex({ type: event.type })].map((key) =>
+        this.redis
+          .multi()
+          .zadd(key, score, event.id)
+          .zremrangebyscore(key, '-inf', `(${score - options.indexRetentionMs}`)
+          .pexpire(key, options.indexRetentionMs)
+          .exec(),
+      ),
+    );
+    return true;
   }
 
   /** Adds deliveries (replays) to a stored event; `false` when the event is gone. */
   async addDeliveries(id: string, deliveries: readonly NewDelivery[], outboxAt: number): Promise<boolean> {
     const added = await ADD_DELIVERIES.run<number>(
       this.redis,
-      [this.keys.webhookEvent(id), this.keys.webhookOutbox],
+      [this.keys.webhookEvent(id), this.keys.webhookOutbox(eventSourceOf(id))],
       [id, String(outboxAt), String(deliveries.length), ...deliveries.map((d) => d.deliveryId), ...deliveries.flatMap(deliveryFields)],
     );
     return added === 1;
@@ -258,7 +276,7 @@ export class EventStore {
   /** The deliveries are in BullMQ now: out of the outbox, and `queued` unless the worker got there first. */
   async markQueued(id: string, deliveryIds: readonly string[]): Promise<void> {
     if (deliveryIds.length === 0) return;
-    await MARK_QUEUED.run(this.redis, [this.keys.webhookEvent(id), this.keys.webhookOutbox], [id, ...deliveryIds]);
+    await MARK_QUEUED.run(this.redis, [this.keys.webhookEvent(id), this.keys.webhookOutbox(eventSourceOf(id))], [id, ...deliveryIds]);
   }
 
   /**
@@ -278,7 +296,7 @@ export class EventStore {
     }
     const updated = await UPDATE_DELIVERY.run<number>(
       this.redis,
-      [this.keys.webhookEvent(id), this.keys.webhookOutbox],
+      [this.keys.webhookEvent(id), this.keys.webhookOutbox(eventSourceOf(id))],
       [id, deliveryId, clear.join(','), ...set],
     );
     return updated === 1;
@@ -304,10 +322,10 @@ export class EventStore {
     };
   }
 
-  /** Outbox entries due at `now`: deliveries written but not handed to BullMQ. */
-  async duePending(now: number, limit = 100): Promise<OutboxEntry[]> {
-    const members = await this.redis.zrangebyscore(this.keys.webhookOutbox, '-inf', now, 'LIMIT', 0, limit);
-    return members.flatMap((member) => {
+  /** Outbox entries of `sources` due at `now` (up to `limit` per source): deliveries written but not handed to BullMQ. */
+  async duePending(now: number, sources: readonly string[], limit = 100): Promise<OutboxEntry[]> {
+    const perSource = await Promise.all(sources.map((source) => this.redis.zrangebyscore(this.keys.webhookOutbox(source), '-inf', now, 'LIMIT', 0, limit)));
+    return perSource.flat().flatMap((member) => {
       // `dlv_<hex>` has no ':', the event id may: split at the first one.
       const sep = member.indexOf(':');
       return sep < 0 ? [] : [{ deliveryId: member.slice(0, sep), eventId: member.slice(sep + 1) }];
@@ -330,7 +348,7 @@ export class EventStore {
 
   /** Drops an outbox entry whose event or delivery is gone. */
   async dropFromOutbox(entry: OutboxEntry): Promise<void> {
-    await this.redis.zrem(this.keys.webhookOutbox, `${entry.deliveryId}:${entry.eventId}`);
+    await this.redis.zrem(this.keys.webhookOutbox(eventSourceOf(entry.eventId)), `${entry.deliveryId}:${entry.eventId}`);
   }
 
   /**
@@ -356,13 +374,11 @@ export class EventStore {
         positions.push(position);
       }
       if (positions.length > 0) {
-        const pipeline = this.redis.pipeline();
-        for (const p of positions) pipeline.hmget(this.keys.webhookEvent(p.id), ...SUMMARY_FIELDS);
-        const rows = (await pipeline.exec()) ?? [];
+        // Not one pipeline: on a cluster the events of different sources live on
+        // different nodes. Concurrent commands still share round trips (auto-pipelining).
+        const rows = await Promise.all(positions.map((p) => this.redis.hmget(this.keys.webhookEvent(p.id), ...SUMMARY_FIELDS)));
         positions.forEach((position, i) => {
-          const [err, values] = rows[i] ?? [];
-          if (err) throw err;
-          const [id, source, eventId, type, receivedAt, verifiedAt] = values as (string | null)[];
+          const [id, source, eventId, type, receivedAt, verifiedAt] = rows[i] ?? [];
           if (!id || !source) {
             stale.push(position.id);
             return;
