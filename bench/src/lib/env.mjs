@@ -40,13 +40,19 @@ export function startApp(app, env, readyText = app === 'api' ? 'api listening' :
     env: { PATH: process.env.PATH, REDIS_URL, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Keep only the start-up output: a process logging every request would
+  // otherwise grow this string (and the search in it) for the whole run, and
+  // that work would land on this process, which also runs the load and the stub.
   let out = '';
+  let started = false;
   const exited = new Promise((r) => child.once('exit', (code, signal) => r(code ?? signal)));
   const ready = new Promise((resolveReady, reject) => {
     const timer = setTimeout(() => reject(new Error(`${app} not ready:\n${out}`)), 20_000);
     const onData = (chunk) => {
+      if (started) return;
       out += chunk;
       if (out.includes(readyText)) {
+        started = true;
         clearTimeout(timer);
         resolveReady();
       }

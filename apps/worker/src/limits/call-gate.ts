@@ -51,6 +51,19 @@ return {0, 0}
 `);
 
 /** Sets the integration's pause, never shortening one already in force. */
+/**
+ * Re-times an admitted call to the moment it was answered. KEYS: integration
+ * window, connection window. ARGV: member, integration on, connection on.
+ * `XX`: only a call still in the window is moved, never re-added.
+ */
+const SENT = new LuaScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if ARGV[2] == '1' then redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1]) end
+if ARGV[3] == '1' then redis.call('ZADD', KEYS[2], 'XX', now, ARGV[1]) end
+return 0
+`);
+
 const PAUSE = new LuaScript(`
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
@@ -108,6 +121,28 @@ export class CallGate {
       default:
         return { admitted: false, scope: 'connection', waitMs, reason: 'rate_limit' };
     }
+  }
+
+  /**
+   * Moves an admitted call's entry to the time its answer (or failure) came
+   * back. Admission and arrival upstream can be tens of milliseconds apart,
+   * and unevenly so (a cold worker opening sockets, a busy event loop):
+   * counted at admission, a burst admitted together but sent late lets the
+   * next window's burst arrive upstream less than a window after it. An
+   * answer always comes after the call reached the upstream, so counted from
+   * the answer, the next admission is at least a window after the upstream saw
+   * this call, whatever the delays. The price is one upstream latency per
+   * window. A no-op for integrations without limits.
+   */
+  async settled(integrationName: string, integration: IntegrationConfig, connection: string, member: string): Promise<void> {
+    const limited = Boolean(integration.rateLimit);
+    const perConnection = Boolean(namedConnection(integration, connection)?.rateLimit ?? integration.rateLimit?.perConnection);
+    if (!limited && !perConnection) return;
+    await SENT.run(
+      this.redis,
+      [this.keys.rateWindow(integrationName), this.keys.connectionRateWindow(integrationName, connection)],
+      [member, limited ? '1' : '0', perConnection ? '1' : '0'],
+    );
   }
 
   /** Gives back a slot taken by `acquire` for a try that then made no call (both windows share a slot: one MULTI). */

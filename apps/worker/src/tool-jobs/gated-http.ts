@@ -31,6 +31,8 @@ export function gateFurtherCalls(
   acquire: (call: number) => Promise<GateVerdict>,
   signal: AbortSignal,
   maxWaitMs: number = MAX_IN_TRY_GATE_WAIT_MS,
+  /** Told when each call has been answered or has failed (see CallGate.settled); must not throw. */
+  settled: (call: number) => void = () => {},
 ): IntegrationHttp {
   let calls = 0;
   return {
@@ -50,7 +52,11 @@ export function gateFurtherCalls(
         await sleep(verdict.waitMs, signal);
         waited += verdict.waitMs;
       }
-      return http.request(req);
+      try {
+        return await http.request(req);
+      } finally {
+        settled(call);
+      }
     },
   };
 }

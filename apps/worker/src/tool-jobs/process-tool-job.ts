@@ -162,6 +162,13 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
           }),
           (call) => deps.gate.acquire(data.integration, integration, data.connection, `${tryToken}:${call}`),
           controller.signal,
+          undefined,
+          (call) => {
+            // Fire and forget: it lands long before the window could admit this slot again.
+            deps.gate
+              .settled(data.integration, integration, data.connection, call === 0 ? tryToken : `${tryToken}:${call}`)
+              .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'rate window not re-timed'));
+          },
         ),
         reportProgress: async (progress) => {
           await deps.store.setProgress(id, progress);
