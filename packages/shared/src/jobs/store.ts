@@ -16,6 +16,14 @@ export type CreateOutcome =
   | { kind: 'replayed'; id: string }
   | { kind: 'reused'; id: string };
 
+/** What FINISH tells about the job it just finished. */
+export interface FinishedJobFacts {
+  tool: string;
+  integration: string;
+  connection: string;
+  callbackUrl?: string;
+}
+
 export type CancelOutcome = { kind: 'cancelled' } | { kind: 'missing' } | { kind: 'conflict'; status: JobStatus };
 
 export interface IdempotencyClaim {
@@ -89,7 +97,8 @@ for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('PUBLISH', ARGV[4], ARGV[2])
-return 1
+local facts = redis.call('HMGET', KEYS[1], 'tool', 'integration', 'connection', 'callbackUrl')
+return {1, facts[1] or '', facts[2] or '', facts[3] or '', facts[4] or ''}
 `);
 
 // KEYS: job. ARGV: agentId, now, ttlSeconds, jobId, channel.
@@ -115,7 +124,7 @@ redis.call('PERSIST', KEYS[1])
 return 'reopened'
 `);
 
-type Fields = Record<string, string | number | undefined>;
+export type Fields = Record<string, string | number | undefined>;
 
 function flatten(fields: Fields): string[] {
   const out: string[] = [];
@@ -250,20 +259,27 @@ export class JobStore {
   }
 
   async succeed(id: string, result: unknown): Promise<boolean> {
-    return this.finish(id, { status: 'succeeded', result: JSON.stringify(result ?? null) }, ['error']);
+    return (await this.finishJob(id, { status: 'succeeded', result: JSON.stringify(result ?? null) }, ['error'])) !== undefined;
   }
 
   async fail(id: string, error: JobError): Promise<boolean> {
-    return this.finish(id, { status: 'failed', error: JSON.stringify(error) }, ['result']);
+    return (await this.finishJob(id, { status: 'failed', error: JSON.stringify(error) }, ['result'])) !== undefined;
   }
 
-  private async finish(id: string, fields: Fields, clear: string[]): Promise<boolean> {
-    const done = await FINISH.run(
+  /**
+   * Writes a terminal state unless the job already has one. Returns what a
+   * listener needs to know of the job it finished (so nobody reads the record
+   * again), or undefined when this call did not finish it.
+   */
+  protected async finishJob(id: string, fields: Fields, clear: string[]): Promise<FinishedJobFacts | undefined> {
+    const answer = await FINISH.run<0 | [1, string, string, string, string]>(
       this.redis,
       [this.keys.job(id)],
       [String(this.options.retentionSeconds), id, clear.join(','), this.keys.jobEvents, ...flatten({ ...fields, finishedAt: this.now().toISOString() })],
     );
-    return done === 1;
+    if (!Array.isArray(answer)) return undefined;
+    const [, tool, integration, connection, callbackUrl] = answer;
+    return { tool, integration, connection: connection || 'default', ...(callbackUrl ? { callbackUrl } : {}) };
   }
 
   /**
