@@ -88,8 +88,10 @@ describe('keys written per job and per event expire', () => {
       body: Buffer.from('{}'),
     });
     const options = { retentionMs: 2000, indexRetentionMs: 2000, outboxAt: Date.now() };
-    await store.ingest(event('old', new Date(Date.now() - 10_000)), [], options);
-    await store.ingest(event('new', new Date()), [], options);
+    for (const e of [event('old', new Date(Date.now() - 10_000)), event('new', new Date())]) {
+      expect(await store.ingest(e, [], options)).toBe(true);
+      await store.indexAcrossSources(e, options.indexRetentionMs);
+    }
 
     for (const key of [keys.webhookDedupe('src', 'new'), keys.webhookEvent('src:new'), keys.webhookIndex({}), keys.webhookIndex({ source: 'src', type: 'thing.happened' })]) {
       const ttl = await redis.pttl(key);

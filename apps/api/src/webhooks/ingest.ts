@@ -71,13 +71,19 @@ export async function ingestEvent(deps: IngestDeps, event: VerifiedEvent): Promi
   );
   if (!created) return { id, duplicate: true };
 
-  if (config.triggerDelivery) {
-    await enqueueDeliveries(store, queue, { eventId: id, source: event.source, deliveries, delivery: config.triggerDelivery, retentionMs }, logger);
-  }
-  // After the triggers, which fire as usual. A failure loses nothing: the waiting job looks in the stored events at its deadline.
-  await deps.correlate?.({ id, source: event.source, type: event.type, body: event.body }).catch((err: unknown) => {
-    logger.warn({ eventId: id, err: (err as Error).message }, 'webhook correlation failed; waiting jobs will find the event by their deadline');
-  });
+  // Independent follow-ups of a new event, sent together: one round trip deep
+  // instead of one after another. The event and its pending deliveries are
+  // already stored, so none of them can lose it.
+  await Promise.all([
+    store.indexAcrossSources({ id, type: event.type, receivedAt: event.receivedAt }, maxWebhookRetentionMs(config)),
+    config.triggerDelivery
+      ? enqueueDeliveries(store, queue, { eventId: id, source: event.source, deliveries, delivery: config.triggerDelivery, retentionMs }, logger)
+      : undefined,
+    // The event's triggers fire as usual. A failure loses nothing: the waiting job looks in the stored events at its deadline.
+    deps.correlate?.({ id, source: event.source, type: event.type, body: event.body }).catch((err: unknown) => {
+      logger.warn({ eventId: id, err: (err as Error).message }, 'webhook correlation failed; waiting jobs will find the event by their deadline');
+    }),
+  ]);
   return { id, duplicate: false };
 }
 

@@ -246,21 +246,31 @@ export class EventStore {
     if (created !== 1) return false;
     // The cross-source indexes (all events, one type) hash to slots of their
     // own, so they cannot join the script on a cluster. They only serve
-    // listings: if this process dies between the two, the event is still
+    // listings: if this process dies before writing them, the event is still
     // stored, delivered, listed under its source and readable by id, and only
     // missing from the unfiltered and type-only listings. Only the first
-    // ingest gets here, so a duplicate never adds an entry.
+    // ingest gets here, so a duplicate never adds an entry. The caller writes
+    // them (`indexAcrossSources`) while it enqueues the triggers.
+    return true;
+  }
+
+  /**
+   * Lists a newly created event in the cross-source indexes (all events, and
+   * by type); call it once `ingest` answered true. See `ingest` for why it is
+   * not part of the script.
+   */
+  async indexAcrossSources(event: Pick<NewEvent, 'id' | 'type' | 'receivedAt'>, indexRetentionMs: number): Promise<void> {
+    const score = event.receivedAt.getTime();
     await Promise.all(
       [this.keys.webhookIndex({}), this.keys.webhookIndex({ type: event.type })].map((key) =>
         this.redis
           .multi()
           .zadd(key, score, event.id)
-          .zremrangebyscore(key, '-inf', `(${score - options.indexRetentionMs}`)
-          .pexpire(key, options.indexRetentionMs)
+          .zremrangebyscore(key, '-inf', `(${score - indexRetentionMs}`)
+          .pexpire(key, indexRetentionMs)
           .exec(),
       ),
     );
-    return true;
   }
 
   /** Adds deliveries (replays) to a stored event; `false` when the event is gone. */
