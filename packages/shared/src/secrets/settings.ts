@@ -1,9 +1,9 @@
 import type { SecretsSettings } from './provider';
 
 /**
- * Turns the secrets variables of an environment (given by an app's config.ts,
- * the only place that reads `process.env`) into settings, listing every
- * problem:
+ * Turns the secrets variables of an environment (handed over by an app's
+ * config.ts, the only place that reads the environment) into settings,
+ * listing every problem:
  * - `SECRETS_PROVIDER`: `env` (default), `file` or `vault`;
  * - `file`: `SECRETS_DIR`;
  * - `vault`: `VAULT_ADDR`, `VAULT_TOKEN`, optional `VAULT_MOUNT` (default
