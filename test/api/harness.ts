@@ -15,6 +15,7 @@ import {
 } from '@broker/shared';
 import { createApi, type Api } from '@broker/api';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
+import { demoGetContactTool, demoCreateOrderTool } from '../helpers/demo-tools';
 
 export const KEYS = { a: 'key-agent-a', bOld: 'key-agent-b-old', bNew: 'key-agent-b-new', c: 'key-agent-c' };
 
@@ -35,25 +36,8 @@ export function testConfig(overrides: Record<string, unknown> = {}): BrokerConfi
         retry: { attempts: 3 },
         connections: { eu: {} },
         tools: [
-          {
-            name: 'demo.getContact',
-            description: 'Fetch one contact',
-            method: 'GET',
-            path: '/contacts/{id}',
-            input: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
-            output: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
-          },
-          {
-            name: 'demo.createOrder',
-            method: 'POST',
-            path: '/orders',
-            idempotent: true,
-            input: {
-              type: 'object',
-              required: ['sku', 'qty'],
-              properties: { sku: { type: 'string' }, qty: { type: 'integer', minimum: 1 } },
-            },
-          },
+          demoGetContactTool,
+          demoCreateOrderTool,
         ],
       },
       other: {

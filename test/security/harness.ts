@@ -7,6 +7,7 @@ import { answerProtocolErrors, createApi } from '@broker/api';
 import { REDIS_URL } from '../helpers/redis';
 import { KEYS, portOf, startApi, type Harness } from '../api/harness';
 import { SECRETS } from '../webhooks/signers';
+import { demoCreateOrderTool } from '../helpers/demo-tools';
 
 /*
  * One broker with every surface switched on (tools, an OAuth integration,
@@ -43,17 +44,7 @@ export function securityConfig(upstreamUrl = 'http://127.0.0.1:9', overrides: Re
             path: '/contacts/{id}',
             input: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
           },
-          {
-            name: 'demo.createOrder',
-            method: 'POST',
-            path: '/orders',
-            idempotent: true,
-            input: {
-              type: 'object',
-              required: ['sku', 'qty'],
-              properties: { sku: { type: 'string' }, qty: { type: 'integer', minimum: 1 } },
-            },
-          },
+          demoCreateOrderTool,
         ],
       },
       crm: {

@@ -4,6 +4,7 @@ import { portOf, startApi, testConfig, type Harness } from '../api/harness';
 import { testLogger } from '../helpers/broker';
 import { REDIS_URL } from '../helpers/redis';
 import { StubServer, type StubHandler } from '../helpers/stub-server';
+import { demoGetContactTool, demoCreateOrderTool } from '../helpers/demo-tools';
 
 /**
  * A real api + worker against a stub upstream, for the agent surfaces (MCP,
@@ -29,25 +30,8 @@ export function stackConfig(upstreamUrl: string, overrides: Record<string, unkno
         retry: { attempts: 1 },
         connections: { eu: {} },
         tools: [
-          {
-            name: 'demo.getContact',
-            description: 'Fetch one contact',
-            method: 'GET',
-            path: '/contacts/{id}',
-            input: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
-            output: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
-          },
-          {
-            name: 'demo.createOrder',
-            method: 'POST',
-            path: '/orders',
-            idempotent: true,
-            input: {
-              type: 'object',
-              required: ['sku', 'qty'],
-              properties: { sku: { type: 'string' }, qty: { type: 'integer', minimum: 1 } },
-            },
-          },
+          demoGetContactTool,
+          demoCreateOrderTool,
         ],
       },
       other: { baseUrl: upstreamUrl, retry: { attempts: 1 }, tools: [{ name: 'other.ping', method: 'GET', path: '/ping' }] },

@@ -1,9 +1,10 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { ProblemError, TERMINAL_STATUSES, toPointer, toPublicJob, type JobRecord } from '@broker/shared';
+import { TERMINAL_STATUSES, toPublicJob, type JobRecord } from '@broker/shared';
 import type { ApiContext } from '../context';
 import { agentOf } from '../http/locals';
 import { readOwnJob } from './own-job';
+import { parseQuery } from '../http/parse-query';
 
 /** @defaultValue 30000: the contract's ceiling, below common proxy idle timeouts (60 s). */
 export const MAX_WAIT_MS = 30_000;
@@ -28,15 +29,8 @@ const isTerminal = (record: JobRecord) => TERMINAL_STATUSES.has(record.status);
 export function getJob({ store, events }: ApiContext): RequestHandler<{ id: string }> {
   return async (req, res) => {
     const agent = agentOf(res);
-    const query = querySchema.safeParse(req.query);
-    if (!query.success) {
-      throw new ProblemError(
-        'VALIDATION_ERROR',
-        'Invalid query parameters.',
-        query.error.issues.map((i) => ({ pointer: toPointer(i.path), message: i.message })),
-      );
-    }
-    const waitMs = query.data.waitMs ?? 0;
+    const query = parseQuery(querySchema, req.query);
+    const waitMs = query.waitMs ?? 0;
     const deadline = Date.now() + waitMs;
 
     let record = await readOwnJob(store, req.params.id, agent.id);

@@ -1,8 +1,9 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { ProblemError, toPointer, type ListPosition } from '@broker/shared';
+import type { ListPosition } from '@broker/shared';
 import type { ApiContext } from '../context';
 import { withRedisDeadline } from '../redis/deadline';
+import { parseQuery } from '../http/parse-query';
 
 /** @defaultValue 20 */
 export const DEFAULT_EVENTS_PAGE = 20;
@@ -61,15 +62,7 @@ const querySchema = z.object({
  */
 export function listEvents({ eventStore }: ApiContext): RequestHandler {
   return async (req, res) => {
-    const query = querySchema.safeParse(req.query);
-    if (!query.success) {
-      throw new ProblemError(
-        'VALIDATION_ERROR',
-        'Invalid query parameters.',
-        query.error.issues.map((i) => ({ pointer: toPointer(i.path), message: i.message })),
-      );
-    }
-    const q = query.data;
+    const q = parseQuery(querySchema, req.query);
     const page = await withRedisDeadline(
       eventStore.list({
         source: q.source,

@@ -1,10 +1,11 @@
 import type { Request, RequestHandler } from 'express';
 import { z } from 'zod';
-import { ProblemError, toPointer } from '@broker/shared';
+import { ProblemError } from '@broker/shared';
 import { authorizationUrl, pkcePair } from '@broker/tools/oauth';
 import type { OAuthContext } from '../oauth/oauth-context';
 import { encryptionProblem, oauthConnection } from '../oauth/oauth-connection';
 import { withRedisDeadline } from '../redis/deadline';
+import { parseQuery } from '../http/parse-query';
 
 const querySchema = z.object({
   connection: z
@@ -27,16 +28,9 @@ function redirectUriFor(oauth: OAuthContext, req: Request, integration: string):
  */
 export function oauthConnect(oauth: OAuthContext): RequestHandler<{ integration: string }> {
   return async (req, res) => {
-    const query = querySchema.safeParse(req.query);
-    if (!query.success) {
-      throw new ProblemError(
-        'VALIDATION_ERROR',
-        'Invalid query parameters.',
-        query.error.issues.map((i) => ({ pointer: toPointer(i.path), message: i.message })),
-      );
-    }
+    const query = parseQuery(querySchema, req.query);
     const integration = req.params.integration;
-    const connection = query.data.connection ?? 'default';
+    const connection = query.connection ?? 'default';
     const auth = oauthConnection(oauth.config, integration, connection);
     if (auth.grant !== 'authorization_code') {
       throw new ProblemError('CONFLICT', `Connection "${connection}" of "${integration}" uses the client_credentials grant: there is nothing to connect.`);

@@ -1,0 +1,24 @@
+/**
+ * The two declared tools of the contract's example config (CONTRACT §2), as
+ * test configs write them: one read with an output schema, one idempotent write.
+ */
+export const demoGetContactTool = {
+  name: 'demo.getContact',
+  description: 'Fetch one contact',
+  method: 'GET',
+  path: '/contacts/{id}',
+  input: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+  output: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+} as const;
+
+export const demoCreateOrderTool = {
+  name: 'demo.createOrder',
+  method: 'POST',
+  path: '/orders',
+  idempotent: true,
+  input: {
+    type: 'object',
+    required: ['sku', 'qty'],
+    properties: { sku: { type: 'string' }, qty: { type: 'integer', minimum: 1 } },
+  },
+} as const;
