@@ -199,9 +199,9 @@ describe('trigger delivery (worker)', () => {
         body: Buffer.from('{"ref":"refs/heads/main","marker":"gh-orphan"}'),
       },
       [{ deliveryId: 'dlv_0123456789abcdef0123456789abcdef', trigger: 'github_activity', replay: false, createdAt: receivedAt.toISOString() }],
-      { retentionMs: 60_000, indexRetentionMs: 60_000, outboxAt: Date.now() },
+      { retentionMs: 60_000, outboxAt: Date.now() },
     );
-    expect(created).toBe(true);
+    expect(created).toEqual({ correlationPaths: [] });
     const event = await settled('github:gh-orphan');
     expect(event.deliveries[0]).toMatchObject({ deliveryId: 'dlv_0123456789abcdef0123456789abcdef', status: 'delivered' });
     expect(requestsFor('gh-orphan')).toHaveLength(1);

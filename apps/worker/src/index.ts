@@ -8,6 +8,7 @@ export { adminTokenChecker as workerAdminTokenChecker } from './metrics/admin-to
 export { CircuitBreaker, breakerOutcome, HALF_OPEN_POLL_MS, probeLeaseMs, type BreakerTicket } from './limits/circuit-breaker';
 export { readRateLimitHeaders, adaptivePauseMs, resetToMs, type RateLimitReading } from './limits/rate-limit-headers';
 export { createTriggerWorker, type TriggerWorker } from './triggers/trigger-worker';
+export { OutboxSweeper } from './triggers/outbox-sweeper';
 export { triggerBackoffMs } from './triggers/backoff';
 export { entityOf, openclawBody, sessionKeyFor } from './triggers/openclaw-format';
 export { Alerter } from './alerts/alerter';

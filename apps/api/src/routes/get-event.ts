@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { ProblemError, STORED_EVENT_ID, type EventDetail, type EventStore, type StoredEvent } from '@broker/shared';
 import type { ApiContext } from '../context';
+import { withQueuedStatus } from '../webhooks/delivery-status';
 import { withRedisDeadline } from '../redis/deadline';
 
 export const eventNotFound = () => new ProblemError('NOT_FOUND', 'No such event (unknown, or past its retention).');
@@ -18,10 +19,10 @@ export async function readEvent(store: EventStore, id: string): Promise<StoredEv
  * body and headers as received, the timestamps, and every delivery of its
  * triggers with its status.
  */
-export function getEvent({ eventStore }: ApiContext): RequestHandler<{ id: string }> {
+export function getEvent({ eventStore, triggers }: ApiContext): RequestHandler<{ id: string }> {
   return async (req, res) => {
     const { rawBody: _raw, ...event } = await readEvent(eventStore, req.params.id);
-    const detail: EventDetail = event;
+    const detail: EventDetail = { ...event, deliveries: await withRedisDeadline(withQueuedStatus(event.deliveries, triggers)) };
     res.json(detail);
   };
 }

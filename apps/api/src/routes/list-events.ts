@@ -60,12 +60,14 @@ const querySchema = z.object({
  * newest first. Pass `nextCursor` back as `cursor`, with the same filters, for
  * the next page; `null` means there is none.
  */
-export function listEvents({ eventStore }: ApiContext): RequestHandler {
+export function listEvents({ eventStore, config }: ApiContext): RequestHandler {
+  const allSources = Object.keys(config.webhooks);
   return async (req, res) => {
     const q = parseQuery(querySchema, req.query);
     const page = await withRedisDeadline(
       eventStore.list({
-        source: q.source,
+        // Without a filter, every configured source (a source taken out of the config is still listed by name).
+        sources: q.source !== undefined ? [q.source] : allSources,
         type: q.type,
         since: q.since,
         until: q.until,

@@ -40,7 +40,6 @@ export function replayEvent(ctx: ApiContext): RequestHandler<{ id: string }> {
         (async () => {
           if (!(await eventStore.addDeliveries(event.id, deliveries, Date.now() + OUTBOX_GRACE_MS))) throw eventNotFound();
           await enqueueDeliveries(
-            eventStore,
             triggers,
             { eventId: event.id, source: event.source, deliveries, delivery, retentionMs: webhookRetentionMs(source) },
             logger,

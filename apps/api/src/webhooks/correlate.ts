@@ -9,6 +9,8 @@ export interface StoredEventRef {
   source: string;
   type: string;
   body: Buffer;
+  /** The JSON paths waiting jobs read in events of this source and type (from the ingest script). */
+  paths: readonly string[];
 }
 
 export type CorrelateEvent = (event: StoredEventRef) => Promise<void>;
@@ -34,7 +36,7 @@ export function correlationHook(deps: { redis: RedisClient; keys: RedisKeys; que
   return async (event) => {
     const body = parsed(event.body);
     if (body === undefined || body === null || typeof body !== 'object') return;
-    const matched = await correlations.match(event.source, event.type, event.id, body);
+    const matched = await correlations.match(event.source, event.type, event.id, body, event.paths);
     for (const { jobId, integration } of matched) {
       deps.metrics.webhookCorrelations.inc({ source: event.source });
       deps.logger.info({ eventId: event.id, jobId, integration }, 'webhook event completes a waiting job');

@@ -1,6 +1,5 @@
 import {
   triggerJobOptions,
-  type EventStore,
   type Logger,
   type NewDelivery,
   type TriggerDeliveryConfig,
@@ -18,27 +17,25 @@ export interface DeliveriesToEnqueue {
 
 /**
  * Hands deliveries that are already written (pending, in the outbox) to
- * BullMQ, then marks them queued. A failure here loses nothing: the event and
- * its deliveries are stored, and the worker's outbox sweeper enqueues them
- * later under the same job ids. So it is logged, not thrown.
+ * BullMQ. A failure here loses nothing: the event and its deliveries are
+ * stored, and the worker's outbox sweeper enqueues them later under the same
+ * job ids. So it is logged, not thrown.
+ *
+ * Nothing is written back: a delivery leaves the outbox when the worker picks
+ * it up (or when the sweeper finds its job already queued), and `GET
+ * /v1/events/{id}` shows a pending delivery whose job exists as `queued`.
+ * That keeps the hot path at one command per delivery.
  */
-export async function enqueueDeliveries(
-  store: EventStore,
-  queue: TriggerQueue,
-  request: DeliveriesToEnqueue,
-  logger: Logger,
-): Promise<void> {
+export async function enqueueDeliveries(queue: TriggerQueue, request: DeliveriesToEnqueue, logger: Logger): Promise<void> {
   const { eventId, source, deliveries, delivery, retentionMs } = request;
-  if (deliveries.length === 0) return;
   try {
-    await queue.addBulk(
-      deliveries.map((d) => ({
-        name: d.trigger,
-        data: { deliveryId: d.deliveryId, eventId, source, trigger: d.trigger, replay: d.replay },
-        opts: triggerJobOptions(d.deliveryId, delivery, retentionMs),
-      })),
+    // One `add` each rather than `addBulk`: a lone script call shares the
+    // turn's socket write (coalesceWrites), where addBulk opens a MULTI of its own.
+    await Promise.all(
+      deliveries.map((d) =>
+        queue.add(d.trigger, { deliveryId: d.deliveryId, eventId, source, trigger: d.trigger, replay: d.replay }, triggerJobOptions(d.deliveryId, delivery, retentionMs)),
+      ),
     );
-    await store.markQueued(eventId, deliveries.map((d) => d.deliveryId));
   } catch (err) {
     logger.warn({ eventId, err: (err as Error).message }, 'trigger enqueue failed; the outbox sweeper will enqueue it');
   }

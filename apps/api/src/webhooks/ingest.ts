@@ -1,7 +1,6 @@
 import {
   deliveryIdFor,
   matchTriggers,
-  maxWebhookRetentionMs,
   OUTBOX_GRACE_MS,
   storedEventId,
   webhookRetentionMs,
@@ -67,22 +66,26 @@ export async function ingestEvent(deps: IngestDeps, event: VerifiedEvent): Promi
       body: event.body,
     },
     deliveries,
-    { retentionMs, indexRetentionMs: maxWebhookRetentionMs(config), outboxAt: Date.now() + OUTBOX_GRACE_MS },
+    { retentionMs, outboxAt: Date.now() + OUTBOX_GRACE_MS },
   );
   if (!created) return { id, duplicate: true };
+  const { correlationPaths } = created;
 
   // Independent follow-ups of a new event, sent together: one round trip deep
   // instead of one after another. The event and its pending deliveries are
   // already stored, so none of them can lose it.
   await Promise.all([
-    store.indexAcrossSources({ id, type: event.type, receivedAt: event.receivedAt }, maxWebhookRetentionMs(config)),
     config.triggerDelivery
-      ? enqueueDeliveries(store, queue, { eventId: id, source: event.source, deliveries, delivery: config.triggerDelivery, retentionMs }, logger)
+      ? enqueueDeliveries(queue, { eventId: id, source: event.source, deliveries, delivery: config.triggerDelivery, retentionMs }, logger)
       : undefined,
-    // The event's triggers fire as usual. A failure loses nothing: the waiting job looks in the stored events at its deadline.
-    deps.correlate?.({ id, source: event.source, type: event.type, body: event.body }).catch((err: unknown) => {
-      logger.warn({ eventId: id, err: (err as Error).message }, 'webhook correlation failed; waiting jobs will find the event by their deadline');
-    }),
+    // Only when async jobs wait on this source and type. The event's triggers
+    // fire as usual; a failure loses nothing: the waiting job looks in the
+    // stored events at its deadline.
+    correlationPaths.length === 0
+      ? undefined
+      : deps.correlate?.({ id, source: event.source, type: event.type, body: event.body, paths: correlationPaths }).catch((err: unknown) => {
+          logger.warn({ eventId: id, err: (err as Error).message }, 'webhook correlation failed; waiting jobs will find the event by their deadline');
+        }),
   ]);
   return { id, duplicate: false };
 }

@@ -45,7 +45,7 @@ export async function findStoredEvent(events: EventStore, wait: AsyncWait, since
   for (const type of [...webhook.events, ...webhook.failEvents]) {
     let after: { score: number; id: string } | undefined;
     for (let scanned = 0; scanned < MAX_SCANNED; ) {
-      const page = await events.list({ source: webhook.source, type, since: sinceMs, limit: 100, after });
+      const page = await events.list({ sources: [webhook.source], type, since: sinceMs, limit: 100, after });
       for (const summary of page.events) {
         const event = await events.get(summary.id);
         if (event && scalarText(readJsonPath(payloadOf(event), webhook.path)) === wait.reference) return event;

@@ -21,8 +21,9 @@ import type { AsyncWait } from './wait-state';
  */
 
 /*
- * Redis Cluster: a source/type's paths set and value sets share the hash tag
- * `{corr:<source>:<type>}`; the wait hash lives in the job's own slot. So
+ * Redis Cluster: a source's paths sets and value sets share the source's hash
+ * tag `{src:<source>}` (with its events: the ingest script reads the paths
+ * set); the wait hash lives in the job's own slot. So
  * REGISTER runs once per event type, after the wait hash is written: a job is
  * findable only once the hash a claim needs exists, and a worker that dies
  * half-way registers again on its retry (registering is idempotent).
@@ -100,11 +101,12 @@ export class CorrelationStore {
   }
 
   /**
-   * The waiting jobs a stored event completes, each claimed for it. One
-   * SMEMBERS when nothing waits on this source and type (the common case).
+   * The waiting jobs a stored event completes, each claimed for it; `paths`
+   * are the members of its source and type's paths set (the ingest script
+   * returns them, see EventStore.ingest). Nothing to do when no
+   * job waits on this source and type (the common case).
    */
-  async match(source: string, type: string, eventId: string, body: unknown): Promise<CorrelatedJob[]> {
-    const paths = await this.redis.smembers(this.keys.correlationPaths(source, type));
+  async match(source: string, type: string, eventId: string, body: unknown, paths: readonly string[]): Promise<CorrelatedJob[]> {
     const values = new Set<string>();
     for (const path of paths) {
       let value: string | undefined;

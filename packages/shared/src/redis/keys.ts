@@ -53,19 +53,13 @@ export function redisKeys(prefix: string) {
     /** Hash: a stored webhook event (raw body, headers, timestamps) and its deliveries' state. */
     webhookEvent: (id: string) => `${prefix}:evt:{src:${eventSourceOf(id)}}:${id}`,
     /**
-     * Sorted sets of event ids by receivedAt (ms), for listing newest first.
-     * The per-source ones share the source's slot (written in the ingest
-     * script); `all` and per-type span sources, so they live on slots of
-     * their own and are written right after it (see EventStore.ingest).
+     * Sorted sets of event ids by receivedAt (ms), for listing newest first:
+     * a source's events, and a source's events of one type. They share the
+     * source's slot (written by the ingest script); a listing across sources
+     * merges them (EventStore.list).
      */
-    webhookIndex: ({ source, type }: { source?: string | undefined; type?: string | undefined }) =>
-      source !== undefined && type !== undefined
-        ? `${prefix}:evt-idx:st:{src:${source}}:${type}`
-        : source !== undefined
-          ? `${prefix}:evt-idx:src:{src:${source}}`
-          : type !== undefined
-            ? `${prefix}:evt-idx:type:${type}`
-            : `${prefix}:evt-idx:all`,
+    webhookIndex: ({ source, type }: { source: string; type?: string | undefined }) =>
+      type !== undefined ? `${prefix}:evt-idx:st:{src:${source}}:${type}` : `${prefix}:evt-idx:src:{src:${source}}`,
     /** Per source: sorted set `<deliveryId>:<event id>` by when to enqueue it if its request did not (outbox). */
     webhookOutbox: (source: string) => `${prefix}:evt-outbox:{src:${source}}`,
     /** Hash: a connection's OAuth tokens (sealed, AES-256-GCM) and their non-secret state. */
@@ -83,9 +77,13 @@ export function redisKeys(prefix: string) {
     /** Hash: a waiting async job's integration, and the webhook event claimed for it (see CorrelationStore). */
     asyncWait: (jobId: string) => `${prefix}:async:${jobId}`,
     /** Set of job ids waiting for an event of `source`/`type` whose reference path holds `value`. */
-    correlation: (source: string, type: string, value: string) => `${prefix}:correlation:{corr:${source}:${type}}:${value}`,
-    /** Set of JSON paths waiting jobs read in events of `source`/`type` (same slot as its value sets). */
-    correlationPaths: (source: string, type: string) => `${prefix}:correlation-paths:{corr:${source}:${type}}`,
+    correlation: (source: string, type: string, value: string) => `${prefix}:correlation:{src:${source}}:${type}:${value}`,
+    /**
+     * Set of JSON paths waiting jobs read in events of `source`/`type`. In the
+     * source's slot, with its value sets and the source's events: the ingest
+     * script reads it, so an event nobody waits for costs no extra command.
+     */
+    correlationPaths: (source: string, type: string) => `${prefix}:correlation-paths:{src:${source}}:${type}`,
     /** Hash: deprecation notices an integration's answers carried, by API version. */
     deprecations: (integration: string) => `${prefix}:deprecations:${integration}`,
     /** Alert dedupe: the window of one cause (`SET NX PX`), its occurrence count, and once-only marks. */

@@ -46,7 +46,12 @@ export interface StoredEvent extends EventDetail {
 }
 
 export interface ListQuery {
-  source?: string | undefined;
+  /**
+   * The sources to list: one for a filtered listing, every configured source
+   * otherwise. Each source has its own indexes (one slot on a cluster); the
+   * listing merges them.
+   */
+  sources: readonly string[];
   type?: string | undefined;
   /** ms since epoch, inclusive. */
   since?: number | undefined;
@@ -70,29 +75,35 @@ export interface ListPosition {
  * state lets the api and the worker write different fields without
  * read-modify-write races.
  *
+ * Listing indexes exist per source only (all its events, and per type): a
+ * listing across sources merges them (`list`), so an event costs one script
+ * and no index outside its source's slot.
+ *
  * Redis Cluster: every key a script touches carries the source's hash tag
  * (`{src:<source>}`: dedupe key, event hash, the source's outbox and its
- * per-source indexes), so each script runs on one node. The indexes across
- * sources (`all`, per type) cannot share that slot; ingest writes them right
- * after its script, see {@link EventStore.ingest}.
+ * indexes), so each script runs on one node.
  */
 
-// KEYS: dedupe, event, outbox, index... (all of one source) ARGV: ttlMs, scoreMs, id, outboxAt, indexTtlMs, oldestScore, n, deliveryId x n, field, value, ...
+// KEYS: dedupe, event, outbox, correlation paths, index... (all of one source)
+// ARGV: ttlMs, scoreMs, id, outboxAt, oldestScore, n, deliveryId x n, field, value, ...
+// Returns 0 for a duplicate, else {1, path...}: the JSON paths async jobs wait on for this source and type.
 const INGEST = new LuaScript(`
 if not redis.call('SET', KEYS[1], ARGV[3], 'NX', 'PX', ARGV[1]) then return 0 end
 redis.call('DEL', KEYS[2])
-local n = tonumber(ARGV[7])
+local n = tonumber(ARGV[6])
 local fields = {}
-for i = 8 + n, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 7 + n, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[2], unpack(fields))
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
-for i = 1, n do redis.call('ZADD', KEYS[3], ARGV[4], ARGV[7 + i] .. ':' .. ARGV[3]) end
-for i = 4, #KEYS do
+for i = 1, n do redis.call('ZADD', KEYS[3], ARGV[4], ARGV[6 + i] .. ':' .. ARGV[3]) end
+for i = 5, #KEYS do
   redis.call('ZADD', KEYS[i], ARGV[2], ARGV[3])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[6])
-  redis.call('PEXPIRE', KEYS[i], ARGV[5])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[5])
+  redis.call('PEXPIRE', KEYS[i], ARGV[1])
 end
-return 1
+local created = redis.call('SMEMBERS', KEYS[4])
+table.insert(created, 1, 1)
+return created
 `);
 
 // KEYS: event, outbox. ARGV: id, outboxAt, n, deliveryId x n, field, value, ...
@@ -208,13 +219,16 @@ export class EventStore {
   /**
    * Claims the event id for `retentionMs` and writes the event, its pending
    * deliveries (also put in the outbox, due at `outboxAt`) and its index
-   * entries; `false` when the id was already claimed (a duplicate).
+   * entries (trimmed to the same retention: older entries point at expired
+   * events); `undefined` when the id was already claimed (a duplicate). A
+   * new event comes back with the JSON paths async jobs wait on for its
+   * source and type (CorrelationStore.match), read in the same script.
    */
   async ingest(
     event: NewEvent,
     deliveries: readonly NewDelivery[],
-    options: { retentionMs: number; indexRetentionMs: number; outboxAt: number },
-  ): Promise<boolean> {
+    options: { retentionMs: number; outboxAt: number },
+  ): Promise<{ correlationPaths: string[] } | undefined> {
     const score = event.receivedAt.getTime();
     const fields = [
       'id', event.id,
@@ -228,49 +242,27 @@ export class EventStore {
       ...deliveries.flatMap(deliveryFields),
     ];
     const indexes = [this.keys.webhookIndex({ source: event.source }), this.keys.webhookIndex({ source: event.source, type: event.type })];
-    const created = await INGEST.run<number>(
+    const created = await INGEST.run<0 | [1, ...string[]]>(
       this.redis,
-      [this.keys.webhookDedupe(event.source, event.eventId), this.keys.webhookEvent(event.id), this.keys.webhookOutbox(event.source), ...indexes],
+      [
+        this.keys.webhookDedupe(event.source, event.eventId),
+        this.keys.webhookEvent(event.id),
+        this.keys.webhookOutbox(event.source),
+        this.keys.correlationPaths(event.source, event.type),
+        ...indexes,
+      ],
       [
         String(options.retentionMs),
         String(score),
         event.id,
         String(options.outboxAt),
-        String(options.indexRetentionMs),
-        String(score - options.indexRetentionMs),
+        String(score - options.retentionMs),
         String(deliveries.length),
         ...deliveries.map((d) => d.deliveryId),
         ...fields,
       ],
     );
-    if (created !== 1) return false;
-    // The cross-source indexes (all events, one type) hash to slots of their
-    // own, so they cannot join the script on a cluster. They only serve
-    // listings: if this process dies before writing them, the event is still
-    // stored, delivered, listed under its source and readable by id, and only
-    // missing from the unfiltered and type-only listings. Only the first
-    // ingest gets here, so a duplicate never adds an entry. The caller writes
-    // them (`indexAcrossSources`) while it enqueues the triggers.
-    return true;
-  }
-
-  /**
-   * Lists a newly created event in the cross-source indexes (all events, and
-   * by type); call it once `ingest` answered true. See `ingest` for why it is
-   * not part of the script.
-   */
-  async indexAcrossSources(event: Pick<NewEvent, 'id' | 'type' | 'receivedAt'>, indexRetentionMs: number): Promise<void> {
-    const score = event.receivedAt.getTime();
-    await Promise.all(
-      [this.keys.webhookIndex({}), this.keys.webhookIndex({ type: event.type })].map((key) =>
-        this.redis
-          .multi()
-          .zadd(key, score, event.id)
-          .zremrangebyscore(key, '-inf', `(${score - indexRetentionMs}`)
-          .pexpire(key, indexRetentionMs)
-          .exec(),
-      ),
-    );
+    return Array.isArray(created) ? { correlationPaths: created.slice(1) as string[] } : undefined;
   }
 
   /** Adds deliveries (replays) to a stored event; `false` when the event is gone. */
@@ -362,11 +354,21 @@ export class EventStore {
   }
 
   /**
-   * One page of events, newest first. Ids whose event has expired are skipped
-   * (and dropped from the index they were found in).
+   * One page of events, newest first (equal times by id, descending), merged
+   * across `query.sources`. Ids whose event has expired are skipped (and
+   * dropped from the index they were found in).
    */
   async list(query: ListQuery): Promise<{ events: EventSummary[]; next: ListPosition | null }> {
-    const key = this.keys.webhookIndex({ source: query.source, type: query.type });
+    const perSource = await Promise.all(query.sources.map((source) => this.listIndex(this.keys.webhookIndex({ source, type: query.type }), query)));
+    // Each source gave its newest `limit + 1`: the merged newest `limit + 1` are among them.
+    const found = perSource.flat().sort((a, b) => b.position.score - a.position.score || (a.position.id < b.position.id ? 1 : a.position.id > b.position.id ? -1 : 0));
+    const page = found.slice(0, query.limit);
+    const last = page[page.length - 1];
+    return { events: page.map((f) => f.summary), next: found.length > query.limit && last ? last.position : null };
+  }
+
+  /** Up to `limit + 1` live events of one index, newest first, after the query's cursor. */
+  private async listIndex(key: string, query: ListQuery): Promise<{ summary: EventSummary; position: ListPosition }[]> {
     const after = query.after;
     const max = after ? String(after.score) : query.until !== undefined ? `(${query.until}` : '+inf';
     const min = query.since !== undefined ? String(query.since) : '-inf';
@@ -384,8 +386,8 @@ export class EventStore {
         positions.push(position);
       }
       if (positions.length > 0) {
-        // Not one pipeline: on a cluster the events of different sources live on
-        // different nodes. Concurrent commands still share round trips (auto-pipelining).
+        // The events of one source share its slot, but each is its own key:
+        // concurrent commands still share round trips (and socket writes, see coalesceWrites).
         const rows = await Promise.all(positions.map((p) => this.redis.hmget(this.keys.webhookEvent(p.id), ...SUMMARY_FIELDS)));
         positions.forEach((position, i) => {
           const [id, source, eventId, type, receivedAt, verifiedAt] = rows[i] ?? [];
@@ -402,9 +404,6 @@ export class EventStore {
       if (raw.length / 2 < batch) break;
     }
     if (stale.length > 0) await this.redis.zrem(key, ...stale);
-
-    const page = found.slice(0, query.limit);
-    const last = page[page.length - 1];
-    return { events: page.map((f) => f.summary), next: found.length > query.limit && last ? last.position : null };
+    return found.slice(0, query.limit + 1);
   }
 }

@@ -23,17 +23,6 @@ export function webhookRetentionMs(source: WebhookSourceConfig): number {
   return Math.max(1000, Math.round((source.retentionDays ?? DEFAULT_WEBHOOK_RETENTION_DAYS) * 24 * 3600 * 1000));
 }
 
-/**
- * The longest retention of any source: how long the listing indexes keep an id.
- * Only the configured sources count (the default applies to a source without
- * `retentionDays`), so short retentions keep the indexes short too: each ingest
- * trims them to this age, and nothing listed there outlives its event for long.
- */
-export function maxWebhookRetentionMs(config: BrokerConfig): number {
-  const retentions = Object.values(config.webhooks).map(webhookRetentionMs);
-  return retentions.length > 0 ? Math.max(...retentions) : DEFAULT_WEBHOOK_RETENTION_DAYS * 24 * 3600 * 1000;
-}
-
 /** BullMQ options for a trigger job, shaped like BullMQ's `JobsOptions` without importing BullMQ. */
 export interface TriggerJobOptions {
   jobId: string;

@@ -20,7 +20,8 @@ export function storedEventId(source: string, eventId: string): string {
 
 /**
  * - `pending`: written with the event, not yet handed to BullMQ (the outbox sweeper
- *   enqueues it if the request that wrote it died first);
+ *   enqueues it if the request that wrote it died first). Stored `pending` until
+ *   the worker picks it up; the events API shows it `queued` once its job exists;
  * - `queued`, `delivering`, `retrying` (waiting for its next try), then
  * - `delivered` or `failed` (tries exhausted, or the receiver answered 410).
  */
