@@ -17,6 +17,7 @@ export * from './jobs/callback-job';
 export * from './net/ip-policy';
 export * from './metrics';
 export * from './redis/lua-script';
+export * from './redis/coalesce-writes';
 export * from './limits/circuit-state';
 export * from './integrations/connection-state';
 export * from './integrations/integration-status';

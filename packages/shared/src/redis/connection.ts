@@ -1,4 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { coalesceWrites } from './coalesce-writes';
 
 /**
  * A single Redis or a Redis Cluster: every store, script and queue of the
@@ -30,9 +31,6 @@ export function redisOptions(role: RedisRole, name?: string): RedisOptions {
     return {
       ...base,
       enableOfflineQueue: false,
-      // Commands issued in the same tick by concurrent requests go out in one
-      // write: fewer syscalls per request under load, same order per request.
-      enableAutoPipelining: true,
       maxRetriesPerRequest: 1,
       commandTimeout: PRODUCER_COMMAND_TIMEOUT_MS,
       connectTimeout: PRODUCER_COMMAND_TIMEOUT_MS,
@@ -64,9 +62,16 @@ export interface CreateRedisOptions {
  */
 export function createRedis(url: string, role: RedisRole, name?: string, options: CreateRedisOptions = {}): RedisClient {
   const seeds = redisSeeds(url);
-  if (seeds.length <= 1 && !options.cluster) return new Redis(seeds[0] ?? url, redisOptions(role, name));
+  if (seeds.length <= 1 && !options.cluster) {
+    const client = new Redis(seeds[0] ?? url, redisOptions(role, name));
+    // An api's concurrent requests send their commands in one write per turn
+    // of the event loop. Workers write at once: a job's chain of round trips
+    // (pickup, admission, the call, the finish) is what limits and async
+    // checks are timed by, and a loaded worker's turns are long.
+    return role === 'producer' ? coalesceWrites(client) : client;
+  }
   // A node's reconnects are the Cluster's business (clusterRetryStrategy); the rest of the role applies per node.
-  const { enableOfflineQueue, enableAutoPipelining, retryStrategy: _perNode, ...nodeOptions } = redisOptions(role, name);
+  const { enableOfflineQueue, retryStrategy: _perNode, ...nodeOptions } = redisOptions(role, name);
   const first = new URL(seeds[0]!);
   if (first.password) nodeOptions.password = decodeURIComponent(first.password);
   if (first.username) nodeOptions.username = decodeURIComponent(first.username);
@@ -80,7 +85,9 @@ export function createRedis(url: string, role: RedisRole, name?: string, options
       redisOptions: nodeOptions,
       // The Cluster has its own offline queue and pipelining in front of the nodes'.
       ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
-      ...(enableAutoPipelining !== undefined ? { enableAutoPipelining } : {}),
+      // Commands issued in the same tick by concurrent requests go out in one
+      // write per node (a single Redis gets the same from coalesceWrites).
+      enableAutoPipelining: role === 'producer',
       // ioredis groups auto-pipelined commands by the slot of their first
       // argument, which for EVAL/EVALSHA is the script, not a key: scripts on
       // different nodes would share a pipeline and fail ("All keys in the
