@@ -1,5 +1,4 @@
 import express from 'express';
-import helmet from 'helmet';
 import type { RedisClient } from '@broker/shared';
 import { createMetrics, EventStore, JobStore, oauthConnectionState, redisKeys, type BrokerConfig, type Logger, type Metrics, type SecretsProvider } from '@broker/shared';
 import { createCatalogue } from '@broker/tools/catalogue';
@@ -12,6 +11,7 @@ import { errorHandler } from './http/error-handler';
 import { jsonBody } from './http/json-body';
 import { methodNotAllowed, notFound } from './http/not-found';
 import { requestId } from './http/request-id';
+import { securityHeaders } from './http/security-headers';
 import { createCallbackQueue } from './jobs/callbacks';
 import { JobEventHub } from './jobs/job-events';
 import { mcpEndpoint } from './mcp/mcp-route';
@@ -106,7 +106,7 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
   app.use(requestId());
   app.use(accessLog(logger));
   app.use(httpMetrics(ctx.metrics));
-  app.use(helmet());
+  app.use(securityHeaders());
 
   app.get('/healthz', healthz());
   app.get('/readyz', readyz(ctx));
@@ -117,6 +117,11 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
   const limitAgents = agentRateLimit({ config, redis, keys, logger });
   const auth = [agentAuth(resolveAgent), limitAgents];
   const oauth = createOAuthContext({ config, redis, keys, secrets, logger, publicUrl: deps.publicUrl });
+  // The hot paths first: Express tries routes in order, on every request.
+  app.route('/v1/jobs').post(auth, ...jsonBody(), submitJob(ctx)).all(methodNotAllowed(['POST']));
+  app.route('/v1/jobs/:id').get(auth, getJob(ctx)).delete(auth, cancelJob(ctx)).all(methodNotAllowed(['GET', 'DELETE']));
+  // Webhooks: the raw body is read inside the route, with the source's limit, never parsed before it is verified.
+  app.route('/hooks/:source').post(receiveWebhook(ctx, secrets, { keys })).all(methodNotAllowed(['POST']));
   const allQueues = [...ctx.queues.values(), ctx.triggers, ctx.callbacks];
   ctx.metrics.readQueueDepthsFrom(queueDepthSource(() => allQueues));
   app.route('/metrics').get(adminAuth(isAdmin), metricsRoute(ctx.metrics)).all(methodNotAllowed(['GET']));
@@ -137,14 +142,10 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
   app.route('/oauth/:integration/connect').get(adminAuth(isAdmin), oauthConnect(oauth)).all(methodNotAllowed(['GET']));
   // No broker credential: the provider sends the user's browser here; the single-use state is the proof.
   app.route('/oauth/:integration/callback').get(oauthCallback(oauth)).all(methodNotAllowed(['GET']));
-  app.route('/v1/jobs').post(auth, ...jsonBody(), submitJob(ctx)).all(methodNotAllowed(['POST']));
-  app.route('/v1/jobs/:id').get(auth, getJob(ctx)).delete(auth, cancelJob(ctx)).all(methodNotAllowed(['GET', 'DELETE']));
   app.route('/mcp').post(auth, ...jsonBody(), mcpEndpoint(ctx)).all(methodNotAllowed(['POST']));
   app.route('/openapi.json').get(openapiJson()).all(methodNotAllowed(['GET']));
   app.route('/docs').get(docsPage()).all(methodNotAllowed(['GET']));
 
-  // Webhooks: the raw body is read inside the route, with the source's limit, never parsed before it is verified.
-  app.route('/hooks/:source').post(receiveWebhook(ctx, secrets, { keys })).all(methodNotAllowed(['POST']));
   app.route('/v1/events').get(operatorAuth(isAdmin, resolveAgent, 'events:read'), limitAgents, listEvents(ctx)).all(methodNotAllowed(['GET']));
   app.route('/v1/events/:id').get(operatorAuth(isAdmin, resolveAgent, 'events:read'), limitAgents, getEvent(ctx)).all(methodNotAllowed(['GET']));
   app

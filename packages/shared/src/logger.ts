@@ -45,3 +45,13 @@ export function createLogger(options: { level?: string; name: string; destinatio
   // terminal would otherwise stall the event loop). pino flushes on exit.
   return pino(opts, pino.destination({ dest: 1, sync: false }));
 }
+
+/**
+ * The same logger without the redaction pass, for hot lines whose keys are
+ * fixed and none of them a redacted name (an access line, an upstream call
+ * line): there the pass censors nothing and costs about 13 µs a line. Never
+ * hand it objects from outside (bodies, headers, errors, tool output).
+ */
+export function fixedFieldsLogger(logger: Logger): Logger {
+  return logger.child({}, { redact: [] });
+}

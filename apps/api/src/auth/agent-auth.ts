@@ -17,11 +17,26 @@ interface KnownAgent extends AuthenticatedAgent {
 
 export const sha256 = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
 
+/** Digests of the configured keys, by secret value: keys change on rotation only, requests come all the time. */
+const keyDigests = new Map<string, Buffer[]>();
+/** Rotations leave old values behind; past this many the cache starts over. */
+const MAX_CACHED_SECRET_VALUES = 256;
+
+function digestsOf(secretValue: string): Buffer[] {
+  let digests = keyDigests.get(secretValue);
+  if (!digests) {
+    if (keyDigests.size >= MAX_CACHED_SECRET_VALUES) keyDigests.clear();
+    digests = splitSecretValues(secretValue).map(sha256);
+    keyDigests.set(secretValue, digests);
+  }
+  return digests;
+}
+
 /** Constant-time: is `presented` (a sha256 digest) one of the values of a comma-separated secret? */
 export function matchesSecret(presented: Buffer, secretValue: string | undefined): boolean {
   let hit = false;
-  for (const candidate of splitSecretValues(secretValue)) {
-    if (timingSafeEqual(presented, sha256(candidate))) hit = true;
+  for (const candidate of secretValue === undefined ? [] : digestsOf(secretValue)) {
+    if (timingSafeEqual(presented, candidate)) hit = true;
   }
   return hit;
 }

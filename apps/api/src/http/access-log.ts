@@ -1,16 +1,18 @@
 import type { RequestHandler } from 'express';
-import type { Logger } from '@broker/shared';
+import { fixedFieldsLogger, type Logger } from '@broker/shared';
 
 /**
  * One line per request, written when the response is done or the client gave
  * up. Only the path is logged: query strings and headers may carry secrets.
  */
 export function accessLog(logger: Logger): RequestHandler {
+  // Fixed fields, none of them secret: no redaction pass on every request.
+  const log = fixedFieldsLogger(logger);
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.once('close', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.info(
+      log.info(
         {
           requestId: res.locals.requestId,
           method: req.method,

@@ -3,6 +3,7 @@ import { ProblemError, toPublicJob } from '@broker/shared';
 import type { ToolDescriptor } from '@broker/tools/catalogue';
 import type { AuthenticatedAgent } from '../auth/agent-auth';
 import type { ApiContext } from '../context';
+import { toolEntry } from '../routes/list-tools';
 import { readOwnJob } from '../routes/own-job';
 import { MCP_WAIT_MS, waitMsOf } from './call-options';
 import { jobResult } from './results';
@@ -55,16 +56,10 @@ export async function getJobTool(ctx: ApiContext, agent: AuthenticatedAgent, arg
 
 /** `list_tools`: `GET /v1/tools`'s entries, each with the name it has over MCP. */
 export function listToolsTool(tools: Iterable<ToolDescriptor>): CallToolResult {
-  const list = [...tools].map((tool) => ({
-    name: tool.name,
-    mcpName: mcpToolName(tool.name),
-    description: tool.description,
-    integration: tool.integration,
-    apiVersion: tool.apiVersion,
-    idempotent: tool.idempotent,
-    inputSchema: tool.inputSchema,
-    outputSchema: tool.outputSchema,
-  }));
+  const list = [...tools].map((tool) => {
+    const { name, ...rest } = toolEntry(tool);
+    return { name, mcpName: mcpToolName(name), ...rest };
+  });
   const result = { tools: list };
   return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
 }

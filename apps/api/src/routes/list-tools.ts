@@ -1,7 +1,21 @@
 import type { RequestHandler } from 'express';
 import type { ToolList } from '@broker/shared';
+import type { ToolDescriptor } from '@broker/tools/catalogue';
 import type { ApiContext } from '../context';
 import { agentOf } from '../http/locals';
+
+/** One entry of `GET /v1/tools` (MCP's `list_tools` adds the tool's MCP name). */
+export function toolEntry(tool: ToolDescriptor): ToolList['tools'][number] {
+  return {
+    name: tool.name,
+    description: tool.description,
+    integration: tool.integration,
+    apiVersion: tool.apiVersion,
+    idempotent: tool.idempotent,
+    inputSchema: tool.inputSchema,
+    outputSchema: tool.outputSchema,
+  };
+}
 
 /** `GET /v1/tools`: the tools this agent's scopes allow, nothing more (an agent cannot discover the rest). */
 export function listTools({ catalogue }: ApiContext): RequestHandler {
@@ -10,15 +24,7 @@ export function listTools({ catalogue }: ApiContext): RequestHandler {
     const tools = catalogue
       .list()
       .filter((tool) => agent.mayUseTool(tool.name))
-      .map((tool) => ({
-        name: tool.name,
-        description: tool.description,
-        integration: tool.integration,
-        apiVersion: tool.apiVersion,
-        idempotent: tool.idempotent,
-        inputSchema: tool.inputSchema,
-        outputSchema: tool.outputSchema,
-      }));
+      .map(toolEntry);
     // Typed by the schema /openapi.json is generated from, so the two cannot drift.
     const body: ToolList = { tools };
     res.json(body);

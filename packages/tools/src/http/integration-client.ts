@@ -2,7 +2,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import axiosRetry from 'axios-retry';
-import type { IntegrationConfig, Logger } from '@broker/shared';
+import { fixedFieldsLogger, type IntegrationConfig, type Logger } from '@broker/shared';
 import { ToolError } from '../tool-error';
 import type { HttpRequest, HttpResponse, IntegrationHttp } from '../types';
 import { errorFromResponse, errorFromTransport, malformedBody } from './classify';
@@ -89,15 +89,18 @@ function parseBody(res: AxiosResponse<string>): unknown {
  */
 export class IntegrationClient {
   private readonly http: AxiosInstance;
+  /** The per-call lines have fixed fields (no body, no headers): no redaction pass on every call. */
+  private readonly callLog: Logger;
 
   constructor(
     private readonly name: string,
     private readonly integration: IntegrationConfig,
     private readonly credentials: CredentialsProvider,
-    private readonly logger: Logger,
+    logger: Logger,
     /** Presents a client certificate (mTLS); the agent is rebuilt when the PEM secrets change. */
     private readonly tls?: Pick<MtlsAgent, 'agent'>,
   ) {
+    this.callLog = fixedFieldsLogger(logger);
     this.http = axios.create({
       baseURL: integration.baseUrl,
       timeout: integration.timeoutMs,
@@ -186,13 +189,13 @@ export class IntegrationClient {
       sentCredentials.set(res, credentialForms(auth));
       const durationMs = performance.now() - started;
       call.onCall?.({ integration: this.name, status: res.status, durationMs });
-      this.logger.info({ ...logFields, status: res.status, durationMs: Math.round(durationMs) }, 'upstream call');
+      this.callLog.info({ ...logFields, status: res.status, durationMs: Math.round(durationMs) }, 'upstream call');
       return res;
     } catch (err) {
       const axiosError = err as AxiosError;
       const code = axiosError.code === 'ERR_CANCELED' ? 'ECONNABORTED' : axiosError.code;
       call.onCall?.({ integration: this.name, status: undefined, durationMs: performance.now() - started });
-      this.logger.warn(
+      this.callLog.warn(
         { ...logFields, error: code ?? axiosError.message, durationMs: Math.round(performance.now() - started) },
         'upstream call failed',
       );
