@@ -121,6 +121,10 @@ export class AsyncWaits {
     let lastError: string | undefined;
     if (checkDue(wait, now)) {
       const result = await this.check(run, wait);
+      // The next check is timed from this one's answer: however long this one
+      // waited for its admission or its socket, the upstream sees at least the
+      // interval between two checks.
+      now = Date.now();
       this.deps.metrics.asyncChecks.inc({ integration: data.integration, result: result.state });
       switch (result.state) {
         case 'done':
