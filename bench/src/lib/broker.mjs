@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { bullPrefix, createLogger, envSecretsProvider, integrationQueueName, JobStore, newJobId, parseConfig, redisKeys, toolJobOptions } from '@broker/shared';
+import { bullPrefix, createLogger, createRedis, envSecretsProvider, integrationQueueName, JobStore, newJobId, parseConfig, redisKeys, toolJobOptions } from '@broker/shared';
 import { createWorkerApp } from '@broker/worker';
+import { REDIS_URL } from './env.mjs';
 
 /** Production log level, written nowhere: we pay for building log lines, not for a terminal. */
 export function quietLogger(name) {
@@ -18,7 +19,18 @@ export function brokerSide(redis, prefix, rawConfig) {
     config,
     store,
     queue,
-    startWorker: () => createWorkerApp({ config, redis, prefix, secrets: envSecretsProvider({}), logger: quietLogger('worker') }),
+    /** The worker as its main.ts runs it: on a worker-role connection of its own, closed with it. */
+    startWorker: () => {
+      const connection = createRedis(REDIS_URL, 'worker', 'bench-worker');
+      const app = createWorkerApp({ config, redis: connection, prefix, secrets: envSecretsProvider({}), logger: quietLogger('worker') });
+      return {
+        ready: () => app.ready(),
+        close: async () => {
+          await app.close();
+          connection.disconnect();
+        },
+      };
+    },
     /** Adds `n` jobs (records + BullMQ jobs) in pipelined batches; returns their ids. */
     async enqueue(n) {
       const ids = [];

@@ -36,7 +36,9 @@ export function writeConfig(config) {
 
 /** Starts `apps/<app>/dist/main.js`; resolves when its output contains `readyText`. */
 export function startApp(app, env, readyText = app === 'api' ? 'api listening' : 'worker ready') {
-  const child = spawn(process.execPath, [join(ROOT, 'apps', app, 'dist', 'main.js')], {
+  // BENCH_CPU_PROF=<dir>: each app writes a V8 CPU profile there when it exits (open it in Chrome DevTools).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...profile, join(ROOT, 'apps', app, 'dist', 'main.js')], {
     env: { PATH: process.env.PATH, REDIS_URL, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -62,6 +64,13 @@ export function startApp(app, env, readyText = app === 'api' ? 'api listening' :
     exited.then((code) => reject(new Error(`${app} exited ${code}:\n${out}`)));
   });
   return { child, exited, ready, output: () => out };
+}
+
+/** Starts the api on a free port; resolves once it listens, with its base URL. */
+export async function startApi(env) {
+  const api = startApp('api', { ...env, PORT: '0' });
+  await api.ready;
+  return { ...api, url: `http://127.0.0.1:${/"port":(\d+)/.exec(api.output())[1]}` };
 }
 
 /** Resident set size of a process in bytes (Linux). */

@@ -9,7 +9,9 @@ const BARE = join(dirname(fileURLToPath(import.meta.url)), '../bare');
 
 /** Starts a baseline server from bench/src/bare; resolves with its URL once it listens. */
 export function startBare(file, env) {
-  const child = spawn(process.execPath, [join(BARE, file)], {
+  // BENCH_CPU_PROF=<dir>: the baseline writes a CPU profile there too, to compare with ours.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...profile, join(BARE, file)], {
     env: { PATH: process.env.PATH, REDIS_URL, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -41,12 +43,14 @@ export async function compareHttp({ quick, ours, bare, run }) {
   const out = {};
   for (const connections of [10, 100]) {
     const samples = { ours: [], bare: [] };
-    const side = (name, url) => async () => {
-      const r = await run(url, connections, duration, name);
-      samples[name].push(r);
+    // Round -1 (before the first connection count only): a short run each, not
+    // counted; a server's steady state is what compares, not V8 warming up.
+    const side = (name, url) => async (round) => {
+      const r = await run(url, connections, round < 0 ? 2 : duration, name);
+      if (round >= 0) samples[name].push(r);
       return r.rps;
     };
-    const result = await interleave({ rounds, ours: side('ours', ours), bare: side('bare', bare) });
+    const result = await interleave({ rounds, warmup: !quick && connections === 10, ours: side('ours', ours), bare: side('bare', bare) });
     out[`c${connections}`] = {
       connections,
       oursRps: round2(result.ours),

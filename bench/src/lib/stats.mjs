@@ -22,9 +22,16 @@ export const round2 = (x) => Math.round(x * 100) / 100;
 /**
  * Runs ours and the baseline in alternating rounds (ours, bare, bare, ours, …
  * so neither always goes first) and reports the median of per-round ratios.
+ * Each side is called with the round's index; with `warmup`, first with -1
+ * (a round that is not counted).
  * These machines are noisy: a ratio from the same minute is what compares.
  */
-export async function interleave({ rounds, ours, bare, higherIsBetter = true }) {
+export async function interleave({ rounds, ours, bare, higherIsBetter = true, warmup = false }) {
+  if (warmup) {
+    // Round -1, not counted: both sides' code warmed up before the first round.
+    await ours(-1);
+    await bare(-1);
+  }
   const perRound = [];
   for (let r = 0; r < rounds; r++) {
     let o, b;

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { dropPrefix, startApp, uniquePrefix, writeConfig } from '../lib/env.mjs';
+import { dropPrefix, startApi, uniquePrefix, writeConfig } from '../lib/env.mjs';
 import { compareHttp, load, startBare } from '../lib/http-compare.mjs';
 
 const SECRET = `whsec_${randomBytes(24).toString('hex')}`;
@@ -20,26 +20,23 @@ function signedEvent() {
 /** `POST /hooks/stripe` (verify, persist, dedupe, route) vs a bare raw handler doing HMAC, SET NX and one queue.add. */
 export async function ingest({ quick }) {
   const prefix = uniquePrefix('ingest');
-  const api = startApp('api', {
+  const api = await startApi({
     BROKER_CONFIG: writeConfig({
       webhooks: { stripe: { type: 'stripe', secret: 'BENCH_STRIPE_SECRET' } },
       routes: [{ source: 'stripe', event: 'payment_intent.succeeded', trigger: 'process_successful_payment' }],
       triggerDelivery: { url: 'http://127.0.0.1:9/unused', secret: 'BENCH_TRIGGER_SECRET' },
     }),
     BROKER_REDIS_PREFIX: prefix,
-    PORT: '0',
     BENCH_STRIPE_SECRET: SECRET,
     BENCH_TRIGGER_SECRET: `whsec_${randomBytes(24).toString('base64')}`,
   });
-  await api.ready;
-  const ours = `http://127.0.0.1:${/"port":(\d+)/.exec(api.output())[1]}`;
   const bare = await startBare('ingest-server.mjs', { BENCH_PREFIX: prefix, BENCH_STRIPE_SECRET: SECRET });
   try {
     return {
       target: 'ratio >= 0.6',
       ...(await compareHttp({
         quick,
-        ours,
+        ours: api.url,
         bare: bare.url,
         run: (url, connections, duration) =>
           load({

@@ -1,4 +1,4 @@
-import { dropPrefix, startApp, uniquePrefix, writeConfig } from '../lib/env.mjs';
+import { dropPrefix, startApi, uniquePrefix, writeConfig } from '../lib/env.mjs';
 import { compareHttp, load, startBare } from '../lib/http-compare.mjs';
 
 const AGENT_KEY = 'bench-agent-key-0123456789abcdef';
@@ -27,22 +27,19 @@ export function benchConfig(baseUrl, extra = {}) {
 /** `POST /v1/jobs` (auth, validation, idempotency check, record, enqueue) vs a bare `queue.add` handler. */
 export async function submit({ quick }) {
   const prefix = uniquePrefix('submit');
-  const api = startApp('api', {
+  const api = await startApi({
     BROKER_CONFIG: writeConfig(benchConfig('http://127.0.0.1:9')),
     BROKER_REDIS_PREFIX: prefix,
-    PORT: '0',
     BENCH_AGENT_KEY: AGENT_KEY,
     LOG_LEVEL: 'info',
   });
-  await api.ready;
-  const ours = `http://127.0.0.1:${/"port":(\d+)/.exec(api.output())[1]}`;
   const bare = await startBare('submit-server.mjs', { BENCH_PREFIX: prefix });
   try {
     return {
       target: 'ratio >= 0.6',
       ...(await compareHttp({
         quick,
-        ours,
+        ours: api.url,
         bare: bare.url,
         run: (url, connections, duration, side) =>
           load({
