@@ -28,11 +28,21 @@ describe('coalesceWrites', () => {
     for (const c of clients) await c.quit();
   });
 
-  async function client(coalesced: boolean): Promise<Redis> {
+  async function client(coalesced: boolean, flush: 'turn' | 'tick' = 'turn'): Promise<Redis> {
     const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
     clients.push(redis);
     await waitForReady(redis);
-    return coalesced ? coalesceWrites(redis) : redis;
+    return coalesced ? coalesceWrites(redis, { flush }) : redis;
+  }
+
+  /** Whether the command's bytes are still held when a callback queued before it (setImmediate) runs. */
+  async function heldPastQueuedCallback(redis: Redis): Promise<boolean> {
+    const stream = redis.stream as unknown as { writableCorked: number };
+    const corkedThen = new Promise<number>((resolve) => setImmediate(() => resolve(stream.writableCorked)));
+    const reply = redis.ping();
+    const held = (await corkedThen) > 0;
+    await reply;
+    return held;
   }
 
   it('commands issued in one turn of the event loop leave in one write, in order, each with its reply', async () => {
@@ -75,14 +85,26 @@ describe('coalesceWrites', () => {
     await redis.del(`${prefix}:a`, `${prefix}:b`, `${prefix}:c`, `${prefix}:d`);
   });
 
-  it("is what an api's (producer) connections to a single Redis get; a worker's write at once", async () => {
-    for (const [role, expected] of [['producer', 1], ['worker', 3]] as const) {
+  it("'tick' sends what the code issued together in one write, without waiting for the turn's other callbacks", async () => {
+    const ticked = await client(true, 'tick');
+    const { writes } = countWrites(ticked);
+    expect(await Promise.all([ticked.set(`${prefix}:e`, '1'), ticked.incr(`${prefix}:e`), ticked.get(`${prefix}:e`)])).toEqual(['OK', 2, '2']);
+    expect(writes()).toBe(1);
+    await ticked.del(`${prefix}:e`);
+    expect(await heldPastQueuedCallback(ticked)).toBe(false);
+    // 'turn' holds the bytes until the turn's queued callbacks have run.
+    expect(await heldPastQueuedCallback(await client(true, 'turn'))).toBe(true);
+  });
+
+  it('is what every connection to a single Redis gets: the api\'s per turn, a worker\'s per tick', async () => {
+    for (const [role, expected] of [['producer', 1], ['worker', 1]] as const) {
       const redis = createRedis(REDIS_URL, role) as Redis;
       clients.push(redis);
       await waitForReady(redis);
       const { writes } = countWrites(redis);
       await Promise.all([redis.ping(), redis.ping(), redis.ping()]);
       expect([role, writes()]).toEqual([role, expected]);
+      expect([role, await heldPastQueuedCallback(redis)]).toEqual([role, role === 'producer']);
     }
   });
 });

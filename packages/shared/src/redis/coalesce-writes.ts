@@ -18,9 +18,14 @@ type CoalescedStream = NodeJS.WritableStream & { cork(): void; uncork(): void; [
  *
  * The price is up to one turn of latency per round trip, which a busy
  * process's turns make long: right for an api's independent requests, wrong
- * for a chain of round trips whose timing matters (see createRedis).
+ * for a chain of round trips whose timing matters (see createRedis). With
+ * `flush: 'tick'` the socket is uncorked as soon as the code that wrote is
+ * done (process.nextTick, after the promise callbacks that ran with it):
+ * commands issued together (`Promise.all` of checks, a job's finish and its
+ * notice) share a write, and nothing waits for I/O of other requests.
  */
-export function coalesceWrites(redis: Redis): Redis {
+export function coalesceWrites(redis: Redis, { flush: when = 'turn' }: { flush?: 'turn' | 'tick' } = {}): Redis {
+  const schedule = when === 'tick' ? (fn: () => void) => process.nextTick(fn) : (fn: () => void) => void setImmediate(fn);
   const install = () => {
     const stream = redis.stream as CoalescedStream | undefined;
     if (!stream || stream[COALESCED]) return;
@@ -35,7 +40,7 @@ export function coalesceWrites(redis: Redis): Redis {
       if (!corked) {
         corked = true;
         stream.cork();
-        setImmediate(flush);
+        schedule(flush);
       }
       return (write as (...a: unknown[]) => boolean).apply(stream, args);
     } as typeof stream.write;

@@ -65,10 +65,11 @@ export function createRedis(url: string, role: RedisRole, name?: string, options
   if (seeds.length <= 1 && !options.cluster) {
     const client = new Redis(seeds[0] ?? url, redisOptions(role, name));
     // An api's concurrent requests send their commands in one write per turn
-    // of the event loop. Workers write at once: a job's chain of round trips
-    // (pickup, admission, the call, the finish) is what limits and async
+    // of the event loop. A worker's leave as soon as the code that issued them
+    // is done (a job's checks asked at once share a write): its chain of round
+    // trips (pickup, admission, the call, the finish) is what limits and async
     // checks are timed by, and a loaded worker's turns are long.
-    return role === 'producer' ? coalesceWrites(client) : client;
+    return coalesceWrites(client, { flush: role === 'producer' ? 'turn' : 'tick' });
   }
   // A node's reconnects are the Cluster's business (clusterRetryStrategy); the rest of the role applies per node.
   const { enableOfflineQueue, retryStrategy: _perNode, ...nodeOptions } = redisOptions(role, name);
