@@ -1,7 +1,5 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
-import axiosRetry from 'axios-retry';
 import { fixedFieldsLogger, type IntegrationConfig, type Logger } from '@broker/shared';
 import { ToolError } from '../tool-error';
 import type { HttpRequest, HttpResponse, IntegrationHttp } from '../types';
@@ -9,6 +7,7 @@ import { errorFromResponse, errorFromTransport, malformedBody } from './classify
 import { blankCredentials, credentialForms } from './redact-credentials';
 import type { CredentialsProvider } from './credentials';
 import type { MtlsAgent } from './mtls-agent';
+import { callUrl, sendHttp, TransportError, type TransportResponse } from './transport';
 
 export interface CallContext {
   tool: string;
@@ -43,15 +42,17 @@ export interface UpstreamCallReport {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
-/** The credential forms each answer's request carried, for blanking them out of the answer. */
-const sentCredentials = new WeakMap<AxiosResponse, string[]>();
 const MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 
-function lowerCaseHeaders(headers: AxiosResponse['headers']): Record<string, string> {
+/** An answer with what its request carried: the headers (a 401 tells the credentials provider which were refused) and the credential forms (blanked out of the answer). */
+interface Sent extends TransportResponse {
+  sentHeaders: Record<string, string>;
+  credentials: string[];
+}
+
+function lowerCaseHeaders(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers ?? {})) {
-    if (v !== undefined && v !== null) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
-  }
+  for (const [k, v] of Object.entries(headers)) out[k.toLowerCase()] = v;
   return out;
 }
 
@@ -66,8 +67,8 @@ function encodeForm(value: Record<string, unknown>, prefix = '', out = new URLSe
   return out;
 }
 
-function parseBody(res: AxiosResponse<string>): unknown {
-  const text = typeof res.data === 'string' ? res.data : '';
+function parseBody(res: { status: number; headers: Record<string, string>; text: string }): unknown {
+  const { text } = res;
   if (text.trim() === '') return null;
   const type = String(res.headers['content-type'] ?? '');
   if (!type.includes('json') && !/^\s*[[{]/.test(text)) return text;
@@ -88,7 +89,8 @@ function parseBody(res: AxiosResponse<string>): unknown {
  * and only when resending is safe. Retries with backoff are the worker's job.
  */
 export class IntegrationClient {
-  private readonly http: AxiosInstance;
+  private readonly httpAgent = new HttpAgent({ keepAlive: true });
+  private readonly httpsAgent = new HttpsAgent({ keepAlive: true });
   /** The per-call lines have fixed fields (no body, no headers): no redaction pass on every call. */
   private readonly callLog: Logger;
 
@@ -101,29 +103,6 @@ export class IntegrationClient {
     private readonly tls?: Pick<MtlsAgent, 'agent'>,
   ) {
     this.callLog = fixedFieldsLogger(logger);
-    this.http = axios.create({
-      baseURL: integration.baseUrl,
-      timeout: integration.timeoutMs,
-      validateStatus: () => true,
-      responseType: 'text',
-      transformResponse: [(data: unknown) => data],
-      maxRedirects: 0,
-      maxContentLength: MAX_RESPONSE_BYTES,
-      transitional: { clarifyTimeoutError: true, silentJSONParsing: false, forcedJSONParsing: false },
-      httpAgent: new HttpAgent({ keepAlive: true }),
-      httpsAgent: new HttpsAgent({ keepAlive: true }),
-    });
-    axiosRetry(this.http, {
-      retries: 1,
-      retryDelay: () => 0,
-      shouldResetTimeout: true,
-      retryCondition: (error) => {
-        const config = error.config;
-        if (!config || error.response || error.code !== 'ECONNRESET') return false;
-        const method = (config.method ?? 'get').toUpperCase();
-        return SAFE_METHODS.has(method) || Boolean(config.headers?.[this.integration.idempotencyHeader]);
-      },
-    });
   }
 
   forCall(call: CallContext): IntegrationHttp {
@@ -133,18 +112,18 @@ export class IntegrationClient {
   private async request<T>(req: HttpRequest, call: CallContext): Promise<HttpResponse<T>> {
     const first = await this.send(req, call, false);
     // A 401 may mean a rotated key or an expired token: read credentials again, once.
-    const res = first.status === 401 ? await this.send(req, call, true, lowerCaseHeaders(first.config?.headers?.toJSON() ?? {})) : first;
-    const headers = lowerCaseHeaders(res.headers);
+    const res = first.status === 401 ? await this.send(req, call, true, lowerCaseHeaders(first.sentHeaders)) : first;
+    const { headers } = res;
     call.onResponse?.({ status: res.status, headers });
     // An answer that quotes our credentials back must not carry them into the job (see blankCredentials).
-    const text = blankCredentials(typeof res.data === 'string' ? res.data : '', sentCredentials.get(res) ?? []);
+    const text = blankCredentials(res.text, res.credentials);
     if (res.status < 200 || res.status >= 300) {
       throw errorFromResponse({ status: res.status, headers, body: text });
     }
-    return { status: res.status, headers, data: parseBody({ ...res, data: text }) as T };
+    return { status: res.status, headers, data: parseBody({ status: res.status, headers, text }) as T };
   }
 
-  private async send(req: HttpRequest, call: CallContext, forceRefresh: boolean, rejectedHeaders?: Record<string, string>): Promise<AxiosResponse<string>> {
+  private async send(req: HttpRequest, call: CallContext, forceRefresh: boolean, rejectedHeaders?: Record<string, string>): Promise<Sent> {
     const auth = await this.credentials.authHeaders(call.connection, { forceRefresh, ...(rejectedHeaders ? { rejectedHeaders } : {}) });
     const headers: Record<string, string> = {
       accept: 'application/json',
@@ -156,7 +135,7 @@ export class IntegrationClient {
     if (this.integration.apiVersion) headers[this.integration.apiVersion.header] = this.integration.apiVersion.value;
     const writes = req.method !== 'GET';
     if (writes && call.idempotencyKey) headers[this.integration.idempotencyHeader] = call.idempotencyKey;
-    let data: unknown;
+    let data: string | undefined;
     if (req.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       data = encodeForm(req.form).toString();
@@ -177,34 +156,42 @@ export class IntegrationClient {
       requestId: call.requestId,
     };
     try {
-      const res = await this.http.request<string>({
+      const url = callUrl(this.integration.baseUrl, req.path, req.query);
+      const exchange = {
         method: req.method,
-        url: req.path,
-        params: req.query,
-        data,
+        url,
         headers,
+        ...(data !== undefined ? { body: data } : {}),
+        timeoutMs: this.integration.timeoutMs,
+        maxBytes: MAX_RESPONSE_BYTES,
+        agent: url.protocol === 'https:' ? (httpsAgent ?? this.httpsAgent) : this.httpAgent,
         ...(call.signal ? { signal: call.signal } : {}),
-        ...(httpsAgent ? { httpsAgent } : {}),
-      });
-      sentCredentials.set(res, credentialForms(auth));
+      };
+      let res: TransportResponse;
+      try {
+        res = await sendHttp(exchange);
+      } catch (err) {
+        // One immediate resend of a request that died on a reset connection (a
+        // keep-alive socket the server had just closed), when resending is safe.
+        if (!(err instanceof TransportError) || err.code !== 'ECONNRESET' || err.answered) throw err;
+        if (!SAFE_METHODS.has(req.method) && !headers[this.integration.idempotencyHeader]) throw err;
+        res = await sendHttp(exchange);
+      }
       const durationMs = performance.now() - started;
       call.onCall?.({ integration: this.name, status: res.status, durationMs });
       this.callLog.info({ ...logFields, status: res.status, durationMs: Math.round(durationMs) }, 'upstream call');
-      return res;
+      return { ...res, sentHeaders: headers, credentials: credentialForms(auth) };
     } catch (err) {
-      const axiosError = err as AxiosError;
-      const code = axiosError.code === 'ERR_CANCELED' ? 'ECONNABORTED' : axiosError.code;
+      const code = err instanceof TransportError ? err.code : (err as { code?: string }).code;
+      const message = (err as Error).message;
       call.onCall?.({ integration: this.name, status: undefined, durationMs: performance.now() - started });
-      this.callLog.warn(
-        { ...logFields, error: code ?? axiosError.message, durationMs: Math.round(performance.now() - started) },
-        'upstream call failed',
-      );
+      this.callLog.warn({ ...logFields, error: code ?? message, durationMs: Math.round(performance.now() - started) }, 'upstream call failed');
       if (err instanceof ToolError) throw err;
-      if (axiosError.code === 'ERR_BAD_RESPONSE' && /maxContentLength/.test(axiosError.message)) {
+      if (code === 'ERR_RESPONSE_TOO_LARGE') {
         throw new ToolError('UNKNOWN', { message: 'upstream response exceeds 10 MiB', cause: err });
       }
       const unsafe = call.write && writes && !headers[this.integration.idempotencyHeader];
-      throw errorFromTransport({ code, message: axiosError.message }, unsafe);
+      throw errorFromTransport({ ...(code ? { code } : {}), message }, unsafe);
     }
   }
 }
