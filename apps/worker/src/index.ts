@@ -1,6 +1,6 @@
 export { createWorkerApp, type WorkerApp, type WorkerAppDeps } from './worker-app';
 export { decideRetry, fullJitter, type RetryDecision } from './tool-jobs/retry-policy';
-export { CallGate, windowWithMargin } from './limits/call-gate';
+export { CallGate, admissionMargin } from './limits/call-gate';
 export { createCallbackWorker, type CallbackWorker } from './callbacks/callback-worker';
 export { classifyDelivery, callbackBackoff } from './callbacks/classify';
 export { startMetricsServer, type MetricsServer } from './metrics/metrics-server';

@@ -8,23 +8,30 @@ import type { IntegrationConfig, RedisKeys } from '@broker/shared';
  *
  * Rate limits are sliding windows (CONTRACT §2): at no moment may more than
  * `max` calls have started within the last `durationMs`. Each window is a
- * sorted set of call start times; a call is admitted only when the set, pruned
+ * sorted set of calls by their stamp (below); a call is admitted only when the set, pruned
  * to the window, holds fewer than `max` entries, and is then recorded in the
  * same script. BullMQ's stock limiter counts fixed windows that start at the
  * first job, which lets up to ~2·max calls into one sliding window.
  *
  * Times come from Redis (`TIME`), so clocks of worker hosts do not matter.
  *
+ * An admitted call is stamped `margin` ms after its admission (it reaches the
+ * upstream some time after it leaves the gate), and re-stamped with the
+ * moment its answer came back (`settled`), which is always after the upstream
+ * saw it: only a call still on its way holds its slot longer than the window.
+ *
  * KEYS: pause, integration window, connection window: one hash slot
  * (`{int:<integration>}`), so this runs on a Redis Cluster. Every key is always
- * passed (an empty key name would hash to another slot); ARGV[6] and ARGV[7]
- * say whether the integration and the connection windows apply.
+ * passed (an empty key name would hash to another slot). ARGV: max and window
+ * ms of the integration, then of the connection, member, whether each window
+ * applies ('1'/'0'), and the margin ms.
  */
 const ACQUIRE = new LuaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local paused = redis.call('PTTL', KEYS[1])
 if paused > 0 then return {1, paused} end
+local margin = tonumber(ARGV[8])
 local function wait_for(key, max, window)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
   if redis.call('ZCARD', key) < max then return 0 end
@@ -40,17 +47,16 @@ if ARGV[7] == '1' then
   if w > 0 then return {3, w} end
 end
 if ARGV[6] == '1' then
-  redis.call('ZADD', KEYS[2], now, ARGV[5])
-  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  redis.call('ZADD', KEYS[2], now + margin, ARGV[5])
+  redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]) + margin)
 end
 if ARGV[7] == '1' then
-  redis.call('ZADD', KEYS[3], now, ARGV[5])
-  redis.call('PEXPIRE', KEYS[3], ARGV[4])
+  redis.call('ZADD', KEYS[3], now + margin, ARGV[5])
+  redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[4]) + margin)
 end
 return {0, 0}
 `);
 
-/** Sets the integration's pause, never shortening one already in force. */
 /**
  * Re-times an admitted call to the moment it was answered. KEYS: integration
  * window, connection window. ARGV: member, integration on, connection on.
@@ -64,6 +70,7 @@ if ARGV[3] == '1' then redis.call('ZADD', KEYS[2], 'XX', now, ARGV[1]) end
 return 0
 `);
 
+/** Sets the integration's pause, never shortening one already in force. */
 const PAUSE = new LuaScript(`
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
@@ -77,12 +84,13 @@ export type GateVerdict =
   | { admitted: false; scope: 'integration' | 'connection'; waitMs: number; reason: 'paused' | 'rate_limit' };
 
 /**
- * Widens each window a little: a call is timed when admitted, but counted by
- * the upstream when it arrives, and two calls can be delayed differently on the
- * way (event loop stalls, connection setup). The margin absorbs that spread.
+ * How much later than its admission a call still on its way is counted: a
+ * call is timed when admitted but counted by the upstream when it arrives,
+ * and two calls can be delayed differently on the way (event loop stalls,
+ * connection setup). Answered calls are counted from their answer instead.
  */
-export function windowWithMargin(durationMs: number): number {
-  return durationMs + Math.min(50, Math.max(5, Math.round(durationMs * 0.02)));
+export function admissionMargin(durationMs: number): number {
+  return Math.min(50, Math.max(5, Math.round(durationMs * 0.02)));
 }
 
 export class CallGate {
@@ -103,12 +111,14 @@ export class CallGate {
       ],
       [
         String(limit?.max ?? 0),
-        String(limit ? windowWithMargin(limit.durationMs) : 0),
+        String(limit?.durationMs ?? 0),
         String(perConnection?.max ?? 0),
-        String(perConnection ? windowWithMargin(perConnection.durationMs) : 0),
+        String(perConnection?.durationMs ?? 0),
         member,
         limit ? '1' : '0',
         perConnection ? '1' : '0',
+        // One margin for both windows: the larger one's (a call is one journey to the upstream).
+        String(Math.max(limit ? admissionMargin(limit.durationMs) : 0, perConnection ? admissionMargin(perConnection.durationMs) : 0)),
       ],
     );
     switch (verdict) {

@@ -1,0 +1,62 @@
+import { Redis } from 'ioredis';
+import { parseConfig, redisKeys } from '@broker/shared';
+import { admissionMargin, CallGate } from '@broker/worker';
+import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
+
+/**
+ * How long a call holds its slot of a sliding window: a call still on its way
+ * up to a window plus a margin after its admission (it reaches the upstream
+ * some time after it leaves the gate), an answered call exactly a window after
+ * its answer (which came after the upstream saw it). No waiting: the gate says
+ * how long the next call must wait.
+ */
+const prefix = uniquePrefix('call-gate');
+const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+const gate = new CallGate(redis, redisKeys(prefix));
+const WINDOW_MS = 60_000;
+const config = parseConfig({
+  agents: [],
+  integrations: {
+    one: { baseUrl: 'http://127.0.0.1:9', rateLimit: { max: 1, durationMs: WINDOW_MS }, tools: [] },
+    perconn: { baseUrl: 'http://127.0.0.1:9', rateLimit: { max: 100, durationMs: WINDOW_MS, perConnection: { max: 1, durationMs: WINDOW_MS } }, tools: [] },
+  },
+});
+
+afterAll(async () => {
+  await dropPrefix(prefix);
+  redis.disconnect();
+});
+
+async function refusedWait(integration: 'one' | 'perconn', connection: string, member: string): Promise<number> {
+  const verdict = await gate.acquire(integration, config.integrations[integration]!, connection, member);
+  if (verdict.admitted) throw new Error(`${member} was admitted`);
+  return verdict.waitMs;
+}
+
+it('the margin is 2 % of the window, between 5 and 50 ms', () => {
+  expect([admissionMargin(100), admissionMargin(1000), admissionMargin(60_000)]).toEqual([5, 20, 50]);
+});
+
+it('a call not yet answered holds its slot for the window plus the margin', async () => {
+  const one = config.integrations.one!;
+  expect(await gate.acquire('one', one, 'default', 'call-1')).toEqual({ admitted: true });
+  const wait = await refusedWait('one', 'default', 'call-2');
+  expect(wait).toBeGreaterThan(WINDOW_MS + admissionMargin(WINDOW_MS) - 1000);
+  expect(wait).toBeLessThanOrEqual(WINDOW_MS + admissionMargin(WINDOW_MS) + 1);
+});
+
+it('an answered call holds it for exactly the window after its answer', async () => {
+  await gate.settled('one', config.integrations.one!, 'default', 'call-1');
+  const wait = await refusedWait('one', 'default', 'call-3');
+  expect(wait).toBeGreaterThan(WINDOW_MS - 1000);
+  expect(wait).toBeLessThanOrEqual(WINDOW_MS + 1);
+});
+
+it('the same holds for a per-connection window, and one connection does not hold another', async () => {
+  const perconn = config.integrations.perconn!;
+  expect(await gate.acquire('perconn', perconn, 'acme', 'c-1')).toEqual({ admitted: true });
+  expect(await refusedWait('perconn', 'acme', 'c-2')).toBeGreaterThan(WINDOW_MS);
+  expect(await gate.acquire('perconn', perconn, 'globex', 'c-3')).toEqual({ admitted: true });
+  await gate.settled('perconn', perconn, 'acme', 'c-1');
+  expect(await refusedWait('perconn', 'acme', 'c-4')).toBeLessThanOrEqual(WINDOW_MS + 1);
+});
