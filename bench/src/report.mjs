@@ -58,7 +58,7 @@ export function renderMarkdown(results) {
     const f = s.footprint;
     lines.push(
       '',
-      `Footprint after ${f.jobs} jobs: RSS api ${fmt(f.rssMb.apiAtRest)} → ${fmt(f.rssMb.apiAfter)} MB, worker ${fmt(f.rssMb.workerAtRest)} → ${fmt(f.rssMb.workerAfter)} MB; Redis ${f.redisBytes.perJobRecordWithIdempotencyKey} B per job record with its idempotency key, ${f.redisBytes.perIdempotencyKey} B per idempotency key${f.redisBytes.perEvent ? `, ${f.redisBytes.perEvent} B per stored event` : ''}; growth while retained ${fmt(f.redisBytes.growthWhileRetainedMb)} MB, after retention ${fmt(f.redisBytes.growthAfterRetentionMb)} MB.`,
+      `Footprint after ${f.jobs} jobs: RSS api ${fmt(f.rssMb.apiAtRest)} → ${fmt(f.rssMb.apiAfter)} MB, worker ${fmt(f.rssMb.workerAtRest)} → ${fmt(f.rssMb.workerAfter)} MB; Redis ${f.redisBytes.perJobRecordWithIdempotencyKey} B per job record with its idempotency key, ${f.redisBytes.perIdempotencyKey} B per idempotency key${f.redisBytes.perEvent ? `, ${f.redisBytes.perEvent} B per stored webhook event with its dedupe key, ${f.redisBytes.perEventDedupeKey} B per dedupe key` : ''}; growth while retained ${fmt(f.redisBytes.growthWhileRetainedMb)} MB, after retention ${fmt(f.redisBytes.growthAfterRetentionMb)} MB.`,
     );
   }
   return lines.join('\n') + '\n';

@@ -34,6 +34,11 @@ it('runs every benchmark scenario and writes the report', async () => {
   expect(s.limiter.busiestWindow).toBeLessThanOrEqual(s.limiter.limitPerSec);
   expect(s.scale.rows.length).toBeGreaterThan(0);
   expect(s.footprint.redisBytes.perIdempotencyKey).toBeGreaterThan(0);
+  // A stored event holds at least its raw body; its dedupe key is part of it.
+  expect(s.footprint.redisBytes.perEvent).toBeGreaterThan(300);
+  expect(s.footprint.redisBytes.perEventDedupeKey).toBeGreaterThan(0);
+  expect(s.footprint.redisBytes.perEventDedupeKey).toBeLessThan(s.footprint.redisBytes.perEvent);
   expect(readFileSync(join(out, 'latest.md'), 'utf8')).toContain('| submit req/s, 10 conn |');
+  expect(readFileSync(join(out, 'latest.md'), 'utf8')).toMatch(/\d+ B per stored webhook event with its dedupe key/);
   expect(readFileSync(join(out, 'latest.svg'), 'utf8')).toContain('<svg');
 }, 180_000);

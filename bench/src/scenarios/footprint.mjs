@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { idempotencySlotTag, newJobId, redisKeys } from '@broker/shared';
 import { brokerSide, countFinished } from '../lib/broker.mjs';
 import { dropPrefix, redis, redisUsedMemory, rssOf, startApp, uniquePrefix, writeConfig } from '../lib/env.mjs';
@@ -8,10 +8,30 @@ import { benchConfig } from './submit.mjs';
 
 const MB = 1024 * 1024;
 
+const STRIPE_SECRET = `whsec_${randomBytes(24).toString('hex')}`;
+
+/** A Stripe event as Stripe signs it, posted to the api; resolves with its id. */
+async function postEvent(apiUrl, i) {
+  const id = `evt_${String(i).padStart(6, '0')}${randomBytes(8).toString('hex')}`;
+  const body = JSON.stringify({
+    id,
+    object: 'event',
+    type: 'customer.created',
+    created: Math.floor(Date.now() / 1000),
+    data: { object: { id: `cus_${randomBytes(8).toString('hex')}`, object: 'customer', email: `user${i}@example.com`, name: 'Ada Lovelace' } },
+  });
+  const t = Math.floor(Date.now() / 1000);
+  const signature = `t=${t},v1=${createHmac('sha256', STRIPE_SECRET).update(`${t}.${body}`).digest('hex')}`;
+  const res = await fetch(`${apiUrl}/hooks/stripe`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'stripe-signature': signature } });
+  if (res.status !== 200) throw new Error(`event ${i}: ${res.status} ${await res.text()}`);
+  return id;
+}
+
 /**
  * Memory: RSS of the api and the worker at rest and after many jobs, Redis
- * bytes per retained job record and per idempotency key, and whether Redis
- * returns to its baseline once the retention window has passed.
+ * bytes per retained job record, per idempotency key, per stored webhook
+ * event and per event dedupe key, and whether Redis returns to its baseline
+ * once the retention window has passed.
  */
 export async function footprint({ quick }) {
   const n = quick ? 500 : 100_000;
@@ -21,8 +41,17 @@ export async function footprint({ quick }) {
   const rawConfig = {
     ...benchConfig(stub.url, { concurrency: 20 }),
     retention: { jobSeconds: retentionSeconds, idempotencySeconds: retentionSeconds },
+    // Stored and deduplicated, routed nowhere: the bytes of the event itself.
+    webhooks: { stripe: { type: 'stripe', secret: 'BENCH_STRIPE_SECRET', retentionDays: retentionSeconds / 86_400 } },
   };
-  const env = { BROKER_CONFIG: writeConfig(rawConfig), BROKER_REDIS_PREFIX: prefix, PORT: '0', BENCH_AGENT_KEY: 'k', LOG_LEVEL: 'warn' };
+  const env = {
+    BROKER_CONFIG: writeConfig(rawConfig),
+    BROKER_REDIS_PREFIX: prefix,
+    PORT: '0',
+    BENCH_AGENT_KEY: 'k',
+    BENCH_STRIPE_SECRET: STRIPE_SECRET,
+    LOG_LEVEL: 'warn',
+  };
   const conn = redis();
   const sub = redis();
   const api = startApp('api', { ...env, LOG_LEVEL: 'info' });
@@ -50,6 +79,14 @@ export async function footprint({ quick }) {
     const idemKeyBytes = Number(await conn.memory('USAGE', keys.idempotency('bench', 'key-0'.padEnd(64, 'x'))));
     await conn.del(...sampleIds.map((id) => keys.job(id)));
 
+    // Webhook events (each with its dedupe key and its entries in the source's listing indexes).
+    const apiUrl = `http://127.0.0.1:${/"port":(\d+)/.exec(api.output())[1]}`;
+    const beforeEvents = await redisUsedMemory(conn);
+    const eventIds = [];
+    for (let i = 0; i < 1000; i += 50) eventIds.push(...(await Promise.all(Array.from({ length: 50 }, (_, j) => postEvent(apiUrl, i + j)))));
+    const perEvent = ((await redisUsedMemory(conn)) - beforeEvents) / eventIds.length;
+    const dedupeKeyBytes = Number(await conn.memory('USAGE', keys.webhookDedupe('stripe', eventIds[0])));
+
     const done = countFinished(sub, prefix, n);
     for (let i = 0; i < n; i += 5000) await broker.enqueue(Math.min(5000, n - i));
     await done;
@@ -70,10 +107,12 @@ export async function footprint({ quick }) {
       redisBytes: {
         perJobRecordWithIdempotencyKey: Math.round(perRecordAndKey),
         perIdempotencyKey: idemKeyBytes,
+        perEvent: Math.round(perEvent),
+        perEventDedupeKey: dedupeKeyBytes,
         growthWhileRetainedMb: round2((loaded.redis - before) / MB),
         growthAfterRetentionMb: round2((after - before) / MB),
       },
-      note: 'after retention only BullMQ\'s bounded tail of finished jobs (removeOnComplete count 1000) remains',
+      note: 'after retention only BullMQ\'s bounded tail of finished jobs (removeOnComplete count 1000) remains; events and their dedupe keys expire with the source\'s retentionDays',
     };
   } finally {
     api.child.kill('SIGTERM');
