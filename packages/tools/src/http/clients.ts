@@ -2,6 +2,7 @@ import type { BrokerConfig, Logger, SecretsProvider } from '@broker/shared';
 import { staticCredentials, type CredentialsProvider } from './credentials';
 import { IntegrationClient } from './integration-client';
 import { MtlsAgent } from './mtls-agent';
+import { upstreamProxy } from './upstream-agents';
 
 /**
  * One client per configured integration, each with its own keep-alive pool.
@@ -16,7 +17,7 @@ export function createIntegrationClients(
 ): Map<string, IntegrationClient> {
   const clients = new Map<string, IntegrationClient>();
   for (const [name, integration] of Object.entries(config.integrations)) {
-    const tls = integration.mtls && new MtlsAgent(name, integration.mtls, secrets, integration.timeoutMs + 1000);
+    const tls = integration.mtls && new MtlsAgent(name, integration.mtls, secrets, integration.timeoutMs + 1000, upstreamProxy(integration.baseUrl));
     clients.set(name, new IntegrationClient(name, integration, credentialsFor(name), logger, tls));
   }
   return clients;

@@ -1,5 +1,4 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import type { Agent as HttpAgent } from 'node:http';
 import { fixedFieldsLogger, type IntegrationConfig, type Logger } from '@broker/shared';
 import { ToolError } from '../tool-error';
 import type { HttpRequest, HttpResponse, IntegrationHttp } from '../types';
@@ -8,6 +7,7 @@ import { blankCredentials, credentialForms } from './redact-credentials';
 import type { CredentialsProvider } from './credentials';
 import type { MtlsAgent } from './mtls-agent';
 import { callUrl, sendHttp, TransportError, type TransportResponse } from './transport';
+import { upstreamAgents, upstreamProxy } from './upstream-agents';
 
 export interface CallContext {
   tool: string;
@@ -89,8 +89,7 @@ function parseBody(res: { status: number; headers: Record<string, string>; text:
  * and only when resending is safe. Retries with backoff are the worker's job.
  */
 export class IntegrationClient {
-  private readonly httpAgent = new HttpAgent({ keepAlive: true });
-  private readonly httpsAgent = new HttpsAgent({ keepAlive: true });
+  private readonly agents: { http: HttpAgent; https: HttpAgent };
   /** The per-call lines have fixed fields (no body, no headers): no redaction pass on every call. */
   private readonly callLog: Logger;
 
@@ -103,6 +102,7 @@ export class IntegrationClient {
     private readonly tls?: Pick<MtlsAgent, 'agent'>,
   ) {
     this.callLog = fixedFieldsLogger(logger);
+    this.agents = upstreamAgents(upstreamProxy(integration.baseUrl));
   }
 
   forCall(call: CallContext): IntegrationHttp {
@@ -164,7 +164,7 @@ export class IntegrationClient {
         ...(data !== undefined ? { body: data } : {}),
         timeoutMs: this.integration.timeoutMs,
         maxBytes: MAX_RESPONSE_BYTES,
-        agent: url.protocol === 'https:' ? (httpsAgent ?? this.httpsAgent) : this.httpAgent,
+        agent: url.protocol === 'https:' ? (httpsAgent ?? this.agents.https) : this.agents.http,
         ...(call.signal ? { signal: call.signal } : {}),
       };
       let res: TransportResponse;

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { Agent as HttpsAgent } from 'node:https';
+import type { Agent as HttpAgent } from 'node:http';
 import { createSecureContext } from 'node:tls';
 import type { IntegrationConfig, SecretsProvider } from '@broker/shared';
 import { ToolError } from '../tool-error';
+import { httpsUpstreamAgent } from './upstream-agents';
 
 type MtlsConfig = NonNullable<IntegrationConfig['mtls']>;
 
@@ -15,7 +16,7 @@ type MtlsConfig = NonNullable<IntegrationConfig['mtls']>;
  * needs no restart.
  */
 export class MtlsAgent {
-  private current: { fingerprint: string; agent: HttpsAgent } | undefined;
+  private current: { fingerprint: string; agent: HttpAgent } | undefined;
 
   constructor(
     private readonly integrationName: string,
@@ -23,9 +24,11 @@ export class MtlsAgent {
     private readonly secrets: SecretsProvider,
     /** @defaultValue the integration's timeout + 1 s */
     private readonly retireAfterMs: number,
+    /** The egress proxy (see upstreamProxy): the client certificate is presented through its tunnel. */
+    private readonly proxy?: string,
   ) {}
 
-  async agent(): Promise<HttpsAgent> {
+  async agent(): Promise<HttpAgent> {
     const [cert, key, ca] = await Promise.all([
       this.secrets.get(this.mtls.cert),
       this.secrets.get(this.mtls.key),
@@ -49,7 +52,7 @@ export class MtlsAgent {
       });
     }
     const previous = this.current;
-    this.current = { fingerprint, agent: new HttpsAgent({ keepAlive: true, cert, key, ...(ca ? { ca } : {}) }) };
+    this.current = { fingerprint, agent: httpsUpstreamAgent(this.proxy, { cert, key, ...(ca ? { ca } : {}) }) };
     if (previous) setTimeout(() => previous.agent.destroy(), this.retireAfterMs).unref();
     return this.current.agent;
   }
