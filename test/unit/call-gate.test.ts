@@ -27,8 +27,9 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-async function refusedWait(integration: 'one' | 'perconn', connection: string, member: string): Promise<number> {
-  const verdict = await gate.acquire(integration, config.integrations[integration]!, connection, member);
+/** `name` is the Redis name of the integration; `config` the settings of the configured one of that kind. */
+async function refusedWait(name: string, connection: string, member: string, settings = config.integrations[name] ?? config.integrations.one!): Promise<number> {
+  const verdict = await gate.acquire(name, settings, connection, member);
   if (verdict.admitted) throw new Error(`${member} was admitted`);
   return verdict.waitMs;
 }
@@ -59,4 +60,20 @@ it('the same holds for a per-connection window, and one connection does not hold
   expect(await gate.acquire('perconn', perconn, 'globex', 'c-3')).toEqual({ admitted: true });
   await gate.settled('perconn', perconn, 'acme', 'c-1');
   expect(await refusedWait('perconn', 'acme', 'c-4')).toBeLessThanOrEqual(WINDOW_MS + 1);
+});
+
+it('a call answered late keeps its window alive until a window after its answer', async () => {
+  // The key's expiry was set at the last admission; an answer that comes
+  // later must not let it drop the window (and every call in it) early.
+  const one = config.integrations.one!;
+  const key = redisKeys(prefix).rateWindow('late');
+  expect(await gate.acquire('late', one, 'default', 'late-1')).toEqual({ admitted: true });
+  await redis.pexpire(key, 5000); // as if most of the window had passed before the answer
+  await gate.settled('late', one, 'default', 'late-1');
+  expect(await redis.pttl(key)).toBeGreaterThan(WINDOW_MS - 1000);
+  expect(await refusedWait('late', 'default', 'late-2')).toBeGreaterThan(WINDOW_MS - 1000);
+  // A call that left the window is not put back.
+  await redis.zrem(key, 'late-1');
+  await gate.settled('late', one, 'default', 'late-1');
+  expect(await redis.zscore(key, 'late-1')).toBeNull();
 });

@@ -59,14 +59,22 @@ return {0, 0}
 
 /**
  * Re-times an admitted call to the moment it was answered. KEYS: integration
- * window, connection window. ARGV: member, integration on, connection on.
- * `XX`: only a call still in the window is moved, never re-added.
+ * window, connection window. ARGV: member, integration on, connection on,
+ * integration window ms, connection window ms. Only a call still in the
+ * window is moved, never re-added. The window's key then lives at least
+ * a window past the answer: set at the last admission, its expiry could
+ * otherwise drop a call answered later together with the whole window.
  */
 const SENT = new LuaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if ARGV[2] == '1' then redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1]) end
-if ARGV[3] == '1' then redis.call('ZADD', KEYS[2], 'XX', now, ARGV[1]) end
+local function restamp(key, window)
+  if not redis.call('ZSCORE', key, ARGV[1]) then return end
+  redis.call('ZADD', key, now, ARGV[1])
+  if redis.call('PTTL', key) < window then redis.call('PEXPIRE', key, window) end
+end
+if ARGV[2] == '1' then restamp(KEYS[1], tonumber(ARGV[4])) end
+if ARGV[3] == '1' then restamp(KEYS[2], tonumber(ARGV[5])) end
 return 0
 `);
 
@@ -145,13 +153,13 @@ export class CallGate {
    * window. A no-op for integrations without limits.
    */
   async settled(integrationName: string, integration: IntegrationConfig, connection: string, member: string): Promise<void> {
-    const limited = Boolean(integration.rateLimit);
-    const perConnection = Boolean(namedConnection(integration, connection)?.rateLimit ?? integration.rateLimit?.perConnection);
-    if (!limited && !perConnection) return;
+    const limit = integration.rateLimit;
+    const perConnection = namedConnection(integration, connection)?.rateLimit ?? limit?.perConnection;
+    if (!limit && !perConnection) return;
     await SENT.run(
       this.redis,
       [this.keys.rateWindow(integrationName), this.keys.connectionRateWindow(integrationName, connection)],
-      [member, limited ? '1' : '0', perConnection ? '1' : '0'],
+      [member, limit ? '1' : '0', perConnection ? '1' : '0', String(limit?.durationMs ?? 0), String(perConnection?.durationMs ?? 0)],
     );
   }
 
