@@ -3,16 +3,17 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { connect, type AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { envSecretsProvider, parseConfig } from '@broker/shared';
-import { createIntegrationClients, upstreamProxy, type IntegrationClient } from '@broker/tools';
+import { createIntegrationClients, upstreamProxy, type EgressProxy, type IntegrationClient } from '@broker/tools';
+import { readWorkerSettings } from '@broker/worker';
 import { makeCa, makeLeaf } from '../mtls/certs';
 import { capturingLogger } from '../oauth/leak-check';
 import { StubServer } from '../helpers/stub-server';
 
 /**
- * Upstream calls go through the egress proxy the environment names
- * (HTTP_PROXY / HTTPS_PROXY, NO_PROXY), as curl's do: plain http as
- * absolute-URI requests to the proxy, https (mTLS included) through a CONNECT
- * tunnel, so the TLS session and the client certificate stay end to end.
+ * Upstream calls go through the egress proxy the worker's environment names
+ * (HTTP_PROXY / HTTPS_PROXY / ALL_PROXY, NO_PROXY), as curl's do: plain http
+ * as absolute-URI requests to the proxy, https (mTLS included) through a
+ * CONNECT tunnel, so the TLS session and the client certificate stay end to end.
  */
 interface Seen {
   line: string;
@@ -31,7 +32,6 @@ const log = capturingLogger('worker');
 const PROXY_AUTH = 'egress-user:egress-pass-1234';
 /** Every socket of the proxy and the https upstream: tunnels and keep-alive sockets outlive their requests. */
 const sockets = new Set<{ destroy(): void }>();
-const SAVED = { HTTP_PROXY: process.env.HTTP_PROXY, HTTPS_PROXY: process.env.HTTPS_PROXY, NO_PROXY: process.env.NO_PROXY };
 
 beforeAll(async () => {
   // A forward proxy: absolute-URI requests are relayed, CONNECT opens a tunnel.
@@ -77,13 +77,6 @@ beforeAll(async () => {
   Object.assign(env, { MTLS_CERT: client.cert, MTLS_KEY: client.key, MTLS_CA: ca.cert });
 }, 30_000);
 
-afterEach(() => {
-  for (const [k, v] of Object.entries(SAVED)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-});
-
 afterAll(async () => {
   await plain.close();
   for (const socket of sockets) socket.destroy();
@@ -91,45 +84,55 @@ afterAll(async () => {
   await new Promise((resolve) => secure.close(resolve));
 });
 
-/** The clients the worker would build, with the environment as it is now. */
-function clients(): Map<string, IntegrationClient> {
+/** The clients the worker builds with these proxy settings. */
+function clients(egress: EgressProxy): Map<string, IntegrationClient> {
   const config = parseConfig({
     integrations: {
       plain: { baseUrl: plain.url, tools: [] },
       secure: { baseUrl: secureUrl, mtls: { cert: 'MTLS_CERT', key: 'MTLS_KEY', ca: 'MTLS_CA' }, tools: [] },
     },
   });
-  return createIntegrationClients(config, envSecretsProvider(env), log.logger);
+  return createIntegrationClients(config, envSecretsProvider(env), log.logger, undefined, egress);
 }
 
 function call(client: IntegrationClient, path: string) {
   return client.forCall({ tool: 't', jobId: 'j', attempt: 1, connection: 'default', write: false, requestId: 'r' }).request({ method: 'GET', path, query: { q: 'a b' } });
 }
 
-it('reads the proxy from the environment by scheme, and NO_PROXY exempts hosts', () => {
-  process.env.HTTP_PROXY = 'http://proxy.internal:3128';
-  delete process.env.HTTPS_PROXY;
-  process.env.NO_PROXY = 'api.internal,.corp.example';
-  expect(upstreamProxy('http://api.example.com/v1')).toBe('http://proxy.internal:3128');
-  expect(upstreamProxy('https://api.example.com/v1')).toBeUndefined();
-  expect(upstreamProxy('http://api.internal/v1')).toBeUndefined();
-  expect(upstreamProxy('http://crm.corp.example/v1')).toBeUndefined();
+it("reads the proxy from the worker's environment, lower-case names first", () => {
+  const base = { BROKER_CONFIG: 'broker.config.example.json' };
+  expect(readWorkerSettings({ ...base }).egressProxy).toEqual({ http: undefined, https: undefined, all: undefined, noProxy: undefined });
+  expect(
+    readWorkerSettings({ ...base, HTTP_PROXY: 'http://upper:3128', http_proxy: 'http://lower:3128', HTTPS_PROXY: 'http://s:3128', ALL_PROXY: 'http://a:1', no_proxy: 'x.internal' })
+      .egressProxy,
+  ).toEqual({ http: 'http://lower:3128', https: 'http://s:3128', all: 'http://a:1', noProxy: 'x.internal' });
+});
+
+it('picks the proxy by scheme, falls back to ALL_PROXY, and NO_PROXY exempts hosts', () => {
+  const egress: EgressProxy = { http: 'http://proxy.internal:3128', noProxy: 'api.internal, .corp.example,10.0.0.7:8443' };
+  expect(upstreamProxy('http://api.example.com/v1', egress)).toBe('http://proxy.internal:3128');
+  expect(upstreamProxy('https://api.example.com/v1', egress)).toBeUndefined();
+  expect(upstreamProxy('https://api.example.com/v1', { ...egress, all: 'http://all:1' })).toBe('http://all:1');
+  expect(upstreamProxy('http://api.internal/v1', egress)).toBeUndefined();
+  expect(upstreamProxy('http://crm.corp.example/v1', egress)).toBeUndefined();
+  expect(upstreamProxy('http://corp.example/v1', egress)).toBeUndefined();
+  expect(upstreamProxy('http://notcorp.example/v1', egress)).toBe('http://proxy.internal:3128');
+  expect(upstreamProxy('http://10.0.0.7:8443/v1', egress)).toBeUndefined();
+  expect(upstreamProxy('http://10.0.0.7:9000/v1', egress)).toBe('http://proxy.internal:3128');
+  expect(upstreamProxy('http://anything/v1', { ...egress, noProxy: '*' })).toBeUndefined();
+  expect(upstreamProxy('http://anything/v1', undefined)).toBeUndefined();
 });
 
 it('sends plain http calls through the proxy as absolute-URI requests, with its credentials', async () => {
-  process.env.HTTP_PROXY = proxyUrl;
-  process.env.NO_PROXY = '';
   const before = plain.count(() => true);
-  const res = await call(clients().get('plain')!, '/contacts/1');
+  const res = await call(clients({ http: proxyUrl }).get('plain')!, '/contacts/1');
   expect(res).toMatchObject({ status: 200, data: { path: '/contacts/1' } });
   expect(plain.count(() => true)).toBe(before + 1);
   expect(proxied.at(-1)).toEqual({ line: `GET ${plain.url}/contacts/1?q=a+b`, auth: `Basic ${Buffer.from(PROXY_AUTH).toString('base64')}` });
 });
 
 it('tunnels https through CONNECT: the client certificate reaches the upstream, not the proxy', async () => {
-  process.env.HTTPS_PROXY = proxyUrl;
-  process.env.NO_PROXY = '';
-  const res = await call(clients().get('secure')!, '/ping');
+  const res = await call(clients({ https: proxyUrl }).get('secure')!, '/ping');
   expect(res).toMatchObject({ status: 200, data: { secure: true, path: '/ping?q=a+b' } });
   expect(secureSeen.at(-1)).toBe('broker-client');
   expect(proxied.at(-1)).toMatchObject({ line: `CONNECT ${new URL(secureUrl).host}` });
@@ -138,15 +141,11 @@ it('tunnels https through CONNECT: the client certificate reaches the upstream, 
 });
 
 it('calls direct when no proxy is set or NO_PROXY names the host', async () => {
-  delete process.env.HTTP_PROXY;
-  delete process.env.HTTPS_PROXY;
   const before = proxied.length;
-  await call(clients().get('plain')!, '/direct');
-  process.env.HTTP_PROXY = proxyUrl;
-  process.env.HTTPS_PROXY = proxyUrl;
-  process.env.NO_PROXY = '127.0.0.1';
-  await call(clients().get('plain')!, '/exempt');
-  await call(clients().get('secure')!, '/exempt');
+  await call(clients({}).get('plain')!, '/direct');
+  const exempted = clients({ http: proxyUrl, https: proxyUrl, noProxy: '127.0.0.1' });
+  await call(exempted.get('plain')!, '/exempt');
+  await call(exempted.get('secure')!, '/exempt');
   expect(proxied.length).toBe(before);
 });
 

@@ -1,4 +1,5 @@
 import { createSecretsProvider, loadConfigFile, secretsSettingsFromEnv, type BrokerConfig, type SecretsProvider } from '@broker/shared';
+import type { EgressProxy } from '@broker/tools';
 
 /** Everything the worker process reads from its environment, read once, here. */
 export interface WorkerSettings {
@@ -24,6 +25,14 @@ export interface WorkerSettings {
    * free port. @defaultValue undefined: no metrics server (WORKER_METRICS_PORT unset)
    */
   metricsPort: number | undefined;
+  /** Upstream calls go through this proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY; lower case too). */
+  egressProxy: EgressProxy;
+}
+
+/** The proxy variables as curl reads them, the lower-case name first. */
+function egressProxyFromEnv(env: NodeJS.ProcessEnv): EgressProxy {
+  const read = (name: string) => env[name.toLowerCase()] || env[name] || undefined;
+  return { http: read('HTTP_PROXY'), https: read('HTTPS_PROXY'), all: read('ALL_PROXY'), noProxy: read('NO_PROXY') };
 }
 
 /** A TCP port, or undefined when the variable is unset or empty. */
@@ -58,5 +67,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettin
     stalledIntervalMs: positiveInt('WORKER_STALLED_INTERVAL_MS', env.WORKER_STALLED_INTERVAL_MS, 30_000),
     shutdownTimeoutMs: positiveInt('WORKER_SHUTDOWN_TIMEOUT_MS', env.WORKER_SHUTDOWN_TIMEOUT_MS, 60_000),
     metricsPort: optionalPort('WORKER_METRICS_PORT', env.WORKER_METRICS_PORT),
+    egressProxy: egressProxyFromEnv(env),
   };
 }

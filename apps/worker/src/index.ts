@@ -1,4 +1,5 @@
 export { createWorkerApp, type WorkerApp, type WorkerAppDeps } from './worker-app';
+export { readSettings as readWorkerSettings, type WorkerSettings } from './config';
 export { decideRetry, fullJitter, type RetryDecision } from './tool-jobs/retry-policy';
 export { CallGate, admissionMargin } from './limits/call-gate';
 export { createCallbackWorker, type CallbackWorker } from './callbacks/callback-worker';

@@ -23,6 +23,7 @@ async function main(): Promise<void> {
     logger,
     lockDurationMs: settings.lockDurationMs,
     stalledIntervalMs: settings.stalledIntervalMs,
+    egressProxy: settings.egressProxy,
   });
   await app.ready();
   let metricsServer: MetricsServer | undefined;

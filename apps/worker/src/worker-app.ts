@@ -16,7 +16,7 @@ import {
   type SecretsProvider,
   type ToolJobData,
 } from '@broker/shared';
-import { createIntegrationClients, createToolRegistry, ToolError, type ToolRegistry } from '@broker/tools';
+import { createIntegrationClients, createToolRegistry, ToolError, type EgressProxy, type ToolRegistry } from '@broker/tools';
 import { responseObservers } from './alerts/deprecation-watch';
 import { createEscalations, type EscalationKit } from './alerts/escalation-wiring';
 import { AsyncWaits } from './async-tools/async-waits';
@@ -46,6 +46,8 @@ export interface WorkerAppDeps {
   outboxSweepMs?: number;
   /** Completion callback delivery knobs; tests inject a resolver and shorter delays. */
   callbacks?: { lookup?: Lookup; baseDelayMs?: number; timeoutMs?: number };
+  /** Upstream calls go through this proxy. @defaultValue undefined: direct */
+  egressProxy?: EgressProxy;
 }
 
 export interface WorkerApp {
@@ -101,7 +103,13 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
   const store = new FinishReportingJobStore(redis, keys, storeOptions, jobFinishedListener(finishing), logger);
   const registry = deps.registry ?? createToolRegistry(config);
   const onNeedsReauth = (integration: string, connection: string, reason: string) => escalations.needsReauth({ integration, connection, reason });
-  const clients = createIntegrationClients(config, deps.secrets, logger, oauthCredentialsFor({ config, redis, keys, secrets: deps.secrets, logger, onNeedsReauth }));
+  const clients = createIntegrationClients(
+    config,
+    deps.secrets,
+    logger,
+    oauthCredentialsFor({ config, redis, keys, secrets: deps.secrets, logger, onNeedsReauth }),
+    deps.egressProxy,
+  );
   const workers = new Map<string, Worker>();
 
   for (const name of Object.keys(config.integrations)) {

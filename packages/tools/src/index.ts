@@ -11,7 +11,7 @@ export { MtlsAgent } from './http/mtls-agent';
 export { oauthCredentials, type AccessTokenSource } from './oauth/oauth-credentials';
 export { oauthTokenFetcher } from './oauth/grants';
 export { IntegrationClient, type CallContext, type UpstreamCallReport, type UpstreamAnswerHeaders } from './http/integration-client';
-export { upstreamProxy, upstreamAgents } from './http/upstream-agents';
+export { upstreamProxy, upstreamAgents, type EgressProxy } from './http/upstream-agents';
 export { sendHttp, encodeQuery, callUrl, TransportError, ACCEPT_ENCODING, type TransportRequest, type TransportResponse } from './http/transport';
 export { createIntegrationClients } from './http/clients';
 export * from './pagination';

@@ -2,11 +2,12 @@ import type { BrokerConfig, Logger, SecretsProvider } from '@broker/shared';
 import { staticCredentials, type CredentialsProvider } from './credentials';
 import { IntegrationClient } from './integration-client';
 import { MtlsAgent } from './mtls-agent';
-import { upstreamProxy } from './upstream-agents';
+import { upstreamProxy, type EgressProxy } from './upstream-agents';
 
 /**
  * One client per configured integration, each with its own keep-alive pool.
- * `credentialsFor` lets a caller supply other credentials (e.g. OAuth).
+ * `credentialsFor` lets a caller supply other credentials (e.g. OAuth);
+ * `egressProxy` sends the calls through a proxy (see EgressProxy).
  */
 export function createIntegrationClients(
   config: BrokerConfig,
@@ -14,11 +15,13 @@ export function createIntegrationClients(
   logger: Logger,
   credentialsFor: (name: string) => CredentialsProvider = (name) =>
     staticCredentials(name, config.integrations[name]!, secrets),
+  egressProxy?: EgressProxy,
 ): Map<string, IntegrationClient> {
   const clients = new Map<string, IntegrationClient>();
   for (const [name, integration] of Object.entries(config.integrations)) {
-    const tls = integration.mtls && new MtlsAgent(name, integration.mtls, secrets, integration.timeoutMs + 1000, upstreamProxy(integration.baseUrl));
-    clients.set(name, new IntegrationClient(name, integration, credentialsFor(name), logger, tls));
+    const proxy = upstreamProxy(integration.baseUrl, egressProxy);
+    const tls = integration.mtls && new MtlsAgent(name, integration.mtls, secrets, integration.timeoutMs + 1000, proxy);
+    clients.set(name, new IntegrationClient(name, integration, credentialsFor(name), logger, tls, proxy));
   }
   return clients;
 }

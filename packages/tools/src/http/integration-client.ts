@@ -7,7 +7,7 @@ import { blankCredentials, credentialForms } from './redact-credentials';
 import type { CredentialsProvider } from './credentials';
 import type { MtlsAgent } from './mtls-agent';
 import { callUrl, sendHttp, TransportError, type TransportResponse } from './transport';
-import { upstreamAgents, upstreamProxy } from './upstream-agents';
+import { upstreamAgents } from './upstream-agents';
 
 export interface CallContext {
   tool: string;
@@ -100,9 +100,11 @@ export class IntegrationClient {
     logger: Logger,
     /** Presents a client certificate (mTLS); the agent is rebuilt when the PEM secrets change. */
     private readonly tls?: Pick<MtlsAgent, 'agent'>,
+    /** The egress proxy for this integration's calls (see upstreamProxy); undefined: direct. */
+    proxy?: string,
   ) {
     this.callLog = fixedFieldsLogger(logger);
-    this.agents = upstreamAgents(upstreamProxy(integration.baseUrl));
+    this.agents = upstreamAgents(proxy);
   }
 
   forCall(call: CallContext): IntegrationHttp {

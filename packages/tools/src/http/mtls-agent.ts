@@ -24,7 +24,7 @@ export class MtlsAgent {
     private readonly secrets: SecretsProvider,
     /** @defaultValue the integration's timeout + 1 s */
     private readonly retireAfterMs: number,
-    /** The egress proxy (see upstreamProxy): the client certificate is presented through its tunnel. */
+    /** The egress proxy (see upstreamProxy): the client certificate is presented inside its tunnel. */
     private readonly proxy?: string,
   ) {}
 

@@ -3,16 +3,47 @@ import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'nod
 import { checkServerIdentity } from 'node:tls';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
-import { getProxyForUrl } from 'proxy-from-env';
 
 /**
- * The egress proxy for calls to `url`, from the environment as curl and most
- * HTTP clients read it: `HTTPS_PROXY` / `HTTP_PROXY` (or `ALL_PROXY`; lower
- * case too) by the URL's scheme, unless `NO_PROXY` names its host. Undefined:
- * call direct. Read when the worker starts.
+ * The egress proxy settings, as curl and most HTTP clients take them from
+ * `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY` (the worker's
+ * config.ts reads them).
  */
-export function upstreamProxy(url: string): string | undefined {
-  return getProxyForUrl(url) || undefined;
+export interface EgressProxy {
+  /** For http:// upstreams. */
+  http?: string | undefined;
+  /** For https:// upstreams. */
+  https?: string | undefined;
+  /** For either, when the scheme's own is unset. */
+  all?: string | undefined;
+  /** Hosts called direct: comma- or space-separated names (`.corp.example` or `corp.example` covers its subdomains), `host:port`, or `*`. */
+  noProxy?: string | undefined;
+}
+
+function exempt(url: URL, noProxy: string | undefined): boolean {
+  if (!noProxy) return false;
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  return noProxy
+    .toLowerCase()
+    .split(/[,\s]+/)
+    .filter(Boolean)
+    .some((entry) => {
+      if (entry === '*') return true;
+      const [name, entryPort] = entry.startsWith('[') ? [entry.slice(1, entry.indexOf(']')), entry.split(']:')[1]] : entry.split(':');
+      if (entryPort && entryPort !== port) return false;
+      const bare = name!.replace(/^\*?\./, '');
+      return host === bare || host.endsWith(`.${bare}`);
+    });
+}
+
+/** The proxy for calls to `url` (undefined: call direct). */
+export function upstreamProxy(url: string, proxy: EgressProxy | undefined): string | undefined {
+  if (!proxy) return undefined;
+  const parsed = new URL(url);
+  const chosen = (parsed.protocol === 'https:' ? proxy.https : proxy.http) || proxy.all;
+  if (!chosen || exempt(parsed, proxy.noProxy)) return undefined;
+  return chosen;
 }
 
 /** Keep-alive agents for an integration's http and https calls, through `proxy` when there is one. */
