@@ -66,11 +66,16 @@ export function startApp(app, env, readyText = app === 'api' ? 'api listening' :
   return { child, exited, ready, output: () => out };
 }
 
+/** The base URL of an api started with `PORT=0`, from the port its start-up line logs. */
+export function apiUrlOf(api) {
+  return `http://127.0.0.1:${/"port":(\d+)/.exec(api.output())[1]}`;
+}
+
 /** Starts the api on a free port; resolves once it listens, with its base URL. */
 export async function startApi(env) {
   const api = startApp('api', { ...env, PORT: '0' });
   await api.ready;
-  return { ...api, url: `http://127.0.0.1:${/"port":(\d+)/.exec(api.output())[1]}` };
+  return { ...api, url: apiUrlOf(api) };
 }
 
 /** Resident set size of a process in bytes (Linux). */

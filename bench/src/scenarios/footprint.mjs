@@ -1,8 +1,9 @@
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { idempotencySlotTag, newJobId, redisKeys } from '@broker/shared';
 import { brokerSide, countFinished } from '../lib/broker.mjs';
-import { dropPrefix, redis, redisUsedMemory, rssOf, startApp, uniquePrefix, writeConfig } from '../lib/env.mjs';
+import { apiUrlOf, dropPrefix, redis, redisUsedMemory, rssOf, startApp, uniquePrefix, writeConfig } from '../lib/env.mjs';
 import { round2 } from '../lib/stats.mjs';
+import { stripeSignature } from '../lib/stripe-signature.mjs';
 import { startStub } from '../lib/stub.mjs';
 import { benchConfig } from './submit.mjs';
 
@@ -20,9 +21,11 @@ async function postEvent(apiUrl, i) {
     created: Math.floor(Date.now() / 1000),
     data: { object: { id: `cus_${randomBytes(8).toString('hex')}`, object: 'customer', email: `user${i}@example.com`, name: 'Ada Lovelace' } },
   });
-  const t = Math.floor(Date.now() / 1000);
-  const signature = `t=${t},v1=${createHmac('sha256', STRIPE_SECRET).update(`${t}.${body}`).digest('hex')}`;
-  const res = await fetch(`${apiUrl}/hooks/stripe`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'stripe-signature': signature } });
+  const res = await fetch(`${apiUrl}/hooks/stripe`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', 'stripe-signature': stripeSignature(STRIPE_SECRET, body) },
+  });
   if (res.status !== 200) throw new Error(`event ${i}: ${res.status} ${await res.text()}`);
   return id;
 }
@@ -80,7 +83,7 @@ export async function footprint({ quick }) {
     await conn.del(...sampleIds.map((id) => keys.job(id)));
 
     // Webhook events (each with its dedupe key and its entries in the source's listing indexes).
-    const apiUrl = `http://127.0.0.1:${/"port":(\d+)/.exec(api.output())[1]}`;
+    const apiUrl = apiUrlOf(api);
     const beforeEvents = await redisUsedMemory(conn);
     const eventIds = [];
     for (let i = 0; i < 1000; i += 50) eventIds.push(...(await Promise.all(Array.from({ length: 50 }, (_, j) => postEvent(apiUrl, i + j)))));

@@ -1,6 +1,7 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { dropPrefix, startApi, uniquePrefix, writeConfig } from '../lib/env.mjs';
 import { compareHttp, load, startBare } from '../lib/http-compare.mjs';
+import { stripeSignature } from '../lib/stripe-signature.mjs';
 
 const SECRET = `whsec_${randomBytes(24).toString('hex')}`;
 
@@ -12,9 +13,7 @@ function signedEvent() {
     type: 'payment_intent.succeeded',
     data: { object: { id: `pi_${randomBytes(8).toString('hex')}`, amount: 2000, currency: 'eur' } },
   });
-  const t = Math.floor(Date.now() / 1000);
-  const v1 = createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex');
-  return { body, signature: `t=${t},v1=${v1}` };
+  return { body, signature: stripeSignature(SECRET, body) };
 }
 
 /** `POST /hooks/stripe` (verify, persist, dedupe, route) vs a bare raw handler doing HMAC, SET NX and one queue.add. */

@@ -87,9 +87,9 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
     if (data.asyncWait && deps.asyncWaits) return deps.asyncWaits.resume({ job, token, data, tool, input: input.value, log });
 
     // Claim, breaker and call gate are independent checks: asked at once they
-    // cost one round trip, and the upstream call follows its admission with
-    // no Redis call in between (the gate times a call when it admits it).
-    // What a check took is given back when another refuses.
+    // cost one round trip, and the upstream call follows its admission with no
+    // Redis call in between (the gate times a call when it admits it). What a
+    // check took is given back when another refuses.
     const tryToken = `${id}:${randomBytes(4).toString('hex')}`;
     const [claim, breaker, verdict] = await Promise.all([
       deps.store.claimTry(id),
