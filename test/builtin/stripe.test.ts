@@ -103,8 +103,8 @@ describe('stripe built-in tools', () => {
     expect(stub.customers.size).toBe(before + 1);
   });
 
-  it('needs the documented auth: a key without "prefix": "Bearer " is refused', async () => {
-    const bare = { integrations: { stripe: { baseUrl: stub.url, auth: { type: 'apiKey', secret: 'STRIPE_SECRET_KEY' } } } };
+  it('sends what the file writes: an explicit empty prefix sends the bare key, which Stripe refuses', async () => {
+    const bare = { integrations: { stripe: { baseUrl: stub.url, auth: { type: 'apiKey', prefix: '', secret: 'STRIPE_SECRET_KEY' } } } };
     await expect(runTool({ config: bare, tool: 'stripe.createCustomer', input: {} })).rejects.toMatchObject({ code: 'AUTHENTICATION_FAILED', upstreamStatus: 401 });
     expect(lastRequest().headers.authorization).toBe('sk_test_kit');
   });

@@ -29,10 +29,15 @@ export const rateLimitSchema = rateWindow.extend({
 
 const apiKeyAuth = z.strictObject({
   type: z.literal('apiKey'),
-  /** @defaultValue "Authorization" */
-  header: z.string().min(1).default('Authorization'),
-  /** Prepended to the secret value, e.g. `"Bearer "`. @defaultValue "" */
-  prefix: z.string().default(''),
+  /**
+   * No zod default, so that a header written in the file can be told from one
+   * left out: left out, the tools' resolver (`apiKeyHeader`) sends the
+   * integration's native form (CONTRACT §2). @defaultValue `Authorization`;
+   * `X-Shopify-Access-Token` for the built-in shopify
+   */
+  header: z.string().min(1).optional(),
+  /** Prepended to the secret value. @defaultValue `"Bearer "` for the built-in stripe, hubspot, github; `""` otherwise */
+  prefix: z.string().optional(),
   secret: secretName,
 });
 

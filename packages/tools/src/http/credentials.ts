@@ -1,5 +1,6 @@
 import { splitSecretValues, type AuthConfig, type IntegrationConfig, type SecretsProvider, namedConnection } from '@broker/shared';
 import { ToolError } from '../tool-error';
+import { apiKeyHeader } from './native-auth';
 
 /** Supplies the headers that authenticate one call; asked again with `forceRefresh` after a 401. */
 export interface CredentialsProvider {
@@ -41,7 +42,8 @@ export function staticCredentials(integrationName: string, integration: Integrat
               message: `credentials for "${integrationName}" are missing (secret ${auth.secret} is not set)`,
             });
           }
-          return { [auth.header]: `${auth.prefix}${key}` };
+          const { header, prefix } = apiKeyHeader(integrationName, auth);
+          return { [header]: `${prefix}${key}` };
         }
         case 'oauth2':
           throw new ToolError('AUTHENTICATION_FAILED', {
