@@ -1,4 +1,5 @@
 /** Renders benchmark results as a markdown table and an SVG bar chart of the ratios. */
+import { TARGETS } from './lib/targets.mjs';
 
 const fmt = (x) => (typeof x === 'number' ? (Number.isInteger(x) ? String(x) : x.toFixed(2)) : String(x ?? '—'));
 
@@ -8,20 +9,20 @@ export function comparisons(results) {
   const rows = [];
   for (const key of ['c10', 'c100']) {
     const r = s.submit?.[key];
-    if (r) rows.push({ what: `submit req/s, ${r.connections} conn`, ours: r.oursRps, bare: r.bareRps, ratio: r.ratio, spread: r.ratioSpread, target: 0.6 });
+    if (r) rows.push({ what: `submit req/s, ${r.connections} conn`, ours: r.oursRps, bare: r.bareRps, ratio: r.ratio, spread: r.ratioSpread, target: TARGETS.submit });
   }
   for (const key of ['c10', 'c100']) {
     const r = s.ingest?.[key];
-    if (r) rows.push({ what: `ingest req/s, ${r.connections} conn`, ours: r.oursRps, bare: r.bareRps, ratio: r.ratio, spread: r.ratioSpread, target: 0.6 });
+    if (r) rows.push({ what: `ingest req/s, ${r.connections} conn`, ours: r.oursRps, bare: r.bareRps, ratio: r.ratio, spread: r.ratioSpread, target: TARGETS.ingest });
   }
-  if (s.drain) rows.push({ what: 'drain jobs/s', ours: s.drain.oursJobsPerSec, bare: s.drain.bareJobsPerSec, ratio: s.drain.ratio, spread: s.drain.ratioSpread, target: 0.7 });
+  if (s.drain) rows.push({ what: 'drain jobs/s', ours: s.drain.oursJobsPerSec, bare: s.drain.bareJobsPerSec, ratio: s.drain.ratio, spread: s.drain.ratioSpread, target: TARGETS.drain });
   if (s.latency) {
     rows.push({
       what: `submit→done p50 ms @ ${s.latency.ratePerSec}/s`,
       ours: s.latency.oursP50Ms,
       bare: s.latency.bareP50Ms,
       ratio: s.latency.p50Ratio,
-      target: 2,
+      target: TARGETS.latencyP50,
       lowerIsBetter: true,
     });
   }
@@ -45,9 +46,10 @@ export function renderMarkdown(results) {
   if (s.latency) lines.push('', `Latency p99: ours ${fmt(s.latency.oursP99Ms)} ms, bare ${fmt(s.latency.bareP99Ms)} ms.`);
   if (s.limiter) {
     const l = s.limiter;
+    const met = l.windowsOver <= TARGETS.limiterWindowsOver && l.utilisation >= TARGETS.limiterUtilisation;
     lines.push(
       '',
-      `Limiter: ${l.jobs} jobs at ${l.limitPerSec}/s over ${l.workerProcesses} worker processes: busiest sliding 1 s window ${l.busiestWindow} (limit ${l.limitPerSec}), utilisation ${fmt(l.utilisation)} (target ≥ 0.95).`,
+      `Limiter: ${l.jobs} jobs at ${l.limitPerSec}/s over ${l.workerProcesses} worker processes: ${fmt(l.windowsOver)} sliding 1 s windows over the limit (target ${TARGETS.limiterWindowsOver}; busiest ${l.busiestWindow}, limit ${l.limitPerSec}), utilisation ${fmt(l.utilisation)} (target ≥ ${TARGETS.limiterUtilisation}); met: ${met ? 'yes' : 'no'}.`,
     );
   }
   if (s.scale) {

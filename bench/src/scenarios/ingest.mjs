@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { dropPrefix, startApi, uniquePrefix, writeConfig } from '../lib/env.mjs';
 import { compareHttp, load, startBare } from '../lib/http-compare.mjs';
 import { stripeSignature } from '../lib/stripe-signature.mjs';
+import { TARGETS } from '../lib/targets.mjs';
 
 const SECRET = `whsec_${randomBytes(24).toString('hex')}`;
 
@@ -32,7 +33,7 @@ export async function ingest({ quick }) {
   const bare = await startBare('ingest-server.mjs', { BENCH_PREFIX: prefix, BENCH_STRIPE_SECRET: SECRET });
   try {
     return {
-      target: 'ratio >= 0.6',
+      target: `ratio >= ${TARGETS.ingest}`,
       ...(await compareHttp({
         quick,
         ours: api.url,

@@ -1,5 +1,6 @@
 import { dropPrefix, startApi, uniquePrefix, writeConfig } from '../lib/env.mjs';
 import { compareHttp, load, startBare } from '../lib/http-compare.mjs';
+import { TARGETS } from '../lib/targets.mjs';
 
 const AGENT_KEY = 'bench-agent-key-0123456789abcdef';
 const BODY = JSON.stringify({ tool: 'bench.echo', input: { id: 'c_123' } });
@@ -36,7 +37,7 @@ export async function submit({ quick }) {
   const bare = await startBare('submit-server.mjs', { BENCH_PREFIX: prefix });
   try {
     return {
-      target: 'ratio >= 0.6',
+      target: `ratio >= ${TARGETS.submit}`,
       ...(await compareHttp({
         quick,
         ours: api.url,
