@@ -18,6 +18,7 @@ module.exports = {
     '^@broker/tools$': '<rootDir>/packages/tools/src/index.ts',
     '^@broker/tools/catalogue$': '<rootDir>/packages/tools/src/catalogue.ts',
     '^@broker/tools/oauth$': '<rootDir>/packages/tools/src/oauth/index.ts',
+    '^@broker/tools/http$': '<rootDir>/packages/tools/src/http/index.ts',
     '^@broker/api$': '<rootDir>/apps/api/src/index.ts',
     '^@broker/worker$': '<rootDir>/apps/worker/src/index.ts',
     '^@broker/sandbox$': '<rootDir>/apps/sandbox/src/index.ts',

@@ -2,8 +2,8 @@ import { createServer as createHttpServer, request as httpRequest, type Server }
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { connect, type AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { envSecretsProvider, parseConfig } from '@broker/shared';
-import { createIntegrationClients, upstreamProxy, type EgressProxy, type IntegrationClient } from '@broker/tools';
+import { envSecretsProvider, parseConfig, vaultSecretsProvider } from '@broker/shared';
+import { createIntegrationClients, oauthTokenFetcher, upstreamProxy, vaultHttp, type EgressProxy, type IntegrationClient } from '@broker/tools';
 import { readWorkerSettings } from '@broker/worker';
 import { makeCa, makeLeaf } from '../mtls/certs';
 import { capturingLogger } from '../oauth/leak-check';
@@ -147,6 +147,25 @@ it('calls direct when no proxy is set or NO_PROXY names the host', async () => {
   await call(exempted.get('plain')!, '/exempt');
   await call(exempted.get('secure')!, '/exempt');
   expect(proxied.length).toBe(before);
+});
+
+it('sends Vault reads and OAuth token requests through the proxy too, and NO_PROXY exempts them alike', async () => {
+  const reads = (egress: EgressProxy) => vaultSecretsProvider({ addr: plain.url, token: 'hvs.egress-test' }, vaultHttp({ proxy: egress })).get('SOME_SECRET');
+  const refresh = (egress: EgressProxy) =>
+    oauthTokenFetcher(envSecretsProvider({ CLIENT_SECRET: 'client-secret-1234' }), { proxy: egress })({
+      integration: 'crm',
+      connection: 'default',
+      auth: { type: 'oauth2', grant: 'client_credentials', tokenUrl: `${plain.url}/oauth/token`, clientId: 'broker', clientSecret: 'CLIENT_SECRET', tokenAuthMethod: 'client_secret_post' },
+      // The stub answers without an access_token: the request is what counts here.
+    }).catch(() => undefined);
+  const before = proxied.length;
+  await reads({ http: proxyUrl });
+  await refresh({ http: proxyUrl });
+  expect(proxied.slice(before).map((p) => p.line)).toEqual([`GET ${plain.url}/v1/secret/data/SOME_SECRET`, `POST ${plain.url}/oauth/token`]);
+
+  await reads({ http: proxyUrl, noProxy: '127.0.0.1' });
+  await refresh({ http: proxyUrl, noProxy: '127.0.0.1' });
+  expect(proxied.length).toBe(before + 2);
 });
 
 it('never logs the proxy credentials', () => {

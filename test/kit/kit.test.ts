@@ -2,6 +2,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtinIntegrationConfig, GitHubStub, HubSpotStub, RecordingProxy, runTool, ShopifyStub, StripeStub } from '.';
+import type { ToolError } from '@broker/tools';
+import { decideTry } from '@broker/worker';
 
 /** The kit itself: failures on demand in each integration's shape, Stripe's idempotency, the recorder. */
 describe('fault injection', () => {
@@ -28,9 +30,13 @@ describe('fault injection', () => {
     try {
       github.inject('timeout', { match: (r) => r.path.endsWith('/issues/1') });
       await expect(runTool({ config, tool: 'github.getIssue', input: { owner: 'o', repo: 'r', issue_number: 1 } })).rejects.toMatchObject({ code: 'TIMEOUT' });
-      // A write without an idempotency key that loses its connection after sending is not resent.
+      // A write without an idempotency key that loses its connection after sending is not resent:
+      // the error says it was sent without a key, and the worker's decision makes it OUTCOME_UNKNOWN.
       github.inject('reset-after-commit', { match: (r) => r.method === 'POST' });
-      await expect(runTool({ config, tool: 'github.createIssue', input: { owner: 'o', repo: 'r', title: 't' } })).rejects.toMatchObject({ code: 'OUTCOME_UNKNOWN', retryable: false });
+      const lost = await runTool({ config, tool: 'github.createIssue', input: { owner: 'o', repo: 'r', title: 't' } }).catch((err: ToolError) => err);
+      expect(lost).toMatchObject({ stage: 'exchange', writeWithoutKey: true });
+      const decision = decideTry(lost as ToolError, { attempt: 1, maxAttempts: 5, rateLimitDeferrals: 0, maxRateLimitDeferrals: 10, throttleScope: 'integration' }, { baseDelayMs: 10, maxDelayMs: 10 });
+      expect(decision).toMatchObject({ action: 'fail', error: { code: 'OUTCOME_UNKNOWN', retryable: false } });
       expect(github.repos.get('o/r')!.issues).toHaveLength(2);
       await expect(runTool({ config, tool: 'github.getIssue', input: { owner: 'o', repo: 'r', issue_number: 2 } })).resolves.toMatchObject({ number: 2 });
     } finally {

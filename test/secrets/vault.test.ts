@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createSecretsProvider, secretsSettingsFromEnv, VaultError, vaultSecretsProvider } from '@broker/shared';
-import { asToolError } from '@broker/tools';
+import { asToolError, vaultHttp } from '@broker/tools';
 import { startApp, stopApp, writeConfigFile, type RunningProcess } from '../helpers/processes';
 import { dropPrefix, uniquePrefix } from '../helpers/redis';
 import { StubServer, type StubReply, type StubRequest } from '../helpers/stub-server';
@@ -12,6 +12,8 @@ import { waitFor } from '../helpers/wait-for';
  * `data.data`), 404 for an unknown path, 403 for a bad token.
  */
 const VAULT_TOKEN = `hvs.${randomBytes(12).toString('hex')}`;
+/** The provider's requests, as the api and worker build them (no egress proxy here). */
+const http = vaultHttp();
 /** KV v2 secrets by full path below the API root, e.g. `secret/data/broker/NAME`. */
 const kv = new Map<string, Record<string, unknown>>();
 let vault: StubServer;
@@ -39,20 +41,20 @@ describe('vaultSecretsProvider', () => {
   it('reads data.data.value from {mount}/data/{prefix}{name} with X-Vault-Token', async () => {
     kv.set('secret/data/broker/API_KEY', { value: ' key-1\n' });
     kv.set('kv-prod/data/API_KEY', { value: 'key-in-other-mount' });
-    const secrets = vaultSecretsProvider({ addr: `${vault.url}/`, token: VAULT_TOKEN, pathPrefix: 'broker/' });
+    const secrets = vaultSecretsProvider({ addr: `${vault.url}/`, token: VAULT_TOKEN, pathPrefix: 'broker/' }, http);
     expect(secrets.kind).toBe('vault');
     expect(await secrets.get('API_KEY')).toBe('key-1');
     const last = vault.requests.at(-1)!;
     expect(last.path).toBe('/v1/secret/data/broker/API_KEY');
     expect(last.headers['x-vault-token']).toBe(VAULT_TOKEN);
 
-    const otherMount = vaultSecretsProvider({ addr: vault.url, token: VAULT_TOKEN, mount: 'kv-prod' });
+    const otherMount = vaultSecretsProvider({ addr: vault.url, token: VAULT_TOKEN, mount: 'kv-prod' }, http);
     expect(await otherMount.get('API_KEY')).toBe('key-in-other-mount');
   });
 
   it('treats a 404 or a secret without "value" as unset, and never builds a path from a non-name', async () => {
     kv.set('secret/data/NO_VALUE', { other: 'x' });
-    const secrets = vaultSecretsProvider({ addr: vault.url, token: VAULT_TOKEN });
+    const secrets = vaultSecretsProvider({ addr: vault.url, token: VAULT_TOKEN }, http);
     expect(await secrets.get('MISSING')).toBeUndefined();
     expect(await secrets.get('NO_VALUE')).toBeUndefined();
     const before = vault.count();
@@ -61,10 +63,10 @@ describe('vaultSecretsProvider', () => {
   });
 
   it('fails loudly (without the token) when Vault refuses or cannot be reached', async () => {
-    const refused = await vaultSecretsProvider({ addr: vault.url, token: 'wrong-token' }).get('API_KEY').catch((e: Error) => e);
+    const refused = await vaultSecretsProvider({ addr: vault.url, token: 'wrong-token' }, http).get('API_KEY').catch((e: Error) => e);
     expect(refused).toBeInstanceOf(VaultError);
     expect((refused as Error).message).toMatch(/403.*API_KEY/);
-    const down = await vaultSecretsProvider({ addr: 'http://127.0.0.1:9', token: VAULT_TOKEN }).get('API_KEY').catch((e: Error) => e);
+    const down = await vaultSecretsProvider({ addr: 'http://127.0.0.1:9', token: VAULT_TOKEN }, http).get('API_KEY').catch((e: Error) => e);
     expect(down).toBeInstanceOf(VaultError);
     expect((down as Error).message).not.toContain(VAULT_TOKEN);
     // A job that meets it is retried later rather than failed for good.
@@ -74,7 +76,7 @@ describe('vaultSecretsProvider', () => {
   it('caches for at most a second, then sees a rotated value; concurrent reads share one request', async () => {
     kv.set('secret/data/ROTATED', { value: 'old' });
     let now = 1_000_000;
-    const secrets = vaultSecretsProvider({ addr: vault.url, token: VAULT_TOKEN, now: () => now });
+    const secrets = vaultSecretsProvider({ addr: vault.url, token: VAULT_TOKEN, now: () => now }, http);
     const before = vault.count();
     const values = await Promise.all(Array.from({ length: 20 }, () => secrets.get('ROTATED')));
     expect(new Set(values)).toEqual(new Set(['old']));
@@ -98,7 +100,7 @@ describe('vaultSecretsProvider', () => {
     expect(problems).toEqual([]);
     expect(settings).toMatchObject({ provider: 'vault', mount: 'secret', pathPrefix: 'broker/' });
     kv.set('secret/data/broker/SELECTED', { value: 'via-settings' });
-    expect(await createSecretsProvider(settings).get('SELECTED')).toBe('via-settings');
+    expect(await createSecretsProvider(settings, { vaultHttp: http }).get('SELECTED')).toBe('via-settings');
 
     expect(secretsSettingsFromEnv({ SECRETS_PROVIDER: 'vault' }).problems).toEqual([
       expect.stringMatching(/^VAULT_ADDR: required/),

@@ -2,6 +2,7 @@ import express from 'express';
 import type { RedisClient } from '@broker/shared';
 import { createMetrics, EventStore, JobStore, oauthConnectionState, redisKeys, type BrokerConfig, type Logger, type Metrics, type SecretsProvider } from '@broker/shared';
 import { createCatalogue } from '@broker/tools/catalogue';
+import type { EgressProxy } from '@broker/tools/http';
 import { agentAuth, agentResolver } from './auth/agent-auth';
 import { BULL_BOARD_PATH, bullBoard } from './admin/bull-board';
 import { adminAuth, adminTokenChecker, operatorAuth } from './auth/operator-auth';
@@ -55,6 +56,8 @@ export interface ApiDeps {
   metrics?: Metrics;
   /** Public base URL (BROKER_PUBLIC_URL) for OAuth redirect URIs. @defaultValue the URL a connect request came in on */
   publicUrl?: string;
+  /** The OAuth code exchange calls providers' token endpoints through it. @defaultValue undefined: direct */
+  egressProxy?: EgressProxy;
 }
 
 export interface Api {
@@ -116,7 +119,7 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
   // Per-agent request limits run right after authentication: keyed by agent, shared through Redis.
   const limitAgents = agentRateLimit({ config, redis, keys, logger });
   const auth = [agentAuth(resolveAgent), limitAgents];
-  const oauth = createOAuthContext({ config, redis, keys, secrets, logger, publicUrl: deps.publicUrl });
+  const oauth = createOAuthContext({ config, redis, keys, secrets, logger, publicUrl: deps.publicUrl, egressProxy: deps.egressProxy });
   // The hot paths first: Express tries routes in order, on every request.
   app.route('/v1/jobs').post(auth, ...jsonBody(), submitJob(ctx)).all(methodNotAllowed(['POST']));
   app.route('/v1/jobs/:id').get(auth, getJob(ctx)).delete(auth, cancelJob(ctx)).all(methodNotAllowed(['GET', 'DELETE']));

@@ -1,4 +1,5 @@
 import { ConfigError, loadConfigFile, secretsSettingsFromEnv, type BrokerConfig, type SecretsSettings } from '@broker/shared';
+import { egressProxyFromEnv, type EgressProxy } from '@broker/tools/http';
 
 /**
  * Everything the API process takes from its environment (CONTRACT §1). This is
@@ -31,6 +32,12 @@ export interface ApiSettings {
    * @defaultValue undefined: the URL a connect request came in on
    */
   publicUrl: string | undefined;
+  /**
+   * The egress proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY; lower case
+   * too) for the API's own outbound calls: Vault reads and the OAuth code
+   * exchange with a provider's token endpoint.
+   */
+  egressProxy: EgressProxy;
 }
 
 /** Thrown for an unusable environment or config file; `problems` lists every one, so one pass fixes them all. */
@@ -84,5 +91,6 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ApiSettings 
     secrets,
     redisPrefix,
     publicUrl,
+    egressProxy: egressProxyFromEnv(env),
   };
 }

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createLogger, createRedis, createSecretsProvider, type Logger } from '@broker/shared';
 import type { RedisClient } from '@broker/shared';
+import { vaultHttp } from '@broker/tools/http';
 import { createApi } from './app';
 import { answerProtocolErrors } from './http/protocol-errors';
 import { loadSettings, SettingsError, type ApiSettings } from './config';
@@ -46,10 +47,11 @@ async function main(): Promise<void> {
     config: settings.config,
     redis,
     subscriber,
-    secrets: createSecretsProvider(settings.secrets),
+    secrets: createSecretsProvider(settings.secrets, { vaultHttp: vaultHttp({ proxy: settings.egressProxy }) }),
     logger,
     prefix: settings.redisPrefix,
     ...(settings.publicUrl ? { publicUrl: settings.publicUrl } : {}),
+    egressProxy: settings.egressProxy,
   });
 
   const server: Server = api.app.listen(settings.port, () => {

@@ -1,5 +1,5 @@
 import { createSecretsProvider, loadConfigFile, secretsSettingsFromEnv, type BrokerConfig, type SecretsProvider } from '@broker/shared';
-import type { EgressProxy } from '@broker/tools';
+import { egressProxyFromEnv, vaultHttp, type EgressProxy } from '@broker/tools';
 
 /** Everything the worker process reads from its environment, read once, here. */
 export interface WorkerSettings {
@@ -29,12 +29,6 @@ export interface WorkerSettings {
   egressProxy: EgressProxy;
 }
 
-/** The proxy variables as curl reads them, the lower-case name first. */
-function egressProxyFromEnv(env: NodeJS.ProcessEnv): EgressProxy {
-  const read = (name: string) => env[name.toLowerCase()] || env[name] || undefined;
-  return { http: read('HTTP_PROXY'), https: read('HTTPS_PROXY'), all: read('ALL_PROXY'), noProxy: read('NO_PROXY') };
-}
-
 /** A TCP port, or undefined when the variable is unset or empty. */
 function optionalPort(name: string, raw: string | undefined): number | undefined {
   if (raw === undefined || raw === '') return undefined;
@@ -55,6 +49,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettin
   if (!configPath) throw new Error('BROKER_CONFIG must name the config file (see broker.config.example.json)');
   const secrets = secretsSettingsFromEnv(env);
   if (secrets.problems.length > 0) throw new Error(secrets.problems.join('; '));
+  const egressProxy = egressProxyFromEnv(env);
   return {
     config: loadConfigFile(configPath),
     configPath,
@@ -62,11 +57,12 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettin
     redisCluster: env.REDIS_CLUSTER === 'true' || (env.REDIS_URL ?? '').includes(','),
     prefix: env.BROKER_REDIS_PREFIX ?? 'broker',
     logLevel: env.LOG_LEVEL ?? 'info',
-    secrets: createSecretsProvider(secrets.settings),
+    // Vault is reached like any upstream: through the egress proxy, unless NO_PROXY names it.
+    secrets: createSecretsProvider(secrets.settings, { vaultHttp: vaultHttp({ proxy: egressProxy }) }),
     lockDurationMs: positiveInt('WORKER_LOCK_DURATION_MS', env.WORKER_LOCK_DURATION_MS, 30_000),
     stalledIntervalMs: positiveInt('WORKER_STALLED_INTERVAL_MS', env.WORKER_STALLED_INTERVAL_MS, 30_000),
     shutdownTimeoutMs: positiveInt('WORKER_SHUTDOWN_TIMEOUT_MS', env.WORKER_SHUTDOWN_TIMEOUT_MS, 60_000),
     metricsPort: optionalPort('WORKER_METRICS_PORT', env.WORKER_METRICS_PORT),
-    egressProxy: egressProxyFromEnv(env),
+    egressProxy,
   };
 }

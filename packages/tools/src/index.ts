@@ -1,5 +1,6 @@
 export * from './types';
 export * from './tool-error';
+export { createHttpClient, MAX_ANSWER_BYTES, type HttpClientOptions } from './http/http-client';
 export * from './define-tool';
 export * from './async/pending';
 export * from './registry';
@@ -10,9 +11,10 @@ export { staticCredentials, connectionAuth, type CredentialsProvider, type Crede
 export { MtlsAgent } from './http/mtls-agent';
 export { oauthCredentials, type AccessTokenSource } from './oauth/oauth-credentials';
 export { oauthTokenFetcher } from './oauth/grants';
-export { IntegrationClient, type CallContext, type UpstreamCallReport, type UpstreamAnswerHeaders } from './http/integration-client';
+export { IntegrationClient, type AdmittedRequest, type CallContext, type UpstreamCallReport, type UpstreamAnswerHeaders } from './http/integration-client';
 export { upstreamProxy, upstreamAgents, type EgressProxy } from './http/upstream-agents';
-export { sendHttp, encodeQuery, callUrl, TransportError, ACCEPT_ENCODING, type TransportRequest, type TransportResponse } from './http/transport';
+export { egressProxyFromEnv } from './http/upstream-agents';
+export { vaultHttp } from './http/vault-http';
 export { createIntegrationClients } from './http/clients';
 export * from './pagination';
 export * from './graphql';

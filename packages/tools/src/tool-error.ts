@@ -9,8 +9,25 @@ export interface ToolErrorOptions {
   retryAfterMs?: number;
   /** Upstream request id, kept for support tickets. */
   requestId?: string;
+  /** Where the failure happened (see {@link FailureStage}); absent for an HTTP answer or a tool's own check. */
+  stage?: FailureStage;
+  /** The failed request was a write sent without an idempotency key: resending it after `exchange` could act twice. */
+  writeWithoutKey?: boolean;
   cause?: unknown;
 }
+
+/**
+ * How far a failed call got, for the circuit breaker and the retry decision:
+ * - `prepare`: inside the broker, before any request left (credentials, the
+ *   secrets provider, the token endpoint, the call gate): says nothing about
+ *   the upstream's health, and nothing was done upstream;
+ * - `connect`: the request never reached the upstream (connection refused, DNS,
+ *   a reused keep-alive socket reset before the request was written): the
+ *   upstream may be down, but resending cannot act twice;
+ * - `exchange`: the request was sent and no full answer came (timeout, reset):
+ *   it may have taken effect upstream.
+ */
+export type FailureStage = 'prepare' | 'connect' | 'exchange';
 
 /**
  * A failure an agent can reason about: a stable `code` and whether trying again
@@ -23,6 +40,8 @@ export class ToolError extends Error {
   readonly upstreamStatus: number | undefined;
   readonly retryAfterMs: number | undefined;
   readonly requestId: string | undefined;
+  readonly stage: FailureStage | undefined;
+  readonly writeWithoutKey: boolean;
 
   constructor(code: ToolErrorCode, options: ToolErrorOptions) {
     super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -31,6 +50,8 @@ export class ToolError extends Error {
     this.upstreamStatus = options.upstreamStatus;
     this.retryAfterMs = options.retryAfterMs;
     this.requestId = options.requestId;
+    this.stage = options.stage;
+    this.writeWithoutKey = options.writeWithoutKey ?? false;
   }
 
   toJobError(retryAt?: Date): JobError {
@@ -45,7 +66,7 @@ export class ToolError extends Error {
 export function asToolError(err: unknown): ToolError {
   if (err instanceof ToolError) return err;
   // Vault unreachable or refusing: the call never left; trying later may succeed.
-  if (err instanceof VaultError) return new ToolError('UPSTREAM_ERROR', { message: `secrets provider: ${err.message}`, retryable: true });
+  if (err instanceof VaultError) return new ToolError('UPSTREAM_ERROR', { message: `secrets provider: ${err.message}`, retryable: true, stage: 'prepare' });
   const message = err instanceof Error ? err.message : String(err);
   return new ToolError('UNKNOWN', { message: `unexpected failure: ${message}`, cause: err });
 }

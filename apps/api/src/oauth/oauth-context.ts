@@ -8,6 +8,8 @@ import {
   type RedisKeys,
   type SecretsProvider,
 } from '@broker/shared';
+import type { EgressProxy } from '@broker/tools/http';
+import { tokenEndpointClient, type TokenEndpointClient } from '@broker/tools/oauth';
 
 /** What the OAuth routes share. */
 export interface OAuthContext {
@@ -23,6 +25,8 @@ export interface OAuthContext {
    * Without it, the URL the connect request came in on is used.
    */
   publicUrl: string | undefined;
+  /** Calls providers' token endpoints (the code exchange); one for the process. */
+  tokenClient: TokenEndpointClient;
 }
 
 export function createOAuthContext(options: {
@@ -32,6 +36,7 @@ export function createOAuthContext(options: {
   secrets: SecretsProvider;
   logger: Logger;
   publicUrl: string | undefined;
+  egressProxy?: EgressProxy | undefined;
 }): OAuthContext {
   const cipher = new TokenCipher(options.secrets);
   return {
@@ -42,5 +47,6 @@ export function createOAuthContext(options: {
     requests: new AuthorizationRequestStore(options.redis, options.keys, cipher),
     logger: options.logger,
     publicUrl: options.publicUrl?.replace(/\/+$/, ''),
+    tokenClient: tokenEndpointClient({ proxy: options.egressProxy }),
   };
 }

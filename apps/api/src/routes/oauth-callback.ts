@@ -50,6 +50,7 @@ export function oauthCallback(oauth: OAuthContext): RequestHandler<{ integration
       code,
       codeVerifier: pending.codeVerifier,
       redirectUri: pending.redirectUri,
+      client: oauth.tokenClient,
     }).catch((err: unknown) => {
       throw exchangeProblem(err);
     });

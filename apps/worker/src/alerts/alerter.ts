@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { RedisClient } from '@broker/shared';
 import {
   DEFAULT_ALERTS,
@@ -11,6 +12,8 @@ import {
   type RedisKeys,
   type SecretsProvider,
 } from '@broker/shared';
+import { createHttpClient } from '@broker/tools';
+import { discardAnswer } from '../http/discard-answer';
 import { standardWebhookHeaders } from '../triggers/sign';
 import type { Alert, AlertNotice } from './alert';
 import { slackBody, standardBody } from './alert-body';
@@ -31,6 +34,12 @@ if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
 end
 return 0
 `);
+
+/**
+ * One client for every alert POST. No redirects (the factory's default): a
+ * signed alert is not resent elsewhere. Answers are drained up to 64 KiB, never read.
+ */
+const http = createHttpClient({ maxBytes: 64 * 1024 });
 
 /** Tries of one alert POST, and the wait before the second and third. */
 const SEND_DELAYS_MS = [0, 500, 2000];
@@ -141,16 +150,17 @@ export class Alerter {
           if (values.length === 0) throw new Error(`the alert signing secret ${hook.secret} is not set`);
           Object.assign(headers, standardWebhookHeaders(values, notice.id, new Date(notice.at), body));
         }
-        const res = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(hook.timeoutMs) });
-        await res.body?.cancel().catch(() => undefined);
+        // Bytes, not a string: axios would re-serialize a JSON string, and the signature covers these exact bytes.
+        const res = await http.post<Readable>(url, Buffer.from(body), { headers, signal: AbortSignal.timeout(hook.timeoutMs), responseType: 'stream' });
+        discardAnswer(res.data);
         if (res.status >= 200 && res.status < 300) return 'sent';
         lastError = `receiver answered ${res.status}`;
         // A 4xx other than 408/429 will not change on a retry.
         if (res.status < 500 && res.status !== 408 && res.status !== 429) break;
       } catch (err) {
         // Never log the URL: a Slack webhook URL is a credential.
-        const e = err as Error & { cause?: { code?: string } };
-        lastError = e.name === 'TimeoutError' ? `no answer within ${hook.timeoutMs} ms` : (e.cause?.code ?? e.message);
+        const e = err as Error & { code?: string };
+        lastError = e.code === 'ERR_CANCELED' ? `no answer within ${hook.timeoutMs} ms` : (e.code ?? e.message);
         if (url) lastError = lastError.split(url).join('<alert url>');
       }
     }

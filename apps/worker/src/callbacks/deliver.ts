@@ -1,7 +1,8 @@
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { isIP, type LookupFunction } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
+import { isIP } from 'node:net';
+import type { Readable } from 'node:stream';
 import { vetTarget, type Lookup } from '@broker/shared';
+import { createHttpClient } from '@broker/tools';
 
 export type DeliveryOutcome =
   /** The receiver answered; nothing else was followed (a 3xx is an answer, not a hop). */
@@ -25,16 +26,22 @@ export interface DeliveryRequest {
 const MAX_ANSWER_BYTES = 64 * 1024;
 
 /**
+ * One client for every delivery. Fresh connections, direct: each request
+ * connects to the address its own `lookup` pins, which a pooled socket would
+ * skip and a proxy would resolve again. No redirects (the factory's default):
+ * a 3xx is an answer, since its target was never checked.
+ */
+const http = createHttpClient({ freshConnections: true, maxBytes: MAX_ANSWER_BYTES });
+
+/**
  * Hands the socket the address that was checked, whatever the host name:
  * without it Node would resolve the name a second time when connecting, and
  * a DNS answer that changed in between (rebinding) would slip past the check.
  */
-function pinnedLookup(address: string): LookupFunction {
-  const family = isIP(address);
-  return (_hostname, options, callback) => {
-    if (options.all) (callback as (err: null, addresses: { address: string; family: number }[]) => void)(null, [{ address, family }]);
-    else callback(null, address, family);
-  };
+function pinnedLookup(address: string) {
+  const family = isIP(address) === 6 ? 6 : 4;
+  // axios answers Node's `all: true` lookups from this single address itself.
+  return (_hostname: string, _options: object, callback: (err: Error | null, address: string, family: 4 | 6) => void) => callback(null, address, family);
 }
 
 /**
@@ -60,42 +67,40 @@ export async function deliver(req: DeliveryRequest): Promise<DeliveryOutcome> {
     return /could not be resolved/.test(verdict.reason) ? { kind: 'unreachable', reason: verdict.reason } : { kind: 'refused', reason: verdict.reason };
   }
   const address = verdict.addresses[0]!;
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const signal = AbortSignal.timeout(req.timeoutMs);
+  const noAnswer: DeliveryOutcome = { kind: 'unreachable', reason: `no answer within ${req.timeoutMs} ms` };
 
+  let res: { status: number; headers: Record<string, unknown>; data: Readable };
+  try {
+    // Bytes, not a string: axios would re-serialize a JSON string, and the signature covers these exact bytes.
+    res = await http.post<Readable>(url.href, Buffer.from(req.body), {
+      headers: req.headers,
+      lookup: pinnedLookup(address),
+      // The body is only drained (up to the cap): a stream lets the status stand even when the answer is too long.
+      responseType: 'stream',
+      signal,
+    });
+  } catch (err) {
+    if (signal.aborted) return noAnswer;
+    const e = err as { code?: string; message: string };
+    return { kind: 'unreachable', reason: e.code ?? e.message };
+  }
+  const answered: DeliveryOutcome = { kind: 'answered', status: res.status, headers: incomingHeaders(res.headers) };
+  // Read to the end, or the cap (the factory's stream ends in an error there), so the receiver finishes cleanly.
   return new Promise<DeliveryOutcome>((resolve) => {
-    let settled = false;
-    const done = (outcome: DeliveryOutcome) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(outcome);
-    };
-    const outgoing = send(
-      url,
-      {
-        method: 'POST',
-        headers: { ...req.headers, 'content-length': Buffer.byteLength(req.body).toString() },
-        lookup: pinnedLookup(address),
-        // A fresh connection per delivery: a pooled socket would skip the pinned lookup.
-        agent: false,
-      },
-      (res) => {
-        let read = 0;
-        res.on('data', (chunk: Buffer) => {
-          read += chunk.length;
-          if (read > MAX_ANSWER_BYTES) res.destroy();
-        });
-        res.on('error', () => undefined);
-        const answer = () => done({ kind: 'answered', status: res.statusCode ?? 0, headers: res.headers });
-        res.on('end', answer);
-        res.on('close', answer);
-      },
-    );
-    const timer = setTimeout(() => {
-      outgoing.destroy();
-      done({ kind: 'unreachable', reason: `no answer within ${req.timeoutMs} ms` });
-    }, req.timeoutMs);
-    outgoing.on('error', (err: NodeJS.ErrnoException) => done({ kind: 'unreachable', reason: err.code ?? err.message }));
-    outgoing.end(req.body);
+    const done = () => resolve(signal.aborted ? noAnswer : answered);
+    res.data.on('error', done);
+    res.data.on('end', done);
+    res.data.on('close', done);
+    res.data.resume();
   });
+}
+
+/** The answer's headers as Node gives them (lower-case names; set-cookie a list). */
+function incomingHeaders(headers: Record<string, unknown>): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value === 'string' || Array.isArray(value)) out[name.toLowerCase()] = value as string & string[];
+  }
+  return out;
 }

@@ -1,6 +1,6 @@
 import type { RedisClient } from '@broker/shared';
 import { OAuthError, OAuthTokenManager, OAuthTokenStore, TokenCipher, type BrokerConfig, type Logger, type RedisKeys, type SecretsProvider } from '@broker/shared';
-import { oauthCredentials, oauthTokenFetcher, type CredentialsProvider } from '@broker/tools';
+import { oauthCredentials, oauthTokenFetcher, type CredentialsProvider, type EgressProxy } from '@broker/tools';
 
 export interface OAuthWiring {
   config: BrokerConfig;
@@ -10,6 +10,8 @@ export interface OAuthWiring {
   logger: Logger;
   /** Told when a connection's tokens can no longer be refreshed (alerting). Must not throw. */
   onNeedsReauth?: (integration: string, connection: string, reason: string) => void;
+  /** Token endpoints are called through it, as upstreams are. @defaultValue undefined: direct */
+  egressProxy?: EgressProxy | undefined;
 }
 
 /**
@@ -17,10 +19,10 @@ export interface OAuthWiring {
  * refresh manager per process (tokens sealed in Redis, refreshed once across
  * every worker); API-key and unauthenticated connections are unchanged.
  */
-export function oauthCredentialsFor({ config, redis, keys, secrets, logger, onNeedsReauth }: OAuthWiring): (name: string) => CredentialsProvider {
+export function oauthCredentialsFor({ config, redis, keys, secrets, logger, onNeedsReauth, egressProxy }: OAuthWiring): (name: string) => CredentialsProvider {
   const manager = new OAuthTokenManager({
     store: new OAuthTokenStore(redis, keys, new TokenCipher(secrets)),
-    fetchToken: oauthTokenFetcher(secrets),
+    fetchToken: oauthTokenFetcher(secrets, { proxy: egressProxy }),
     logger,
   });
   return (name) =>

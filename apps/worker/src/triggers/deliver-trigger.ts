@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { UnrecoverableError, type Job } from 'bullmq';
 import {
   MissingSecretError,
@@ -12,7 +13,8 @@ import {
   type TriggerDeliveryConfig,
   type TriggerJobData,
 } from '@broker/shared';
-import { parseRetryAfter } from '@broker/tools';
+import { createHttpClient, parseRetryAfter } from '@broker/tools';
+import { discardAnswer } from '../http/discard-answer';
 import { triggerBackoffMs } from './backoff';
 import { DeliveryRetryError } from './delivery-retry-error';
 import { openclawBody } from './openclaw-format';
@@ -29,6 +31,13 @@ export interface TriggerDeliveryDeps {
   /** Told when a delivery gives up (tries spent, or 410): alerting. Must not throw. */
   onExhausted?: (delivery: { trigger: string; eventId: string; deliveryId: string; attempts: number; lastError: string; lastStatus?: number }) => void;
 }
+
+/**
+ * One client for every trigger delivery. No redirects (the factory's default):
+ * a redirect would resend a signed body somewhere else, so it counts as a
+ * failed try. Answers' bodies are never read, only drained up to 64 KiB.
+ */
+const http = createHttpClient({ maxBytes: 64 * 1024 });
 
 /** How one try ended. */
 type TryResult = { ok: true; status: number } | { ok: false; status?: number; error: string; retryAfterMs?: number };
@@ -64,23 +73,18 @@ async function tryOnce(deps: TriggerDeliveryDeps, event: StoredEvent, data: Trig
     // A missing or malformed signing secret: an operator can fix it while we retry.
     return { ok: false, error: `cannot sign the delivery: ${(err as Error).message}` };
   }
+  const signal = AbortSignal.timeout(delivery.timeoutMs);
   try {
-    const res = await fetch(delivery.url, {
-      method: 'POST',
-      headers: request.headers,
-      body: request.body,
-      // A redirect would resend a signed body somewhere else; it counts as a failed try instead.
-      redirect: 'manual',
-      signal: AbortSignal.timeout(delivery.timeoutMs),
-    });
-    await res.body?.cancel().catch(() => undefined);
+    // Bytes, not a string: axios would re-serialize a JSON string, and the signature covers these exact bytes.
+    const res = await http.post<Readable>(delivery.url, Buffer.from(request.body), { headers: request.headers, signal, responseType: 'stream' });
+    discardAnswer(res.data);
     if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
-    const retryAfterMs = parseRetryAfter(res.headers.get('retry-after') ?? undefined);
+    const header = res.headers['retry-after'];
+    const retryAfterMs = parseRetryAfter(typeof header === 'string' ? header : undefined);
     return { ok: false, status: res.status, error: `receiver answered ${res.status}`, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    // fetch says only "fetch failed"; the socket error's code (ECONNREFUSED, ENOTFOUND) is what an operator needs.
-    const error = e.name === 'TimeoutError' ? `no answer within ${delivery.timeoutMs} ms` : `request failed: ${e.cause?.code ?? e.message}`;
+    // The socket error's code (ECONNREFUSED, ENOTFOUND) is what an operator needs; never the request, which holds the signature.
+    const error = signal.aborted ? `no answer within ${delivery.timeoutMs} ms` : `request failed: ${(err as { code?: string }).code ?? (err as Error).message}`;
     return { ok: false, error };
   }
 }

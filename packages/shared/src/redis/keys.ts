@@ -47,6 +47,8 @@ export function redisKeys(prefix: string) {
     connectionRateWindow: (integration: string, connection: string) => `${prefix}:{int:${integration}}:rl:conn:${connection}`,
     /** Set by a 429 or Retry-After: no call to the integration until it expires. */
     pause: (integration: string) => `${prefix}:{int:${integration}}:pause`,
+    /** Set by a 429 on one connection's credential: no call with that credential until it expires. */
+    connectionPause: (integration: string, connection: string) => `${prefix}:{int:${integration}}:pause:conn:${connection}`,
     circuit: (integration: string) => `${prefix}:cb:${integration}`,
     /** A webhook event id claimed for dedupe (`SET NX PX` with the source's retention). */
     webhookDedupe: (source: string, eventId: string) => `${prefix}:evt-seen:{src:${source}}:${eventId}`,

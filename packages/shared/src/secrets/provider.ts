@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { vaultSecretsProvider, type VaultSettings } from './vault';
+import { vaultSecretsProvider, type VaultHttp, type VaultSettings } from './vault';
 
 /**
  * Resolves a secret by name at each use, so a rotated value takes effect
@@ -72,12 +72,19 @@ export function fileSecretsProvider(dir: string, now: () => number = Date.now): 
   };
 }
 
-export function createSecretsProvider(settings: SecretsSettings): SecretsProvider {
+/** What a provider may need from the process that builds it. */
+export interface SecretsProviderDeps {
+  /** Required with `provider: 'vault'`: `vaultHttp(...)` of `@broker/tools`, built with the process's egress proxy. */
+  vaultHttp?: VaultHttp;
+}
+
+export function createSecretsProvider(settings: SecretsSettings, deps: SecretsProviderDeps = {}): SecretsProvider {
   switch (settings.provider) {
     case 'file':
       return fileSecretsProvider(settings.dir);
     case 'vault':
-      return vaultSecretsProvider(settings);
+      if (!deps.vaultHttp) throw new Error('the vault secrets provider needs an HTTP client: createSecretsProvider(settings, { vaultHttp })');
+      return vaultSecretsProvider(settings, deps.vaultHttp);
     case 'env':
       return envSecretsProvider(settings.env);
   }

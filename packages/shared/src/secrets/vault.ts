@@ -19,6 +19,14 @@ export interface VaultSettings {
   now?: () => number;
 }
 
+/**
+ * One GET to Vault, made by the process's HTTP client: shared imports no HTTP
+ * client, so each app passes the one it builds (through its egress proxy).
+ * Resolves with whatever status came back; rejects only when no answer came,
+ * with an error whose message carries neither the URL's secrets nor the token.
+ */
+export type VaultHttp = (url: string, headers: Record<string, string>, signal: AbortSignal) => Promise<{ status: number; body: string }>;
+
 /** Vault answered something other than a secret or a clean 404; the message names the secret, never a value. */
 export class VaultError extends Error {
   override readonly name = 'VaultError';
@@ -35,7 +43,7 @@ const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * secret is live within the contract's 5 s, and 50 jobs starting at once do not
  * send Vault 50 reads (concurrent reads of one name share one request).
  */
-export function vaultSecretsProvider(settings: VaultSettings): { kind: string; get(name: string): Promise<string | undefined> } {
+export function vaultSecretsProvider(settings: VaultSettings, http: VaultHttp): { kind: string; get(name: string): Promise<string | undefined> } {
   const now = settings.now ?? Date.now;
   const base = settings.addr.replace(/\/+$/, '');
   const mount = (settings.mount ?? 'secret').replace(/^\/+|\/+$/g, '');
@@ -46,24 +54,22 @@ export function vaultSecretsProvider(settings: VaultSettings): { kind: string; g
 
   async function read(name: string): Promise<string | undefined> {
     const path = `${prefix}${name}`.split('/').map(encodeURIComponent).join('/');
-    let res: Response;
+    const signal = AbortSignal.timeout(timeoutMs);
+    let res: { status: number; body: string };
     try {
-      res = await fetch(`${base}/v1/${mount}/data/${path}`, {
-        headers: { 'X-Vault-Token': settings.token, accept: 'application/json' },
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      res = await http(`${base}/v1/${mount}/data/${path}`, { 'X-Vault-Token': settings.token, accept: 'application/json' }, signal);
     } catch (err) {
-      throw new VaultError(`cannot reach Vault to read secret ${name}: ${(err as Error).message}`);
+      const reason = signal.aborted ? `no answer within ${timeoutMs} ms` : (err as Error).message;
+      throw new VaultError(`cannot reach Vault to read secret ${name}: ${reason}`);
     }
-    if (res.status === 404) {
-      await res.body?.cancel();
-      return undefined;
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw new VaultError(`Vault answered ${res.status} reading secret ${name}`);
+    let body: { data?: { data?: Record<string, unknown> | null } } | undefined;
+    try {
+      body = JSON.parse(res.body) as typeof body;
+    } catch {
+      body = undefined;
     }
-    if (res.status !== 200) {
-      await res.body?.cancel();
-      throw new VaultError(`Vault answered ${res.status} reading secret ${name}`);
-    }
-    const body = (await res.json().catch(() => undefined)) as { data?: { data?: Record<string, unknown> | null } } | undefined;
     const value = body?.data?.data?.value;
     if (value === undefined || value === null) return undefined;
     if (typeof value !== 'string') throw new VaultError(`Vault secret ${name} has a "value" that is not a string`);

@@ -54,8 +54,8 @@ export function errorFromResponse(answer: UpstreamAnswer, now: number = Date.now
   return new ToolError(row.code, options);
 }
 
-/** Failures that happen before a request leaves this host: resending cannot act twice. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL']);
+/** Failures that happen before a request leaves this host: the upstream never saw it. */
+export const NOT_SENT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL']);
 const TIMED_OUT = new Set(['ECONNABORTED', 'ETIMEDOUT']);
 /**
  * The TLS handshake failed, so no request was processed, and trying again with
@@ -74,33 +74,34 @@ const UNTRUSTED_SERVER = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+export interface TransportFailure {
+  code?: string;
+  message: string;
+  /** How far the request got: `connect` (never reached the upstream) or `exchange` (sent; it may have acted). */
+  stage: 'connect' | 'exchange';
+  /** The request was a write sent without an idempotency key (a fact for the retry decision). */
+  writeWithoutKey: boolean;
+}
+
 /**
- * Maps a transport failure (no HTTP answer). A timeout or a dropped connection
- * after the request was sent leaves the outcome unknown: for a write without
- * an idempotency key that is final (`OUTCOME_UNKNOWN`), since resending could
- * charge a card twice.
+ * Maps a transport failure (no HTTP answer) to a typed error that keeps how
+ * far the request got. Whether a failure after sending may be retried is not
+ * decided here: the worker's retry decision reads `stage` and `writeWithoutKey`.
  */
-export function errorFromTransport(err: { code?: string; message: string }, unsafeToResend: boolean): ToolError {
+export function errorFromTransport(err: TransportFailure): ToolError {
   const code = err.code ?? 'UNKNOWN';
+  const facts = { writeWithoutKey: err.writeWithoutKey, cause: err };
   if (TLS_ALERT.test(code)) {
-    return new ToolError('AUTHENTICATION_FAILED', { message: `the upstream refused the TLS handshake (${code}): check the integration's mtls certificate`, retryable: false, cause: err });
+    return new ToolError('AUTHENTICATION_FAILED', { message: `the upstream refused the TLS handshake (${code}): check the integration's mtls certificate`, retryable: false, stage: 'connect', ...facts });
   }
   if (UNTRUSTED_SERVER.has(code)) {
-    return new ToolError('UPSTREAM_ERROR', { message: `the upstream's TLS certificate is not trusted (${code}): check its certificate or the mtls ca`, retryable: false, cause: err });
+    return new ToolError('UPSTREAM_ERROR', { message: `the upstream's TLS certificate is not trusted (${code}): check its certificate or the mtls ca`, retryable: false, stage: 'connect', ...facts });
   }
-  if (NOT_SENT.has(code)) {
-    return new ToolError('UPSTREAM_ERROR', { message: `network error before sending: ${code}`, retryable: true, cause: err });
+  if (err.stage === 'connect' || NOT_SENT_CODES.has(code)) {
+    return new ToolError('UPSTREAM_ERROR', { message: `network error before sending: ${code}`, retryable: true, stage: 'connect', ...facts });
   }
-  const timedOut = TIMED_OUT.has(code);
-  if (unsafeToResend) {
-    return new ToolError('OUTCOME_UNKNOWN', {
-      message: `${timedOut ? 'timed out' : `connection failed (${code})`} after the request was sent; it may have taken effect upstream and is not resent without an idempotency key`,
-      retryable: false,
-      cause: err,
-    });
-  }
-  if (timedOut) return new ToolError('TIMEOUT', { message: `upstream did not answer in time (${err.message})`, cause: err });
-  return new ToolError('UPSTREAM_ERROR', { message: `network error: ${code}`, retryable: true, cause: err });
+  if (TIMED_OUT.has(code)) return new ToolError('TIMEOUT', { message: `upstream did not answer in time (${err.message})`, stage: 'exchange', ...facts });
+  return new ToolError('UPSTREAM_ERROR', { message: `network error: ${code}`, retryable: true, stage: 'exchange', ...facts });
 }
 
 /** A 2xx whose body is not the JSON it claims to be. */

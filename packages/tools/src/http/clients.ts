@@ -21,7 +21,7 @@ export function createIntegrationClients(
   for (const [name, integration] of Object.entries(config.integrations)) {
     const proxy = upstreamProxy(integration.baseUrl, egressProxy);
     const tls = integration.mtls && new MtlsAgent(name, integration.mtls, secrets, integration.timeoutMs + 1000, proxy);
-    clients.set(name, new IntegrationClient(name, integration, credentialsFor(name), logger, tls, proxy));
+    clients.set(name, new IntegrationClient(name, integration, credentialsFor(name), logger, tls, egressProxy));
   }
   return clients;
 }

@@ -1,58 +1,24 @@
-import type { Agent as HttpAgent } from 'node:http';
+import type { Agent } from 'node:http';
+import { isAxiosError, type AxiosError, type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { fixedFieldsLogger, type IntegrationConfig, type Logger } from '@broker/shared';
-import { ToolError } from '../tool-error';
+import { asToolError, ToolError } from '../tool-error';
 import type { HttpRequest, HttpResponse, IntegrationHttp } from '../types';
 import { errorFromResponse, errorFromTransport, malformedBody } from './classify';
-import { blankCredentials, credentialForms } from './redact-credentials';
 import type { CredentialsProvider } from './credentials';
+import { createHttpClient } from './http-client';
 import type { MtlsAgent } from './mtls-agent';
-import { callUrl, sendHttp, TransportError, type TransportResponse } from './transport';
-import { upstreamAgents } from './upstream-agents';
+import { blankCredentials, credentialForms } from './redact-credentials';
+import { RequestState, type CallContext } from './call-context';
+import { neverReached, resendInsideTry } from './resend';
+import type { EgressProxy } from './upstream-agents';
 
-export interface CallContext {
-  tool: string;
-  jobId: string;
-  attempt: number;
-  connection: string;
-  /** Sent on writes when the tool or the API supports idempotency. */
-  idempotencyKey?: string;
-  /** The tool changes state upstream. */
-  write: boolean;
-  requestId: string;
-  signal?: AbortSignal;
-  /** Told about every upstream call as it ends (the worker turns this into metrics; tools know no Prometheus). */
-  onCall?: (report: UpstreamCallReport) => void;
-  /**
-   * Told the status and (lower-cased) headers of each answer the tool gets, so
-   * the worker can follow the rate-limit budget the API reports. Must not throw.
-   */
-  onResponse?: (answer: UpstreamAnswerHeaders) => void;
-}
+export type { AdmittedRequest, CallContext, UpstreamAnswerHeaders, UpstreamCallReport } from './call-context';
 
-export interface UpstreamAnswerHeaders {
-  status: number;
-  headers: Readonly<Record<string, string>>;
-}
-
-/** One finished upstream call; `status` is undefined when no answer came (timeout, reset, refused). */
-export interface UpstreamCallReport {
-  integration: string;
-  status: number | undefined;
-  durationMs: number;
-}
-
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
-const MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
-
-/** An answer with what its request carried: the headers (a 401 tells the credentials provider which were refused) and the credential forms (blanked out of the answer). */
-interface Sent extends TransportResponse {
-  sentHeaders: Record<string, string>;
-  credentials: string[];
-}
-
-function lowerCaseHeaders(headers: Record<string, string>): Record<string, string> {
+function flatHeaders(headers: AxiosResponse['headers']): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) out[k.toLowerCase()] = v;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && value !== null) out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+  }
   return out;
 }
 
@@ -67,29 +33,44 @@ function encodeForm(value: Record<string, unknown>, prefix = '', out = new URLSe
   return out;
 }
 
-function parseBody(res: { status: number; headers: Record<string, string>; text: string }): unknown {
-  const { text } = res;
+function parseBody(status: number, headers: Record<string, string>, text: string): unknown {
   if (text.trim() === '') return null;
-  const type = String(res.headers['content-type'] ?? '');
+  const type = headers['content-type'] ?? '';
   if (!type.includes('json') && !/^\s*[[{]/.test(text)) return text;
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw malformedBody(res.status, (err as Error).message);
+    throw malformedBody(status, (err as Error).message);
   }
 }
 
+/** A failure before anything was sent keeps its meaning but says so (the breaker ignores it, a write may be retried). */
+function beforeSending(err: unknown): never {
+  const error = asToolError(err);
+  if (error.stage !== undefined) throw error;
+  throw new ToolError(error.code, {
+    message: error.message,
+    retryable: error.retryable,
+    ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
+    stage: 'prepare',
+    cause: err,
+  });
+}
+
 /**
- * The HTTP layer of one integration: base URL, timeout, auth resolved per call,
- * the pinned API version, the upstream idempotency key, classification of
- * every failure into a ToolError, and one log line per upstream call.
+ * The HTTP layer of one integration, on one axios instance: base URL, a
+ * deadline for each exchange, auth resolved per request, the pinned API
+ * version, the upstream idempotency key, admission by the call gate right
+ * before each request is written, classification of every failure into a
+ * ToolError, and one log line per upstream call.
  *
- * Transport retries stay small on purpose: one immediate resend of a request
- * that died on a reset connection (a keep-alive socket the server had closed),
- * and only when resending is safe. Retries with backoff are the worker's job.
+ * Resends inside one try are axios-retry's (see resend.ts): after a 401 with
+ * credentials read again, and after a failure that proves nothing was sent.
+ * Each resend passes the request interceptor again, so it is admitted by the
+ * gate and counted like any call. Retries with backoff are the worker's.
  */
 export class IntegrationClient {
-  private readonly agents: { http: HttpAgent; https: HttpAgent };
+  private readonly http: AxiosInstance;
   /** The per-call lines have fixed fields (no body, no headers): no redaction pass on every call. */
   private readonly callLog: Logger;
 
@@ -100,11 +81,31 @@ export class IntegrationClient {
     logger: Logger,
     /** Presents a client certificate (mTLS); the agent is rebuilt when the PEM secrets change. */
     private readonly tls?: Pick<MtlsAgent, 'agent'>,
-    /** The egress proxy for this integration's calls (see upstreamProxy); undefined: direct. */
-    proxy?: string,
+    /** The egress proxy settings; NO_PROXY is matched against the base URL once. */
+    proxy?: EgressProxy,
   ) {
     this.callLog = fixedFieldsLogger(logger);
-    this.agents = upstreamAgents(proxy);
+    this.http = createHttpClient({
+      baseURL: integration.baseUrl,
+      proxy,
+      // A 401 goes through axios-retry's error path (credentials read again); every other status is classified here.
+      validateStatus: (status) => status !== 401,
+    });
+    this.http.interceptors.request.use((config) => this.prepare(config));
+    // Registered before axios-retry's, so each call is reported before a resend is decided.
+    this.http.interceptors.response.use(
+      (res) => {
+        this.ended(res.config.broker, res.status);
+        return res;
+      },
+      (err: AxiosError) => {
+        const state = err.config?.broker;
+        if (state) state.neverSent = neverReached(err, state);
+        this.ended(state, err.response?.status, err.code);
+        throw err;
+      },
+    );
+    resendInsideTry(this.http);
   }
 
   forCall(call: CallContext): IntegrationHttp {
@@ -112,31 +113,16 @@ export class IntegrationClient {
   }
 
   private async request<T>(req: HttpRequest, call: CallContext): Promise<HttpResponse<T>> {
-    const first = await this.send(req, call, false);
-    // A 401 may mean a rotated key or an expired token: read credentials again, once.
-    const res = first.status === 401 ? await this.send(req, call, true, lowerCaseHeaders(first.sentHeaders)) : first;
-    const { headers } = res;
-    call.onResponse?.({ status: res.status, headers });
-    // An answer that quotes our credentials back must not carry them into the job (see blankCredentials).
-    const text = blankCredentials(res.text, res.credentials);
-    if (res.status < 200 || res.status >= 300) {
-      throw errorFromResponse({ status: res.status, headers, body: text });
-    }
-    return { status: res.status, headers, data: parseBody({ status: res.status, headers, text }) as T };
-  }
-
-  private async send(req: HttpRequest, call: CallContext, forceRefresh: boolean, rejectedHeaders?: Record<string, string>): Promise<Sent> {
-    const auth = await this.credentials.authHeaders(call.connection, { forceRefresh, ...(rejectedHeaders ? { rejectedHeaders } : {}) });
+    const writeWithoutKey = call.write && req.method !== 'GET' && !call.idempotencyKey;
+    const state = new RequestState(call, req.method, req.path, writeWithoutKey);
     const headers: Record<string, string> = {
       accept: 'application/json',
       'user-agent': 'agent-request-broker',
       'x-request-id': call.requestId,
       ...req.headers,
-      ...auth,
     };
     if (this.integration.apiVersion) headers[this.integration.apiVersion.header] = this.integration.apiVersion.value;
-    const writes = req.method !== 'GET';
-    if (writes && call.idempotencyKey) headers[this.integration.idempotencyHeader] = call.idempotencyKey;
+    if (req.method !== 'GET' && call.idempotencyKey) headers[this.integration.idempotencyHeader] = call.idempotencyKey;
     let data: string | undefined;
     if (req.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
@@ -145,55 +131,103 @@ export class IntegrationClient {
       headers['content-type'] = 'application/json';
       data = JSON.stringify(req.json);
     }
-    const httpsAgent = this.tls ? await this.tls.agent() : undefined;
-    const started = performance.now();
-    const logFields = {
+    let res: AxiosResponse<string>;
+    try {
+      res = await this.http.request<string>({
+        method: req.method,
+        url: req.path,
+        ...(req.query ? { params: req.query } : {}),
+        headers,
+        ...(data !== undefined ? { data } : {}),
+        broker: state,
+      });
+    } catch (err) {
+      throw this.failure(err, state);
+    }
+    return this.answer<T>(res.status, flatHeaders(res.headers), res.data, state);
+  }
+
+  /** Runs before every request, resends included: credentials, client certificate, admission, deadline. */
+  private async prepare(config: InternalAxiosRequestConfig): Promise<InternalAxiosRequestConfig> {
+    const state = config.broker!;
+    const { call } = state;
+    let auth: Record<string, string>;
+    let httpsAgent: Agent | undefined;
+    try {
+      auth = await this.credentials.authHeaders(call.connection, {
+        forceRefresh: state.refreshed,
+        ...(state.rejectedHeaders ? { rejectedHeaders: state.rejectedHeaders } : {}),
+      });
+      httpsAgent = this.tls ? await this.tls.agent() : undefined;
+    } catch (err) {
+      beforeSending(err);
+    }
+    for (const [name, value] of Object.entries(auth)) config.headers.set(name, value);
+    if (httpsAgent) config.httpsAgent = httpsAgent;
+    state.sentHeaders = Object.fromEntries(Object.entries(auth).map(([name, value]) => [name.toLowerCase(), value]));
+    state.credentials = credentialForms(auth);
+    // Admitted last, after every wait above: the window counts the call from when it is written.
+    state.admitted = call.admit ? await call.admit() : undefined;
+    const deadline = AbortSignal.timeout(this.integration.timeoutMs);
+    state.deadline = deadline;
+    config.signal = call.signal ? AbortSignal.any([call.signal, deadline]) : deadline;
+    state.startedAt = performance.now();
+    return config;
+  }
+
+  /** Each call, resends included: re-times its window entry, reports it and logs one line. */
+  private ended(state: RequestState | undefined, status: number | undefined, errorCode?: string): void {
+    if (!state?.startedAt) return;
+    const durationMs = performance.now() - state.startedAt;
+    state.startedAt = undefined;
+    state.admitted?.answered();
+    state.admitted = undefined;
+    const { call } = state;
+    call.onCall?.({ integration: this.name, status, durationMs });
+    const fields = {
       tool: call.tool,
       integration: this.name,
       jobId: call.jobId,
       attempt: call.attempt,
       connection: call.connection,
-      method: req.method,
-      path: req.path,
+      method: state.method,
+      path: state.path,
       requestId: call.requestId,
+      durationMs: Math.round(durationMs),
     };
-    try {
-      const url = callUrl(this.integration.baseUrl, req.path, req.query);
-      const exchange = {
-        method: req.method,
-        url,
-        headers,
-        ...(data !== undefined ? { body: data } : {}),
-        timeoutMs: this.integration.timeoutMs,
-        maxBytes: MAX_RESPONSE_BYTES,
-        agent: url.protocol === 'https:' ? (httpsAgent ?? this.agents.https) : this.agents.http,
-        ...(call.signal ? { signal: call.signal } : {}),
-      };
-      let res: TransportResponse;
+    if (status !== undefined) this.callLog.info({ ...fields, status }, 'upstream call');
+    else this.callLog.warn({ ...fields, error: this.timedOut(state) ? 'ETIMEDOUT' : (errorCode ?? 'ERR_NETWORK') }, 'upstream call failed');
+  }
+
+  private timedOut(state: RequestState): boolean {
+    return state.deadline?.aborted === true && state.call.signal?.aborted !== true;
+  }
+
+  private answer<T>(status: number, headers: Record<string, string>, body: string, state: RequestState): HttpResponse<T> {
+    state.call.onResponse?.({ status, headers });
+    // An answer that quotes our credentials back must not carry them into the job (see blankCredentials).
+    const text = blankCredentials(body ?? '', state.credentials);
+    if (status < 200 || status >= 300) throw errorFromResponse({ status, headers, body: text });
+    return { status, headers, data: parseBody(status, headers, text) as T };
+  }
+
+  private failure(err: unknown, state: RequestState): ToolError {
+    if (!isAxiosError<string>(err)) return asToolError(err);
+    const axiosError = err;
+    // The 401 that is left after the credentials were read again.
+    if (axiosError.response) {
       try {
-        res = await sendHttp(exchange);
-      } catch (err) {
-        // One immediate resend of a request that died on a reset connection (a
-        // keep-alive socket the server had just closed), when resending is safe.
-        if (!(err instanceof TransportError) || err.code !== 'ECONNRESET' || err.answered) throw err;
-        if (!SAFE_METHODS.has(req.method) && !headers[this.integration.idempotencyHeader]) throw err;
-        res = await sendHttp(exchange);
+        this.answer(axiosError.response.status, flatHeaders(axiosError.response.headers), axiosError.response.data, state);
+      } catch (classified) {
+        return classified as ToolError;
       }
-      const durationMs = performance.now() - started;
-      call.onCall?.({ integration: this.name, status: res.status, durationMs });
-      this.callLog.info({ ...logFields, status: res.status, durationMs: Math.round(durationMs) }, 'upstream call');
-      return { ...res, sentHeaders: headers, credentials: credentialForms(auth) };
-    } catch (err) {
-      const code = err instanceof TransportError ? err.code : (err as { code?: string }).code;
-      const message = (err as Error).message;
-      call.onCall?.({ integration: this.name, status: undefined, durationMs: performance.now() - started });
-      this.callLog.warn({ ...logFields, error: code ?? message, durationMs: Math.round(performance.now() - started) }, 'upstream call failed');
-      if (err instanceof ToolError) throw err;
-      if (code === 'ERR_RESPONSE_TOO_LARGE') {
-        throw new ToolError('UNKNOWN', { message: 'upstream response exceeds 10 MiB', cause: err });
-      }
-      const unsafe = call.write && writes && !headers[this.integration.idempotencyHeader];
-      throw errorFromTransport({ ...(code ? { code } : {}), message }, unsafe);
     }
+    if (axiosError.code === 'ERR_BAD_RESPONSE' && /maxContentLength/.test(axiosError.message)) {
+      return new ToolError('UNKNOWN', { message: 'upstream response exceeds 10 MiB', cause: err });
+    }
+    const cancelled = axiosError.code === 'ERR_CANCELED';
+    const code = cancelled ? (this.timedOut(state) ? 'ETIMEDOUT' : 'ECONNABORTED') : (axiosError.code ?? 'ERR_NETWORK');
+    const message = code === 'ETIMEDOUT' ? `timeout of ${this.integration.timeoutMs}ms exceeded` : axiosError.message;
+    return errorFromTransport({ code, message, stage: state.neverSent ? 'connect' : 'exchange', writeWithoutKey: state.writeWithoutKey });
   }
 }

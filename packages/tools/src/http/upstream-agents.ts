@@ -20,6 +20,15 @@ export interface EgressProxy {
   noProxy?: string | undefined;
 }
 
+/**
+ * The proxy variables of an environment (handed over by an app's config.ts,
+ * the only place that reads it), as curl reads them: the lower-case name first.
+ */
+export function egressProxyFromEnv(env: Readonly<Record<string, string | undefined>>): EgressProxy {
+  const read = (name: string) => env[name.toLowerCase()] || env[name] || undefined;
+  return { http: read('HTTP_PROXY'), https: read('HTTPS_PROXY'), all: read('ALL_PROXY'), noProxy: read('NO_PROXY') };
+}
+
 function exempt(url: URL, noProxy: string | undefined): boolean {
   if (!noProxy) return false;
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();

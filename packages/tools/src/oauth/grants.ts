@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { OAuthError, type FetchToken, type OAuth2Auth, type SecretsProvider, type TokenSet } from '@broker/shared';
-import { requestToken, TOKEN_REQUEST_TIMEOUT_MS } from './token-endpoint';
+import type { EgressProxy } from '../http/upstream-agents';
+import { requestToken, tokenEndpointClient, TOKEN_REQUEST_TIMEOUT_MS, type TokenEndpointClient } from './token-endpoint';
 
 /** A PKCE pair (RFC 7636): the verifier stays with the broker, the S256 challenge goes to the provider. */
 export function pkcePair(): { verifier: string; challenge: string } {
@@ -30,13 +31,27 @@ export function authorizationUrl(
 export function exchangeAuthorizationCode(
   auth: OAuth2Auth,
   secrets: SecretsProvider,
-  request: { integration: string; connection: string; code: string; codeVerifier: string; redirectUri: string; timeoutMs?: number },
+  request: {
+    integration: string;
+    connection: string;
+    code: string;
+    codeVerifier: string;
+    redirectUri: string;
+    timeoutMs?: number;
+    /** The process's token client ({@link tokenEndpointClient}). */
+    client: TokenEndpointClient;
+  },
 ): Promise<TokenSet> {
   return requestToken(
     auth,
     secrets,
     { grant_type: 'authorization_code', code: request.code, redirect_uri: request.redirectUri, code_verifier: request.codeVerifier },
-    { integration: request.integration, connection: request.connection, ...(request.timeoutMs ? { timeoutMs: request.timeoutMs } : {}) },
+    {
+      integration: request.integration,
+      connection: request.connection,
+      client: request.client,
+      ...(request.timeoutMs ? { timeoutMs: request.timeoutMs } : {}),
+    },
   );
 }
 
@@ -45,9 +60,19 @@ export function exchangeAuthorizationCode(
  * client credentials fetch a new token (§4.4; such answers carry no refresh
  * token, §4.4.3), authorization-code connections use their refresh token (§6).
  */
-export function oauthTokenFetcher(secrets: SecretsProvider, timeoutMs: number = TOKEN_REQUEST_TIMEOUT_MS): FetchToken {
+export function oauthTokenFetcher(
+  secrets: SecretsProvider,
+  settings: {
+    /** The process's egress proxy; NO_PROXY exempts providers' hosts. @defaultValue undefined: direct */
+    proxy?: EgressProxy | undefined;
+    /** @defaultValue {@link TOKEN_REQUEST_TIMEOUT_MS} */
+    timeoutMs?: number;
+  } = {},
+): FetchToken {
+  const client = tokenEndpointClient({ proxy: settings.proxy });
+  const timeoutMs = settings.timeoutMs ?? TOKEN_REQUEST_TIMEOUT_MS;
   return async ({ integration, connection, auth, refreshToken }) => {
-    const options = { integration, connection, timeoutMs };
+    const options = { integration, connection, timeoutMs, client };
     if (auth.grant === 'client_credentials') {
       const params: Record<string, string> = { grant_type: 'client_credentials' };
       if (auth.scopes && auth.scopes.length > 0) params.scope = auth.scopes.join(' ');

@@ -3,4 +3,4 @@
  * and callback routes (which must not load the tool implementations).
  */
 export { pkcePair, authorizationUrl, exchangeAuthorizationCode, oauthTokenFetcher } from './grants';
-export { requestToken, TOKEN_REQUEST_TIMEOUT_MS } from './token-endpoint';
+export { requestToken, tokenEndpointClient, TOKEN_REQUEST_TIMEOUT_MS, type TokenEndpointClient } from './token-endpoint';

@@ -1,10 +1,30 @@
-import axios, { type AxiosInstance } from 'axios';
+import type { AxiosInstance } from 'axios';
 import { OAuthError, splitSecretValues, type OAuth2Auth, type SecretsProvider, type TokenSet } from '@broker/shared';
+import { createHttpClient } from '../http/http-client';
+import type { EgressProxy } from '../http/upstream-agents';
 
 /** @defaultValue 10000: shorter than the refresh lock (30 s), so a holder never outlives its lock. */
 export const TOKEN_REQUEST_TIMEOUT_MS = 10_000;
 
+/** A token answer is a small JSON document; anything larger is not one. @defaultValue 1 MiB */
+const MAX_TOKEN_ANSWER_BYTES = 1024 * 1024;
+
 const DESCRIPTION_LIMIT = 200;
+
+/** The HTTP client of token requests; build one per process ({@link tokenEndpointClient}) and pass it to each request. */
+export interface TokenEndpointClient {
+  readonly http: AxiosInstance;
+}
+
+/**
+ * The client for every token endpoint a process calls, through the egress
+ * proxy unless NO_PROXY names the provider's host. The factory's defaults are
+ * what a token request needs: no redirects (a request carrying the client
+ * secret must not be replayed elsewhere), no retries, every status answered.
+ */
+export function tokenEndpointClient(options: { proxy?: EgressProxy | undefined } = {}): TokenEndpointClient {
+  return { http: createHttpClient({ proxy: options.proxy, maxBytes: MAX_TOKEN_ANSWER_BYTES }) };
+}
 
 export interface TokenEndpointOptions {
   /** Names the integration and connection in error messages. */
@@ -12,20 +32,8 @@ export interface TokenEndpointOptions {
   connection: string;
   timeoutMs?: number;
   now?: () => number;
-}
-
-let shared: AxiosInstance | undefined;
-
-/** One client for every token endpoint: no redirects (a token request must not be replayed elsewhere), no retries. */
-function http(): AxiosInstance {
-  shared ??= axios.create({
-    validateStatus: () => true,
-    responseType: 'text',
-    transformResponse: [(data: unknown) => data],
-    maxRedirects: 0,
-    maxContentLength: 1024 * 1024,
-  });
-  return shared;
+  /** The process's client ({@link tokenEndpointClient}), built once with its egress proxy. */
+  client: TokenEndpointClient;
 }
 
 /** Token responses are JSON (RFC 6749 §5.1); GitHub answers form-encoded to clients that do not ask for JSON. */
@@ -83,17 +91,17 @@ export async function requestToken(
   const sent = [clientSecret, ...Object.values(params)];
 
   const now = options.now ?? Date.now;
+  const timeoutMs = options.timeoutMs ?? TOKEN_REQUEST_TIMEOUT_MS;
+  // A deadline on the whole exchange (axios' `timeout` is an idle timer, which a trickling answer never trips).
+  const signal = AbortSignal.timeout(timeoutMs);
   let status: number;
   let body: Record<string, unknown>;
   try {
-    const res = await http().post<string>(auth.tokenUrl, form.toString(), {
-      headers,
-      timeout: options.timeoutMs ?? TOKEN_REQUEST_TIMEOUT_MS,
-    });
+    const res = await options.client.http.post<string>(auth.tokenUrl, form.toString(), { headers, signal });
     status = res.status;
     body = parseBody(typeof res.data === 'string' ? res.data : '', String(res.headers['content-type'] ?? ''));
   } catch (err) {
-    const code = (err as { code?: string }).code ?? 'network error';
+    const code = signal.aborted ? `no answer within ${timeoutMs} ms` : ((err as { code?: string }).code ?? 'network error');
     throw new OAuthError('unavailable', `${where} could not be reached: ${code}`);
   }
 
