@@ -1,5 +1,5 @@
 import { msUntilAvailable, pauseBeforeNextMs, readCost, throttledRetryAfterMs, toolErrorFromGraphql } from '@broker/tools';
-import { decideRetry } from '@broker/worker';
+import { decideTry } from '@broker/worker';
 
 const cost = (currentlyAvailable: number, requestedQueryCost = 100, restoreRate = 50, maximumAvailable = 1000) => ({
   requestedQueryCost,
@@ -45,7 +45,7 @@ describe('mapping GraphQL errors to tool errors', () => {
 
   it('defers a THROTTLED job like a 429: no attempt spent, at least the bucket wait', () => {
     const error = toolErrorFromGraphql([{ message: 'Throttled', extensions: { code: 'THROTTLED' } }], cost(10), false);
-    const decision = decideRetry(error, { attempt: 5, maxAttempts: 5, rateLimitDeferrals: 0, maxRateLimitDeferrals: 10 }, { baseDelayMs: 100, maxDelayMs: 1000 });
+    const decision = decideTry(error, { attempt: 5, maxAttempts: 5, rateLimitDeferrals: 0, maxRateLimitDeferrals: 10, throttleScope: 'integration' }, { baseDelayMs: 100, maxDelayMs: 1000 });
     expect(decision).toMatchObject({ action: 'defer', waitMs: 1800 });
   });
 });

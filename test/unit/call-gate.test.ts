@@ -72,8 +72,18 @@ it('a call answered late keeps its window alive until a window after its answer'
   await gate.settled('late', one, 'default', 'late-1');
   expect(await redis.pttl(key)).toBeGreaterThan(WINDOW_MS - 1000);
   expect(await refusedWait('late', 'default', 'late-2')).toBeGreaterThan(WINDOW_MS - 1000);
-  // A call that left the window is not put back.
+  // A call whose admission entry was pruned while it was on its way counts
+  // again from its answer: every call counts until a window after its answer.
   await redis.zrem(key, 'late-1');
   await gate.settled('late', one, 'default', 'late-1');
-  expect(await redis.zscore(key, 'late-1')).toBeNull();
+  expect(Number(await redis.zscore(key, 'late-1'))).toBeGreaterThan(Date.now() - 1000);
+});
+
+it('holds a paused connection back without holding the integration', async () => {
+  const perconn = config.integrations.perconn!;
+  await gate.pause('perconn', 5000, '429', 'acme');
+  expect(await gate.acquire('perconn', perconn, 'acme', 'p-1')).toMatchObject({ admitted: false, scope: 'connection', reason: 'paused' });
+  expect(await gate.acquire('perconn', perconn, 'other', 'p-2')).toEqual({ admitted: true });
+  await gate.pause('perconn', 5000, '503');
+  expect(await gate.acquire('perconn', perconn, 'other', 'p-3')).toMatchObject({ admitted: false, scope: 'integration', reason: 'paused' });
 });

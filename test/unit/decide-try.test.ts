@@ -1,12 +1,14 @@
-import { ToolError, parseRetryAfter } from '@broker/tools';
-import { decideRetry, fullJitter } from '@broker/worker';
+import { ToolError, errorFromTransport, parseRetryAfter } from '@broker/tools';
+import { CallHeldBack, decideTry, fullJitter, type TryFacts } from '@broker/worker';
 
+/** The one retry decision: every failed (or held back) try goes through it, and the worker only carries it out. */
 const settings = { baseDelayMs: 500, maxDelayMs: 30_000 };
-const state = (attempt: number, extra: Partial<Parameters<typeof decideRetry>[1]> = {}) => ({
+const facts = (attempt: number, extra: Partial<TryFacts> = {}): TryFacts => ({
   attempt,
   maxAttempts: 5,
   rateLimitDeferrals: 0,
   maxRateLimitDeferrals: 10,
+  throttleScope: 'integration',
   ...extra,
 });
 
@@ -19,36 +21,87 @@ describe('fullJitter', () => {
   });
 });
 
-describe('decideRetry', () => {
+describe('decideTry', () => {
   const upstream500 = new ToolError('UPSTREAM_ERROR', { message: 'x', upstreamStatus: 500 });
 
   it('retries a retryable error while attempts remain', () => {
-    expect(decideRetry(upstream500, state(1), settings, () => 0.5)).toEqual({ action: 'retry', waitMs: 250, reason: 'UPSTREAM_ERROR' });
+    expect(decideTry(upstream500, facts(1), settings, () => 0.5)).toEqual({ action: 'retry', waitMs: 250, reason: 'UPSTREAM_ERROR' });
   });
 
-  it('fails on the last attempt', () => {
-    expect(decideRetry(upstream500, state(5), settings).action).toBe('fail');
+  it('fails on the last attempt, with the try\'s own error', () => {
+    expect(decideTry(upstream500, facts(5), settings)).toMatchObject({ action: 'fail', error: upstream500 });
   });
 
   it('never retries sooner than Retry-After', () => {
-    const err = new ToolError('UPSTREAM_ERROR', { message: 'x', upstreamStatus: 503, retryAfterMs: 7000 });
-    expect(decideRetry(err, state(1), settings, () => 0.1)).toMatchObject({ action: 'retry', waitMs: 7000 });
+    const err = new ToolError('UPSTREAM_ERROR', { message: 'x', upstreamStatus: 500, retryAfterMs: 7000 });
+    expect(decideTry(err, facts(1), settings, () => 0.1)).toMatchObject({ action: 'retry', waitMs: 7000 });
+    expect(decideTry(err, facts(1), settings, () => 0.1)).not.toHaveProperty('pause');
+  });
+
+  it('pauses the whole integration for a 503 with Retry-After, and retries', () => {
+    const err = new ToolError('UPSTREAM_ERROR', { message: 'x', upstreamStatus: 503, retryAfterMs: 4000 });
+    for (const throttleScope of ['integration', 'connection'] as const) {
+      expect(decideTry(err, facts(1, { throttleScope }), settings, () => 0.1)).toMatchObject({ action: 'retry', waitMs: 4000, pause: { scope: 'integration', ms: 4000 } });
+    }
   });
 
   it('fails non-retryable errors at once', () => {
-    expect(decideRetry(new ToolError('NOT_FOUND', { message: 'x', upstreamStatus: 404 }), state(1), settings).action).toBe('fail');
+    expect(decideTry(new ToolError('NOT_FOUND', { message: 'x', upstreamStatus: 404 }), facts(1), settings).action).toBe('fail');
   });
 
-  it('defers a 429 for its Retry-After without spending an attempt, up to a bound', () => {
+  it('defers a 429 for its Retry-After without spending an attempt, up to a bound, pausing the credential that got it', () => {
     const err = new ToolError('RATE_LIMITED', { message: 'x', upstreamStatus: 429, retryAfterMs: 2000 });
-    expect(decideRetry(err, state(5), settings)).toMatchObject({ action: 'defer', waitMs: 2000 });
-    expect(decideRetry(err, state(1, { rateLimitDeferrals: 10 }), settings).action).toBe('fail');
+    expect(decideTry(err, facts(5), settings)).toEqual({
+      action: 'defer',
+      waitMs: 2000,
+      reason: 'upstream throttled',
+      hold: 'integration',
+      countsDeferral: true,
+      pause: { scope: 'integration', ms: 2000 },
+    });
+    expect(decideTry(err, facts(1, { throttleScope: 'connection' }), settings)).toMatchObject({ hold: 'connection', pause: { scope: 'connection', ms: 2000 } });
+    expect(decideTry(err, facts(1, { rateLimitDeferrals: 10 }), settings).action).toBe('fail');
   });
 
   it('backs off a 429 without Retry-After exponentially', () => {
     const err = new ToolError('RATE_LIMITED', { message: 'x', upstreamStatus: 429 });
-    expect(decideRetry(err, state(1, { rateLimitDeferrals: 0 }), settings)).toMatchObject({ waitMs: 500 });
-    expect(decideRetry(err, state(1, { rateLimitDeferrals: 3 }), settings)).toMatchObject({ waitMs: 4000 });
+    expect(decideTry(err, facts(1, { rateLimitDeferrals: 0 }), settings)).toMatchObject({ waitMs: 500 });
+    expect(decideTry(err, facts(1, { rateLimitDeferrals: 3 }), settings)).toMatchObject({ waitMs: 4000 });
+  });
+
+  it('defers a call the gate held back, holding only who was refused, with no pause and no deferral counted', () => {
+    for (const scope of ['integration', 'connection'] as const) {
+      const decision = decideTry(new CallHeldBack(scope, 1234, 'rate_limit'), facts(5, { rateLimitDeferrals: 10 }), settings);
+      expect(decision).toEqual({ action: 'defer', waitMs: 1234, reason: `${scope} rate_limit`, hold: scope, countsDeferral: false });
+    }
+  });
+
+  it('counts holds of a try that had already sent a request, and ends a job whose pages never fit the window', () => {
+    const midTry = new CallHeldBack('connection', 40_000, 'rate_limit', true);
+    expect(decideTry(midTry, facts(1), settings)).toMatchObject({ action: 'defer', hold: 'connection', countsDeferral: true });
+    expect(decideTry(midTry, facts(1, { rateLimitDeferrals: 10 }), settings)).toMatchObject({ action: 'fail', error: { code: 'RATE_LIMITED' } });
+  });
+
+  it('defers a job the breaker held back on the integration, whatever attempts remain', () => {
+    const err = new ToolError('CIRCUIT_OPEN', { message: 'open', retryAfterMs: 3000, stage: 'prepare' });
+    expect(decideTry(err, facts(5), settings)).toMatchObject({ action: 'defer', waitMs: 3000, hold: 'integration', countsDeferral: false });
+  });
+
+  it('never resends a write without an idempotency key that may have reached the upstream', () => {
+    const timedOut = errorFromTransport({ code: 'ETIMEDOUT', message: 'timeout', stage: 'exchange', writeWithoutKey: true });
+    const reset = errorFromTransport({ code: 'ECONNRESET', message: 'reset', stage: 'exchange', writeWithoutKey: true });
+    for (const err of [timedOut, reset]) {
+      const decision = decideTry(err, facts(1), settings);
+      expect(decision).toMatchObject({ action: 'fail', error: { code: 'OUTCOME_UNKNOWN', retryable: false } });
+      expect(decision.action === 'fail' && decision.error.message).toMatch(/may have taken effect upstream/);
+    }
+  });
+
+  it('retries what provably never left, and keyed or read-only calls after sending', () => {
+    const refused = errorFromTransport({ code: 'ECONNREFUSED', message: 'refused', stage: 'connect', writeWithoutKey: true });
+    const keyed = errorFromTransport({ code: 'ETIMEDOUT', message: 'timeout', stage: 'exchange', writeWithoutKey: false });
+    expect(decideTry(refused, facts(1), settings).action).toBe('retry');
+    expect(decideTry(keyed, facts(1), settings)).toMatchObject({ action: 'retry', reason: 'TIMEOUT' });
   });
 });
 

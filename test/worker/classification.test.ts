@@ -191,8 +191,11 @@ describe('classification of upstream answers', () => {
   it('retries a dropped connection on a read, then UPSTREAM_ERROR', async () => {
     const job = await run('up.getItem', { id: 'reset' });
     expect(job).toMatchObject({ status: 'failed', attempts: 3, error: { code: 'UPSTREAM_ERROR', retryable: true } });
-    // One immediate transport resend per attempt: a reset socket is the one failure resent in place.
-    expect(callsTo('/items/reset')).toBe(6);
+    // Each attempt is one call, plus one resend in place when the reset came on a
+    // reused keep-alive socket (whether the pool had one is up to timing here;
+    // test/unit/integration-client.test.ts pins both cases down).
+    expect(callsTo('/items/reset')).toBeGreaterThanOrEqual(3);
+    expect(callsTo('/items/reset')).toBeLessThanOrEqual(6);
   });
 
   it('retries a refused connection (nothing was sent) even for a write', async () => {

@@ -1,7 +1,9 @@
 export { createWorkerApp, type WorkerApp, type WorkerAppDeps } from './worker-app';
 export { readSettings as readWorkerSettings, type WorkerSettings } from './config';
-export { decideRetry, fullJitter, type RetryDecision } from './tool-jobs/retry-policy';
-export { CallGate, admissionMargin } from './limits/call-gate';
+export { decideTry, fullJitter, type TryDecision, type TryFacts } from './tool-jobs/decide-try';
+export { CallHeldBack } from './tool-jobs/call-held-back';
+export { callAdmission, MAX_IN_TRY_GATE_WAIT_MS } from './tool-jobs/call-admission';
+export { CallGate, admissionMargin, throttleScope } from './limits/call-gate';
 export { createCallbackWorker, type CallbackWorker } from './callbacks/callback-worker';
 export { classifyDelivery, callbackBackoff } from './callbacks/classify';
 export { startMetricsServer, type MetricsServer } from './metrics/metrics-server';

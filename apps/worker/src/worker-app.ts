@@ -27,7 +27,8 @@ import { CallGate } from './limits/call-gate';
 import { CircuitBreaker } from './limits/circuit-breaker';
 import { oauthCredentialsFor } from './oauth/oauth-credentials';
 import { createToolJobProcessor, RetryLaterError } from './tool-jobs/process-tool-job';
-import { fullJitter } from './tool-jobs/retry-policy';
+import { MAX_IN_TRY_GATE_WAIT_MS } from './tool-jobs/call-admission';
+import { fullJitter } from './tool-jobs/decide-try';
 import { createTriggerWorker, type TriggerWorker } from './triggers/trigger-worker';
 
 export interface WorkerAppDeps {
@@ -107,7 +108,7 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
     config,
     deps.secrets,
     logger,
-    oauthCredentialsFor({ config, redis, keys, secrets: deps.secrets, logger, onNeedsReauth }),
+    oauthCredentialsFor({ config, redis, keys, secrets: deps.secrets, logger, onNeedsReauth, egressProxy: deps.egressProxy }),
     deps.egressProxy,
   );
   const workers = new Map<string, Worker>();
@@ -116,7 +117,7 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
     queues.set(name, new Queue(integrationQueueName(name), { connection: redis, prefix: bullPrefix(prefix, integrationQueueName(name)) }));
   }
   const gate = new CallGate(redis, keys);
-  const breaker = new CircuitBreaker(redis, keys, metrics);
+  const breaker = new CircuitBreaker(redis, keys, metrics, { gateWaitMs: MAX_IN_TRY_GATE_WAIT_MS });
   const adaptive = new AdaptiveLimits(gate, metrics);
   const asyncWaits = new AsyncWaits({
     config,
@@ -129,8 +130,8 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
     metrics,
     escalations,
     resendCallback: callbackResender(finishing),
-    observers: (name, tool, log) =>
-      responseObservers(adaptive.observer(name, config.integrations[name]!, log), escalation.deprecations.observer(name, tool.name, tool.apiVersion, log)).onResponse,
+    observers: (name, connection, tool, log) =>
+      responseObservers(adaptive.observer(name, config.integrations[name]!, connection, log), escalation.deprecations.observer(name, tool.name, tool.apiVersion, log)).onResponse,
   });
   const processor = createToolJobProcessor({
     config,

@@ -34,7 +34,7 @@ export interface AsyncWaitDeps {
   /** Queues the callback of a job found already finished (its worker died before it could). */
   resendCallback?: (jobId: string) => Promise<void>;
   /** The answer observers of a status check (adaptive limits, deprecation watch). */
-  observers?: (integration: string, tool: RunnableTool, log: Logger) => ((answer: UpstreamAnswerHeaders) => void) | undefined;
+  observers?: (integration: string, connection: string, tool: RunnableTool, log: Logger) => ((answer: UpstreamAnswerHeaders) => void) | undefined;
 }
 
 /** One run of a tool job, as the processor hands it over. */
@@ -157,7 +157,7 @@ export class AsyncWaits {
 
   private check(run: WaitRun, wait: AsyncWait) {
     const { data, tool, log } = run;
-    const onResponse = this.deps.observers?.(data.integration, tool, log);
+    const onResponse = this.deps.observers?.(data.integration, data.connection, tool, log);
     return runStatusCheck(this.deps, {
       jobId: run.job.id!,
       name: data.integration,

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { IntegrationConfig, Logger, Metrics } from '@broker/shared';
 import { asToolError, type IntegrationClient, type RunnableTool, type StatusCheck, type ToolError, type UpstreamAnswerHeaders } from '@broker/tools';
-import type { CallGate } from '../limits/call-gate';
+import { throttleScope, type CallGate, type HoldScope } from '../limits/call-gate';
 import type { CircuitBreaker } from '../limits/circuit-breaker';
 import { upstreamObserver } from '../metrics/upstream-observer';
-import { gateFurtherCalls } from '../tool-jobs/gated-http';
+import { callAdmission } from '../tool-jobs/call-admission';
+import { CallHeldBack } from '../tool-jobs/call-held-back';
 
 export interface StatusCheckDeps {
   gate: CallGate;
@@ -30,43 +31,46 @@ export interface StatusCheckRun {
 export type CheckResult = StatusCheck | { state: 'deferred'; waitMs: number } | { state: 'error'; error: ToolError };
 
 /**
- * One status check, admitted like any upstream call: the circuit breaker and
- * the call gate (sliding windows, pauses) first. Held back, it comes back as
- * `deferred` and the job is simply woken later; a failed call is reported
- * to the breaker, and a 429 or `Retry-After` pauses the integration.
+ * One status check, admitted like any upstream call: the circuit breaker
+ * first, then the call gate right before the request is written (sliding
+ * windows and pauses; the check counts in the windows). Held back, it comes
+ * back as `deferred` and the job is simply woken later; a failed call is
+ * reported to the breaker, and a 429 or `Retry-After` pauses the credential
+ * (or, for a 503, the integration) like a try's would.
  */
 export async function runStatusCheck(deps: StatusCheckDeps, run: StatusCheckRun): Promise<CheckResult> {
   const { gate, breaker, metrics } = deps;
   const token = `${run.jobId}:check:${randomBytes(4).toString('hex')}`;
-  const [ticket, verdict] = await Promise.all([
-    breaker.admit(run.name, run.integration, token, run.log),
-    gate.acquire(run.name, run.integration, run.connection, token),
-  ]);
-  if (!ticket.admitted || !verdict.admitted) {
-    await Promise.all([
-      ticket.admitted ? ticket.release() : undefined,
-      verdict.admitted ? gate.release(run.name, run.connection, token) : undefined,
-    ]);
-    const waitMs = !ticket.admitted ? ticket.waitMs : !verdict.admitted ? verdict.waitMs : 0;
-    return { state: 'deferred', waitMs: Math.max(50, waitMs) };
-  }
+  const ticket = await breaker.admit(run.name, run.integration, token, run.log);
+  if (!ticket.admitted) return { state: 'deferred', waitMs: Math.max(50, ticket.waitMs) };
   const controller = new AbortController();
+  const scope = throttleScope(run.integration);
+  const pause = async (ms: number, reason: string, on: HoldScope) => {
+    await gate.pause(run.name, ms, reason, on === 'connection' ? run.connection : undefined);
+    metrics.pauses.inc({ integration: run.name });
+  };
   try {
-    const http = gateFurtherCalls(
-      run.client.forCall({
-        tool: run.tool.name,
-        jobId: run.jobId,
-        attempt: 0,
+    const http = run.client.forCall({
+      tool: run.tool.name,
+      jobId: run.jobId,
+      attempt: 0,
+      connection: run.connection,
+      write: false,
+      requestId: run.requestId,
+      onCall: upstreamObserver(metrics),
+      signal: controller.signal,
+      ...(run.onResponse ? { onResponse: run.onResponse } : {}),
+      admit: callAdmission({
+        gate,
+        integrationName: run.name,
+        integration: run.integration,
         connection: run.connection,
-        write: false,
-        requestId: run.requestId,
-        onCall: upstreamObserver(metrics),
+        tryToken: token,
         signal: controller.signal,
-        ...(run.onResponse ? { onResponse: run.onResponse } : {}),
+        log: run.log,
+        onAdmitted: () => ticket.renew(),
       }),
-      (call) => gate.acquire(run.name, run.integration, run.connection, `${token}:${call}`),
-      controller.signal,
-    );
+    });
     const result = await run.tool.checkStatus!(run.reference, run.input, {
       jobId: run.jobId,
       attempt: 0,
@@ -76,19 +80,16 @@ export async function runStatusCheck(deps: StatusCheckDeps, run: StatusCheckRun)
       logger: run.log,
       signal: controller.signal,
       reportProgress: async () => undefined,
-      pauseIntegration: async (ms, reason) => {
-        await gate.pause(run.name, ms, reason);
-        metrics.pauses.inc({ integration: run.name });
-      },
+      pauseIntegration: (ms, reason) => pause(ms, reason, scope),
     });
     await ticket.settle();
     return result;
   } catch (err) {
     const error = asToolError(err);
     await ticket.settle(error);
+    if (error instanceof CallHeldBack) return { state: 'deferred', waitMs: Math.max(50, error.waitMs) };
     if (error.retryAfterMs !== undefined && error.retryAfterMs > 0) {
-      await gate.pause(run.name, error.retryAfterMs, `${error.upstreamStatus ?? ''}`);
-      metrics.pauses.inc({ integration: run.name });
+      await pause(error.retryAfterMs, `${error.upstreamStatus ?? ''}`, error.upstreamStatus === 503 ? 'integration' : scope);
     }
     return { state: 'error', error };
   }

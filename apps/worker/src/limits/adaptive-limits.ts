@@ -1,6 +1,6 @@
 import type { IntegrationConfig, Logger, Metrics } from '@broker/shared';
 import { MAX_RETRY_AFTER_MS, type UpstreamAnswerHeaders } from '@broker/tools';
-import type { CallGate } from './call-gate';
+import { throttleScope, type CallGate } from './call-gate';
 import { adaptivePauseMs, readRateLimitHeaders } from './rate-limit-headers';
 
 /**
@@ -25,12 +25,14 @@ export class AdaptiveLimits {
    * pause is sent at once, on the worker's one command connection, so this
    * worker's next gate check is ordered after it; its result is only logged.
    */
-  observer(name: string, integration: IntegrationConfig, log: Logger): ((answer: UpstreamAnswerHeaders) => void) | undefined {
+  observer(name: string, integration: IntegrationConfig, connection: string, log: Logger): ((answer: UpstreamAnswerHeaders) => void) | undefined {
     const settings = integration.adaptiveRateLimit;
     if (settings === false) return undefined;
+    // A reported budget is the credential's, as a 429 is (CONTRACT §2).
+    const pausedConnection = throttleScope(integration) === 'connection' ? connection : undefined;
     return (answer) => {
       try {
-        // A 429 is the retry policy's: it pauses the integration and defers the job.
+        // A 429 is the retry decision's: it pauses the credential and defers the job.
         if (answer.status === 429) return;
         const reading = readRateLimitHeaders(answer.headers);
         // Retry-After on a failure reaches the retry policy with the error; here only a success's counts.
@@ -39,7 +41,7 @@ export class AdaptiveLimits {
         if (pauseMs <= 0) return;
         const remaining = reading.budgets.length > 0 ? Math.min(...reading.budgets.map((b) => b.remaining)) : undefined;
         this.gate
-          .pause(name, pauseMs, 'adaptive')
+          .pause(name, pauseMs, 'adaptive', pausedConnection)
           .then((inForce) => {
             this.metrics.pauses.inc({ integration: name });
             log.info({ integration: name, remaining, floor: settings.floor, pauseMs, inForceMs: inForce }, 'rate limit budget low: integration paused until it resets');

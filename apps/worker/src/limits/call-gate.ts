@@ -20,7 +20,7 @@ import type { IntegrationConfig, RedisKeys } from '@broker/shared';
  * moment its answer came back (`settled`), which is always after the upstream
  * saw it: only a call still on its way holds its slot longer than the window.
  *
- * KEYS: pause, integration window, connection window: one hash slot
+ * KEYS: integration pause, connection pause, integration window, connection window: one hash slot
  * (`{int:<integration>}`), so this runs on a Redis Cluster. Every key is always
  * passed (an empty key name would hash to another slot). ARGV: max and window
  * ms of the integration, then of the connection, member, whether each window
@@ -31,6 +31,8 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local paused = redis.call('PTTL', KEYS[1])
 if paused > 0 then return {1, paused} end
+paused = redis.call('PTTL', KEYS[2])
+if paused > 0 then return {4, paused} end
 local margin = tonumber(ARGV[8])
 local function wait_for(key, max, window)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
@@ -39,20 +41,20 @@ local function wait_for(key, max, window)
   return math.max(1, tonumber(oldest[2]) + window - now + 1)
 end
 if ARGV[6] == '1' then
-  local w = wait_for(KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]))
+  local w = wait_for(KEYS[3], tonumber(ARGV[1]), tonumber(ARGV[2]))
   if w > 0 then return {2, w} end
 end
 if ARGV[7] == '1' then
-  local w = wait_for(KEYS[3], tonumber(ARGV[3]), tonumber(ARGV[4]))
+  local w = wait_for(KEYS[4], tonumber(ARGV[3]), tonumber(ARGV[4]))
   if w > 0 then return {3, w} end
 end
 if ARGV[6] == '1' then
-  redis.call('ZADD', KEYS[2], now + margin, ARGV[5])
-  redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]) + margin)
+  redis.call('ZADD', KEYS[3], now + margin, ARGV[5])
+  redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[2]) + margin)
 end
 if ARGV[7] == '1' then
-  redis.call('ZADD', KEYS[3], now + margin, ARGV[5])
-  redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[4]) + margin)
+  redis.call('ZADD', KEYS[4], now + margin, ARGV[5])
+  redis.call('PEXPIRE', KEYS[4], tonumber(ARGV[4]) + margin)
 end
 return {0, 0}
 `);
@@ -60,16 +62,17 @@ return {0, 0}
 /**
  * Re-times an admitted call to the moment it was answered. KEYS: integration
  * window, connection window. ARGV: member, integration on, connection on,
- * integration window ms, connection window ms. Only a call still in the
- * window is moved, never re-added. The window's key then lives at least
- * a window past the answer: set at the last admission, its expiry could
- * otherwise drop a call answered later together with the whole window.
+ * integration window ms, connection window ms. The call is (re-)added even when
+ * its admission entry was pruned meanwhile (an answer later than the window):
+ * every call counts until a window after its answer, however late that is.
+ * The window's key then lives at least a window past the answer: set at the
+ * last admission, its expiry could otherwise drop a call answered later
+ * together with the whole window.
  */
 const SENT = new LuaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function restamp(key, window)
-  if not redis.call('ZSCORE', key, ARGV[1]) then return end
   redis.call('ZADD', key, now, ARGV[1])
   if redis.call('PTTL', key) < window then redis.call('PEXPIRE', key, window) end
 end
@@ -78,7 +81,7 @@ if ARGV[3] == '1' then restamp(KEYS[2], tonumber(ARGV[5])) end
 return 0
 `);
 
-/** Sets the integration's pause, never shortening one already in force. */
+/** Sets a pause (the integration's or one connection's), never shortening one already in force. */
 const PAUSE = new LuaScript(`
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
@@ -86,10 +89,23 @@ end
 return redis.call('PTTL', KEYS[1])
 `);
 
+/** Who must wait: every job of the integration, or only the jobs of one connection (one credential). */
+export type HoldScope = 'integration' | 'connection';
+
 export type GateVerdict =
   | { admitted: true }
-  /** `integration`: the whole integration must wait (pause or its window); `connection`: only this connection. */
-  | { admitted: false; scope: 'integration' | 'connection'; waitMs: number; reason: 'paused' | 'rate_limit' };
+  /** `integration`: the whole integration must wait (its pause or its window); `connection`: only this connection. */
+  | { admitted: false; scope: HoldScope; waitMs: number; reason: 'paused' | 'rate_limit' };
+
+/**
+ * What a throttle on one connection's credential holds back (CONTRACT §2): APIs
+ * meter each credential on its own, so a 429 pauses that connection only; an
+ * integration with no named connections has one credential, so the pause is
+ * the whole integration's (and the queue can be held rather than each job).
+ */
+export function throttleScope(integration: IntegrationConfig): HoldScope {
+  return integration.connections && Object.keys(integration.connections).length > 0 ? 'connection' : 'integration';
+}
 
 /**
  * How much later than its admission a call still on its way is counted: a
@@ -114,6 +130,7 @@ export class CallGate {
       this.redis,
       [
         this.keys.pause(integrationName),
+        this.keys.connectionPause(integrationName, connection),
         this.keys.rateWindow(integrationName),
         this.keys.connectionRateWindow(integrationName, connection),
       ],
@@ -136,6 +153,8 @@ export class CallGate {
         return { admitted: false, scope: 'integration', waitMs, reason: 'paused' };
       case 2:
         return { admitted: false, scope: 'integration', waitMs, reason: 'rate_limit' };
+      case 4:
+        return { admitted: false, scope: 'connection', waitMs, reason: 'paused' };
       default:
         return { admitted: false, scope: 'connection', waitMs, reason: 'rate_limit' };
     }
@@ -172,8 +191,13 @@ export class CallGate {
       .exec();
   }
 
-  /** Stops every worker from calling the integration for `ms` (a 429 or Retry-After). Returns the pause in force. */
-  async pause(integrationName: string, ms: number, reason: string): Promise<number> {
-    return PAUSE.run<number>(this.redis, [this.keys.pause(integrationName)], [String(Math.ceil(ms)), reason]);
+  /**
+   * Stops every worker from calling the integration — or, with `connection`,
+   * from using that connection's credential — for `ms` (a 429 or
+   * Retry-After). Returns the pause in force.
+   */
+  async pause(integrationName: string, ms: number, reason: string, connection?: string): Promise<number> {
+    const key = connection === undefined ? this.keys.pause(integrationName) : this.keys.connectionPause(integrationName, connection);
+    return PAUSE.run<number>(this.redis, [key], [String(Math.ceil(ms)), reason]);
   }
 }

@@ -1,0 +1,104 @@
+import { ToolError } from '@broker/tools';
+import type { HoldScope } from '../limits/call-gate';
+import { CallHeldBack } from './call-held-back';
+
+export interface RetrySettings {
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** What the decision needs to know about the job and its try. */
+export interface TryFacts {
+  /** Tries made so far, this one included. */
+  attempt: number;
+  maxAttempts: number;
+  /** Times this job was already put back because the upstream throttled it. */
+  rateLimitDeferrals: number;
+  maxRateLimitDeferrals: number;
+  /** What a throttle on this job's credential holds back (see throttleScope). */
+  throttleScope: HoldScope;
+}
+
+/** Holds calls back for every worker: the integration's, or the job's connection's. */
+export interface Pause {
+  scope: HoldScope;
+  ms: number;
+}
+
+export type TryDecision =
+  /** Try again after `waitMs`; the failed try counted as an attempt. */
+  | { action: 'retry'; waitMs: number; reason: string; pause?: Pause }
+  /**
+   * Put the job back without spending an attempt; `hold` says who waits
+   * `waitMs` (the integration's queue, or this job alone); `countsDeferral`:
+   * the upstream throttled us (bounded by maxRateLimitDeferrals).
+   */
+  | { action: 'defer'; waitMs: number; reason: string; hold: HoldScope; countsDeferral: boolean; pause?: Pause }
+  /** End the job with `error` (which may say more than the try's own error). */
+  | { action: 'fail'; reason: string; error: ToolError };
+
+/** Exponential backoff with full jitter (AWS architecture blog): uniform in [0, min(cap, base·2^(n-1))]. */
+export function fullJitter(attempt: number, settings: RetrySettings, random: () => number = Math.random): number {
+  const ceiling = Math.min(settings.maxDelayMs, settings.baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  return Math.floor(random() * ceiling);
+}
+
+function outcomeUnknown(error: ToolError): ToolError {
+  const what = error.code === 'TIMEOUT' ? 'timed out' : `failed (${error.message})`;
+  return new ToolError('OUTCOME_UNKNOWN', {
+    message: `the call ${what} after the request was sent; it may have taken effect upstream and is not resent without an idempotency key`,
+    retryable: false,
+    cause: error,
+  });
+}
+
+/**
+ * The whole retry meaning of a failed try, one pure function (the worker only
+ * carries it out):
+ * - the call gate or the breaker held the call back: nothing was sent, the job
+ *   waits without spending an attempt, and only who was held waits;
+ * - a 429 (or a throttle reported otherwise): not a failed call; the job is
+ *   deferred without spending an attempt, and the credential that got it is
+ *   paused for every worker (the integration when it has one credential);
+ *   bounded by `maxRateLimitDeferrals` so a job cannot loop forever;
+ * - a 503 with Retry-After pauses the whole integration, and is retried;
+ * - a write without an idempotency key that may have reached the upstream
+ *   (sent, then no answer) is never resent: OUTCOME_UNKNOWN;
+ * - other retryable errors: backoff with full jitter, never sooner than the
+ *   upstream's Retry-After, while attempts remain.
+ */
+export function decideTry(error: ToolError, facts: TryFacts, settings: RetrySettings, random: () => number = Math.random): TryDecision {
+  if (error instanceof CallHeldBack) {
+    if (error.midTry && facts.rateLimitDeferrals >= facts.maxRateLimitDeferrals) {
+      return { action: 'fail', reason: `held back mid-try ${facts.rateLimitDeferrals} times: the tool needs more calls than the window allows`, error };
+    }
+    return { action: 'defer', waitMs: error.waitMs, reason: `${error.scope} ${error.reason}`, hold: error.scope, countsDeferral: error.midTry };
+  }
+  if (error.code === 'CIRCUIT_OPEN') {
+    return { action: 'defer', waitMs: error.retryAfterMs ?? settings.baseDelayMs, reason: 'circuit open', hold: 'integration', countsDeferral: false };
+  }
+  if (error.code === 'RATE_LIMITED') {
+    if (facts.rateLimitDeferrals >= facts.maxRateLimitDeferrals) {
+      return { action: 'fail', reason: `still throttled after ${facts.rateLimitDeferrals} deferrals`, error };
+    }
+    // Without Retry-After, back off deterministically: a random pause helps nobody.
+    const fallback = Math.min(settings.maxDelayMs, Math.max(settings.baseDelayMs, 100) * 2 ** facts.rateLimitDeferrals);
+    const waitMs = error.retryAfterMs ?? fallback;
+    return {
+      action: 'defer',
+      waitMs,
+      reason: 'upstream throttled',
+      hold: facts.throttleScope,
+      countsDeferral: true,
+      pause: { scope: facts.throttleScope, ms: waitMs },
+    };
+  }
+  if (!error.retryable) return { action: 'fail', reason: `${error.code} is not retryable`, error };
+  if (error.stage === 'exchange' && error.writeWithoutKey) {
+    return { action: 'fail', reason: 'a write without an idempotency key may have reached the upstream', error: outcomeUnknown(error) };
+  }
+  if (facts.attempt >= facts.maxAttempts) return { action: 'fail', reason: `no attempts left (${facts.maxAttempts})`, error };
+  const waitMs = Math.max(fullJitter(facts.attempt, settings, random), error.retryAfterMs ?? 0);
+  const pause = error.upstreamStatus === 503 && error.retryAfterMs ? { pause: { scope: 'integration' as const, ms: error.retryAfterMs } } : {};
+  return { action: 'retry', waitMs, reason: error.code, ...pause };
+}

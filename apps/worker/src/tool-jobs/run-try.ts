@@ -1,0 +1,91 @@
+import type { IntegrationConfig, Logger, ToolJobData } from '@broker/shared';
+import { ToolError, type IntegrationClient, type Pending, type RunnableTool } from '@broker/tools';
+import { responseObservers } from '../alerts/deprecation-watch';
+import { throttleScope } from '../limits/call-gate';
+import { upstreamObserver } from '../metrics/upstream-observer';
+import type { BreakerTicket } from '../limits/circuit-breaker';
+import { callAdmission } from './call-admission';
+import type { ToolJobDeps } from './tool-job-deps';
+
+export interface TryRun {
+  id: string;
+  data: ToolJobData;
+  integration: IntegrationConfig;
+  tool: RunnableTool;
+  client: IntegrationClient;
+  input: unknown;
+  attempt: number;
+  tryToken: string;
+  ticket: Extract<BreakerTicket, { admitted: true }>;
+  log: Logger;
+}
+
+export type TryOutcome = { kind: 'output'; value: unknown } | { kind: 'pending'; pending: Pending; raw: unknown };
+
+function fieldPaths(errors: { pointer: string; message: string }[]): string {
+  return errors.map((e) => `${e.pointer || '/'} ${e.message}`).join('; ');
+}
+
+/**
+ * The try itself: the tool runs with an HTTP handle whose every request —
+ * the first, pages, resends — is admitted by the call gate right before it is
+ * written, and its output is checked against the tool's schema. Throws the
+ * try's failure; the caller settles it.
+ */
+export async function runTry(deps: ToolJobDeps, run: TryRun, isPending: (output: unknown) => output is Pending): Promise<TryOutcome> {
+  const { id, data, integration, tool, log } = run;
+  const controller = new AbortController();
+  const observers = responseObservers(
+    deps.adaptive.observer(data.integration, integration, data.connection, log),
+    deps.deprecations?.observer(data.integration, tool.name, tool.apiVersion, log),
+  );
+  const http = run.client.forCall({
+    tool: tool.name,
+    jobId: id,
+    attempt: run.attempt,
+    connection: data.connection,
+    write: tool.write,
+    // The submitting request's id ties upstream logs to the agent's request; `attempt` is in our log lines.
+    requestId: data.requestId ?? `${id}-${run.attempt}`,
+    onCall: upstreamObserver(deps.metrics),
+    signal: controller.signal,
+    ...observers,
+    // Derived from the job, so every attempt and a re-run after a crash send the same key.
+    ...(tool.idempotent ? { idempotencyKey: id } : {}),
+    admit: callAdmission({
+      gate: deps.gate,
+      integrationName: data.integration,
+      integration,
+      connection: data.connection,
+      tryToken: run.tryToken,
+      signal: controller.signal,
+      log,
+      onAdmitted: () => run.ticket.renew(),
+    }),
+  });
+  const output = await tool.run(run.input, {
+    jobId: id,
+    attempt: run.attempt,
+    connection: data.connection,
+    idempotencyKey: id,
+    logger: log,
+    signal: controller.signal,
+    http,
+    reportProgress: async (progress) => {
+      await deps.store.setProgress(id, progress);
+    },
+    // A budget reported in a body (GraphQL query cost) is the credential's, like a 429.
+    pauseIntegration: async (ms, reason) => {
+      const scope = throttleScope(integration);
+      await deps.gate.pause(data.integration, ms, reason, scope === 'connection' ? data.connection : undefined);
+      deps.metrics.pauses.inc({ integration: data.integration });
+    },
+  });
+  if (isPending(output)) return { kind: 'pending', pending: output, raw: output };
+  const checked = tool.validateOutput(output);
+  if (!checked.ok) {
+    deps.escalations?.schemaMismatch({ integration: data.integration, tool: tool.name, errors: checked.errors, sample: output, jobId: id });
+    throw new ToolError('SCHEMA_MISMATCH', { message: `upstream answer does not match the output schema: ${fieldPaths(checked.errors)}` });
+  }
+  return { kind: 'output', value: checked.value };
+}

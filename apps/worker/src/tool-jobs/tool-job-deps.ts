@@ -1,0 +1,30 @@
+import type { Queue } from 'bullmq';
+import type { BrokerConfig, JobStore, Logger, Metrics } from '@broker/shared';
+import type { IntegrationClient, ToolRegistry } from '@broker/tools';
+import type { DeprecationWatch } from '../alerts/deprecation-watch';
+import type { Escalations } from '../alerts/escalations';
+import type { AsyncWaits } from '../async-tools/async-waits';
+import type { AdaptiveLimits } from '../limits/adaptive-limits';
+import type { CallGate } from '../limits/call-gate';
+import type { CircuitBreaker } from '../limits/circuit-breaker';
+
+export interface ToolJobDeps {
+  config: BrokerConfig;
+  registry: ToolRegistry;
+  clients: ReadonlyMap<string, IntegrationClient>;
+  store: JobStore;
+  gate: CallGate;
+  breaker: CircuitBreaker;
+  adaptive: AdaptiveLimits;
+  queues: ReadonlyMap<string, Queue>;
+  logger: Logger;
+  metrics: Metrics;
+  /** Queues the callback of a job found already finished (its worker died before it could); idempotent. */
+  resendCallback?: (jobId: string) => Promise<void>;
+  /** Async tools: the wait after a `pending` first answer (absent: a pending answer fails the job UNKNOWN). */
+  asyncWaits?: AsyncWaits;
+  /** Escalates what retries cannot fix (schema drift here). */
+  escalations?: Escalations;
+  /** Records upstream deprecation and sunset notices. */
+  deprecations?: DeprecationWatch;
+}
