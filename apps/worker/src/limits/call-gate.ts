@@ -117,6 +117,19 @@ export function admissionMargin(durationMs: number): number {
   return Math.min(50, Math.max(5, Math.round(durationMs * 0.02)));
 }
 
+/**
+ * How long an admission stays good for a request not yet written: its
+ * entry was stamped `margin` ms ahead (see ACQUIRE), so a request written
+ * within the margin is still counted a whole window from its sending. Only
+ * pauses to check: the smallest margin.
+ */
+export function admissionFreshMs(integration: IntegrationConfig, connection: string): number {
+  const limit = integration.rateLimit;
+  const perConnection = namedConnection(integration, connection)?.rateLimit ?? limit?.perConnection;
+  const margins = [limit, perConnection].filter((w) => w !== undefined).map((w) => admissionMargin(w.durationMs));
+  return margins.length > 0 ? Math.min(...margins) : admissionMargin(0);
+}
+
 export class CallGate {
   constructor(
     private readonly redis: RedisClient,

@@ -2,11 +2,21 @@ import { randomBytes } from 'node:crypto';
 import type { IntegrationConfig, JobStatus, Logger } from '@broker/shared';
 import { ToolError } from '@broker/tools';
 import type { BreakerTicket } from '../limits/circuit-breaker';
+import type { PreAdmission } from './call-admission';
+import { CallHeldBack } from './call-held-back';
 import type { ToolJobDeps } from './tool-job-deps';
 
+/** Unique per process; a counter after it names each try (no random bytes per job). */
+const PROCESS_TAG = randomBytes(4).toString('hex');
+let tries = 0;
+
 export type TryAdmission =
-  /** Run the try: its attempt number, the breaker's ticket, and the token that names its calls in the windows. */
-  | { kind: 'run'; attempt: number; ticket: Extract<BreakerTicket, { admitted: true }>; tryToken: string }
+  /**
+   * Run the try: its attempt number, the breaker's ticket, the token that
+   * names its calls in the windows, and the gate's admission of its first
+   * request, asked with the claim (good only while fresh: see callAdmission).
+   */
+  | { kind: 'run'; attempt: number; ticket: Extract<BreakerTicket, { admitted: true }>; tryToken: string; preAdmission: PreAdmission }
   /** The job is not to run: cancelled, finished already (a stalled re-run), or without a record. */
   | { kind: 'skip'; status: JobStatus | 'missing' }
   /** The breaker is open or probing: the job waits (a CIRCUIT_OPEN error carrying the wait). */
@@ -14,20 +24,29 @@ export type TryAdmission =
 
 /**
  * The first step of a try: claim the job's record (it turns `running` and
- * counts the attempt) and ask the circuit breaker, at once — one round trip.
- * What one of them took is given back when the other refuses. The call gate is
- * not asked here: the HTTP layer asks it right before each request is written.
+ * counts the attempt), ask the circuit breaker, and ask the call gate for the
+ * first request — at once, one round trip. What one of them took is given
+ * back when another refuses. The gate's admission is only used if the first
+ * request is written while it is fresh (no credential refresh or slow secret
+ * read in between); otherwise the HTTP layer asks the gate again.
  */
-export async function admitTry(deps: ToolJobDeps, id: string, name: string, integration: IntegrationConfig, log: Logger): Promise<TryAdmission> {
-  const tryToken = `${id}:${randomBytes(4).toString('hex')}`;
-  const [claim, ticket] = await Promise.all([deps.store.claimTry(id), deps.breaker.admit(name, integration, tryToken, log)]);
-  if (claim.status !== 'running') {
-    if (ticket.admitted) await ticket.release();
-    return { kind: 'skip', status: claim.status };
+export async function admitTry(deps: ToolJobDeps, id: string, name: string, integration: IntegrationConfig, connection: string, log: Logger): Promise<TryAdmission> {
+  const tryToken = `${id}:${PROCESS_TAG}${(++tries).toString(36)}`;
+  const askedAt = performance.now();
+  const [claim, ticket, verdict] = await Promise.all([
+    deps.store.claimTry(id),
+    deps.breaker.admit(name, integration, tryToken, log),
+    deps.gate.acquire(name, integration, connection, tryToken),
+  ]);
+  const runs = claim.status === 'running' && ticket.admitted && verdict.admitted;
+  if (!runs) {
+    await Promise.all([ticket.admitted ? ticket.release() : undefined, verdict.admitted ? deps.gate.release(name, connection, tryToken) : undefined]);
   }
+  if (claim.status !== 'running') return { kind: 'skip', status: claim.status };
   if (!ticket.admitted) {
     const error = new ToolError('CIRCUIT_OPEN', { message: ticket.error.message, retryAfterMs: ticket.waitMs, stage: 'prepare' });
     return { kind: 'held', error };
   }
-  return { kind: 'run', attempt: claim.attempts, ticket, tryToken };
+  if (!verdict.admitted) return { kind: 'held', error: CallHeldBack.from(verdict, false) };
+  return { kind: 'run', attempt: claim.attempts, ticket, tryToken, preAdmission: { askedAt } };
 }

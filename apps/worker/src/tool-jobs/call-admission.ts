@@ -1,10 +1,16 @@
 import type { IntegrationConfig, Logger } from '@broker/shared';
 import { ToolError, type AdmittedRequest } from '@broker/tools';
-import type { CallGate } from '../limits/call-gate';
+import { admissionFreshMs, type CallGate } from '../limits/call-gate';
 import { CallHeldBack } from './call-held-back';
 
 /** A request after a try's first waits this long at most for the call gate. @defaultValue 30000 */
 export const MAX_IN_TRY_GATE_WAIT_MS = 30_000;
+
+/** The gate admitted the try's first request (member = the try token) when the job was claimed. */
+export interface PreAdmission {
+  /** performance.now() when the admission was asked: it happened at Redis after this. */
+  askedAt: number;
+}
 
 export interface CallAdmissionOptions {
   gate: CallGate;
@@ -13,6 +19,8 @@ export interface CallAdmissionOptions {
   connection: string;
   /** Unique to the try: the window members are `<token>`, `<token>:1`, … */
   tryToken: string;
+  /** Used for the first request if it is written while fresh (see admissionFreshMs); else given back and asked again. */
+  preAdmission?: PreAdmission;
   signal: AbortSignal;
   log: Logger;
   /** Told each time a request is admitted (a half-open breaker's probe renews its lease). Must not throw. */
@@ -42,6 +50,12 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * refreshed, for resends after a 401 or a refused connection too — so no
  * wait can slip between admission and sending.
  *
+ * The try's first request may use the admission asked with the job's claim
+ * (one round trip fewer) only while it is fresh: within the margin its
+ * window entry was stamped ahead, so it still counts a whole window from the
+ * sending. Later — a credential refresh, a slow secret read — it is given
+ * back and asked again here.
+ *
  * The try's first request does not wait: refused, the job is put back
  * (CallHeldBack) and its worker slot is free for other jobs. Later requests
  * (pages, resends) wait in the try up to `maxWaitMs`, then the job is put
@@ -51,10 +65,17 @@ export function callAdmission(options: CallAdmissionOptions): () => Promise<Admi
   const { gate, integrationName, integration, connection, tryToken, signal, log } = options;
   const maxWaitMs = options.maxWaitMs ?? MAX_IN_TRY_GATE_WAIT_MS;
   let requests = 0;
+  let pre = options.preAdmission;
   return async () => {
     const n = requests++;
     const member = n === 0 ? tryToken : `${tryToken}:${n}`;
     let waited = 0;
+    if (n === 0 && pre) {
+      const fresh = performance.now() - pre.askedAt <= admissionFreshMs(integration, connection);
+      pre = undefined;
+      if (fresh) return admitted(member);
+      await gate.release(integrationName, connection, member);
+    }
     for (;;) {
       const verdict = await gate.acquire(integrationName, integration, connection, member);
       if (verdict.admitted) break;
@@ -62,6 +83,10 @@ export function callAdmission(options: CallAdmissionOptions): () => Promise<Admi
       await sleep(verdict.waitMs, signal);
       waited += verdict.waitMs;
     }
+    return admitted(member);
+  };
+
+  function admitted(member: string): AdmittedRequest {
     options.onAdmitted?.();
     return {
       answered() {
@@ -71,5 +96,5 @@ export function callAdmission(options: CallAdmissionOptions): () => Promise<Admi
           .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'rate window not re-timed'));
       },
     };
-  };
+  }
 }

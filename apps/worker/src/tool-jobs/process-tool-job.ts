@@ -1,5 +1,5 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { toolJobDataSchema, type ToolJobData } from '@broker/shared';
+import { fixedFieldsLogger, lazyChild, toolJobDataSchema, type Logger, type ToolJobData } from '@broker/shared';
 import { asToolError, isPending, ToolError } from '@broker/tools';
 import { admitTry } from './admit-try';
 import { CallHeldBack } from './call-held-back';
@@ -30,13 +30,15 @@ function fieldPaths(errors: { pointer: string; message: string }[]): string {
  * wait, delayed, active and finished.
  */
 export function createToolJobProcessor(deps: ToolJobDeps) {
+  // The success line has fixed fields: no redaction pass (see fixedFieldsLogger).
+  const successLog: Logger = fixedFieldsLogger(deps.logger);
   return async function processToolJob(job: Job<ToolJobData>, token?: string): Promise<{ status: string }> {
     const id = job.id!;
     const data = toolJobDataSchema.parse(job.data);
     const integration = deps.config.integrations[data.integration];
     const tool = deps.registry.get(data.tool);
     const client = deps.clients.get(data.integration);
-    const log = deps.logger.child({ jobId: id, requestId: data.requestId, tool: data.tool, integration: data.integration });
+    const log = lazyChild(deps.logger, { jobId: id, requestId: data.requestId, tool: data.tool, integration: data.integration });
 
     if (!integration || !tool || !client) {
       await deps.store.fail(id, new ToolError('UNKNOWN', { message: `tool "${data.tool}" is no longer configured` }).toJobError());
@@ -50,7 +52,7 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
     // A job of an async tool that already made its first call: a wake-up, not a try (async-tools/async-waits.ts).
     if (data.asyncWait && deps.asyncWaits) return deps.asyncWaits.resume({ job, token, data, tool, input: input.value, log });
 
-    const admission = await admitTry(deps, id, data.integration, integration, log);
+    const admission = await admitTry(deps, id, data.integration, integration, data.connection, log);
     if (admission.kind === 'skip') {
       if (admission.status === 'missing' && Date.now() - job.timestamp < RECORD_GRACE_MS) {
         // The api sends a job's record and the job together; should they ever
@@ -66,7 +68,7 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
 
     const { ticket } = admission;
     try {
-      const outcome = await runTry(deps, { id, data, integration, tool, client, input: input.value, attempt: admission.attempt, tryToken: admission.tryToken, ticket, log }, isPending);
+      const outcome = await runTry(deps, { id, data, integration, tool, client, input: input.value, attempt: admission.attempt, tryToken: admission.tryToken, preAdmission: admission.preAdmission, ticket, log }, isPending);
       if (outcome.kind === 'pending' && deps.asyncWaits) {
         await ticket.settle();
         return await deps.asyncWaits.begin({ job, token, data, tool, input: input.value, log }, outcome.pending);
@@ -74,7 +76,7 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
       if (outcome.kind === 'pending') throw new ToolError('UNKNOWN', { message: 'the tool answered pending, but async waits are not set up' });
       // Independent writes: sent together, one round trip.
       await Promise.all([ticket.settle(), deps.store.succeed(id, outcome.value)]);
-      log.info({ attempt: admission.attempt }, 'job succeeded');
+      successLog.info({ jobId: id, requestId: data.requestId, tool: data.tool, integration: data.integration, attempt: admission.attempt }, 'job succeeded');
       return { status: 'succeeded' };
     } catch (err) {
       // The async wait has put the job to sleep, or finished it for good, itself.

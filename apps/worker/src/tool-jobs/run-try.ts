@@ -4,8 +4,15 @@ import { responseObservers } from '../alerts/deprecation-watch';
 import { throttleScope } from '../limits/call-gate';
 import { upstreamObserver } from '../metrics/upstream-observer';
 import type { BreakerTicket } from '../limits/circuit-breaker';
-import { callAdmission } from './call-admission';
+import { callAdmission, type PreAdmission } from './call-admission';
 import type { ToolJobDeps } from './tool-job-deps';
+
+/**
+ * Nothing cancels a try that runs (a cancel applies to queued jobs, SIGTERM
+ * lets running tries finish): tools get a signal that never aborts, and the
+ * HTTP layer sets no listener per request.
+ */
+const NOTHING_CANCELS_A_TRY = new AbortController().signal;
 
 export interface TryRun {
   id: string;
@@ -16,6 +23,7 @@ export interface TryRun {
   input: unknown;
   attempt: number;
   tryToken: string;
+  preAdmission?: PreAdmission;
   ticket: Extract<BreakerTicket, { admitted: true }>;
   log: Logger;
 }
@@ -34,7 +42,6 @@ function fieldPaths(errors: { pointer: string; message: string }[]): string {
  */
 export async function runTry(deps: ToolJobDeps, run: TryRun, isPending: (output: unknown) => output is Pending): Promise<TryOutcome> {
   const { id, data, integration, tool, log } = run;
-  const controller = new AbortController();
   const observers = responseObservers(
     deps.adaptive.observer(data.integration, integration, data.connection, log),
     deps.deprecations?.observer(data.integration, tool.name, tool.apiVersion, log),
@@ -48,7 +55,6 @@ export async function runTry(deps: ToolJobDeps, run: TryRun, isPending: (output:
     // The submitting request's id ties upstream logs to the agent's request; `attempt` is in our log lines.
     requestId: data.requestId ?? `${id}-${run.attempt}`,
     onCall: upstreamObserver(deps.metrics),
-    signal: controller.signal,
     ...observers,
     // Derived from the job, so every attempt and a re-run after a crash send the same key.
     ...(tool.idempotent ? { idempotencyKey: id } : {}),
@@ -58,7 +64,8 @@ export async function runTry(deps: ToolJobDeps, run: TryRun, isPending: (output:
       integration,
       connection: data.connection,
       tryToken: run.tryToken,
-      signal: controller.signal,
+      ...(run.preAdmission ? { preAdmission: run.preAdmission } : {}),
+      signal: NOTHING_CANCELS_A_TRY,
       log,
       onAdmitted: () => run.ticket.renew(),
     }),
@@ -69,7 +76,7 @@ export async function runTry(deps: ToolJobDeps, run: TryRun, isPending: (output:
     connection: data.connection,
     idempotencyKey: id,
     logger: log,
-    signal: controller.signal,
+    signal: NOTHING_CANCELS_A_TRY,
     http,
     reportProgress: async (progress) => {
       await deps.store.setProgress(id, progress);

@@ -67,10 +67,9 @@ export class RequestState {
   /** The forms of the sent credentials, blanked out of any answer. */
   credentials: string[] = [];
   admitted?: AdmittedRequest | undefined;
+  /** The deadline of the exchange under way (shared with requests that started with it). */
   deadline?: AbortSignal;
   startedAt?: number | undefined;
-  /** The last failure proved the request never reached the upstream. */
-  neverSent?: boolean;
 
   constructor(
     readonly call: CallContext,

@@ -1,5 +1,5 @@
 import type { Agent } from 'node:http';
-import { isAxiosError, type AxiosError, type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import { AxiosHeaders, isAxiosError, type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
 import { fixedFieldsLogger, type IntegrationConfig, type Logger } from '@broker/shared';
 import { asToolError, ToolError } from '../tool-error';
 import type { HttpRequest, HttpResponse, IntegrationHttp } from '../types';
@@ -13,6 +13,12 @@ import { neverReached, resendInsideTry } from './resend';
 import type { EgressProxy } from './upstream-agents';
 
 export type { AdmittedRequest, CallContext, UpstreamAnswerHeaders, UpstreamCallReport } from './call-context';
+
+/** Requests starting within this long share one deadline signal (see IntegrationClient.deadline). @defaultValue 50 */
+export const DEADLINE_BUCKET_MS = 50;
+
+/** Credential sets whose forms are remembered (connections × rotations). @defaultValue 64 */
+const MAX_REMEMBERED_CREDENTIALS = 64;
 
 function flatHeaders(headers: AxiosResponse['headers']): Record<string, string> {
   const out: Record<string, string> = {};
@@ -73,6 +79,8 @@ export class IntegrationClient {
   private readonly http: AxiosInstance;
   /** The per-call lines have fixed fields (no body, no headers): no redaction pass on every call. */
   private readonly callLog: Logger;
+  private readonly forms = new Map<string, string[]>();
+  private deadlines: { until: number; signal: AbortSignal } | undefined;
 
   constructor(
     private readonly name: string,
@@ -91,21 +99,12 @@ export class IntegrationClient {
       // A 401 goes through axios-retry's error path (credentials read again); every other status is classified here.
       validateStatus: (status) => status !== 401,
     });
-    this.http.interceptors.request.use((config) => this.prepare(config));
-    // Registered before axios-retry's, so each call is reported before a resend is decided.
-    this.http.interceptors.response.use(
-      (res) => {
-        this.ended(res.config.broker, res.status);
-        return res;
-      },
-      (err: AxiosError) => {
-        const state = err.config?.broker;
-        if (state) state.neverSent = neverReached(err, state);
-        this.ended(state, err.response?.status, err.code);
-        throw err;
-      },
-    );
-    resendInsideTry(this.http);
+    // No interceptors of ours: the first send is prepared before axios is called,
+    // a resend in axios-retry's (awaited) onRetry, each exactly once.
+    resendInsideTry(this.http, async (state, failed, config) => {
+      this.ended(state, failed.response?.status, failed.code);
+      await this.prepare(config, state);
+    });
   }
 
   forCall(call: CallContext): IntegrationHttp {
@@ -131,25 +130,29 @@ export class IntegrationClient {
       headers['content-type'] = 'application/json';
       data = JSON.stringify(req.json);
     }
+    const config: AxiosRequestConfig = {
+      method: req.method,
+      url: req.path,
+      ...(req.query ? { params: req.query } : {}),
+      headers,
+      ...(data !== undefined ? { data } : {}),
+      broker: state,
+    };
+    await this.prepare(config, state);
     let res: AxiosResponse<string>;
     try {
-      res = await this.http.request<string>({
-        method: req.method,
-        url: req.path,
-        ...(req.query ? { params: req.query } : {}),
-        headers,
-        ...(data !== undefined ? { data } : {}),
-        broker: state,
-      });
+      res = await this.http.request<string>(config);
     } catch (err) {
+      // A resend's own failure before sending (credentials, the gate) was reported already.
+      if (isAxiosError(err)) this.ended(state, err.response?.status, err.code);
       throw this.failure(err, state);
     }
+    this.ended(state, res.status);
     return this.answer<T>(res.status, flatHeaders(res.headers), res.data, state);
   }
 
   /** Runs before every request, resends included: credentials, client certificate, admission, deadline. */
-  private async prepare(config: InternalAxiosRequestConfig): Promise<InternalAxiosRequestConfig> {
-    const state = config.broker!;
+  private async prepare(config: AxiosRequestConfig, state: RequestState): Promise<void> {
     const { call } = state;
     let auth: Record<string, string>;
     let httpsAgent: Agent | undefined;
@@ -162,17 +165,47 @@ export class IntegrationClient {
     } catch (err) {
       beforeSending(err);
     }
-    for (const [name, value] of Object.entries(auth)) config.headers.set(name, value);
+    const headers = config.headers!;
+    for (const [name, value] of Object.entries(auth)) {
+      if (headers instanceof AxiosHeaders) headers.set(name, value);
+      else (headers as Record<string, string>)[name] = value;
+    }
     if (httpsAgent) config.httpsAgent = httpsAgent;
     state.sentHeaders = Object.fromEntries(Object.entries(auth).map(([name, value]) => [name.toLowerCase(), value]));
-    state.credentials = credentialForms(auth);
+    state.credentials = this.formsOf(auth);
     // Admitted last, after every wait above: the window counts the call from when it is written.
     state.admitted = call.admit ? await call.admit() : undefined;
-    const deadline = AbortSignal.timeout(this.integration.timeoutMs);
-    state.deadline = deadline;
-    config.signal = call.signal ? AbortSignal.any([call.signal, deadline]) : deadline;
+    config.signal = this.deadline(state);
     state.startedAt = performance.now();
-    return config;
+  }
+
+  /** The credential forms of an auth header set, kept while the credentials stay the same (rotations are rare). */
+  private formsOf(auth: Record<string, string>): string[] {
+    const key = Object.values(auth).join('\0');
+    let forms = this.forms.get(key);
+    if (!forms) {
+      if (this.forms.size >= MAX_REMEMBERED_CREDENTIALS) this.forms.clear();
+      forms = credentialForms(auth);
+      this.forms.set(key, forms);
+    }
+    return forms;
+  }
+
+  /**
+   * A deadline for the whole exchange (axios' own `timeout` is an idle timer
+   * on the socket). Requests that start within the same
+   * {@link DEADLINE_BUCKET_MS} share one timed signal, so each gets between
+   * `timeoutMs` and `timeoutMs` + the bucket: an AbortController and a timer
+   * of its own per request cost about a fifth of the request's CPU.
+   */
+  private deadline(state: RequestState): AbortSignal {
+    const now = performance.now();
+    if (!this.deadlines || now >= this.deadlines.until) {
+      this.deadlines = { until: now + DEADLINE_BUCKET_MS, signal: AbortSignal.timeout(this.integration.timeoutMs + DEADLINE_BUCKET_MS) };
+    }
+    state.deadline = this.deadlines.signal;
+    const trySignal = state.call.signal;
+    return trySignal ? AbortSignal.any([trySignal, state.deadline]) : state.deadline;
   }
 
   /** Each call, resends included: re-times its window entry, reports it and logs one line. */
@@ -196,7 +229,7 @@ export class IntegrationClient {
       durationMs: Math.round(durationMs),
     };
     if (status !== undefined) this.callLog.info({ ...fields, status }, 'upstream call');
-    else this.callLog.warn({ ...fields, error: this.timedOut(state) ? 'ETIMEDOUT' : (errorCode ?? 'ERR_NETWORK') }, 'upstream call failed');
+    else this.callLog.warn({ ...fields, error: errorCode === 'ERR_CANCELED' && this.timedOut(state) ? 'ETIMEDOUT' : (errorCode ?? 'ERR_NETWORK') }, 'upstream call failed');
   }
 
   private timedOut(state: RequestState): boolean {
@@ -228,6 +261,6 @@ export class IntegrationClient {
     const cancelled = axiosError.code === 'ERR_CANCELED';
     const code = cancelled ? (this.timedOut(state) ? 'ETIMEDOUT' : 'ECONNABORTED') : (axiosError.code ?? 'ERR_NETWORK');
     const message = code === 'ETIMEDOUT' ? `timeout of ${this.integration.timeoutMs}ms exceeded` : axiosError.message;
-    return errorFromTransport({ code, message, stage: state.neverSent ? 'connect' : 'exchange', writeWithoutKey: state.writeWithoutKey });
+    return errorFromTransport({ code, message, stage: neverReached(axiosError, state) ? 'connect' : 'exchange', writeWithoutKey: state.writeWithoutKey });
   }
 }

@@ -1,5 +1,5 @@
 import type { ClientRequest } from 'node:http';
-import type { AxiosError, AxiosInstance } from 'axios';
+import type { AxiosError, AxiosInstance, AxiosRequestConfig } from 'axios';
 import axiosRetry from 'axios-retry';
 import { NOT_SENT_CODES } from './classify';
 import type { RequestState } from './call-context';
@@ -29,22 +29,25 @@ export function neverReached(err: AxiosError, state: RequestState): boolean {
  * again at once. Nothing else is resent here: job-level retries (backoff,
  * Retry-After, attempts) are the worker's.
  *
- * A resend goes through the instance's request interceptor again, which reads
- * the credentials and waits for the call gate's admission before the request
- * is written: every resend is a call of its own in the rate windows.
+ * `beforeResend` runs in axios-retry's awaited `onRetry`: it reports the
+ * failed call, reads the credentials and waits for the call gate's admission
+ * before the resend is written, so every resend is a call of its own in the
+ * rate windows.
  */
-export function resendInsideTry(http: AxiosInstance): void {
+export function resendInsideTry(
+  http: AxiosInstance,
+  beforeResend: (state: RequestState, failed: AxiosError, config: AxiosRequestConfig) => Promise<void>,
+): void {
   axiosRetry(http, {
     retries: 1 + MAX_RECONNECTS,
     retryDelay: () => 0,
-    shouldResetTimeout: true,
     retryCondition: (err) => {
       const state = err.config?.broker;
       if (!state || state.call.signal?.aborted) return false;
       if (err.response?.status === 401) return !state.refreshed;
-      return state.neverSent === true && state.reconnects < MAX_RECONNECTS;
+      return neverReached(err, state) && state.reconnects < MAX_RECONNECTS;
     },
-    onRetry: (_count, err, config) => {
+    onRetry: async (_count, err, config) => {
       const state = config.broker!;
       if (err.response?.status === 401) {
         state.refreshed = true;
@@ -52,6 +55,7 @@ export function resendInsideTry(http: AxiosInstance): void {
       } else {
         state.reconnects += 1;
       }
+      await beforeResend(state, err, config);
     },
   });
 }
