@@ -63,6 +63,11 @@ describe('decideTry', () => {
     expect(decideTry(err, facts(1, { rateLimitDeferrals: 10 }), settings).action).toBe('fail');
   });
 
+  it('backs off a 429 whose Retry-After says 0 (or a past date) as if it had none', () => {
+    const err = new ToolError('RATE_LIMITED', { message: 'x', upstreamStatus: 429, retryAfterMs: 0 });
+    expect(decideTry(err, facts(1), settings)).toMatchObject({ action: 'defer', waitMs: 500, pause: { ms: 500 } });
+  });
+
   it('backs off a 429 without Retry-After exponentially', () => {
     const err = new ToolError('RATE_LIMITED', { message: 'x', upstreamStatus: 429 });
     expect(decideTry(err, facts(1, { rateLimitDeferrals: 0 }), settings)).toMatchObject({ waitMs: 500 });

@@ -11,7 +11,7 @@ export { staticCredentials, connectionAuth, type CredentialsProvider, type Crede
 export { MtlsAgent } from './http/mtls-agent';
 export { oauthCredentials, type AccessTokenSource } from './oauth/oauth-credentials';
 export { oauthTokenFetcher } from './oauth/grants';
-export { IntegrationClient, type AdmittedRequest, type CallContext, type UpstreamCallReport, type UpstreamAnswerHeaders } from './http/integration-client';
+export { IntegrationClient, DEADLINE_BUCKET_MS, type AdmittedRequest, type CallContext, type UpstreamCallReport, type UpstreamAnswerHeaders } from './http/integration-client';
 export { upstreamProxy, upstreamAgents, type EgressProxy } from './http/upstream-agents';
 export { egressProxyFromEnv } from './http/upstream-agents';
 export { vaultHttp } from './http/vault-http';

@@ -49,6 +49,16 @@ export async function runStatusCheck(deps: StatusCheckDeps, run: StatusCheckRun)
     await gate.pause(run.name, ms, reason, on === 'connection' ? run.connection : undefined);
     metrics.pauses.inc({ integration: run.name });
   };
+  const admission = callAdmission({
+    gate,
+    integrationName: run.name,
+    integration: run.integration,
+    connection: run.connection,
+    tryToken: token,
+    signal: controller.signal,
+    log: run.log,
+    onAdmitted: () => ticket.renew(),
+  });
   try {
     const http = run.client.forCall({
       tool: run.tool.name,
@@ -60,16 +70,7 @@ export async function runStatusCheck(deps: StatusCheckDeps, run: StatusCheckRun)
       onCall: upstreamObserver(metrics),
       signal: controller.signal,
       ...(run.onResponse ? { onResponse: run.onResponse } : {}),
-      admit: callAdmission({
-        gate,
-        integrationName: run.name,
-        integration: run.integration,
-        connection: run.connection,
-        tryToken: token,
-        signal: controller.signal,
-        log: run.log,
-        onAdmitted: () => ticket.renew(),
-      }),
+      admit: admission.admit,
     });
     const result = await run.tool.checkStatus!(run.reference, run.input, {
       jobId: run.jobId,

@@ -1,4 +1,5 @@
 import { LuaScript, namedConnection } from '@broker/shared';
+import { DEADLINE_BUCKET_MS, MAX_RETRY_AFTER_MS } from '@broker/tools';
 import type { RedisClient } from '@broker/shared';
 import type { IntegrationConfig, RedisKeys } from '@broker/shared';
 
@@ -15,16 +16,18 @@ import type { IntegrationConfig, RedisKeys } from '@broker/shared';
  *
  * Times come from Redis (`TIME`), so clocks of worker hosts do not matter.
  *
- * An admitted call is stamped `margin` ms after its admission (it reaches the
- * upstream some time after it leaves the gate), and re-stamped with the
- * moment its answer came back (`settled`), which is always after the upstream
- * saw it: only a call still on its way holds its slot longer than the window.
+ * An admitted call is stamped at the latest moment it could still be written
+ * (its admission plus the exchange's deadline and a margin: a slow connect, a
+ * proxy's CONNECT), so it keeps its slot however long it takes to leave, and
+ * is re-stamped with the moment its answer came back (`settled`), which is
+ * always after the upstream saw it: every call counts from its sending until a
+ * window after its answer.
  *
  * KEYS: integration pause, connection pause, integration window, connection window: one hash slot
  * (`{int:<integration>}`), so this runs on a Redis Cluster. Every key is always
  * passed (an empty key name would hash to another slot). ARGV: max and window
  * ms of the integration, then of the connection, member, whether each window
- * applies ('1'/'0'), and the margin ms.
+ * applies ('1'/'0'), and the hold ms (see inFlightHoldMs).
  */
 const ACQUIRE = new LuaScript(`
 local t = redis.call('TIME')
@@ -33,12 +36,13 @@ local paused = redis.call('PTTL', KEYS[1])
 if paused > 0 then return {1, paused} end
 paused = redis.call('PTTL', KEYS[2])
 if paused > 0 then return {4, paused} end
-local margin = tonumber(ARGV[8])
+local hold = tonumber(ARGV[8])
 local function wait_for(key, max, window)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
   if redis.call('ZCARD', key) < max then return 0 end
   local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  return math.max(1, tonumber(oldest[2]) + window - now + 1)
+  -- A call still on its way frees its slot a window after its answer, at the earliest now.
+  return math.max(1, math.min(tonumber(oldest[2]), now) + window - now + 1)
 end
 if ARGV[6] == '1' then
   local w = wait_for(KEYS[3], tonumber(ARGV[1]), tonumber(ARGV[2]))
@@ -49,12 +53,12 @@ if ARGV[7] == '1' then
   if w > 0 then return {3, w} end
 end
 if ARGV[6] == '1' then
-  redis.call('ZADD', KEYS[3], now + margin, ARGV[5])
-  redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[2]) + margin)
+  redis.call('ZADD', KEYS[3], now + hold, ARGV[5])
+  redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[2]) + hold)
 end
 if ARGV[7] == '1' then
-  redis.call('ZADD', KEYS[4], now + margin, ARGV[5])
-  redis.call('PEXPIRE', KEYS[4], tonumber(ARGV[4]) + margin)
+  redis.call('ZADD', KEYS[4], now + hold, ARGV[5])
+  redis.call('PEXPIRE', KEYS[4], tonumber(ARGV[4]) + hold)
 end
 return {0, 0}
 `);
@@ -118,10 +122,21 @@ export function admissionMargin(durationMs: number): number {
 }
 
 /**
- * How long an admission stays good for a request not yet written: its
- * entry was stamped `margin` ms ahead (see ACQUIRE), so a request written
- * within the margin is still counted a whole window from its sending. Only
- * pauses to check: the smallest margin.
+ * How far ahead an admitted call is stamped: until it is answered, it must
+ * count as sent at any moment it could still be written — within its
+ * exchange's deadline (`timeoutMs`, shared in buckets of
+ * {@link DEADLINE_BUCKET_MS}), plus the admission margin.
+ */
+export function inFlightHoldMs(integration: IntegrationConfig, margin: number): number {
+  return integration.timeoutMs + DEADLINE_BUCKET_MS + margin;
+}
+
+/**
+ * How long an admission asked ahead (with the job's claim) stays good for a
+ * request whose deadline has not started: its entry was stamped the deadline
+ * plus the margin ahead (see ACQUIRE), so a request whose deadline starts
+ * within the margin is still counted until it is answered. Later (a
+ * credential refresh in between) it must be asked again.
  */
 export function admissionFreshMs(integration: IntegrationConfig, connection: string): number {
   const limit = integration.rateLimit;
@@ -156,7 +171,7 @@ export class CallGate {
         limit ? '1' : '0',
         perConnection ? '1' : '0',
         // One margin for both windows: the larger one's (a call is one journey to the upstream).
-        String(Math.max(limit ? admissionMargin(limit.durationMs) : 0, perConnection ? admissionMargin(perConnection.durationMs) : 0)),
+        String(inFlightHoldMs(integration, Math.max(limit ? admissionMargin(limit.durationMs) : 0, perConnection ? admissionMargin(perConnection.durationMs) : 0))),
       ],
     );
     switch (verdict) {
@@ -207,10 +222,11 @@ export class CallGate {
   /**
    * Stops every worker from calling the integration — or, with `connection`,
    * from using that connection's credential — for `ms` (a 429 or
-   * Retry-After). Returns the pause in force.
+   * Retry-After), at least 1 ms and at most 10 minutes. Returns the pause in force.
    */
   async pause(integrationName: string, ms: number, reason: string, connection?: string): Promise<number> {
     const key = connection === undefined ? this.keys.pause(integrationName) : this.keys.connectionPause(integrationName, connection);
-    return PAUSE.run<number>(this.redis, [key], [String(Math.ceil(ms)), reason]);
+    const bounded = Math.min(Math.max(1, Math.ceil(ms)), MAX_RETRY_AFTER_MS);
+    return PAUSE.run<number>(this.redis, [key], [String(bounded), reason]);
   }
 }

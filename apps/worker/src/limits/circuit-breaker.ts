@@ -179,6 +179,8 @@ export function breakerOutcome(error: ToolError | undefined): BreakerOutcome {
     if (error.upstreamStatus === 429) return 'neutral';
     return error.upstreamStatus >= 500 ? 'failure' : 'success';
   }
+  // A 2xx that breaks the output schema: the upstream answered, so it is alive.
+  if (error.code === 'SCHEMA_MISMATCH') return 'success';
   // The upstream refused our client certificate in the TLS handshake (stage `connect`): it is up, and
   // the fix is ours; an open breaker would only hide the real error behind CIRCUIT_OPEN.
   if (error.code === 'AUTHENTICATION_FAILED') return 'neutral';

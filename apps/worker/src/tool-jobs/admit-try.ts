@@ -33,11 +33,21 @@ export type TryAdmission =
 export async function admitTry(deps: ToolJobDeps, id: string, name: string, integration: IntegrationConfig, connection: string, log: Logger): Promise<TryAdmission> {
   const tryToken = `${id}:${PROCESS_TAG}${(++tries).toString(36)}`;
   const askedAt = performance.now();
-  const [claim, ticket, verdict] = await Promise.all([
+  const settled = await Promise.allSettled([
     deps.store.claimTry(id),
     deps.breaker.admit(name, integration, tryToken, log),
     deps.gate.acquire(name, integration, connection, tryToken),
   ]);
+  const [claimed, admitted, gated] = settled;
+  if (claimed.status === 'rejected' || admitted.status === 'rejected' || gated.status === 'rejected') {
+    // Give back what was granted (a probe, a window slot), then fail the try as Redis failed it.
+    await Promise.allSettled([
+      admitted.status === 'fulfilled' && admitted.value.admitted ? admitted.value.release() : undefined,
+      gated.status === 'fulfilled' && gated.value.admitted ? deps.gate.release(name, connection, tryToken) : undefined,
+    ]);
+    throw [claimed, admitted, gated].find((r): r is PromiseRejectedResult => r.status === 'rejected')!.reason;
+  }
+  const [claim, ticket, verdict] = [claimed.value, admitted.value, gated.value];
   const runs = claim.status === 'running' && ticket.admitted && verdict.admitted;
   if (!runs) {
     await Promise.all([ticket.admitted ? ticket.release() : undefined, verdict.admitted ? deps.gate.release(name, connection, tryToken) : undefined]);

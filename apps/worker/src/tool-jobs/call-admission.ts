@@ -6,6 +6,13 @@ import { CallHeldBack } from './call-held-back';
 /** A request after a try's first waits this long at most for the call gate. @defaultValue 30000 */
 export const MAX_IN_TRY_GATE_WAIT_MS = 30_000;
 
+/**
+ * ...and this long at most when only its connection is held (its own window
+ * or pause): the wait keeps a worker slot other connections' jobs could use,
+ * so it stays short; longer, the job is put back alone. @defaultValue 1000
+ */
+export const MAX_IN_TRY_CONNECTION_WAIT_MS = 1000;
+
 /** The gate admitted the try's first request (member = the try token) when the job was claimed. */
 export interface PreAdmission {
   /** performance.now() when the admission was asked: it happened at Redis after this. */
@@ -58,15 +65,23 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  *
  * The try's first request does not wait: refused, the job is put back
  * (CallHeldBack) and its worker slot is free for other jobs. Later requests
- * (pages, resends) wait in the try up to `maxWaitMs`, then the job is put
- * back the same way. An admitted request is re-timed at its answer.
+ * (pages, resends) wait in the try up to `maxWaitMs` (only a second when
+ * only their connection is held), then the job is put back the same way. An
+ * admitted request is re-timed at its answer.
  */
-export function callAdmission(options: CallAdmissionOptions): () => Promise<AdmittedRequest> {
+/** The admit hook, and a way to give back the admission asked with the claim when the try made no request. */
+export interface CallAdmission {
+  admit(): Promise<AdmittedRequest>;
+  /** Frees the first request's slot if it was never used (the tool failed first, or made no call). Never throws. */
+  releaseUnused(): Promise<void>;
+}
+
+export function callAdmission(options: CallAdmissionOptions): CallAdmission {
   const { gate, integrationName, integration, connection, tryToken, signal, log } = options;
   const maxWaitMs = options.maxWaitMs ?? MAX_IN_TRY_GATE_WAIT_MS;
   let requests = 0;
   let pre = options.preAdmission;
-  return async () => {
+  const admit = async (): Promise<AdmittedRequest> => {
     const n = requests++;
     const member = n === 0 ? tryToken : `${tryToken}:${n}`;
     let waited = 0;
@@ -79,11 +94,20 @@ export function callAdmission(options: CallAdmissionOptions): () => Promise<Admi
     for (;;) {
       const verdict = await gate.acquire(integrationName, integration, connection, member);
       if (verdict.admitted) break;
-      if (n === 0 || waited + verdict.waitMs > maxWaitMs) throw CallHeldBack.from(verdict, n > 0);
+      const bound = verdict.scope === 'connection' ? Math.min(maxWaitMs, MAX_IN_TRY_CONNECTION_WAIT_MS) : maxWaitMs;
+      if (n === 0 || waited + verdict.waitMs > bound) throw CallHeldBack.from(verdict, n > 0);
       await sleep(verdict.waitMs, signal);
       waited += verdict.waitMs;
     }
     return admitted(member);
+  };
+  return {
+    admit,
+    async releaseUnused() {
+      if (requests > 0 || !pre) return;
+      pre = undefined;
+      await gate.release(integrationName, connection, tryToken).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'unused rate window slot not given back'));
+    },
   };
 
   function admitted(member: string): AdmittedRequest {

@@ -83,7 +83,8 @@ export function decideTry(error: ToolError, facts: TryFacts, settings: RetrySett
     }
     // Without Retry-After, back off deterministically: a random pause helps nobody.
     const fallback = Math.min(settings.maxDelayMs, Math.max(settings.baseDelayMs, 100) * 2 ** facts.rateLimitDeferrals);
-    const waitMs = error.retryAfterMs ?? fallback;
+    // `Retry-After: 0` (or a date already past) says nothing useful about when: back off as without one.
+    const waitMs = error.retryAfterMs || fallback;
     return {
       action: 'defer',
       waitMs,

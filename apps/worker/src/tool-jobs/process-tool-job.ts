@@ -3,7 +3,7 @@ import { fixedFieldsLogger, lazyChild, toolJobDataSchema, type Logger, type Tool
 import { asToolError, isPending, ToolError } from '@broker/tools';
 import { admitTry } from './admit-try';
 import { CallHeldBack } from './call-held-back';
-import { runTry } from './run-try';
+import { runTry, type TryOutcome } from './run-try';
 import { settleFailedTry } from './settle-try';
 import type { ToolJobDeps } from './tool-job-deps';
 
@@ -67,24 +67,25 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
     if (admission.kind === 'held') return settleFailedTry(deps, { job, token, data, integration, error: admission.error, log });
 
     const { ticket } = admission;
+    let outcome: TryOutcome;
     try {
-      const outcome = await runTry(deps, { id, data, integration, tool, client, input: input.value, attempt: admission.attempt, tryToken: admission.tryToken, preAdmission: admission.preAdmission, ticket, log }, isPending);
-      if (outcome.kind === 'pending' && deps.asyncWaits) {
-        await ticket.settle();
-        return await deps.asyncWaits.begin({ job, token, data, tool, input: input.value, log }, outcome.pending);
-      }
-      if (outcome.kind === 'pending') throw new ToolError('UNKNOWN', { message: 'the tool answered pending, but async waits are not set up' });
-      // Independent writes: sent together, one round trip.
-      await Promise.all([ticket.settle(), deps.store.succeed(id, outcome.value)]);
-      successLog.info({ jobId: id, requestId: data.requestId, tool: data.tool, integration: data.integration, attempt: admission.attempt }, 'job succeeded');
-      return { status: 'succeeded' };
+      outcome = await runTry(deps, { id, data, integration, tool, client, input: input.value, attempt: admission.attempt, tryToken: admission.tryToken, preAdmission: admission.preAdmission, ticket, log }, isPending);
     } catch (err) {
-      // The async wait has put the job to sleep, or finished it for good, itself.
-      if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err;
       const error = asToolError(err);
       await ticket.settle(error);
       if (!(error instanceof CallHeldBack)) deps.metrics.toolErrors.inc({ integration: data.integration, code: error.code });
       return settleFailedTry(deps, { job, token, data, integration, error, log });
     }
+    if (outcome.kind === 'pending') {
+      await ticket.settle();
+      // The async wait puts the job to sleep, or finishes it for good, itself.
+      if (deps.asyncWaits) return deps.asyncWaits.begin({ job, token, data, tool, input: input.value, log }, outcome.pending);
+      const error = new ToolError('UNKNOWN', { message: 'the tool answered pending, but async waits are not set up' });
+      return settleFailedTry(deps, { job, token, data, integration, error, log });
+    }
+    // Independent writes: sent together, one round trip.
+    await Promise.all([ticket.settle(), deps.store.succeed(id, outcome.value)]);
+    successLog.info({ jobId: id, requestId: data.requestId, tool: data.tool, integration: data.integration, attempt: admission.attempt }, 'job succeeded');
+    return { status: 'succeeded' };
   };
 }

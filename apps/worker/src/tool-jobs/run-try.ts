@@ -46,6 +46,17 @@ export async function runTry(deps: ToolJobDeps, run: TryRun, isPending: (output:
     deps.adaptive.observer(data.integration, integration, data.connection, log),
     deps.deprecations?.observer(data.integration, tool.name, tool.apiVersion, log),
   );
+  const admission = callAdmission({
+    gate: deps.gate,
+    integrationName: data.integration,
+    integration,
+    connection: data.connection,
+    tryToken: run.tryToken,
+    ...(run.preAdmission ? { preAdmission: run.preAdmission } : {}),
+    signal: NOTHING_CANCELS_A_TRY,
+    log,
+    onAdmitted: () => run.ticket.renew(),
+  });
   const http = run.client.forCall({
     tool: tool.name,
     jobId: id,
@@ -58,36 +69,31 @@ export async function runTry(deps: ToolJobDeps, run: TryRun, isPending: (output:
     ...observers,
     // Derived from the job, so every attempt and a re-run after a crash send the same key.
     ...(tool.idempotent ? { idempotencyKey: id } : {}),
-    admit: callAdmission({
-      gate: deps.gate,
-      integrationName: data.integration,
-      integration,
+    admit: admission.admit,
+  });
+  let output: unknown;
+  try {
+    output = await tool.run(run.input, {
+      jobId: id,
+      attempt: run.attempt,
       connection: data.connection,
-      tryToken: run.tryToken,
-      ...(run.preAdmission ? { preAdmission: run.preAdmission } : {}),
+      idempotencyKey: id,
+      logger: log,
       signal: NOTHING_CANCELS_A_TRY,
-      log,
-      onAdmitted: () => run.ticket.renew(),
-    }),
-  });
-  const output = await tool.run(run.input, {
-    jobId: id,
-    attempt: run.attempt,
-    connection: data.connection,
-    idempotencyKey: id,
-    logger: log,
-    signal: NOTHING_CANCELS_A_TRY,
-    http,
-    reportProgress: async (progress) => {
-      await deps.store.setProgress(id, progress);
-    },
-    // A budget reported in a body (GraphQL query cost) is the credential's, like a 429.
-    pauseIntegration: async (ms, reason) => {
-      const scope = throttleScope(integration);
-      await deps.gate.pause(data.integration, ms, reason, scope === 'connection' ? data.connection : undefined);
-      deps.metrics.pauses.inc({ integration: data.integration });
-    },
-  });
+      http,
+      reportProgress: async (progress) => {
+        await deps.store.setProgress(id, progress);
+      },
+      // A budget reported in a body (GraphQL query cost) is the credential's, like a 429.
+      pauseIntegration: async (ms, reason) => {
+        const scope = throttleScope(integration);
+        await deps.gate.pause(data.integration, ms, reason, scope === 'connection' ? data.connection : undefined);
+        deps.metrics.pauses.inc({ integration: data.integration });
+      },
+    });
+  } finally {
+    await admission.releaseUnused();
+  }
   if (isPending(output)) return { kind: 'pending', pending: output, raw: output };
   const checked = tool.validateOutput(output);
   if (!checked.ok) {

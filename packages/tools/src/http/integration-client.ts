@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Agent } from 'node:http';
 import { AxiosHeaders, isAxiosError, type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
 import { fixedFieldsLogger, type IntegrationConfig, type Logger } from '@broker/shared';
@@ -201,7 +202,10 @@ export class IntegrationClient {
   private deadline(state: RequestState): AbortSignal {
     const now = performance.now();
     if (!this.deadlines || now >= this.deadlines.until) {
-      this.deadlines = { until: now + DEADLINE_BUCKET_MS, signal: AbortSignal.timeout(this.integration.timeoutMs + DEADLINE_BUCKET_MS) };
+      const signal = AbortSignal.timeout(this.integration.timeoutMs + DEADLINE_BUCKET_MS);
+      // Every request of the bucket listens to it (axios removes its listener when done): no leak to warn about.
+      setMaxListeners(0, signal);
+      this.deadlines = { until: now + DEADLINE_BUCKET_MS, signal };
     }
     state.deadline = this.deadlines.signal;
     const trySignal = state.call.signal;
