@@ -234,6 +234,62 @@ describe('delivery', () => {
   });
 });
 
+describe('idempotency keys and the receiver answers (CONTRACT §4)', () => {
+  /** How often the receiver has seen the delivery `req` belongs to, this one included. */
+  const seen = (req: StubRequest) => receiver.requests.filter((r) => r.headers['webhook-id'] === req.headers['webhook-id']).length;
+  /** The callback job's data: the deliverer records the last failed try there. */
+  const callbackData = async (jobId: string) => (await callbacks.getJob(callbackJobId(jobId)))?.data as { jobId: string; lastError?: string; lastStatus?: number };
+
+  it('500 then 200: both tries carry the same Idempotency-Key, equal to webhook-id; the delivery clears lastError', async () => {
+    receiverReply = (req) => (seen(req) === 1 ? { status: 500, raw: 'database is down' } : { status: 200 });
+    const id = await submit({ id: 'c_idem' });
+    const [first, second] = await waitFor(() => deliveriesOf(id).length === 2 && deliveriesOf(id), { timeoutMs: 8000, what: 'a retried callback' });
+    expect(first!.headers['idempotency-key']).toBe(`msg_${id}`);
+    expect(first!.headers['idempotency-key']).toBe(first!.headers['webhook-id']);
+    expect(second!.headers['idempotency-key']).toBe(first!.headers['idempotency-key']);
+    expect(second!.at - first!.at).toBeLessThan(5000);
+    expect((await callbackSettled(id)).state).toBe('completed');
+    expect(await callbackData(id)).toEqual({ jobId: id });
+  });
+
+  it('while it retries, the callback job shows the last answer in lastError', async () => {
+    receiverReply = (req) => (seen(req) === 1 ? { status: 503, headers: { 'retry-after': '2' }, raw: 'deploying' } : { status: 204 });
+    const id = await submit({ id: 'c_busy' });
+    const data = await waitFor(async () => (await callbackData(id))?.lastError !== undefined && callbackData(id), { what: 'the first failed try' });
+    expect(data).toEqual({ jobId: id, lastError: 'the receiver answered 503: deploying', lastStatus: 503 });
+    expect((await callbackSettled(id)).state).toBe('completed');
+  });
+
+  it('400 with a 2 KB body: tried once, failed for good, lastError holds exactly the first 500 bytes', async () => {
+    const body = `${'a'.repeat(250)}${'b'.repeat(250)}${'C'.repeat(1548)}`;
+    receiverReply = () => ({ status: 400, raw: body });
+    const id = await submit({ id: 'c_bad' });
+    const settled = await callbackSettled(id);
+    const lastError = `the receiver answered 400: ${body.slice(0, 500)}`;
+    expect(settled).toEqual({ state: 'failed', reason: lastError });
+    expect(await callbackData(id)).toEqual({ jobId: id, lastError, lastStatus: 400 });
+    expect((await callbacks.getJob(callbackJobId(id)))!.attemptsMade).toBe(1);
+    expect(deliveriesOf(id)).toHaveLength(1);
+  });
+
+  it.each([408, 429])('%i is retried with the same Idempotency-Key', async (status) => {
+    receiverReply = (req) => (seen(req) === 1 ? { status } : { status: 200 });
+    const id = await submit({ id: `c_${status}` });
+    const [first, second] = await waitFor(() => deliveriesOf(id).length === 2 && deliveriesOf(id), { timeoutMs: 8000, what: `a retry after ${status}` });
+    expect(second!.headers['idempotency-key']).toBe(first!.headers['idempotency-key']);
+    expect(second!.at - first!.at).toBeLessThan(5000);
+    expect((await callbackSettled(id)).state).toBe('completed');
+  });
+
+  it('blanks callbacks.secret where the answer quotes it', async () => {
+    receiverReply = () => ({ status: 401, raw: `expected ${secretNew} or ${secretOld.slice('whsec_'.length)}` });
+    const id = await submit({ id: 'c_quote' });
+    const settled = await callbackSettled(id);
+    expect(settled).toEqual({ state: 'failed', reason: 'the receiver answered 401: expected [redacted] or [redacted]' });
+    expect((await callbackData(id)).lastError).toBe(settled.reason);
+  });
+});
+
 describe('SSRF guard at delivery', () => {
   it('does not follow a redirect to a private address: a 3xx is a failed delivery', async () => {
     receiverReply = () => ({ status: 302, headers: { location: `${trap.url}/internal` } });

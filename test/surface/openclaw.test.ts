@@ -62,4 +62,13 @@ describe('OpenClaw integration files', () => {
     expect(config.triggerDelivery).toMatchObject({ format: 'openclaw', openclaw: { token: 'OPENCLAW_HOOKS_TOKEN' } });
     expect(new URL(config.triggerDelivery!.url).pathname).toBe('/hooks/agent');
   });
+
+  it('sends hook runs to `main`, the agent a stock gateway has, and the hooks example allows it', () => {
+    const config = parseConfig(JSON.parse(read('broker.config.openclaw.example.json')), 'broker.config.openclaw.example.json');
+    expect(config.triggerDelivery!.openclaw!.agentId).toBe('main');
+    const hooks = (JSON.parse(read('openclaw.hooks.example.json')) as { hooks: { allowedAgentIds?: string[] } }).hooks;
+    expect(hooks.allowedAgentIds ?? ['*']).toEqual(expect.arrayContaining([expect.stringMatching(/^(main|\*)$/)]));
+    // The README shows the same agent as the file.
+    expect(read('README.md')).not.toMatch(/"agentId": "hooks"/);
+  });
 });

@@ -3,10 +3,14 @@ import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import { vetTarget, type Lookup } from '@broker/shared';
 import { createHttpClient } from '@broker/tools';
+import { readHead } from '../triggers/answer-excerpt';
 
 export type DeliveryOutcome =
-  /** The receiver answered; nothing else was followed (a 3xx is an answer, not a hop). */
-  | { kind: 'answered'; status: number; headers: IncomingHttpHeaders }
+  /**
+   * The receiver answered; nothing else was followed (a 3xx is an answer, not
+   * a hop). `body`: the first `keepAnswerBytes` of the answer's body.
+   */
+  | { kind: 'answered'; status: number; headers: IncomingHttpHeaders; body?: Buffer }
   /** The URL points somewhere callbacks may not go (SSRF guard): never retried. */
   | { kind: 'refused'; reason: string }
   /** No answer: DNS failure, refused or reset connection, timeout. Worth a retry. */
@@ -20,9 +24,11 @@ export interface DeliveryRequest {
   timeoutMs: number;
   /** @defaultValue the system resolver (tests inject one) */
   lookup?: Lookup;
+  /** Bytes of the answer's body to hand back (a failing answer's start goes to `lastError`). @defaultValue 0 */
+  keepAnswerBytes?: number;
 }
 
-/** Bytes of a receiver's answer read before the socket is dropped; the body is never used. @defaultValue 64 KiB */
+/** Bytes of a receiver's answer read before the socket is dropped; beyond `keepAnswerBytes` they are only drained. @defaultValue 64 KiB */
 const MAX_ANSWER_BYTES = 64 * 1024;
 
 /**
@@ -85,15 +91,17 @@ export async function deliver(req: DeliveryRequest): Promise<DeliveryOutcome> {
     const e = err as { code?: string; message: string };
     return { kind: 'unreachable', reason: e.code ?? e.message };
   }
-  const answered: DeliveryOutcome = { kind: 'answered', status: res.status, headers: incomingHeaders(res.headers) };
+  const head = readHead(res.data, req.keepAnswerBytes ?? 0);
   // Read to the end, or the cap (the factory's stream ends in an error there), so the receiver finishes cleanly.
-  return new Promise<DeliveryOutcome>((resolve) => {
-    const done = () => resolve(signal.aborted ? noAnswer : answered);
+  const finished = await new Promise<boolean>((resolve) => {
+    const done = () => resolve(!signal.aborted);
     res.data.on('error', done);
     res.data.on('end', done);
     res.data.on('close', done);
     res.data.resume();
   });
+  if (!finished) return noAnswer;
+  return { kind: 'answered', status: res.status, headers: incomingHeaders(res.headers), body: await head };
 }
 
 /** The answer's headers as Node gives them (lower-case names; set-cookie a list). */

@@ -3,6 +3,7 @@ import {
   callbackJobDataSchema,
   callbackWebhookId,
   TERMINAL_STATUSES,
+  splitSecretValues,
   toPublicJob,
   type CallbackJobData,
   type JobStore,
@@ -11,8 +12,9 @@ import {
   type Metrics,
   type SecretsProvider,
 } from '@broker/shared';
+import { answerExcerpt, excerptReadBytes, secretForms, withExcerpt } from '../triggers/answer-excerpt';
 import { classifyDelivery } from './classify';
-import { deliver } from './deliver';
+import { deliver, type DeliveryOutcome } from './deliver';
 import { InvalidSigningSecretError, signatureHeader } from './sign';
 
 export interface CallbackDeps {
@@ -38,6 +40,23 @@ export class CallbackRetryError extends Error {
   }
 }
 
+/**
+ * The callback job's data as the deliverer leaves it: how the last failed try
+ * ended, for operators reading the failed job in Bull Board (its
+ * `failedReason` says the same). Cleared once a retry delivers.
+ */
+export interface CallbackJobState extends CallbackJobData {
+  /** The reason, then the first 500 bytes of the receiver's answer, our secret blanked. */
+  lastError?: string;
+  /** The receiver's HTTP status on the last failed try, when it answered. */
+  lastStatus?: number;
+}
+
+/** A failed try's `lastError`: the reason, then the start of the receiver's answer when it sent a body. */
+function lastErrorOf(reason: string, outcome: DeliveryOutcome, forms: readonly string[]): string {
+  return outcome.kind === 'answered' && outcome.body ? withExcerpt(reason, answerExcerpt(outcome.body, forms)) : reason;
+}
+
 /** Logs name the receiver by origin and path: a query string may carry the receiver's own token. */
 function describeTarget(raw: string): string {
   try {
@@ -52,8 +71,10 @@ function describeTarget(raw: string): string {
  * Delivers one completion callback (CONTRACT §3): the public job object,
  * POSTed to the job's `callbackUrl` with Standard Webhooks headers. The body
  * is read from the job record at each try (a finished record never changes,
- * so every try sends the same bytes) and `webhook-id` is derived from the job,
- * so the receiver can tell a retry from a new message.
+ * so every try sends the same bytes) and `webhook-id` is derived from the job
+ * and sent again as `Idempotency-Key`, so the receiver can tell a retry from a
+ * new message (CONTRACT §4). A try that fails records its `lastError` on the
+ * callback job (see CallbackJobState).
  */
 export function createCallbackProcessor(deps: CallbackDeps) {
   const timeoutMs = deps.timeoutMs ?? 10_000;
@@ -76,7 +97,13 @@ export function createCallbackProcessor(deps: CallbackDeps) {
     }
     const target = describeTarget(record.callbackUrl);
 
-    const retryOrFail = (reason: string, retryAfterMs?: number): never => {
+    /** Written before the try's error is thrown, so the failed job shows it too; BullMQ's failedReason is that error's message. */
+    const recordFailure = async (lastError: string, lastStatus?: number): Promise<void> => {
+      const state: CallbackJobState = { jobId, lastError, ...(lastStatus !== undefined ? { lastStatus } : {}) };
+      await job.updateData(state);
+    };
+    const retryOrFail = async (reason: string, retryAfterMs?: number, lastStatus?: number): Promise<never> => {
+      await recordFailure(reason, lastStatus);
       deps.metrics.callbackDeliveries.inc({ outcome: lastTry ? 'failed' : 'retried' });
       log.warn({ target, reason, lastTry }, lastTry ? 'callback not delivered; giving up' : 'callback not delivered; will retry');
       throw new CallbackRetryError(reason, retryAfterMs);
@@ -88,6 +115,7 @@ export function createCallbackProcessor(deps: CallbackDeps) {
       return retryOrFail(`secret "${deps.callbacks.secret}" is not set`);
     }
 
+    const forms = secretForms(splitSecretValues(secret));
     const body = JSON.stringify(toPublicJob(record));
     const timestamp = new Date();
     let signature: string;
@@ -107,24 +135,33 @@ export function createCallbackProcessor(deps: CallbackDeps) {
         'webhook-id': webhookId,
         'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
         'webhook-signature': signature,
+        'idempotency-key': webhookId,
       },
       allowHosts: deps.callbacks.allowHosts,
       timeoutMs,
+      keepAnswerBytes: excerptReadBytes(forms),
       ...(deps.lookup ? { lookup: deps.lookup } : {}),
     });
 
     const verdict = classifyDelivery(outcome);
+    const status = outcome.kind === 'answered' ? outcome.status : undefined;
     switch (verdict.action) {
       case 'delivered':
+        // A retry that delivers leaves no stale failure behind.
+        if ((job.data as CallbackJobState).lastError !== undefined) await job.updateData({ jobId });
         deps.metrics.callbackDeliveries.inc({ outcome: 'delivered' });
         log.info({ target, status: verdict.status }, 'callback delivered');
         return { status: verdict.status };
       case 'retry':
-        return retryOrFail(verdict.reason, verdict.retryAfterMs);
-      case 'stop':
+        return retryOrFail(lastErrorOf(verdict.reason, outcome, forms), verdict.retryAfterMs, status);
+      case 'stop': {
+        // A 4xx other than 408/429 (and a 3xx, a refused URL) is final: no retry (CONTRACT §4).
+        const lastError = lastErrorOf(verdict.reason, outcome, forms);
+        await recordFailure(lastError, status);
         deps.metrics.callbackDeliveries.inc({ outcome: 'failed' });
-        log.warn({ target, reason: verdict.reason }, 'callback not delivered; not retrying');
-        throw new UnrecoverableError(verdict.reason);
+        log.warn({ target, reason: lastError }, 'callback not delivered; not retrying');
+        throw new UnrecoverableError(lastError);
+      }
     }
   };
 }

@@ -15,8 +15,10 @@ import {
 } from '@broker/shared';
 import { createHttpClient, parseRetryAfter } from '@broker/tools';
 import { discardAnswer } from '../http/discard-answer';
+import { answerExcerpt, excerptReadBytes, readHead, secretForms, withExcerpt } from './answer-excerpt';
 import { triggerBackoffMs } from './backoff';
 import { DeliveryRetryError } from './delivery-retry-error';
+import { isFinalAnswer } from './final-answer';
 import { openclawBody } from './openclaw-format';
 import { standardWebhookHeaders } from './sign';
 import { standardBody } from './standard-format';
@@ -28,18 +30,22 @@ export interface TriggerDeliveryDeps {
   secrets: SecretsProvider;
   logger: Logger;
   metrics: Metrics;
-  /** Told when a delivery gives up (tries spent, or 410): alerting. Must not throw. */
+  /** Told when a delivery gives up (tries spent, or a final 4xx): alerting. Must not throw. */
   onExhausted?: (delivery: { trigger: string; eventId: string; deliveryId: string; attempts: number; lastError: string; lastStatus?: number }) => void;
 }
 
 /**
  * One client for every trigger delivery. No redirects (the factory's default):
  * a redirect would resend a signed body somewhere else, so it counts as a
- * failed try. Answers' bodies are never read, only drained up to 64 KiB.
+ * failed try. A 2xx answer's body is never read; a failing one's first
+ * 500 bytes go to `lastError`. Either is drained up to 64 KiB.
  */
 const http = createHttpClient({ maxBytes: 64 * 1024 });
 
-/** How one try ended. */
+/**
+ * How one try ended. `error` is what `lastError` records: the reason, then up
+ * to 500 bytes of the receiver's answer, our secrets blanked.
+ */
 type TryResult = { ok: true; status: number } | { ok: false; status?: number; error: string; retryAfterMs?: number };
 
 async function secretValues(secrets: SecretsProvider, name: string): Promise<string[]> {
@@ -48,25 +54,39 @@ async function secretValues(secrets: SecretsProvider, name: string): Promise<str
   return values;
 }
 
-/** The request of one try: signed anew each time (fresh timestamp), same `webhook-id`. */
-async function buildRequest(deps: TriggerDeliveryDeps, event: StoredEvent, data: TriggerJobData): Promise<{ body: string; headers: Record<string, string> }> {
+/**
+ * The request of one try: signed anew each time (fresh timestamp), same
+ * `webhook-id` and the same `Idempotency-Key` (the delivery id), so a receiver
+ * that dedupes on that header, as OpenClaw does, starts one run per delivery
+ * however often it is retried (CONTRACT §4). A replay is a new delivery, hence
+ * a new key. Also the forms of every secret the receiver holds or is sent,
+ * blanked from what its answer quotes back.
+ */
+async function buildRequest(
+  deps: TriggerDeliveryDeps,
+  event: StoredEvent,
+  data: TriggerJobData,
+): Promise<{ body: string; headers: Record<string, string>; secretForms: string[] }> {
   const { delivery, config, secrets } = deps;
   const openclaw = delivery.format === 'openclaw' ? delivery.openclaw : undefined;
   const sourceType = config.webhooks[event.source]?.type ?? 'standard';
   const body = JSON.stringify(openclaw ? openclawBody(event, data.trigger, sourceType, openclaw) : standardBody(event, data.trigger));
+  const signing = await secretValues(secrets, delivery.secret);
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     'user-agent': 'agent-request-broker',
-    ...standardWebhookHeaders(await secretValues(secrets, delivery.secret), data.deliveryId, new Date(), body),
+    ...standardWebhookHeaders(signing, data.deliveryId, new Date(), body),
+    'idempotency-key': data.deliveryId,
   };
   if (data.replay) headers['x-broker-replay'] = 'true';
-  if (openclaw) headers.authorization = `Bearer ${(await secretValues(secrets, openclaw.token))[0]}`;
-  return { body, headers };
+  const tokens = openclaw ? await secretValues(secrets, openclaw.token) : [];
+  if (tokens[0] !== undefined) headers.authorization = `Bearer ${tokens[0]}`;
+  return { body, headers, secretForms: secretForms([...signing, ...tokens]) };
 }
 
 async function tryOnce(deps: TriggerDeliveryDeps, event: StoredEvent, data: TriggerJobData): Promise<TryResult> {
   const { delivery } = deps;
-  let request: { body: string; headers: Record<string, string> };
+  let request: Awaited<ReturnType<typeof buildRequest>>;
   try {
     request = await buildRequest(deps, event, data);
   } catch (err) {
@@ -77,11 +97,16 @@ async function tryOnce(deps: TriggerDeliveryDeps, event: StoredEvent, data: Trig
   try {
     // Bytes, not a string: axios would re-serialize a JSON string, and the signature covers these exact bytes.
     const res = await http.post<Readable>(delivery.url, Buffer.from(request.body), { headers: request.headers, signal, responseType: 'stream' });
-    discardAnswer(res.data);
-    if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
+    if (res.status >= 200 && res.status < 300) {
+      discardAnswer(res.data);
+      return { ok: true, status: res.status };
+    }
     const header = res.headers['retry-after'];
     const retryAfterMs = parseRetryAfter(typeof header === 'string' ? header : undefined);
-    return { ok: false, status: res.status, error: `receiver answered ${res.status}`, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+    // A receiver's error message is what an operator needs to fix it (a bad token, an unknown agent): keep its start.
+    const head = await readHead(res.data, excerptReadBytes(request.secretForms));
+    const error = withExcerpt(`receiver answered ${res.status}`, answerExcerpt(head, request.secretForms));
+    return { ok: false, status: res.status, error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
   } catch (err) {
     // The socket error's code (ECONNREFUSED, ENOTFOUND) is what an operator needs; never the request, which holds the signature.
     const error = signal.aborted ? `no answer within ${delivery.timeoutMs} ms` : `request failed: ${(err as { code?: string }).code ?? (err as Error).message}`;
@@ -91,11 +116,13 @@ async function tryOnce(deps: TriggerDeliveryDeps, event: StoredEvent, data: Trig
 
 /**
  * One try of a trigger delivery. Every try of a delivery (a retry, or a
- * re-run after a worker crash) sends the same `webhook-id`. 2xx: delivered.
- * 410 Gone: the receiver asks us to stop, so no retry. Anything else
- * (including 429, redirects, timeouts): retried with backoff, never sooner
- * than the receiver's Retry-After, until the attempts are spent; the event
- * record shows each step, and an exhausted job stays in BullMQ's failed set.
+ * re-run after a worker crash) sends the same `webhook-id` and
+ * `Idempotency-Key`. 2xx: delivered. A 4xx other than 408/429 (410 Gone
+ * included) is final: no retry (see isFinalAnswer). Anything else (5xx, 408,
+ * 429, redirects, timeouts, network errors): retried with backoff, never
+ * sooner than the receiver's Retry-After, until the attempts are spent. The
+ * event record shows each step with the last answer's first 500 bytes in
+ * `lastError`, and a job that failed for good stays in BullMQ's failed set.
  */
 export function createTriggerProcessor(deps: TriggerDeliveryDeps) {
   const { store, metrics, delivery } = deps;
@@ -123,14 +150,14 @@ export function createTriggerProcessor(deps: TriggerDeliveryDeps) {
 
     const failure = { lastError: result.error, ...(result.status !== undefined ? { lastStatus: result.status } : {}) };
     const clear = result.status === undefined ? (['lastStatus'] as const) : [];
-    const gone = result.status === 410;
-    if (gone || attempt >= maxAttempts) {
+    const final = isFinalAnswer(result.status);
+    if (final || attempt >= maxAttempts) {
       await store.updateDelivery(data.eventId, data.deliveryId, { status: 'failed', ...failure }, [...clear]);
       count('failed');
       log.warn({ attempt, status: result.status, error: result.error }, 'trigger delivery failed for good');
       deps.onExhausted?.({ trigger: data.trigger, eventId: data.eventId, deliveryId: data.deliveryId, attempts: attempt, lastError: result.error, ...(result.status !== undefined ? { lastStatus: result.status } : {}) });
-      const message = gone ? `${result.error}: the receiver is gone, not retried` : `${result.error} (attempt ${attempt} of ${maxAttempts})`;
-      throw gone ? new UnrecoverableError(message) : new Error(message);
+      const message = final ? `not retried, the answer is final: ${result.error}` : `gave up after attempt ${attempt} of ${maxAttempts}: ${result.error}`;
+      throw final ? new UnrecoverableError(message) : new Error(message);
     }
 
     const delayMs = Math.max(triggerBackoffMs(attempt, delivery.retry), result.retryAfterMs ?? 0);
