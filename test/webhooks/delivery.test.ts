@@ -201,7 +201,7 @@ describe('trigger delivery (worker)', () => {
       [{ deliveryId: 'dlv_0123456789abcdef0123456789abcdef', trigger: 'github_activity', replay: false, createdAt: receivedAt.toISOString() }],
       { retentionMs: 60_000, outboxAt: Date.now() },
     );
-    expect(created).toEqual({ correlationPaths: [] });
+    expect(created).toEqual({ duplicate: false, correlationPaths: [] });
     const event = await settled('github:gh-orphan');
     expect(event.deliveries[0]).toMatchObject({ deliveryId: 'dlv_0123456789abcdef0123456789abcdef', status: 'delivered' });
     expect(requestsFor('gh-orphan')).toHaveLength(1);

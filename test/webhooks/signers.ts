@@ -27,6 +27,14 @@ export interface Signed {
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
+/*
+ * GitHub and Shopify bodies are deduplicated too (their ids are not signed,
+ * CONTRACT §4), so each default body carries a `test_nonce` and is unique, as
+ * real ones are (they carry update times): two calls are two events unless a
+ * test reuses a body on purpose.
+ */
+const nonce = () => randomUUID();
+
 export function stripeEvent(options: { id?: string; type?: string; secret?: string; timestamp?: number; body?: string } = {}): Signed {
   const id = options.id ?? `evt_${randomUUID().replace(/-/g, '')}`;
   const body =
@@ -41,7 +49,8 @@ export function stripeEvent(options: { id?: string; type?: string; secret?: stri
 }
 
 export function githubEvent(options: { delivery?: string; event?: string; action?: string; secret?: string; body?: string } = {}): Signed {
-  const body = options.body ?? JSON.stringify({ action: options.action ?? 'opened', issue: { number: 7 }, repository: { full_name: 'octo/demo' } });
+  const body =
+    options.body ?? JSON.stringify({ action: options.action ?? 'opened', issue: { number: 7 }, repository: { full_name: 'octo/demo' }, test_nonce: nonce() });
   const signature = createHmac('sha256', options.secret ?? SECRETS.github).update(body).digest('hex');
   return {
     body,
@@ -55,7 +64,7 @@ export function githubEvent(options: { delivery?: string; event?: string; action
 }
 
 export function shopifyEvent(options: { webhookId?: string; topic?: string; secret?: string; body?: string } = {}): Signed {
-  const body = options.body ?? JSON.stringify({ id: 4501, total_price: '10.00' });
+  const body = options.body ?? JSON.stringify({ id: 4501, total_price: '10.00', test_nonce: nonce() });
   return {
     body,
     headers: {

@@ -33,8 +33,10 @@ function tooLarge(err: unknown): boolean {
  * `POST /hooks/:source` (CONTRACT §4). In order: unknown source 404; body over
  * the source's limit 413; signature checked on the raw bytes by the source
  * type's verifier (400 INVALID_SIGNATURE, nothing stored); then the event is
- * written to Redis with its dedupe claim and triggers in one script, and only
- * then answered 200. Redis away: 503, so the provider retries.
+ * written to Redis with its dedupe claim (and, for a type that does not sign
+ * its ids, its body's) and triggers in one script, and only then answered
+ * 200. A duplicate is answered with the id of the event already stored. Redis
+ * away: 503, so the provider retries.
  */
 export function receiveWebhook(ctx: ApiContext, secrets: SecretsProvider, options: { keys?: RedisKeys } = {}): RequestHandler<{ source: string }> {
   const { config, metrics } = ctx;
@@ -68,15 +70,16 @@ export function receiveWebhook(ctx: ApiContext, secrets: SecretsProvider, option
 
     const values = splitSecretValues(await secrets.get(source.secret));
     if (values.length === 0) throw new MissingSecretError(source.secret);
+    const verifier = verifiers[source.type];
     let verified;
     try {
-      verified = verifiers[source.type].verify({ body, header: (h) => req.get(h) }, values);
+      verified = verifier.verify({ body, header: (h) => req.get(h) }, values);
     } catch (err) {
       if (err instanceof ProblemError) rejected();
       throw err;
     }
 
-    const { id, duplicate } = await withRedisDeadline(
+    const { id, eventId, duplicate } = await withRedisDeadline(
       ingestEvent(
         { config, store: ctx.eventStore, queue: ctx.triggers, logger: ctx.logger, ...(correlate ? { correlate } : {}) },
         {
@@ -88,11 +91,12 @@ export function receiveWebhook(ctx: ApiContext, secrets: SecretsProvider, option
           headers: storableHeaders(req.headers),
           receivedAt,
           verifiedAt: new Date(),
+          dedupeBody: !verifier.signsEventId,
         },
       ),
     );
     metrics.webhooksReceived.inc({ source: name, outcome: duplicate ? 'duplicate' : 'accepted' });
-    const receipt: WebhookReceipt = { received: true, id, eventId: verified.eventId, duplicate };
+    const receipt: WebhookReceipt = { received: true, id, eventId, duplicate };
     res.status(200).json(receipt);
   };
 }

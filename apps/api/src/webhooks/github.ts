@@ -18,12 +18,14 @@ function payloadOf(request: WebhookRequest): Record<string, unknown> | undefined
 }
 
 /**
- * GitHub (`X-Hub-Signature-256`). GitHub signs no timestamp, so replays of a
- * captured request are stopped by dedupe on `X-GitHub-Delivery`, not by age.
+ * GitHub (`X-Hub-Signature-256`). GitHub signs no timestamp and not
+ * `X-GitHub-Delivery`, so replays of a captured request are stopped by dedupe,
+ * not by age: on the delivery id, and on the body for a resend under a new id.
  * The type is `X-GitHub-Event`, plus `.action` when the payload has one
  * (`issues.opened`, `pull_request.closed`; `push` and `ping` have none).
  */
 export const githubVerifier: WebhookVerifier = {
+  signsEventId: false,
   verify(request, secrets) {
     const header = request.header('x-hub-signature-256');
     if (!header) throw invalidSignature('Missing X-Hub-Signature-256.');

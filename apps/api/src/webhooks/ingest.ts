@@ -32,17 +32,31 @@ export interface VerifiedEvent {
   headers: Record<string, string>;
   receivedAt: Date;
   verifiedAt: Date;
+  /** Also a duplicate: a body already stored under another id (the source's signature does not cover its ids). */
+  dedupeBody: boolean;
+}
+
+/**
+ * What `POST /hooks/{source}` answers with: for a duplicate, the event
+ * already stored (`eventId` its provider id, which differs from the request's
+ * when only the body matched), so the answer names what was stored.
+ */
+export interface IngestOutcome {
+  id: string;
+  eventId: string;
+  duplicate: boolean;
 }
 
 /**
  * Stores a verified event and enqueues its triggers. The store's one script
- * claims the event id (dedupe, for the source's retention), writes the raw
+ * claims the event id (dedupe, for the source's retention) and, with
+ * `dedupeBody`, the body's SHA-256 for as long, writes the raw
  * event and its pending deliveries, and indexes it; only a request that made
  * the claim enqueues anything, so a duplicate (even a concurrent one) never
  * produces a second trigger. Runs to the end even when the HTTP request gave
  * up waiting on it (see withRedisDeadline).
  */
-export async function ingestEvent(deps: IngestDeps, event: VerifiedEvent): Promise<{ id: string; duplicate: boolean }> {
+export async function ingestEvent(deps: IngestDeps, event: VerifiedEvent): Promise<IngestOutcome> {
   const { config, store, queue, logger } = deps;
   const id = storedEventId(event.source, event.eventId);
   const acceptedAt = event.receivedAt.toISOString();
@@ -66,9 +80,15 @@ export async function ingestEvent(deps: IngestDeps, event: VerifiedEvent): Promi
       body: event.body,
     },
     deliveries,
-    { retentionMs, outboxAt: Date.now() + OUTBOX_GRACE_MS },
+    { retentionMs, outboxAt: Date.now() + OUTBOX_GRACE_MS, dedupeBody: event.dedupeBody },
   );
-  if (!created) return { id, duplicate: true };
+  if (created.duplicate) {
+    if (created.id !== id) {
+      // A signed body resent under a new id: a replay of a captured request, or a provider sending one event twice.
+      logger.info({ eventId: id, storedAs: created.id }, 'webhook body already stored under another id; answered as a duplicate');
+    }
+    return { id: created.id, eventId: created.id.slice(event.source.length + 1), duplicate: true };
+  }
   const { correlationPaths } = created;
 
   // Independent follow-ups of a new event, sent together: one round trip deep
@@ -87,7 +107,7 @@ export async function ingestEvent(deps: IngestDeps, event: VerifiedEvent): Promi
           logger.warn({ eventId: id, err: (err as Error).message }, 'webhook correlation failed; waiting jobs will find the event by their deadline');
         }),
   ]);
-  return { id, duplicate: false };
+  return { id, eventId: event.eventId, duplicate: false };
 }
 
 /** Request headers worth keeping with the event; credentials a proxy may add are not. */

@@ -6,11 +6,13 @@ const SIGNATURE = /^[A-Za-z0-9+/]{43}=$/;
 
 /**
  * Shopify (`X-Shopify-Hmac-Sha256`: base64 HMAC-SHA256 of the body with the
- * app's client secret). No timestamp is signed; dedupe on
- * `X-Shopify-Webhook-Id` (else `X-Shopify-Event-Id`) stops replays. The type
+ * app's client secret). Neither a timestamp nor the id is signed; dedupe on
+ * `X-Shopify-Webhook-Id` (else `X-Shopify-Event-Id`), and on the body for a
+ * resend under a new id, stops replays. The type
  * is `X-Shopify-Topic` (`orders/create`).
  */
 export const shopifyVerifier: WebhookVerifier = {
+  signsEventId: false,
   verify(request, secrets) {
     const header = request.header('x-shopify-hmac-sha256');
     if (!header) throw invalidSignature('Missing X-Shopify-Hmac-Sha256.');

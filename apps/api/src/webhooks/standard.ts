@@ -9,6 +9,8 @@ import { eventIdFrom, invalidEvent, invalidSignature, jsonObject, type WebhookVe
  * `webhook-id`; the type is the body's `type` (the spec requires one).
  */
 export const standardVerifier: WebhookVerifier = {
+  // The signed content is `<webhook-id>.<timestamp>.<body>`.
+  signsEventId: true,
   verify(request, secrets) {
     const headers = {
       'webhook-id': request.header('webhook-id') ?? '',

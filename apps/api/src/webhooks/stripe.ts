@@ -23,6 +23,8 @@ function signedAt(header: string): number | undefined {
  * on the raw bytes. Event id and type come from the verified body.
  */
 export const stripeVerifier: WebhookVerifier = {
+  // The id is the signed body's `id`.
+  signsEventId: true,
   verify(request, secrets) {
     const header = request.header('stripe-signature');
     if (!header) throw invalidSignature('Missing Stripe-Signature.');

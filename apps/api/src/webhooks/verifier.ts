@@ -20,6 +20,13 @@ export interface VerifiedWebhook {
  * stale signature, BAD_REQUEST for a signed request that names no event.
  */
 export interface WebhookVerifier {
+  /**
+   * Whether the signature covers the event id. When it does not (GitHub's
+   * `X-GitHub-Delivery`, Shopify's `X-Shopify-Webhook-Id` are headers outside
+   * the HMAC), a captured body could be resent under a new id, so the body
+   * itself is deduplicated too (CONTRACT §4).
+   */
+  readonly signsEventId: boolean;
   verify(request: WebhookRequest, secrets: readonly string[]): VerifiedWebhook;
 }
 

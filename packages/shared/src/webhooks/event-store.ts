@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { RedisClient } from '../redis/connection';
 import { LuaScript } from '../redis/lua-script';
 import { eventSourceOf, type RedisKeys } from '../redis/keys';
@@ -80,15 +81,34 @@ export interface ListPosition {
  * and no index outside its source's slot.
  *
  * Redis Cluster: every key a script touches carries the source's hash tag
- * (`{src:<source>}`: dedupe key, event hash, the source's outbox and its
- * indexes), so each script runs on one node.
+ * (`{src:<source>}`: dedupe key, body key, event hash, the source's outbox and
+ * its indexes), so each script runs on one node.
  */
 
-// KEYS: dedupe, event, outbox, correlation paths, index... (all of one source)
+/**
+ * The claim on a raw body's SHA-256 (hex), for sources whose signature does
+ * not cover the event id (GitHub, Shopify: CONTRACT §4): its value is the id
+ * of the event stored with that body. In the source's slot, beside its dedupe
+ * keys, because the ingest script writes both. Built here rather than in
+ * redisKeys because only the event store reads or writes it.
+ */
+export function webhookBodyKey(keys: RedisKeys, source: string, sha256Hex: string): string {
+  return `${keys.prefix}:evt-body:{src:${source}}:${sha256Hex}`;
+}
+
+// KEYS: dedupe, event, outbox, correlation paths, source index, type index[, body]
 // ARGV: ttlMs, scoreMs, id, outboxAt, oldestScore, n, deliveryId x n, field, value, ...
-// Returns 0 for a duplicate, else {1, path...}: the JSON paths async jobs wait on for this source and type.
+// Returns {0, id of the event already stored} for a duplicate (its event id
+// claimed, or with KEYS[7] its body), else {1, path...}: the JSON paths async
+// jobs wait on for this source and type. Both claims are read before either is
+// written, so a duplicate claims nothing (a resent body's new delivery id
+// must not point at an event that was never stored).
 const INGEST = new LuaScript(`
-if not redis.call('SET', KEYS[1], ARGV[3], 'NX', 'PX', ARGV[1]) then return 0 end
+local stored = redis.call('GET', KEYS[1])
+if not stored and KEYS[7] then stored = redis.call('GET', KEYS[7]) end
+if stored then return {0, stored} end
+redis.call('SET', KEYS[1], ARGV[3], 'NX', 'PX', ARGV[1])
+if KEYS[7] then redis.call('SET', KEYS[7], ARGV[3], 'NX', 'PX', ARGV[1]) end
 redis.call('DEL', KEYS[2])
 local n = tonumber(ARGV[6])
 local fields = {}
@@ -96,7 +116,7 @@ for i = 7 + n, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[2], unpack(fields))
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
 for i = 1, n do redis.call('ZADD', KEYS[3], ARGV[4], ARGV[6 + i] .. ':' .. ARGV[3]) end
-for i = 5, #KEYS do
+for i = 5, 6 do
   redis.call('ZADD', KEYS[i], ARGV[2], ARGV[3])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[5])
   redis.call('PEXPIRE', KEYS[i], ARGV[1])
@@ -220,15 +240,25 @@ export class EventStore {
    * Claims the event id for `retentionMs` and writes the event, its pending
    * deliveries (also put in the outbox, due at `outboxAt`) and its index
    * entries (trimmed to the same retention: older entries point at expired
-   * events); `undefined` when the id was already claimed (a duplicate). A
-   * new event comes back with the JSON paths async jobs wait on for its
-   * source and type (CorrelationStore.match), read in the same script.
+   * events). With `dedupeBody` the SHA-256 of the raw body is claimed too, for
+   * the same retention, and a body already claimed is a duplicate whatever
+   * the event id: for sources that do not sign their ids (CONTRACT §4).
+   *
+   * A duplicate comes back with the id of the event already stored, and
+   * nothing is written. A new event comes back with the JSON paths async jobs
+   * wait on for its source and type (CorrelationStore.match), read in the
+   * same script.
    */
   async ingest(
     event: NewEvent,
     deliveries: readonly NewDelivery[],
-    options: { retentionMs: number; outboxAt: number },
-  ): Promise<{ correlationPaths: string[] } | undefined> {
+    options: {
+      retentionMs: number;
+      outboxAt: number;
+      /** @defaultValue false */
+      dedupeBody?: boolean;
+    },
+  ): Promise<{ duplicate: false; correlationPaths: string[] } | { duplicate: true; id: string }> {
     const score = event.receivedAt.getTime();
     const fields = [
       'id', event.id,
@@ -241,28 +271,26 @@ export class EventStore {
       ...Object.entries(encodeBody(event.body)).flat(),
       ...deliveries.flatMap(deliveryFields),
     ];
-    const indexes = [this.keys.webhookIndex({ source: event.source }), this.keys.webhookIndex({ source: event.source, type: event.type })];
-    const created = await INGEST.run<0 | [1, ...string[]]>(
-      this.redis,
-      [
-        this.keys.webhookDedupe(event.source, event.eventId),
-        this.keys.webhookEvent(event.id),
-        this.keys.webhookOutbox(event.source),
-        this.keys.correlationPaths(event.source, event.type),
-        ...indexes,
-      ],
-      [
-        String(options.retentionMs),
-        String(score),
-        event.id,
-        String(options.outboxAt),
-        String(score - options.retentionMs),
-        String(deliveries.length),
-        ...deliveries.map((d) => d.deliveryId),
-        ...fields,
-      ],
-    );
-    return Array.isArray(created) ? { correlationPaths: created.slice(1) as string[] } : undefined;
+    const keys = [
+      this.keys.webhookDedupe(event.source, event.eventId),
+      this.keys.webhookEvent(event.id),
+      this.keys.webhookOutbox(event.source),
+      this.keys.correlationPaths(event.source, event.type),
+      this.keys.webhookIndex({ source: event.source }),
+      this.keys.webhookIndex({ source: event.source, type: event.type }),
+    ];
+    if (options.dedupeBody) keys.push(webhookBodyKey(this.keys, event.source, createHash('sha256').update(event.body).digest('hex')));
+    const [created, ...rest] = await INGEST.run<[0, string] | [1, ...string[]]>(this.redis, keys, [
+      String(options.retentionMs),
+      String(score),
+      event.id,
+      String(options.outboxAt),
+      String(score - options.retentionMs),
+      String(deliveries.length),
+      ...deliveries.map((d) => d.deliveryId),
+      ...fields,
+    ]);
+    return created === 1 ? { duplicate: false, correlationPaths: rest } : { duplicate: true, id: rest[0] ?? event.id };
   }
 
   /** Adds deliveries (replays) to a stored event; `false` when the event is gone. */
