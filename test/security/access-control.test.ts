@@ -7,7 +7,8 @@ import { ADMIN_TOKEN, AGENT_KEYS, securityConfig, startSecurityApi } from './har
  * Access control, table-driven over every route the app mounts: who may call
  * it (nobody, any agent, an agent holding a scope, the admin token, the admin
  * token over HTTP Basic), and object-level isolation between agents (jobs,
- * events, MCP get_job). A route added without a row here fails the suite.
+ * events, MCP get_job and retry_job). A route added without a row here fails
+ * the suite.
  */
 
 type Access =
@@ -51,6 +52,7 @@ const ROUTES: Row[] = [
   { route: 'post /v1/jobs', method: 'POST', path: '/v1/jobs', body: { tool: 'demo.getContact', input: { id: 'acl' } }, access: { kind: 'agent' } },
   { route: 'get /v1/jobs/:id', method: 'GET', path: '/v1/jobs/job_00000000000000000000000000000000', access: { kind: 'agent' } },
   { route: 'delete /v1/jobs/:id', method: 'DELETE', path: '/v1/jobs/job_00000000000000000000000000000000', access: { kind: 'agent' } },
+  { route: 'post /v1/jobs/:id/retry', method: 'POST', path: '/v1/jobs/job_00000000000000000000000000000000/retry', access: { kind: 'agent' } },
   { route: 'post /mcp', method: 'POST', path: '/mcp', body: { jsonrpc: '2.0', id: 1, method: 'tools/list' }, access: { kind: 'agent' } },
   { route: 'get /v1/integrations', method: 'GET', path: '/v1/integrations', access: { kind: 'operator', scope: 'integrations:read' } },
   {
@@ -182,6 +184,25 @@ describe('object-level isolation between agents', () => {
     expect(res.status).toBe(404);
     expect((await h.store.get(jobOfC))?.status).toBe('queued');
     await request(h.server).get(`/v1/jobs/${jobOfC}`).set('Authorization', `Bearer ${AGENT_KEYS.c}`).expect(200);
+  });
+
+  it('another agent cannot retry a job: 404 exactly like an unknown id, and the job is untouched', async () => {
+    const theirs = await request(h.server).post(`/v1/jobs/${jobOfC}/retry`).set('Authorization', `Bearer ${AGENT_KEYS.a}`);
+    const unknown = await request(h.server).post('/v1/jobs/job_00000000000000000000000000000000/retry').set('Authorization', `Bearer ${AGENT_KEYS.a}`);
+    expect(theirs.status).toBe(404);
+    expect(theirs.body).toEqual(unknown.body);
+    expect((await h.store.get(jobOfC))?.status).toBe('queued');
+    // The owner is told why not: the job has not failed.
+    const own = await request(h.server).post(`/v1/jobs/${jobOfC}/retry`).set('Authorization', `Bearer ${AGENT_KEYS.c}`);
+    expect(own.status).toBe(409);
+  });
+
+  it("MCP retry_job: another agent's job is NOT_FOUND", async () => {
+    const theirs = await mcp(AGENT_KEYS.a, 'tools/call', { name: 'retry_job', arguments: { id: jobOfC } });
+    expect(theirs.result?.isError).toBe(true);
+    expect(JSON.stringify(theirs.result)).toContain('NOT_FOUND');
+    expect(JSON.stringify(theirs.result)).not.toContain('c-own');
+    expect((await h.store.get(jobOfC))?.status).toBe('queued');
   });
 
   it("MCP get_job: another agent's job is NOT_FOUND; the owner reads it", async () => {

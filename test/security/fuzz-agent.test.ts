@@ -7,7 +7,7 @@ import { authorization, contentType, deepText, someHeaders, hostileQuery, hostil
 
 /*
  * Property-based fuzz of the agent surface (POST /v1/jobs, GET/DELETE
- * /v1/jobs/:id, GET /v1/tools, /mcp): random JSON, wrong types, deep nesting,
+ * /v1/jobs/:id, POST /v1/jobs/:id/retry, GET /v1/tools, /mcp): random JSON, wrong types, deep nesting,
  * prototype keys, huge strings, invalid UTF-8, wrong content types, repeated
  * and long headers. Seeded: a failure prints its seed and replays exactly.
  */
@@ -83,6 +83,26 @@ describe('fuzz: agent API', () => {
     await fuzzEndpoint(h, 'GET|DELETE /v1/jobs/:id', cases, { runs: RUNS, seed: SEED + 1 });
   });
 
+  it(`POST /v1/jobs/:id/retry (${RUNS} cases)`, async () => {
+    const cases: fc.Arbitrary<FuzzCase> = fc
+      .record({
+        method: fc.oneof({ weight: 9, arbitrary: fc.constant('POST') }, { weight: 1, arbitrary: fc.constantFrom('GET', 'DELETE', 'PUT', 'PATCH') }),
+        auth: agentAuth,
+        target: fc.oneof(fc.constantFrom(ownJob, othersJob, `${ownJob}x`, ownJob.toUpperCase(), `${ownJob}%00`), hostileSegment),
+        type: contentType,
+        extra: someHeaders(allAuth),
+        body: fc.option(spoiled(jsonText), { nil: undefined }),
+        query: hostileQuery(['waitMs']),
+      })
+      .map((r) => ({
+        method: r.method,
+        path: `/v1/jobs/${r.target}/retry${r.query}`,
+        headers: headerList([['authorization', r.auth], ['content-type', r.type]], r.extra),
+        ...(r.body ? { body: r.body } : {}),
+      }));
+    await fuzzEndpoint(h, 'POST /v1/jobs/:id/retry', cases, { runs: RUNS, seed: SEED + 5 });
+  });
+
   it(`GET /v1/tools (${RUNS} cases)`, async () => {
     const cases: fc.Arbitrary<FuzzCase> = fc
       .record({
@@ -101,7 +121,7 @@ describe('fuzz: agent API', () => {
     // Every call carries broker/waitMs 0: a valid call must not wait 25 s for a job no worker runs.
     const params = fc.oneof(
       objectWith({
-        name: fc.constantFrom('"demo_getContact"', '"demo_createOrder"', '"get_job"', '"list_tools"', '"crm_getContact"', '"__proto__"', '"constructor"', '"demo.getContact"'),
+        name: fc.constantFrom('"demo_getContact"', '"demo_createOrder"', '"get_job"', '"retry_job"', '"list_tools"', '"crm_getContact"', '"__proto__"', '"constructor"', '"demo.getContact"'),
         arguments: fc.oneof(jsonText, fc.constantFrom(`{"id":"${othersJob}"}`, `{"id":"${ownJob}","waitMs":"1"}`, '{"id":"x"}', '{"sku":"s","qty":0}')),
         _meta: fc.constantFrom('{"broker/waitMs":0}', '{"broker/waitMs":0,"broker/idempotencyKey":"\\u0000"}', '{"broker/waitMs":0,"broker/connection":"__proto__"}', '{"broker/waitMs":0,"broker/callbackUrl":"http://169.254.169.254/"}', '{"broker/waitMs":0,"progressToken":{"__proto__":1}}'),
       }).filter((p) => p.includes('"_meta":{"broker/waitMs":0')),
@@ -115,7 +135,7 @@ describe('fuzz: agent API', () => {
     }).filter((t) => !t.includes('"tools/call"') || t.includes('"_meta":{"broker/waitMs":0'));
     // A well-formed call whose arguments are hostile: the path into submitToolJob.
     const call = fc
-      .tuple(fc.constantFrom('demo_getContact', 'demo_createOrder', 'get_job', 'list_tools', 'crm_getContact', 'other_ping'), fc.oneof(jsonText, objectWith({ id: fc.constantFrom('"c_1"', `"${othersJob}"`), sku: fc.constant('"s"'), qty: fc.constant('1') })))
+      .tuple(fc.constantFrom('demo_getContact', 'demo_createOrder', 'get_job', 'retry_job', 'list_tools', 'crm_getContact', 'other_ping'), fc.oneof(jsonText, objectWith({ id: fc.constantFrom('"c_1"', `"${othersJob}"`), sku: fc.constant('"s"'), qty: fc.constant('1') })))
       .map(([name, args]) => `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"${name}","arguments":${args},"_meta":{"broker/waitMs":0}}}`);
     const body = spoiled(
       fc.oneof({ weight: 5, arbitrary: call }, { weight: 3, arbitrary: rpc }, { weight: 1, arbitrary: rpc.map((r) => `[${r},${r}]`) }, { weight: 1, arbitrary: jsonText.filter((t) => !t.includes('tools/call')) }),

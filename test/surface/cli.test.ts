@@ -77,7 +77,7 @@ describe('broker CLI: usage', () => {
   it('prints help for every command, exit 0', async () => {
     const top = await cli(['--help']);
     expect(top.code).toBe(0);
-    for (const command of ['config check', 'jobs get', 'jobs retry-failed', 'events list', 'events show', 'events replay', 'keys hash']) {
+    for (const command of ['config check', 'jobs get', 'jobs retry', 'jobs retry-failed', 'events list', 'events show', 'events replay', 'keys hash']) {
       expect(top.stdout).toContain(command);
       const help = await cli([...command.split(' '), '--help']);
       expect(help.code).toBe(0);
@@ -87,7 +87,7 @@ describe('broker CLI: usage', () => {
   });
 
   it('exits 2 on wrong usage', async () => {
-    for (const args of [[], ['nope'], ['jobs', 'nope'], ['jobs', 'get'], ['jobs', 'get', 'a', 'b'], ['keys', 'hash', 'k', '--bogus'], ['jobs', 'retry-failed'], ['events', 'list', '--limit', 'many']]) {
+    for (const args of [[], ['nope'], ['jobs', 'nope'], ['jobs', 'get'], ['jobs', 'get', 'a', 'b'], ['jobs', 'retry'], ['jobs', 'retry', 'a', 'b'], ['keys', 'hash', 'k', '--bogus'], ['jobs', 'retry-failed'], ['events', 'list', '--limit', 'many']]) {
       const run = await cli(args);
       expect({ args, code: run.code }).toEqual({ args, code: 2 });
     }
@@ -165,6 +165,32 @@ describe('broker jobs', () => {
 
     const again = await cli(['jobs', 'retry-failed', '--integration', 'demo', '--json']);
     expect(json(again)).toMatchObject({ retried: 0 });
+  });
+
+  it("retries one of an agent's failed jobs with the agent's key, as the same job", async () => {
+    failing.add('/contacts/c_cli_retry');
+    const submitted = await request(s.h.server).post('/v1/jobs').set(bearer(KEYS.a)).send({ tool: 'demo.getContact', input: { id: 'c_cli_retry' } }).expect(202);
+    const id = submitted.body.id as string;
+    const failed = await request(s.h.server).get(`/v1/jobs/${id}?waitMs=10000`).set(bearer(KEYS.a)).expect(200);
+    expect(failed.body).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'UPSTREAM_ERROR', retryable: true } });
+    failing.delete('/contacts/c_cli_retry');
+
+    const noKey = await cli(['jobs', 'retry', id]);
+    expect(noKey.code).toBe(1);
+    expect(noKey.stderr).toContain('BROKER_AGENT_KEY');
+    const stranger = await cli(['jobs', 'retry', id], { BROKER_AGENT_KEY: KEYS.c });
+    expect(stranger.code).toBe(1);
+    expect(stranger.stderr).toContain('404 NOT_FOUND');
+
+    const run = await cli(['jobs', 'retry', id, '--json'], { BROKER_AGENT_KEY: KEYS.a });
+    expect(run.code).toBe(0);
+    expect(json(run)).toMatchObject({ id, status: 'queued', attempts: 1 });
+    const done = await request(s.h.server).get(`/v1/jobs/${id}?waitMs=10000`).set(bearer(KEYS.a)).expect(200);
+    expect(done.body).toMatchObject({ status: 'succeeded', attempts: 2, result: { id: 'c_cli_retry' } });
+
+    const again = await cli(['jobs', 'retry', id], { BROKER_AGENT_KEY: KEYS.a });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('409 CONFLICT');
   });
 
   it('refuses an integration the config file does not have', async () => {

@@ -1,6 +1,6 @@
 import { BrokerApiError, BrokerClient, BrokerTimeoutError } from '@broker/client';
 import { KEYS } from '../api/harness';
-import { startStack, type Stack } from './stack';
+import { demoUpstream, startStack, type Stack } from './stack';
 
 /** The typed client (`@broker/client`) against a real api + worker and a stub upstream. */
 
@@ -66,6 +66,26 @@ describe('@broker/client', () => {
       await expect(a.cancel(job.id)).rejects.toMatchObject({ status: 409, code: 'CONFLICT' });
     } finally {
       await s.h.queue.resume();
+    }
+  });
+
+  it('retries a retryable failed job as the same job; a job that did not fail is 409 CONFLICT', async () => {
+    const path = '/contacts/c_client_retry';
+    s.upstream.setHandler((req, i) => (req.path === path && s.upstream.count((r) => r.path === path) === 1 ? { status: 503, body: { error: 'busy' } } : demoUpstream(req, i)));
+    try {
+      const failed = await a.run('demo.getContact', { id: 'c_client_retry' }, { timeoutMs: 10_000 });
+      expect(failed).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'UPSTREAM_ERROR', retryable: true } });
+      const queued = await a.retryJob(failed.id);
+      expect(queued).toMatchObject({ id: failed.id, status: 'queued', attempts: 1 });
+      expect(queued.error).toBeUndefined();
+      expect(await a.wait(failed.id, { timeoutMs: 10_000 })).toMatchObject({ id: failed.id, status: 'succeeded', attempts: 2, result: { id: 'c_client_retry' } });
+
+      const err = (await a.retryJob(failed.id).catch((e: unknown) => e)) as BrokerApiError;
+      expect(err).toBeInstanceOf(BrokerApiError);
+      expect(err).toMatchObject({ status: 409, code: 'CONFLICT', retryable: false });
+      await expect(a.retryJob('job_00000000000000000000000000000000')).rejects.toMatchObject({ status: 404, code: 'NOT_FOUND' });
+    } finally {
+      s.upstream.setHandler(demoUpstream);
     }
   });
 

@@ -3,7 +3,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import request from 'supertest';
 import { bearer, KEYS } from '../api/harness';
-import { startStack, type Stack } from './stack';
+import { demoUpstream, startStack, type Stack } from './stack';
 
 /**
  * The MCP endpoint with the SDK's own client, against a real api + worker and
@@ -41,13 +41,13 @@ describe('MCP over Streamable HTTP', () => {
   it('lists only the tools the key may call, named with "_", with their JSON Schemas', async () => {
     const a = await connect(KEYS.a);
     const { tools } = await a.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(['demo_createOrder', 'demo_getContact', 'get_job', 'list_tools']);
+    expect(tools.map((t) => t.name).sort()).toEqual(['demo_createOrder', 'demo_getContact', 'get_job', 'list_tools', 'retry_job']);
     const getContact = tools.find((t) => t.name === 'demo_getContact')!;
     expect(getContact.description).toBe('Fetch one contact');
     expect(getContact.inputSchema).toMatchObject({ type: 'object', required: ['id'], properties: { id: { type: 'string' } } });
 
     const b = await connect(KEYS.bNew);
-    expect((await b.listTools()).tools.map((t) => t.name).sort()).toEqual(['demo_getContact', 'get_job', 'list_tools']);
+    expect((await b.listTools()).tools.map((t) => t.name).sort()).toEqual(['demo_getContact', 'get_job', 'list_tools', 'retry_job']);
   });
 
   it('calls a tool through the job queue and returns its result', async () => {
@@ -131,6 +131,32 @@ describe('MCP over Streamable HTTP', () => {
     expect(structured(result)).toMatchObject({ code: 'NOT_FOUND', retryable: false });
     const bad = await call(a, 'get_job', { id: 42 });
     expect(structured(bad)).toMatchObject({ code: 'VALIDATION_ERROR', errors: [{ pointer: '/id' }] });
+  });
+
+  it('runs a retryable failed job again with retry_job, waiting for the re-run; a second retry is CONFLICT', async () => {
+    const path = '/contacts/c_mcp_retry';
+    // The first call answers 503 (retry.attempts is 1 here: the job fails at once), then the upstream recovers.
+    s.upstream.setHandler((req, i) => (req.path === path && s.upstream.count((r) => r.path === path) === 1 ? { status: 503, body: { error: 'busy' } } : demoUpstream(req, i)));
+    try {
+      const a = await connect(KEYS.a);
+      const failed = await call(a, 'demo_getContact', { id: 'c_mcp_retry' });
+      expect(failed.isError).toBe(true);
+      const { jobId } = structured(failed);
+      expect(structured(failed)).toMatchObject({ code: 'UPSTREAM_ERROR', retryable: true, jobId: expect.stringMatching(/^job_/) });
+
+      const retried = await call(a, 'retry_job', { id: jobId, waitMs: 10_000 });
+      expect(retried.isError).toBeFalsy();
+      expect(structured(retried)).toMatchObject({ id: jobId, status: 'succeeded', attempts: 2, result: { id: 'c_mcp_retry' } });
+      expect(s.upstream.count((r) => r.path === path)).toBe(2);
+
+      const again = await call(a, 'retry_job', { id: jobId });
+      expect(again.isError).toBe(true);
+      expect(structured(again)).toMatchObject({ code: 'CONFLICT', retryable: false });
+      const bad = await call(a, 'retry_job', { id: jobId, waitMs: 'soon' });
+      expect(structured(bad)).toMatchObject({ code: 'VALIDATION_ERROR', errors: [{ pointer: '/waitMs' }] });
+    } finally {
+      s.upstream.setHandler(demoUpstream);
+    }
   });
 
   it('lists the broker names and output schemas with list_tools', async () => {

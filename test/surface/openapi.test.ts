@@ -100,11 +100,18 @@ describe('OpenAPI document', () => {
   });
 
   it('covers the contract surfaces by name', () => {
-    for (const path of ['/v1/tools', '/v1/jobs', '/v1/jobs/{id}', '/v1/events', '/v1/events/{id}', '/v1/events/{id}/replay', '/v1/integrations', '/hooks/{source}', '/admin/queues', '/metrics', '/mcp', '/healthz', '/readyz', '/openapi.json', '/docs']) {
+    for (const path of ['/v1/tools', '/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/retry', '/v1/events', '/v1/events/{id}', '/v1/events/{id}/replay', '/v1/integrations', '/hooks/{source}', '/admin/queues', '/metrics', '/mcp', '/healthz', '/readyz', '/openapi.json', '/docs']) {
       expect(doc.paths[path]).toBeDefined();
     }
     const ids = Object.values(doc.paths).flatMap((item) => Object.values(item).map((op) => op.operationId)).filter(Boolean);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('documents the retry of a failed job: 202 with the job and Location, 404, 409', () => {
+    const op = doc.paths['/v1/jobs/{id}/retry']!.post!;
+    expect(op.operationId).toBe('retryJob');
+    expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['202', '401', '404', '409', '503']));
+    expect(op.responses['202']).toMatchObject({ headers: { Location: expect.any(Object) }, content: { 'application/json': { schema: { $ref: '#/components/schemas/Job' } } } });
   });
 
   it('takes its schemas from the zod schemas the API validates with', () => {

@@ -33,9 +33,11 @@ describe('OpenClaw integration files', () => {
     expect(openclaw.primaryEnv).toBe('BROKER_AGENT_KEY');
   });
 
-  it('teaches listing, submitting, polling, idempotency and every error code', () => {
+  it('teaches listing, submitting, polling, idempotency, retrying a failed job and every error code', () => {
     const skill = read('skills/agent-request-broker/SKILL.md');
-    for (const needle of ['/v1/tools', '/v1/jobs', 'waitMs', 'Idempotency-Key', 'retryAt']) expect(skill).toContain(needle);
+    for (const needle of ['/v1/tools', '/v1/jobs', 'waitMs', 'Idempotency-Key', 'retryAt', '/v1/jobs/job_…/retry', 'retry_job']) expect(skill).toContain(needle);
+    // A retryable failure is retried as the job itself; resubmitting with its key only replays the failed job.
+    expect(skill).not.toMatch(/submit again later[^\n]*same `Idempotency-Key`/);
     const codes = [
       'UNAUTHENTICATED', 'FORBIDDEN', 'TOOL_NOT_FOUND', 'VALIDATION_ERROR', 'IDEMPOTENCY_KEY_REUSED', 'UNAVAILABLE',
       'NOT_FOUND', 'AUTHENTICATION_FAILED', 'PERMISSION_DENIED', 'RATE_LIMITED', 'CONFLICT', 'UPSTREAM_ERROR',

@@ -39,6 +39,7 @@ import { putConnectionToken } from './routes/put-connection-token';
 import { readyz } from './routes/readyz';
 import { receiveWebhook } from './routes/receive-webhook';
 import { replayEvent } from './routes/replay-event';
+import { retryJob } from './routes/retry-job';
 import { submitJob } from './routes/submit-job';
 import { createTriggerQueue } from './webhooks/trigger-queue';
 
@@ -123,6 +124,7 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
   // The hot paths first: Express tries routes in order, on every request.
   app.route('/v1/jobs').post(auth, ...jsonBody(), submitJob(ctx)).all(methodNotAllowed(['POST']));
   app.route('/v1/jobs/:id').get(auth, getJob(ctx)).delete(auth, cancelJob(ctx)).all(methodNotAllowed(['GET', 'DELETE']));
+  app.route('/v1/jobs/:id/retry').post(auth, retryJob(ctx)).all(methodNotAllowed(['POST']));
   // Webhooks: the raw body is read inside the route, with the source's limit, never parsed before it is verified.
   app.route('/hooks/:source').post(receiveWebhook(ctx, secrets, { keys })).all(methodNotAllowed(['POST']));
   const allQueues = [...ctx.queues.values(), ctx.triggers, ctx.callbacks];

@@ -4,17 +4,30 @@ import { CommandError } from './errors';
 /** @defaultValue 10000 */
 const REQUEST_TIMEOUT_MS = 10_000;
 
+/** Whose credential a call sends: the operators' token, or an agent's key for the agent's own jobs. */
+export type Caller = 'admin' | 'agent';
+
+function credentialOf(settings: CliSettings, caller: Caller): string {
+  if (caller === 'agent') {
+    if (!settings.agentKey) throw new CommandError('BROKER_AGENT_KEY is not set (the key of the agent that owns the job)');
+    return settings.agentKey;
+  }
+  if (!settings.adminToken) throw new CommandError('BROKER_ADMIN_TOKEN is not set (the operators\' token of the running API)');
+  return settings.adminToken;
+}
+
 /**
- * Calls the running API as an operator (`BROKER_URL`, `BROKER_ADMIN_TOKEN`).
+ * Calls the running API (`BROKER_URL`) as an operator (`BROKER_ADMIN_TOKEN`)
+ * or, with `caller: 'agent'`, as an agent (`BROKER_AGENT_KEY`).
  * A refusal becomes a {@link CommandError} quoting the problem's code and detail.
  */
-export async function callApi<T>(settings: CliSettings, method: string, path: string): Promise<T> {
-  if (!settings.adminToken) throw new CommandError('BROKER_ADMIN_TOKEN is not set (the operators\' token of the running API)');
+export async function callApi<T>(settings: CliSettings, method: string, path: string, caller: Caller = 'admin'): Promise<T> {
+  const credential = credentialOf(settings, caller);
   let res: Response;
   try {
     res = await fetch(`${settings.brokerUrl}${path}`, {
       method,
-      headers: { Authorization: `Bearer ${settings.adminToken}`, Accept: 'application/json' },
+      headers: { Authorization: `Bearer ${credential}`, Accept: 'application/json' },
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
   } catch (err) {

@@ -18,6 +18,8 @@ export interface CliSettings {
   brokerUrl: string;
   /** The admin token, sent as a bearer token to the API. */
   adminToken: string | undefined;
+  /** An agent key, for the agent's own operations (`jobs retry`); the same variable the OpenClaw skill reads. */
+  agentKey: string | undefined;
 }
 
 export function loadCliSettings(env: NodeJS.ProcessEnv = process.env): CliSettings {
@@ -28,5 +30,6 @@ export function loadCliSettings(env: NodeJS.ProcessEnv = process.env): CliSettin
     configPath: env.BROKER_CONFIG || undefined,
     brokerUrl: (env.BROKER_URL || 'http://127.0.0.1:8080').replace(/\/+$/, ''),
     adminToken: env.BROKER_ADMIN_TOKEN || undefined,
+    agentKey: env.BROKER_AGENT_KEY || undefined,
   };
 }

@@ -7,19 +7,21 @@ import { eventsList } from './commands/events-list';
 import { eventsReplay } from './commands/events-replay';
 import { eventsShow } from './commands/events-show';
 import { jobsGet } from './commands/jobs-get';
+import { jobsRetry } from './commands/jobs-retry';
 import { jobsRetryFailed } from './commands/jobs-retry-failed';
 import { keysHash } from './commands/keys-hash';
 import { loadCliSettings } from './config';
 import { CommandError, EXIT, UsageError } from './errors';
 
-const COMMANDS: Command[] = [configCheck, jobsGet, jobsRetryFailed, eventsList, eventsShow, eventsReplay, keysHash];
+const COMMANDS: Command[] = [configCheck, jobsGet, jobsRetry, jobsRetryFailed, eventsList, eventsShow, eventsReplay, keysHash];
 
 const ENVIRONMENT = `Environment:
-  REDIS_URL            Redis (jobs …)                         default redis://127.0.0.1:6379
+  REDIS_URL            Redis (jobs get, jobs retry-failed)    default redis://127.0.0.1:6379
   BROKER_REDIS_PREFIX  key prefix of the api and workers      default broker
   BROKER_CONFIG        config file (jobs retry-failed checks the integration)
-  BROKER_URL           the running API (events …)             default http://127.0.0.1:8080
+  BROKER_URL           the running API (events …, jobs retry) default http://127.0.0.1:8080
   BROKER_ADMIN_TOKEN   the operators' token (events …)
+  BROKER_AGENT_KEY     the key of the agent owning the job (jobs retry)
 
 Exit codes: 0 ok, 1 the command failed, 2 wrong usage.`;
 

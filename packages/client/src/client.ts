@@ -106,6 +106,18 @@ export class BrokerClient {
     return (await this.request<Job>('DELETE', `/v1/jobs/${encodeURIComponent(id)}`)).body;
   }
 
+  /**
+   * Runs a failed job again, as the same job (same id, same upstream
+   * Idempotency-Key), when its `error.retryable` is true or its code is
+   * `OUTCOME_UNKNOWN`: returns it `queued` (`attempts` keeps counting); follow
+   * it with {@link wait}. Any other state throws 409 `CONFLICT`; another
+   * agent's job 404 `NOT_FOUND`. Resubmitting with the same idempotency key
+   * would only return the same failed job.
+   */
+  async retryJob<Result = unknown>(id: string): Promise<Job<Result>> {
+    return (await this.request<Job<Result>>('POST', `/v1/jobs/${encodeURIComponent(id)}/retry`)).body;
+  }
+
   private async request<T>(
     method: string,
     path: string,

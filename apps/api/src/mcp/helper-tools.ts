@@ -3,8 +3,10 @@ import { ProblemError, toPublicJob } from '@broker/shared';
 import type { ToolDescriptor } from '@broker/tools/catalogue';
 import type { AuthenticatedAgent } from '../auth/agent-auth';
 import type { ApiContext } from '../context';
+import { withRedisDeadline } from '../redis/deadline';
 import { toolEntry } from '../routes/list-tools';
 import { readOwnJob } from '../routes/own-job';
+import { retryOwnJob } from '../routes/retry-job';
 import { MCP_WAIT_MS, waitMsOf } from './call-options';
 import { jobResult } from './results';
 import { mcpToolName } from './tool-names';
@@ -29,6 +31,24 @@ export const HELPER_TOOLS: Tool[] = [
     annotations: { readOnlyHint: true, openWorldHint: false },
   },
   {
+    name: 'retry_job',
+    description:
+      'Run a failed job of yours again, as the same job (same id, same upstream idempotency key), when its error is retryable ' +
+      '(retryable: true) or OUTCOME_UNKNOWN (check the external state first). Not before its retryAt. Waits up to waitMs ' +
+      `(0..${MCP_WAIT_MS}) for the re-run to finish. Any other state is a CONFLICT error. Returns the job.`,
+    inputSchema: {
+      type: 'object',
+      required: ['id'],
+      properties: {
+        id: { type: 'string', description: 'job_…' },
+        waitMs: { type: 'integer', minimum: 0, maximum: MCP_WAIT_MS, description: 'wait for the re-run to finish; default 0' },
+      },
+      additionalProperties: false,
+    },
+    // It calls the external API again; a second call while the job runs or after it succeeded is refused (CONFLICT).
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+  },
+  {
     name: 'list_tools',
     description:
       "List the broker tools this key may call with the broker's names, integration, idempotency and output schemas " +
@@ -40,6 +60,14 @@ export const HELPER_TOOLS: Tool[] = [
 
 /** `get_job {id, waitMs?}`: another agent's job or an unknown id is NOT_FOUND, exactly as over REST. */
 export async function getJobTool(ctx: ApiContext, agent: AuthenticatedAgent, args: Record<string, unknown>, signal: AbortSignal): Promise<CallToolResult> {
+  const { id, waitMs } = jobArgs('get_job', args);
+  const record = await readOwnJob(ctx.store, id, agent.id);
+  const final = waitMs > 0 ? await waitForJob(ctx, record, agent.id, waitMs, { signal }) : record;
+  return jobResult(toPublicJob(final));
+}
+
+/** `{id, waitMs?}` of get_job and retry_job, or VALIDATION_ERROR naming each bad field. */
+function jobArgs(tool: string, args: Record<string, unknown>): { id: string; waitMs: number } {
   const id = args.id;
   const waitMs = waitMsOf(args.waitMs ?? 0, '/waitMs');
   const errors = [
@@ -47,9 +75,19 @@ export async function getJobTool(ctx: ApiContext, agent: AuthenticatedAgent, arg
     ...(typeof waitMs === 'number' ? [] : [waitMs]),
   ];
   if (errors.length > 0 || typeof id !== 'string' || typeof waitMs !== 'number') {
-    throw new ProblemError('VALIDATION_ERROR', 'Invalid get_job arguments.', errors);
+    throw new ProblemError('VALIDATION_ERROR', `Invalid ${tool} arguments.`, errors);
   }
-  const record = await readOwnJob(ctx.store, id, agent.id);
+  return { id, waitMs };
+}
+
+/**
+ * `retry_job {id, waitMs?}`: `POST /v1/jobs/{id}/retry` (same rules: NOT_FOUND
+ * for another agent's job, CONFLICT for any state but a retryable failure),
+ * then, with `waitMs`, a wait for the re-run like get_job's.
+ */
+export async function retryJobTool(ctx: ApiContext, agent: AuthenticatedAgent, args: Record<string, unknown>, signal: AbortSignal, requestId: string): Promise<CallToolResult> {
+  const { id, waitMs } = jobArgs('retry_job', args);
+  const record = await withRedisDeadline(retryOwnJob(ctx, agent.id, id, requestId));
   const final = waitMs > 0 ? await waitForJob(ctx, record, agent.id, waitMs, { signal }) : record;
   return jobResult(toPublicJob(final));
 }

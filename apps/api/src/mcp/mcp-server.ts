@@ -6,7 +6,7 @@ import type { AuthenticatedAgent } from '../auth/agent-auth';
 import type { ApiContext } from '../context';
 import { MCP_WAIT_MS } from './call-options';
 import { callBrokerTool } from './call-tool';
-import { getJobTool, HELPER_TOOLS, listToolsTool } from './helper-tools';
+import { getJobTool, HELPER_TOOLS, listToolsTool, retryJobTool } from './helper-tools';
 import { withToolErrors } from './tool-errors';
 import { agentToolsByMcpName } from './tool-names';
 
@@ -14,6 +14,7 @@ const INSTRUCTIONS = [
   'Each tool call queues a job at the agent request broker, which calls the external API with rate limits and retries.',
   `A call waits up to ${MCP_WAIT_MS / 1000} s for the result; if the job is still running it answers with the job id: call get_job {"id","waitMs"} to wait more.`,
   'Errors carry code, retryable and retryAt: retry only when retryable is true, not before retryAt.',
+  'A failed job whose error is retryable (or OUTCOME_UNKNOWN, once you checked the external state) runs again as the same job with retry_job {"id"}; calling the tool again with the same broker/idempotencyKey only answers the same failed job.',
   'For writes, pass _meta {"broker/idempotencyKey": "<unique per operation>"} so that calling again cannot act twice.',
 ].join('\n');
 
@@ -43,9 +44,10 @@ function describe(mcpName: string, tool: ToolDescriptor): Tool {
 
 /**
  * One MCP server for one authenticated request (stateless Streamable HTTP):
- * it sees only the tools the agent's scopes allow, plus `get_job` and
- * `list_tools`. Output schemas are not declared as MCP `outputSchema`, since
- * a call that outlives its wait answers with the job instead of the result.
+ * it sees only the tools the agent's scopes allow, plus `get_job`,
+ * `retry_job` and `list_tools`. Output schemas are not declared as MCP
+ * `outputSchema`, since a call that outlives its wait answers with the job
+ * instead of the result.
  */
 export function createMcpServer(ctx: ApiContext, agent: AuthenticatedAgent, requestId: string): Server {
   const server = new Server({ name: 'agent-request-broker', version: '0.1.0' }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
@@ -60,6 +62,7 @@ export function createMcpServer(ctx: ApiContext, agent: AuthenticatedAgent, requ
     withToolErrors(log, requestId, async () => {
       const { name, arguments: args, _meta: meta } = request.params;
       if (name === 'get_job') return getJobTool(ctx, agent, args ?? {}, extra.signal);
+      if (name === 'retry_job') return retryJobTool(ctx, agent, args ?? {}, extra.signal, requestId);
       if (name === 'list_tools') return listToolsTool(tools.values());
       const tool = tools.get(name);
       // Out of scope reads as unknown, as in GET /v1/tools: a key cannot discover other tools.

@@ -3,7 +3,7 @@ import type { Catalogue, ToolDescriptor } from '@broker/tools/catalogue';
 import type { AuthenticatedAgent } from '../auth/agent-auth';
 
 /** The broker's own MCP tools; a broker tool whose MCP name would shadow one of them is not offered over MCP. */
-export const HELPER_TOOL_NAMES = ['get_job', 'list_tools'] as const;
+export const HELPER_TOOL_NAMES = ['get_job', 'retry_job', 'list_tools'] as const;
 
 /**
  * `demo.getContact` → `demo_getContact` (CONTRACT §5): many MCP clients only

@@ -65,13 +65,32 @@ export const agentPaths: Record<string, PathItem> = {
       responses: { '200': json('Cancelled', ref('Job')), ...problems(401, 404, 409, 429, 503) },
     },
   },
+  '/v1/jobs/{id}/retry': {
+    parameters: [jobId],
+    post: {
+      operationId: 'retryJob',
+      summary: 'Run a failed job again, as the same job',
+      description:
+        'A `failed` job whose `error.retryable` is true, or whose `error.code` is `OUTCOME_UNKNOWN`, goes back to `queued` and runs again ' +
+        'under the same id, so every try sends the job\'s own upstream Idempotency-Key. `attempts` keeps counting; the re-run gets a fresh ' +
+        'set of the integration\'s `retry.attempts` tries. Any other state (queued, running, deferred, succeeded, cancelled, a failed job with ' +
+        'another non-retryable error), or a second retry racing this one: 409 `CONFLICT`. No request body. ' +
+        '(An `Idempotency-Key` replay of the submission keeps answering the same job; it does not run it again.)',
+      tags: ['agents'],
+      security: AGENT_KEY,
+      responses: {
+        '202': json('Queued again', ref('Job'), { Location: { description: '`/v1/jobs/{id}`', schema: { type: 'string' } } }),
+        ...problems(401, 404, 409, 429, 503),
+      },
+    },
+  },
   '/mcp': {
     post: {
       operationId: 'mcp',
       summary: 'Model Context Protocol (Streamable HTTP, stateless)',
       description:
         'JSON-RPC messages of MCP. Each tool the key may call is an MCP tool named with `.` replaced by `_` ' +
-        '(e.g. `demo_getContact`), plus `get_job` and `list_tools`. A call queues a job like `POST /v1/jobs`, waits up to 25 s, ' +
+        '(e.g. `demo_getContact`), plus `get_job`, `retry_job` and `list_tools`. A call queues a job like `POST /v1/jobs`, waits up to 25 s, ' +
         'and returns the result, a tool error (`isError`) carrying `code`, `retryable`, `retryAt`, or the job id to poll. ' +
         'Send `Accept: application/json, text/event-stream`. GET and DELETE answer 405 (no sessions).',
       tags: ['mcp'],

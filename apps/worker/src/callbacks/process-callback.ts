@@ -82,9 +82,6 @@ export function createCallbackProcessor(deps: CallbackDeps) {
     const { jobId } = callbackJobDataSchema.parse(job.data);
     const attempt = job.attemptsMade + 1;
     const lastTry = attempt >= (job.opts.attempts ?? 1);
-    const webhookId = callbackWebhookId(jobId);
-    const log = deps.logger.child({ jobId, webhookId, attempt });
-
     const record = await deps.store.get(jobId);
     if (!record) {
       deps.metrics.callbackDeliveries.inc({ outcome: 'failed' });
@@ -95,6 +92,9 @@ export function createCallbackProcessor(deps: CallbackDeps) {
       deps.metrics.callbackDeliveries.inc({ outcome: 'failed' });
       throw new UnrecoverableError(`the job is ${record.status}, not finished`);
     }
+    // A job the agent retried finishes again: its callback is a new delivery, with an id of its own.
+    const webhookId = callbackWebhookId(jobId, record.retries ?? 0);
+    const log = deps.logger.child({ jobId, webhookId, attempt });
     const target = describeTarget(record.callbackUrl);
 
     /** Written before the try's error is thrown, so the failed job shows it too; BullMQ's failedReason is that error's message. */

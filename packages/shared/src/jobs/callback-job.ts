@@ -34,8 +34,13 @@ export const CALLBACK_MAX_DELAY_MS = 30 * 60 * 1000;
  */
 export const callbackJobId = (jobId: string): string => `cb-${jobId}`;
 
-/** `webhook-id` of the delivery: the same on every retry, so a receiver can drop duplicates. */
-export const callbackWebhookId = (jobId: string): string => `msg_${jobId}`;
+/**
+ * `webhook-id` of the delivery: the same on every retry, so a receiver can drop duplicates.
+ * A job its agent retried (`retries` of its record, `POST /v1/jobs/{id}/retry`)
+ * finishes again: that end is a new message, so it gets an id of its own, or a
+ * receiver that dedupes on it would drop it. @defaultValue retries 0: `msg_<job id>`
+ */
+export const callbackWebhookId = (jobId: string, retries = 0): string => (retries > 0 ? `msg_${jobId}_r${retries}` : `msg_${jobId}`);
 
 export interface CallbackJobOptions {
   jobId: string;

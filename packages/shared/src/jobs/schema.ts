@@ -47,6 +47,12 @@ export const toolJobDataSchema = z.object({
   requestId: z.string().max(128).optional(),
   /** Written by the worker: the upstream operation this job waits for (an async tool after its first call). */
   asyncWait: asyncWaitSchema.optional(),
+  /**
+   * Written by the api: the agent had this failed job run again
+   * (`POST /v1/jobs/{id}/retry`), so an earlier try may have reached the
+   * upstream. Informational; nothing depends on it yet.
+   */
+  retriedByAgent: z.literal(true).optional(),
 });
 export type ToolJobData = z.infer<typeof toolJobDataSchema>;
 

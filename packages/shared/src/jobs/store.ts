@@ -9,6 +9,10 @@ export interface JobRecord extends PublicJob {
   integration: string;
   connection: string;
   callbackUrl?: string;
+  /** How often the agent had the job run again (`POST /v1/jobs/{id}/retry`); absent before the first. */
+  retries?: number;
+  /** ISO 8601: the agent's latest retry. */
+  retriedAt?: string;
 }
 
 export type CreateOutcome =
@@ -25,6 +29,29 @@ export interface FinishedJobFacts {
 }
 
 export type CancelOutcome = { kind: 'cancelled' } | { kind: 'missing' } | { kind: 'conflict'; status: JobStatus };
+
+/**
+ * What a retry took off the record, so a retry that cannot be carried out
+ * (its BullMQ job is gone) is undone exactly: {@link JobStore.undoRetry}.
+ */
+export interface RetryUndo {
+  /** The record's `retries` after this retry: the undo applies only while it is still this retry's. */
+  retries: number;
+  /** The record's time to live before the retry made it permanent; -1: it had none. */
+  ttlMs: number;
+  error: string;
+  finishedAt: string;
+  /** '' when the job had no progress. */
+  progress: string;
+  /** '' when this was the first retry. */
+  retriedAt: string;
+}
+
+export type RetryOutcome =
+  | { kind: 'retried'; record: JobRecord; undo: RetryUndo }
+  | { kind: 'missing' }
+  /** `code`: the error of a failed job that is not retryable. */
+  | { kind: 'conflict'; status: JobStatus; code?: string };
 
 export interface IdempotencyClaim {
   key: string;
@@ -124,6 +151,57 @@ redis.call('PERSIST', KEYS[1])
 return 'reopened'
 `);
 
+/*
+ * An agent's retry (CONTRACT §3): a failed job whose error is retryable, or
+ * OUTCOME_UNKNOWN, goes back to queued as the same job. The check and the
+ * move are one script, so of two concurrent retries exactly one wins. Its
+ * `attempts` are kept (they go on counting); `startedAt` stays the first
+ * try's. Returns what it took off, so that the api can undo a retry whose
+ * BullMQ job cannot be moved (UNDO_RETRY), and the record after the move.
+ */
+// KEYS: job. ARGV: agentId, now.
+const RETRY = new LuaScript(`
+local owner = redis.call('HGET', KEYS[1], 'agentId')
+if not owner or owner ~= ARGV[1] then return {'missing'} end
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'failed' then return {'conflict', status or 'missing', ''} end
+local raw = redis.call('HGET', KEYS[1], 'error')
+local code, retryable = '', false
+if raw then
+  local ok, e = pcall(cjson.decode, raw)
+  if ok and type(e) == 'table' then
+    if type(e.code) == 'string' then code = e.code end
+    retryable = e.retryable == true
+  end
+end
+if not retryable and code ~= 'OUTCOME_UNKNOWN' then return {'conflict', status, code} end
+local saved = redis.call('HMGET', KEYS[1], 'error', 'finishedAt', 'progress', 'retriedAt')
+local ttl = redis.call('PTTL', KEYS[1])
+local retries = redis.call('HINCRBY', KEYS[1], 'retries', 1)
+redis.call('HSET', KEYS[1], 'status', 'queued', 'retriedAt', ARGV[2])
+redis.call('HDEL', KEYS[1], 'error', 'finishedAt', 'progress', 'result')
+redis.call('PERSIST', KEYS[1])
+local answer = {'retried', retries, ttl, saved[1] or '', saved[2] or '', saved[3] or '', saved[4] or ''}
+local hash = redis.call('HGETALL', KEYS[1])
+for i = 1, #hash do answer[#answer + 1] = hash[i] end
+return answer
+`);
+
+// KEYS: job. ARGV: retries, ttlMs, error, finishedAt, progress, retriedAt, jobId, channel.
+// Only while the job is still queued by that retry (no worker claimed it, nobody cancelled it).
+const UNDO_RETRY = new LuaScript(`
+if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then return 0 end
+if redis.call('HGET', KEYS[1], 'retries') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[3])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'finishedAt', ARGV[4]) end
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'progress', ARGV[5]) end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'retriedAt', ARGV[6]) else redis.call('HDEL', KEYS[1], 'retriedAt') end
+if tonumber(ARGV[1]) <= 1 then redis.call('HDEL', KEYS[1], 'retries') else redis.call('HINCRBY', KEYS[1], 'retries', -1) end
+if tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+redis.call('PUBLISH', ARGV[8], ARGV[7])
+return 1
+`);
+
 export type Fields = Record<string, string | number | undefined>;
 
 function flatten(fields: Fields): string[] {
@@ -155,6 +233,8 @@ export function decodeJobHash(hash: Record<string, string>): JobRecord | undefin
   if (hash.result !== undefined) record.result = parseJson(hash.result);
   if (hash.error !== undefined) record.error = parseJson(hash.error) as JobError;
   if (hash.callbackUrl) record.callbackUrl = hash.callbackUrl;
+  if (hash.retries) record.retries = Number(hash.retries);
+  if (hash.retriedAt) record.retriedAt = hash.retriedAt;
   return record;
 }
 
@@ -289,6 +369,47 @@ export class JobStore {
    */
   async reopen(id: string): Promise<'reopened' | 'missing' | JobStatus> {
     return REOPEN.run<'reopened' | 'missing' | JobStatus>(this.redis, [this.keys.job(id)], []);
+  }
+
+  /**
+   * The agent's retry of its failed job (`POST /v1/jobs/{id}/retry`): back to
+   * `queued` when its error is retryable or OUTCOME_UNKNOWN, with `error`,
+   * `finishedAt`, `progress` and `result` cleared and `attempts` kept; the
+   * record lives on without expiry until it finishes again. `missing` for an
+   * unknown or foreign job; `conflict` with the status (and the error code of
+   * a failed job) that forbids it, a job another retry just requeued included.
+   * The caller moves the BullMQ job, or undoes the retry with {@link undoRetry}.
+   */
+  async retry(id: string, agentId: string): Promise<RetryOutcome> {
+    const answer = await RETRY.run<[string, ...(string | number)[]]>(this.redis, [this.keys.job(id)], [agentId, this.now().toISOString()]);
+    const [kind] = answer;
+    if (kind === 'missing') return { kind: 'missing' };
+    if (kind === 'conflict') {
+      const [, status, code] = answer as [string, JobStatus | 'missing', string];
+      // A hash with an owner but no status is no job an agent can see.
+      if (status === 'missing') return { kind: 'missing' };
+      return code ? { kind: 'conflict', status, code } : { kind: 'conflict', status };
+    }
+    const [, retries, ttlMs, error, finishedAt, progress, retriedAt, ...flat] = answer as [string, number, number, string, string, string, string, ...string[]];
+    const hash: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
+    const record = decodeJobHash(hash);
+    if (!record) throw new Error(`job ${id} has no record after its retry`);
+    return { kind: 'retried', record, undo: { retries, ttlMs, error, finishedAt, progress, retriedAt } };
+  }
+
+  /**
+   * Puts a retried job back as it was (failed, with its error and expiry)
+   * while it is still queued by that retry. Returns whether it did; the job's
+   * long-polls are woken, as for any job that reaches a terminal state.
+   */
+  async undoRetry(id: string, undo: RetryUndo): Promise<boolean> {
+    const answer = await UNDO_RETRY.run<number>(
+      this.redis,
+      [this.keys.job(id)],
+      [undo.retries, undo.ttlMs, undo.error, undo.finishedAt, undo.progress, undo.retriedAt, id, this.keys.jobEvents],
+    );
+    return answer === 1;
   }
 
   /**
