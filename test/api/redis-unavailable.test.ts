@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import request from 'supertest';
 import { waitForReady } from '@broker/shared';
 import { bearer, KEYS, startApi, type Harness } from './harness';
+import { parseCommands } from './stalling-redis-proxy';
 
 /** Nothing listens on port 1; connections are refused at once. */
 const CLOSED_PORT_URL = 'redis://127.0.0.1:1';
@@ -70,28 +71,6 @@ describe('Redis refuses connections', () => {
   });
   endpoints(() => h);
 });
-
-/** Splits RESP request arrays (`*N`, then N bulk strings) out of a buffer; returns commands and the rest. */
-function parseCommands(buffer: string): { commands: string[][]; rest: string } {
-  const commands: string[][] = [];
-  let at = 0;
-  for (;;) {
-    const header = /^\*(\d+)\r\n/.exec(buffer.slice(at));
-    if (!header) break;
-    let pos = at + header[0].length;
-    const args: string[] = [];
-    for (let i = 0; i < Number(header[1]); i++) {
-      const len = /^\$(\d+)\r\n/.exec(buffer.slice(pos));
-      if (!len || buffer.length < pos + len[0].length + Number(len[1]) + 2) return { commands, rest: buffer.slice(at) };
-      pos += len[0].length;
-      args.push(buffer.slice(pos, pos + Number(len[1])));
-      pos += Number(len[1]) + 2;
-    }
-    commands.push(args);
-    at = pos;
-  }
-  return { commands, rest: buffer.slice(at) };
-}
 
 /**
  * A TCP server posing as Redis. With `handshake`, it answers what ioredis and

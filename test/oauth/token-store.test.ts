@@ -108,27 +108,86 @@ describe('OAuthTokenStore', () => {
     await expect(store.read('crm', 'thief')).rejects.toThrow(EncryptionKeyError);
   });
 
-  it('refuses the write of a lock holder whose lock expired, and of one overtaken by an import', async () => {
-    await store.importTokens('crm', 'fenced', { accessToken: 'seed' });
-    const stale = (await store.acquireLock('crm', 'fenced', 30_000))!;
-    expect(stale).toBeGreaterThan(0);
-    expect(await store.acquireLock('crm', 'fenced', 30_000)).toBeUndefined();
-    // The stale holder's lock expires (deleted here, instead of waiting), and another process takes it.
-    await redis.del(keys.oauthLock('crm', 'fenced'));
-    const fresh = (await store.acquireLock('crm', 'fenced', 30_000))!;
-    expect(fresh).toBeGreaterThan(stale);
-    expect(await store.writeFenced('crm', 'fenced', stale, { accessToken: 'from-stale' })).toBe(false);
-    expect(await store.writeFenced('crm', 'fenced', fresh, { accessToken: 'from-fresh' })).toBe(true);
-    expect((await store.read('crm', 'fenced')).tokens?.accessToken).toBe('from-fresh');
+  /** Seeds a connection and takes its refresh lock: the version the refresher read (its basis) and its fence. */
+  async function holding(connection: string): Promise<{ basis: number; fence: number }> {
+    const basis = await store.importTokens('crm', connection, { accessToken: 'seed', refreshToken: 'rt-seed' });
+    return { basis, fence: (await store.acquireLock('crm', connection, 30_000))! };
+  }
+  /** The holder's lock lapses (deleted here, instead of waiting out its TTL). */
+  const lapse = (connection: string) => redis.del(keys.oauthLock('crm', connection));
+  const stored = async (connection: string) => (await store.read('crm', connection)).tokens?.accessToken;
 
-    // An operator's import during a refresh wins over the refresher's later write.
-    await store.releaseLock('crm', 'fenced', fresh);
-    const holder = (await store.acquireLock('crm', 'fenced', 30_000))!;
-    await store.importTokens('crm', 'fenced', { accessToken: 'imported' });
-    expect(await store.writeFenced('crm', 'fenced', holder, { accessToken: 'late-refresh' })).toBe(false);
-    expect((await store.read('crm', 'fenced')).tokens?.accessToken).toBe('imported');
-    await store.releaseLock('crm', 'fenced', holder);
-    expect(await store.isLocked('crm', 'fenced')).toBe(false);
+  it('stores a refreshed set under the lock, and keeps one whose lock lapsed when nothing newer was stored', async () => {
+    const held = await holding('fenced');
+    expect(await store.acquireLock('crm', 'fenced', 30_000)).toBeUndefined();
+    expect(await store.writeRefreshed('crm', 'fenced', { ...held, obtainedAt: 1 }, { accessToken: 'held', refreshToken: 'rt-held' })).toBe('stored');
+    expect((await store.read('crm', 'fenced')).tokens).toEqual({ accessToken: 'held', refreshToken: 'rt-held' });
+    await store.releaseLock('crm', 'fenced', held.fence);
+
+    // The provider rotated the refresh token while the lock lapsed: the set is the only live one, so it is kept.
+    const slow = await holding('w-lapsed');
+    await lapse('w-lapsed');
+    expect(await store.writeRefreshed('crm', 'w-lapsed', { ...slow, obtainedAt: 1 }, { accessToken: 'slow', refreshToken: 'rt-slow' })).toBe('stored_after_lapse');
+    expect((await store.read('crm', 'w-lapsed')).tokens?.refreshToken).toBe('rt-slow');
+    // Its version is new: the waiters of other processes see the write, and a new holder's fence is above it.
+    const after = await store.state('crm', 'w-lapsed');
+    expect(after.version).toBeGreaterThan(slow.fence);
+    expect(await store.acquireLock('crm', 'w-lapsed', 30_000)).toBeGreaterThan(after.version);
+  });
+
+  it('after a lapse, a later set from the same refresh token wins, an earlier one does not', async () => {
+    for (const [connection, staleObtainedAt, winner] of [['w-raced-early', 1000, 'fresh'], ['w-raced-late', 3000, 'stale']] as const) {
+      const stale = await holding(connection);
+      await lapse(connection);
+      const fresh = (await store.acquireLock('crm', connection, 30_000))!;
+      expect(fresh).toBeGreaterThan(stale.fence);
+      expect(await store.writeRefreshed('crm', connection, { fence: fresh, basis: stale.basis, obtainedAt: 2000 }, { accessToken: 'fresh' })).toBe('stored');
+      const late = await store.writeRefreshed('crm', connection, { ...stale, obtainedAt: staleObtainedAt }, { accessToken: 'stale' });
+      expect(late).toBe(winner === 'stale' ? 'stored_after_lapse' : 'superseded');
+      expect(await stored(connection)).toBe(winner);
+    }
+  });
+
+  it('after a lapse, the set wins over a refusal of the refresh token it rotated, in either order', async () => {
+    // The second holder spent the same refresh token after the provider had rotated it: invalid_grant.
+    const stale = await holding('w-refused');
+    await lapse('w-refused');
+    const second = (await store.acquireLock('crm', 'w-refused', 30_000))!;
+    expect(await store.markNeedsReauth('crm', 'w-refused', second, 'invalid_grant', stale.basis)).toBe(true);
+    expect(await store.writeRefreshed('crm', 'w-refused', { ...stale, obtainedAt: 1 }, { accessToken: 'rotated', refreshToken: 'rt-rotated' })).toBe('stored_after_lapse');
+    expect(await store.read('crm', 'w-refused')).toMatchObject({ status: 'ok', refreshable: true, tokens: { accessToken: 'rotated', refreshToken: 'rt-rotated' } });
+    expect((await store.state('crm', 'w-refused')).reason).toBeUndefined();
+
+    // The other order: the late set first, then the refusal, which is refused.
+    const first = await holding('w-refused-after');
+    await lapse('w-refused-after');
+    const other = (await store.acquireLock('crm', 'w-refused-after', 30_000))!;
+    expect(await store.writeRefreshed('crm', 'w-refused-after', { ...first, obtainedAt: 1 }, { accessToken: 'rotated', refreshToken: 'rt-rotated' })).toBe('stored_after_lapse');
+    expect(await store.markNeedsReauth('crm', 'w-refused-after', other, 'invalid_grant', first.basis)).toBe(false);
+    expect(await store.state('crm', 'w-refused-after')).toMatchObject({ status: 'ok', refreshable: true });
+  });
+
+  it('after a lapse, an import or a refresh of a later set wins over the late set', async () => {
+    // An operator's import during a refresh wins over the refresher's later write, lock held or not.
+    const holder = await holding('w-imported');
+    await store.importTokens('crm', 'w-imported', { accessToken: 'w-imported' });
+    expect(await store.writeRefreshed('crm', 'w-imported', { ...holder, obtainedAt: Date.now() }, { accessToken: 'late-refresh' })).toBe('superseded');
+    await lapse('w-imported');
+    expect(await store.writeRefreshed('crm', 'w-imported', { ...holder, obtainedAt: Date.now() }, { accessToken: 'late-refresh' })).toBe('superseded');
+    expect(await stored('w-imported')).toBe('w-imported');
+    expect(await store.isLocked('crm', 'w-imported')).toBe(false);
+
+    // A chain: another holder refreshed from the same token, a third from that one's set; the first one's set is older than both.
+    const stale = await holding('w-chain');
+    await lapse('w-chain');
+    const second = (await store.acquireLock('crm', 'w-chain', 30_000))!;
+    expect(await store.writeRefreshed('crm', 'w-chain', { fence: second, basis: stale.basis, obtainedAt: 1000 }, { accessToken: 'second' })).toBe('stored');
+    await store.releaseLock('crm', 'w-chain', second);
+    const basis = (await store.state('crm', 'w-chain')).version;
+    const third = (await store.acquireLock('crm', 'w-chain', 30_000))!;
+    expect(await store.writeRefreshed('crm', 'w-chain', { fence: third, basis, obtainedAt: 1001 }, { accessToken: 'third' })).toBe('stored');
+    expect(await store.writeRefreshed('crm', 'w-chain', { ...stale, obtainedAt: 5000 }, { accessToken: 'stale' })).toBe('superseded');
+    expect(await stored('w-chain')).toBe('third');
   });
 });
 

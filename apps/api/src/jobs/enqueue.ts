@@ -1,11 +1,14 @@
-import type { IdempotencyClaim, JobRecord, JobStore, Logger, ToolJobData, ToolJobOptions } from '@broker/shared';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { CreateOutcome, IdempotencyClaim, JobRecord, JobStore, Logger, ToolJobData, ToolJobOptions } from '@broker/shared';
+import { REDIS_DEADLINE_MS } from '../redis/deadline';
 import type { ToolQueue } from './queues';
+import { UnconfirmedEnqueueError, type EnqueueFate } from './unconfirmed-enqueue-error';
 
 export type EnqueueOutcome =
   | { kind: 'created'; record: JobRecord }
   | { kind: 'replayed'; record: JobRecord }
   | { kind: 'reused' }
-  /** The key is known but its job record is gone (expired, or its creation was just undone). */
+  /** The key is known but its job record is gone (expired). */
   | { kind: 'vanished' };
 
 export interface EnqueueRequest {
@@ -19,43 +22,139 @@ export interface EnqueueRequest {
 }
 
 /**
+ * How long the api keeps settling an unconfirmed enqueue after the request
+ * was answered (re-adding a kept job, withdrawing an unkeyed one), while Redis
+ * does not answer. Past it, a kept record is healed by its key's replay.
+ * @defaultValue 60000
+ */
+export const SETTLE_UNCONFIRMED_MS = 60_000;
+
+/** Logged when an unkeyed job was answered 503 and runs all the same. */
+const RAN_DESPITE_503 = 'a job answered 503 was taken by a worker before it could be withdrawn; a resubmission without an Idempotency-Key runs it again';
+
+/**
+ * Tries `attempt` until Redis answers it: 100 ms, doubling to 2 s (the
+ * producer's reconnect ceiling) between tries, for at most `giveUpMs`, and not
+ * once the queue is closing (the api is shutting down). Undefined when it
+ * never answered. The timers do not hold the process open.
+ */
+async function untilAnswered<T>(attempt: () => Promise<T>, queue: ToolQueue, giveUpMs = SETTLE_UNCONFIRMED_MS): Promise<T | undefined> {
+  const giveUpAt = Date.now() + giveUpMs;
+  for (let wait = 100; Date.now() + wait <= giveUpAt; wait = Math.min(wait * 2, 2000)) {
+    await delay(wait, undefined, { ref: false });
+    if (queue.closing) return undefined;
+    try {
+      return await attempt();
+    } catch {
+      // Still unavailable: try again after the next wait.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Makes sure the job of a record that may have been written is queued:
+ * BullMQ ignores the add of a job id it already holds, so re-adding is safe
+ * whether the first add landed or not. `withdrawn` when the record never
+ * landed (the key was claimed in the same script, so it did not either).
+ * Sent on the connection that sent the create, so Redis runs this read after
+ * it: a create that reached Redis is seen.
+ */
+async function ensureQueued(store: JobStore, record: JobRecord, add: () => Promise<unknown>): Promise<EnqueueFate> {
+  const current = await store.get(record.id);
+  if (!current) return 'withdrawn';
+  if (current.status === 'queued') await add();
+  return 'kept';
+}
+
+/**
+ * Takes back the record of an unkeyed job, unless a worker has it already.
+ * Deleting the record would not stop a worker that claimed it (the upstream
+ * call may be on its way); the store's cancel races the worker's claim on the
+ * record in one script, so exactly one wins: a `queued` record becomes
+ * `cancelled` and a worker that takes the job then skips it. A record that is
+ * missing never landed, and a worker skips a job without one.
+ */
+async function withdraw(store: JobStore, record: JobRecord): Promise<EnqueueFate> {
+  const outcome = await store.cancel(record.id, record.agentId);
+  return outcome.kind === 'conflict' && outcome.status !== 'cancelled' ? 'kept' : 'withdrawn';
+}
+
+/**
  * Writes the job record (claiming the idempotency key in the same Lua call),
  * then hands the job to BullMQ. The record comes first so that a worker never
  * picks up a job that agents cannot see.
  *
+ * A failed enqueue is never undone by deleting what was written: Redis may
+ * have run the commands and lost only their answers, with a worker already
+ * calling the upstream (issue "No write applied twice"). With an idempotency
+ * key the record and key are kept and the job is re-added until it is queued;
+ * the agent's retry with the same key replays it. Without one, the job is
+ * withdrawn unless a worker has it. Either way the caller gets an
+ * {@link UnconfirmedEnqueueError}.
+ *
  * Runs to the end even when the HTTP request gave up waiting on it (see
- * withRedisDeadline), so its cleanup happens here and not in the caller.
+ * withRedisDeadline), so its repairs happen here and not in the caller.
  */
 export async function enqueueJob(store: JobStore, queue: ToolQueue, request: EnqueueRequest, logger: Logger): Promise<EnqueueOutcome> {
   const { record, options, claim } = request;
   const data: ToolJobData = request.requestId ? { ...request.data, requestId: request.requestId } : request.data;
+  const add = () => queue.add(record.tool, data, options(record.id));
 
   if (!claim) {
+    const started = Date.now();
     // Without an idempotency key nothing can refuse the record, so the record
     // and the job are sent together: one round trip instead of two. Redis runs
     // one connection's commands in the order sent, so the record still exists
     // before any worker can take the job (and the worker looks again, briefly,
     // for a record it cannot find on a job this young).
-    const [created, added] = await Promise.allSettled([store.create(record), queue.add(record.tool, data, options(record.id))]);
+    const [created, added] = await Promise.allSettled([store.create(record), add()]);
     if (created.status === 'fulfilled' && added.status === 'fulfilled') return { kind: 'created', record };
-    await Promise.allSettled([store.discard(record), queue.remove(record.id)]).then((results) => {
-      for (const r of results) if (r.status === 'rejected') logger.error({ jobId: record.id, err: r.reason }, 'could not undo a failed enqueue');
-    });
-    throw created.status === 'rejected' ? created.reason : (added as PromiseRejectedResult).reason;
+    const cause: unknown = created.status === 'rejected' ? created.reason : (added as PromiseRejectedResult).reason;
+    logger.warn({ jobId: record.id, err: (cause as Error).message }, 'job enqueue not confirmed; withdrawing it unless a worker has it');
+    // The agent cannot replay a job it has no key for: it is answered 503 and
+    // will submit again, so this job must not run, unless it already does.
+    const first = await withdraw(store, record).catch(() => undefined);
+    if (first === 'kept') {
+      if (Date.now() - started < REDIS_DEADLINE_MS) logger.warn({ jobId: record.id }, 'a worker took the job before its enqueue was confirmed; accepted');
+      else logger.error({ jobId: record.id }, RAN_DESPITE_503);
+      return { kind: 'created', record };
+    }
+    const fate =
+      first !== undefined
+        ? Promise.resolve(first)
+        : untilAnswered(() => withdraw(store, record), queue).then((settled) => {
+            if (settled === 'kept') {
+              // The answer (503) is gone; only an Idempotency-Key would have let the agent replay instead of resubmitting.
+              logger.error({ jobId: record.id }, RAN_DESPITE_503);
+            } else if (settled === undefined) {
+              logger.error({ jobId: record.id }, 'could not withdraw a job whose enqueue was not confirmed: Redis did not answer');
+            }
+            return settled ?? 'unknown';
+          });
+    throw new UnconfirmedEnqueueError(record.id, false, fate, { cause });
   }
 
-  const outcome = await store.create(record, claim);
+  let outcome: CreateOutcome;
+  try {
+    outcome = await store.create(record, claim);
+  } catch (err) {
+    // The script may have run and lost only its answer: record and key stay
+    // whatever they are, and the job is queued if the record exists.
+    logger.warn({ jobId: record.id, err: (err as Error).message }, 'job record not confirmed; kept if it landed');
+    throw new UnconfirmedEnqueueError(record.id, true, keepQueued(store, queue, record, add, logger), { cause: err });
+  }
 
   if (outcome.kind === 'created') {
     try {
-      await queue.add(record.tool, data, options(record.id));
+      await add();
     } catch (err) {
-      // Nothing half-written: without this a record would sit `queued` forever,
-      // and its idempotency key would replay a job that never runs.
-      await store.discard(record, claim?.key).catch((discardErr: unknown) => {
-        logger.error({ jobId: record.id, err: discardErr }, 'could not discard a job whose enqueue failed');
-      });
-      throw err;
+      // Kept, never undone: the add may have landed and a worker may be
+      // running the job. Re-added until it is queued; the agent's retry with
+      // the same key replays the job (and re-adds it too).
+      logger.warn({ jobId: record.id, err: (err as Error).message }, 'job enqueue not confirmed; the job is kept and re-added');
+      void keepQueued(store, queue, record, add, logger);
+      throw new UnconfirmedEnqueueError(record.id, true, Promise.resolve('kept'), { cause: err });
     }
     return { kind: 'created', record };
   }
@@ -65,11 +164,20 @@ export async function enqueueJob(store: JobStore, queue: ToolQueue, request: Enq
   const original = await store.get(outcome.id);
   if (!original) return { kind: 'vanished' };
   if (original.status === 'queued') {
-    // The first request may have died between writing the record and adding
-    // the job. The fingerprint matched, so this request's data is the
-    // original's; BullMQ ignores a jobId it already holds, so this is a no-op
-    // in the normal case and heals the crash otherwise.
+    // The first request's enqueue may not have been confirmed, or it died
+    // between writing the record and adding the job. The fingerprint matched,
+    // so this request's data is the original's; BullMQ ignores a jobId it
+    // already holds, so this is a no-op in the normal case and heals the job
+    // otherwise, before the agent is told it exists.
     await queue.add(original.tool, data, options(original.id));
   }
   return { kind: 'replayed', record: original };
+}
+
+/** {@link ensureQueued} until Redis answers; never rejects. */
+function keepQueued(store: JobStore, queue: ToolQueue, record: JobRecord, add: () => Promise<unknown>, logger: Logger): Promise<EnqueueFate> {
+  return untilAnswered(() => ensureQueued(store, record, add), queue).then((settled) => {
+    if (settled === undefined) logger.error({ jobId: record.id }, 'could not make sure a kept job is queued: Redis did not answer; a replay of its Idempotency-Key re-adds it');
+    return settled ?? 'unknown';
+  });
 }

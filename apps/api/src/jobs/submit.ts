@@ -21,6 +21,7 @@ import { withRedisDeadline } from '../redis/deadline';
 import type { DailyJobReservation } from '../limits/daily-job-caps';
 import { checkCallbackUrl } from './callback-url';
 import { enqueueJob, type EnqueueOutcome } from './enqueue';
+import { UnconfirmedEnqueueError } from './unconfirmed-enqueue-error';
 import { idempotencyKeyHash, requestFingerprint } from './idempotency';
 
 function bodyErrors(error: z.ZodError): FieldError[] {
@@ -54,6 +55,8 @@ async function jobErrors(ctx: ApiContext, tool: ToolDescriptor, body: SubmitJobB
  * Gives a counted daily-cap slot back when no job came of it (a concurrent
  * duplicate replayed, a reused key, a failed write). Chained inside the work,
  * so it happens even when the request stopped waiting (see withRedisDeadline).
+ * An unconfirmed enqueue gives it back only once its job is known withdrawn:
+ * a kept job runs, and counts.
  */
 function settle(reservation: DailyJobReservation, work: Promise<EnqueueOutcome>, logger: Logger): Promise<EnqueueOutcome> {
   const release = () =>
@@ -66,10 +69,23 @@ function settle(reservation: DailyJobReservation, work: Promise<EnqueueOutcome>,
       return outcome;
     },
     async (err: unknown) => {
-      await release();
+      if (err instanceof UnconfirmedEnqueueError) void err.fate.then((fate) => (fate === 'withdrawn' ? release() : undefined));
+      else await release();
       throw err;
     },
   );
+}
+
+/**
+ * 503 with Retry-After, like any Redis outage, but saying what the agent's
+ * retry does: with the same Idempotency-Key it gets the kept job (which runs
+ * once); without a key it submits a new job.
+ */
+function unconfirmed(err: UnconfirmedEnqueueError): ProblemError {
+  const detail = err.keyed
+    ? 'The job store did not confirm this job in time. Send the same request with the same Idempotency-Key: it answers with the job if it was recorded (the job runs once), or queues it now.'
+    : 'The job could not be queued: the job store did not confirm it in time. Submit it again; an Idempotency-Key makes such a retry safe.';
+  return new ProblemError('UNAVAILABLE', detail, undefined, { 'Retry-After': '1' });
 }
 
 export interface SubmitRequest {
@@ -151,7 +167,9 @@ export async function submitToolJob(ctx: ApiContext, agent: AuthenticatedAgent, 
       ),
       logger,
     ),
-  );
+  ).catch((err: unknown) => {
+    throw err instanceof UnconfirmedEnqueueError ? unconfirmed(err) : err;
+  });
 
   switch (outcome.kind) {
     case 'created':

@@ -38,6 +38,7 @@ export interface OAuthTokenManagerOptions {
   /**
    * How long the refresh lock lives. Longer than a token request may take, so a
    * live holder never loses it; short enough that a crashed holder frees it soon.
+   * A holder that loses it anyway still stores its set, unless something newer was.
    * @defaultValue 30000
    */
   lockTtlMs?: number;
@@ -61,8 +62,10 @@ function sameToken(a: string, b: string): boolean {
  * A refresh happens under a Redis lock carrying a fencing token. Whoever gets
  * the lock reads the stored token again (another process may have refreshed
  * while it waited) and only then calls the token endpoint; the new access
- * token and a rotated refresh token are stored in one write that succeeds only
- * while the lock still holds that fence. Everyone else waits, boundedly, for
+ * token and a rotated refresh token are stored in one write. Should the lock
+ * lapse first (a slow provider, a slow store), the set is stored all the same
+ * unless something newer was (an import, a later refresh): the provider has
+ * already rotated the refresh token it replaces. Everyone else waits, boundedly, for
  * the stored version to change. Within one process, concurrent callers share
  * one refresh, so 50 jobs on an expiring token cause one token request.
  */
@@ -165,7 +168,16 @@ export class OAuthTokenManager {
       });
     } catch (err) {
       if (err instanceof OAuthError && err.kind === 'needs_reauth') {
-        await store.markNeedsReauth(req.integration, req.connection, fence, err.providerError ?? 'invalid_grant');
+        if (!(await store.markNeedsReauth(req.integration, req.connection, fence, err.providerError ?? 'invalid_grant', latest.version))) {
+          // Refused because something newer was stored: a holder whose lock
+          // lapsed stored the set that rotated the refresh token we spent, or
+          // an operator imported one. That set is the connection's now.
+          const newer = await store.read(req.integration, req.connection);
+          if (newer.status === 'ok' && newer.version !== latest.version && newer.tokens && !this.expired(newer.tokens) && !this.refused(req, newer.tokens)) {
+            logger.info({ ...fields, providerError: err.providerError }, 'OAuth refresh refused for a refresh token already rotated; using the newer stored token');
+            return newer.tokens.accessToken;
+          }
+        }
         logger.warn({ ...fields, providerError: err.providerError }, 'OAuth connection needs re-authorisation');
         throw new OAuthError(
           'needs_reauth',
@@ -180,13 +192,19 @@ export class OAuthTokenManager {
       }
       throw err;
     }
+    const obtainedAt = this.now();
     // RFC 6749 §6: without a new refresh token in the answer, the old one stays valid.
     const merged: TokenSet = { ...next };
     if (!merged.refreshToken && current?.refreshToken) merged.refreshToken = current.refreshToken;
-    if (await store.writeFenced(req.integration, req.connection, fence, merged)) {
-      logger.info({ ...fields, rotated: Boolean(next.refreshToken && next.refreshToken !== current?.refreshToken) }, 'OAuth token refreshed');
+    const rotated = Boolean(next.refreshToken && next.refreshToken !== current?.refreshToken);
+    // Never thrown away for a lapsed lock: once the provider rotated, this set holds the only live refresh token.
+    const written = await store.writeRefreshed(req.integration, req.connection, { fence, basis: latest.version, obtainedAt }, merged);
+    if (written === 'stored') {
+      logger.info({ ...fields, rotated }, 'OAuth token refreshed');
+    } else if (written === 'stored_after_lapse') {
+      logger.warn({ ...fields, rotated, lockTtlMs: this.lockTtlMs }, 'OAuth token stored after its refresh lock lapsed (a slow token endpoint or store); nothing newer had been stored');
     } else {
-      // Our lock expired mid-request and a newer write exists; ours is valid but not kept.
+      // An import, or a refresh of a later set, came after ours; ours is valid but not kept.
       logger.warn(fields, 'OAuth token refreshed but not stored: a newer write won');
     }
     return merged.accessToken;

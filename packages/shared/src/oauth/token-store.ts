@@ -36,17 +36,16 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `);
 
-// Shared tail of the write scripts: ARGV[1] is the fence, ARGV[2] the status, the rest field/value pairs.
+// Shared tail of the write scripts: `fence` is the write's version, ARGV[2] the status, the rest field/value pairs.
 const WRITE_BODY = `
 local fields = {'version', fence, 'status', ARGV[2]}
 for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HDEL', KEYS[1], 'tokens', 'expiresAt', 'refreshable', 'reason')
+redis.call('HDEL', KEYS[1], 'tokens', 'expiresAt', 'refreshable', 'reason', 'basis', 'obtainedAt')
 redis.call('HSET', KEYS[1], unpack(fields))
-return fence
 `;
 
 /*
- * KEYS: tokens hash, lock. ARGV: fence, status, field, value, ...
+ * A refusal (needs_reauth). KEYS: tokens hash, lock. ARGV: fence, status, field, value, ...
  * Written only while the lock still holds this fence AND no later write
  * (an import, a newer holder) has happened: a holder whose lock expired
  * mid-refresh cannot overwrite what came after it.
@@ -55,12 +54,58 @@ const WRITE_FENCED = new LuaScript(`
 local fence = tonumber(ARGV[1])
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 if tonumber(redis.call('HGET', KEYS[1], 'version') or '0') >= fence then return 0 end
-${WRITE_BODY}`);
+${WRITE_BODY}
+return fence`);
+
+/*
+ * A refreshed token set. KEYS: tokens hash, lock, fence counter.
+ * ARGV: fence, status, 'basis', basis, 'obtainedAt', obtainedAt, field, value, ...
+ * `basis` is the version the refresh read (and whose refresh token it spent),
+ * `obtainedAt` when the token endpoint answered.
+ *
+ * While the lock holds the fence and nothing was written since, the set is
+ * written under the fence (1). Once the lock has lapsed (a slow token
+ * endpoint, a slow write) the set is still written, under a fresh version
+ * (2): the provider has already rotated the refresh token it replaces, so
+ * dropping it would leave a dead one stored and the next refresh would get
+ * invalid_grant. Only a newer write wins over it (0): an import or callback
+ * (no basis), a refresh of a later set (another basis), or a set obtained
+ * later from the same basis. A refusal (needs_reauth) from the same basis
+ * does not: it is what spending an already rotated refresh token earns.
+ */
+const WRITE_REFRESHED = new LuaScript(`
+local fence = tonumber(ARGV[1])
+local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+local kind = 1
+if redis.call('GET', KEYS[2]) ~= ARGV[1] or version >= fence then
+  if version ~= tonumber(ARGV[4]) then
+    if redis.call('HGET', KEYS[1], 'basis') ~= ARGV[4] then return 0 end
+    if redis.call('HGET', KEYS[1], 'status') ~= 'needs_reauth' and tonumber(redis.call('HGET', KEYS[1], 'obtainedAt') or '0') >= tonumber(ARGV[6]) then return 0 end
+  end
+  fence = redis.call('INCR', KEYS[3])
+  kind = 2
+end
+${WRITE_BODY}
+return kind`);
 
 // KEYS: tokens hash, fence counter. ARGV: (ignored), status, field, value, ... An operator's write always wins.
 const WRITE_IMPORT = new LuaScript(`
 local fence = redis.call('INCR', KEYS[2])
-${WRITE_BODY}`);
+${WRITE_BODY}
+return fence`);
+
+/** What became of a refreshed token set: see {@link OAuthTokenStore.writeRefreshed}. */
+export type RefreshedWrite = 'stored' | 'stored_after_lapse' | 'superseded';
+
+/** Where a refreshed token set comes from, so that a write after a lapsed lock can tell whether it is still the newest. */
+export interface RefreshOrigin {
+  /** The fencing token of the refresh lock the refresher took. */
+  fence: number;
+  /** The stored version the refresher read under that lock: the set whose refresh token it spent. */
+  basis: number;
+  /** ms since epoch, when the token endpoint answered. */
+  obtainedAt: number;
+}
 
 /** The JSON inside the sealed `tokens` field (access, refresh, expiry, issued). */
 interface SealedTokens {
@@ -132,23 +177,34 @@ export class OAuthTokenStore {
     return (await this.redis.exists(this.keys.oauthLock(integration, connection))) === 1;
   }
 
-  /** Stores refreshed tokens in one write, only while `fence` still holds the lock; false when it lost it. */
-  async writeFenced(integration: string, connection: string, fence: number, tokens: TokenSet): Promise<boolean> {
+  /**
+   * Stores a refreshed token set in one write. `stored`: under the refresh
+   * lock, as usual. `stored_after_lapse`: the lock had lapsed, but nothing
+   * newer was written meanwhile, so the set is kept (its refresh token is the
+   * only live one once the provider rotated). `superseded`: an import or a
+   * newer refresh came after it; the stored state stays.
+   */
+  async writeRefreshed(integration: string, connection: string, origin: RefreshOrigin, tokens: TokenSet): Promise<RefreshedWrite> {
     const fields = await this.tokenFields(integration, connection, tokens);
-    const written = await WRITE_FENCED.run<number>(
+    const written = await WRITE_REFRESHED.run<number>(
       this.redis,
-      [this.keys.oauthTokens(integration, connection), this.keys.oauthLock(integration, connection)],
-      [String(fence), 'ok', ...fields],
+      [this.keys.oauthTokens(integration, connection), this.keys.oauthLock(integration, connection), this.keys.oauthFence(integration, connection)],
+      [String(origin.fence), 'ok', 'basis', String(origin.basis), 'obtainedAt', String(origin.obtainedAt), ...fields],
     );
-    return written !== 0;
+    return written === 1 ? 'stored' : written === 2 ? 'stored_after_lapse' : 'superseded';
   }
 
-  /** Marks the connection as needing a new connect/import and drops the refused tokens (fenced like a write). */
-  async markNeedsReauth(integration: string, connection: string, fence: number, reason: string): Promise<boolean> {
+  /**
+   * Marks the connection as needing a new connect/import and drops the refused
+   * tokens, fenced like a write; false when the lock lapsed or a newer write
+   * exists. `basis` (the version whose refresh token was refused) lets a set
+   * refreshed from that same token, stored late, win over this refusal.
+   */
+  async markNeedsReauth(integration: string, connection: string, fence: number, reason: string, basis?: number): Promise<boolean> {
     const written = await WRITE_FENCED.run<number>(
       this.redis,
       [this.keys.oauthTokens(integration, connection), this.keys.oauthLock(integration, connection)],
-      [String(fence), 'needs_reauth', 'refreshable', '0', 'reason', reason],
+      [String(fence), 'needs_reauth', 'refreshable', '0', 'reason', reason, ...(basis === undefined ? [] : ['basis', String(basis)])],
     );
     return written !== 0;
   }
