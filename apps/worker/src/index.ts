@@ -3,7 +3,7 @@ export { readSettings as readWorkerSettings, type WorkerSettings } from './confi
 export { decideTry, fullJitter, type TryDecision, type TryFacts } from './tool-jobs/decide-try';
 export { CallHeldBack } from './tool-jobs/call-held-back';
 export { callAdmission, MAX_IN_TRY_GATE_WAIT_MS } from './tool-jobs/call-admission';
-export { CallGate, admissionMargin, throttleScope } from './limits/call-gate';
+export { CallGate, admissionMargin, throttleScope, PRE_ADMISSION_FRESH_MS } from './limits/call-gate';
 export { createCallbackWorker, type CallbackWorker } from './callbacks/callback-worker';
 export { classifyDelivery, callbackBackoff } from './callbacks/classify';
 export { startMetricsServer, type MetricsServer } from './metrics/metrics-server';

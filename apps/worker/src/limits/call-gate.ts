@@ -122,27 +122,24 @@ export function admissionMargin(durationMs: number): number {
 }
 
 /**
- * How far ahead an admitted call is stamped: until it is answered, it must
- * count as sent at any moment it could still be written — within its
- * exchange's deadline (`timeoutMs`, shared in buckets of
- * {@link DEADLINE_BUCKET_MS}), plus the admission margin.
+ * How long after its admission a try's first request may still start its
+ * exchange and use that admission (asked with the job's claim). Every ended
+ * request re-stamps its entry at its end, so this only matters for a request
+ * whose worker died on the way; covering it costs crashed tries' entries this
+ * much more time in the window. Longer (a credential refresh in between), the
+ * admission is given back and asked again. @defaultValue 1000
  */
-export function inFlightHoldMs(integration: IntegrationConfig, margin: number): number {
-  return integration.timeoutMs + DEADLINE_BUCKET_MS + margin;
-}
+export const PRE_ADMISSION_FRESH_MS = 1000;
 
 /**
- * How long an admission asked ahead (with the job's claim) stays good for a
- * request whose deadline has not started: its entry was stamped the deadline
- * plus the margin ahead (see ACQUIRE), so a request whose deadline starts
- * within the margin is still counted until it is answered. Later (a
- * credential refresh in between) it must be asked again.
+ * How far ahead an admitted call is stamped: until it is answered, it must
+ * count as sent at any moment it could still be written — its exchange may
+ * start up to {@link PRE_ADMISSION_FRESH_MS} after the admission and is cut
+ * at its deadline (`timeoutMs`, shared in buckets of
+ * {@link DEADLINE_BUCKET_MS}) — plus the admission margin.
  */
-export function admissionFreshMs(integration: IntegrationConfig, connection: string): number {
-  const limit = integration.rateLimit;
-  const perConnection = namedConnection(integration, connection)?.rateLimit ?? limit?.perConnection;
-  const margins = [limit, perConnection].filter((w) => w !== undefined).map((w) => admissionMargin(w.durationMs));
-  return margins.length > 0 ? Math.min(...margins) : admissionMargin(0);
+export function inFlightHoldMs(integration: IntegrationConfig, margin: number): number {
+  return PRE_ADMISSION_FRESH_MS + integration.timeoutMs + DEADLINE_BUCKET_MS + margin;
 }
 
 export class CallGate {

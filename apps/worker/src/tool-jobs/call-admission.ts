@@ -1,6 +1,6 @@
 import type { IntegrationConfig, Logger } from '@broker/shared';
 import { ToolError, type AdmittedRequest } from '@broker/tools';
-import { admissionFreshMs, type CallGate } from '../limits/call-gate';
+import { PRE_ADMISSION_FRESH_MS, type CallGate } from '../limits/call-gate';
 import { CallHeldBack } from './call-held-back';
 
 /** A request after a try's first waits this long at most for the call gate. @defaultValue 30000 */
@@ -26,7 +26,7 @@ export interface CallAdmissionOptions {
   connection: string;
   /** Unique to the try: the window members are `<token>`, `<token>:1`, … */
   tryToken: string;
-  /** Used for the first request if it is written while fresh (see admissionFreshMs); else given back and asked again. */
+  /** Used for the first request if its exchange starts while fresh (see PRE_ADMISSION_FRESH_MS); else given back and asked again. */
   preAdmission?: PreAdmission;
   signal: AbortSignal;
   log: Logger;
@@ -58,10 +58,10 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * wait can slip between admission and sending.
  *
  * The try's first request may use the admission asked with the job's claim
- * (one round trip fewer) only while it is fresh: within the margin its
- * window entry was stamped ahead, so it still counts a whole window from the
- * sending. Later — a credential refresh, a slow secret read — it is given
- * back and asked again here.
+ * (one round trip fewer) only while it is fresh: its window entry was stamped
+ * far enough ahead to count it until its exchange's deadline (see
+ * inFlightHoldMs), and it is re-stamped at its end. Later — a slow credential
+ * refresh — it is given back and asked again here.
  *
  * The try's first request does not wait: refused, the job is put back
  * (CallHeldBack) and its worker slot is free for other jobs. Later requests
@@ -86,7 +86,7 @@ export function callAdmission(options: CallAdmissionOptions): CallAdmission {
     const member = n === 0 ? tryToken : `${tryToken}:${n}`;
     let waited = 0;
     if (n === 0 && pre) {
-      const fresh = performance.now() - pre.askedAt <= admissionFreshMs(integration, connection);
+      const fresh = performance.now() - pre.askedAt <= PRE_ADMISSION_FRESH_MS;
       pre = undefined;
       if (fresh) return admitted(member);
       await gate.release(integrationName, connection, member);
