@@ -168,16 +168,18 @@ describe('POST /v1/jobs/{id}/retry', () => {
     expect(upstream.count((r) => r.path === '/flaky/f1')).toBe(4);
   });
 
-  it('runs an OUTCOME_UNKNOWN job again (no upstream key: the agent checked the external state)', async () => {
+  it('accepts the retry of an OUTCOME_UNKNOWN write without a key, but never resends it blindly', async () => {
     script.set('/notes:note-1', [{ destroy: true }]);
     const id = await submit(A, { tool: 'demo.logNote', input: { text: 'note-1' } });
     expect(await finished(A, id)).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'OUTCOME_UNKNOWN', retryable: false } });
 
     await retry(A, id).expect(202);
-    expect(await finished(A, id)).toMatchObject({ status: 'succeeded', attempts: 2 });
+    // No tool can look the effect up yet (no verify): the re-run ends OUTCOME_UNKNOWN again, with no second call.
+    const again = await finished(A, id);
+    expect(again).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'OUTCOME_UNKNOWN', retryable: false } });
+    expect(again.error?.message).toMatch(/not sent again/);
     const calls = upstream.requests.filter((r) => r.path === '/notes' && r.body.includes('note-1'));
-    expect(calls).toHaveLength(2);
-    expect(calls.every((r) => r.headers['idempotency-key'] === undefined)).toBe(true);
+    expect(calls).toHaveLength(1);
   });
 
   it("answers 404 for another agent's job and for an unknown id, and leaves the job as it was", async () => {

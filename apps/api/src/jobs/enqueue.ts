@@ -76,8 +76,9 @@ async function ensureQueued(store: JobStore, record: JobRecord, add: () => Promi
  * missing never landed, and a worker skips a job without one.
  */
 async function withdraw(store: JobStore, record: JobRecord): Promise<EnqueueFate> {
-  const outcome = await store.cancel(record.id, record.agentId);
-  return outcome.kind === 'conflict' && outcome.status !== 'cancelled' ? 'kept' : 'withdrawn';
+  // Only a job no worker ever started: one that ran (even if it now waits for its next try) may have acted upstream.
+  const outcome = await store.withdraw(record.id);
+  return outcome === 'withdrawn' || outcome === 'missing' || outcome === 'cancelled' ? 'withdrawn' : 'kept';
 }
 
 /**

@@ -40,9 +40,9 @@ function errorCodeOf(raw: string): string | undefined {
  * reset like the attempts, and an async tool's wait is dropped, so the re-run
  * makes its first call again (with the same upstream Idempotency-Key).
  */
-function rerunData(data: ToolJobData): ToolJobData {
-  const { rateLimitDeferrals: _deferrals, asyncWait: _wait, ...rest } = data;
-  return { ...rest, retriedByAgent: true };
+function rerunData(data: ToolJobData, retriedCode: string | undefined): ToolJobData {
+  const { rateLimitDeferrals: _deferrals, asyncWait: _wait, mayHaveApplied: _earlier, ...rest } = data;
+  return { ...rest, retriedByAgent: true, ...(retriedCode === 'OUTCOME_UNKNOWN' ? { mayHaveApplied: true as const } : {}) };
 }
 
 type Found = { kind: 'found'; job: Job<ToolJobData>; state: string } | { kind: 'refused'; detail: string; headers?: Record<string, string> };
@@ -122,7 +122,7 @@ export async function retryOwnJob(ctx: ApiContext, agentId: string, id: string, 
     }
     await dropOldCallback(ctx, record);
     const { job, state } = found;
-    await job.updateData(rerunData(job.data));
+    await job.updateData(rerunData(job.data, errorCodeOf(undo.error)));
     // Waiting or delayed already (a worker will take it): the record now lets it run.
     if (state === 'failed' || state === 'completed') await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
     from = state;

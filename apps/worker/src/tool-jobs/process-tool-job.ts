@@ -13,6 +13,13 @@ export { MAX_RATE_LIMIT_DEFERRALS, RetryLaterError } from './settle-try';
 /** How long after it was queued a job with no record is looked at again rather than skipped. @defaultValue 5000 */
 export const RECORD_GRACE_MS = 5000;
 
+function mayHaveApplied(): ToolError {
+  return new ToolError('OUTCOME_UNKNOWN', {
+    message: 'an earlier try of this write may have taken effect upstream, and the tool sends no idempotency key: it is not sent again; check the upstream, then submit a new job if it did not',
+    retryable: false,
+  });
+}
+
 function fieldPaths(errors: { pointer: string; message: string }[]): string {
   return errors.map((e) => `${e.pointer || '/'} ${e.message}`).join('; ');
 }
@@ -51,6 +58,12 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
     }
     // A job of an async tool that already made its first call: a wake-up, not a try (async-tools/async-waits.ts).
     if (data.asyncWait && deps.asyncWaits) return deps.asyncWaits.resume({ job, token, data, tool, input: input.value, log });
+    // The agent retried a write whose earlier try may have taken effect: without an
+    // idempotency key it is not resent blindly, and no tool can look the effect up yet.
+    if (data.mayHaveApplied && tool.write && !tool.idempotent) {
+      await deps.store.fail(id, mayHaveApplied().toJobError());
+      throw new UnrecoverableError('an earlier try may have taken effect; not resent without an idempotency key');
+    }
 
     const admission = await admitTry(deps, id, data.integration, integration, data.connection, log);
     if (admission.kind === 'skip') {

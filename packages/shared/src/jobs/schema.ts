@@ -53,6 +53,12 @@ export const toolJobDataSchema = z.object({
    * upstream. Informational; nothing depends on it yet.
    */
   retriedByAgent: z.literal(true).optional(),
+  /**
+   * Written by the api when the retried job had failed OUTCOME_UNKNOWN: an
+   * earlier try may have taken effect upstream, so a write without an
+   * idempotency key is not sent again blindly (CONTRACT §3).
+   */
+  mayHaveApplied: z.literal(true).optional(),
 });
 export type ToolJobData = z.infer<typeof toolJobDataSchema>;
 

@@ -141,6 +141,21 @@ redis.call('PUBLISH', ARGV[5], ARGV[4])
 return 'ok'
 `);
 
+// KEYS: job. ARGV: finishedAt, ttlSeconds, jobId, channel. Like CANCEL, but only
+// for a job no worker ever claimed (no try started): the api withdrawing a
+// submission whose enqueue it could not confirm (a job waiting for its next
+// try is `queued` too, and may have acted upstream).
+const WITHDRAW = new LuaScript(`
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 'missing' end
+if status ~= 'queued' then return status end
+if redis.call('HEXISTS', KEYS[1], 'startedAt') == 1 then return 'claimed' end
+redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finishedAt', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[4], ARGV[3])
+return 'ok'
+`);
+
 // KEYS: job. ARGV: none. Only a failed job; its record lives on without expiry until it finishes again.
 const REOPEN = new LuaScript(`
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -417,6 +432,16 @@ export class JobStore {
    * foreign job; `conflict` with the status that forbids it (a job already
    * cancelled included, so only one of two racing cancels wins).
    */
+  /** Cancels a submission no worker ever started (see WITHDRAW): `withdrawn`, or why not. */
+  async withdraw(id: string): Promise<'withdrawn' | 'missing' | 'claimed' | JobStatus> {
+    const answer = await WITHDRAW.run<'ok' | 'missing' | 'claimed' | JobStatus>(
+      this.redis,
+      [this.keys.job(id)],
+      [this.now().toISOString(), String(this.options.retentionSeconds), id, this.keys.jobEvents],
+    );
+    return answer === 'ok' ? 'withdrawn' : answer;
+  }
+
   async cancel(id: string, agentId: string): Promise<CancelOutcome> {
     const answer = await CANCEL.run<'ok' | 'missing' | JobStatus>(
       this.redis,
