@@ -327,6 +327,17 @@ describe('JobStore.retry / undoRetry (the record alone)', () => {
     connection: 'default',
   });
 
+  it('answers 403 when the agent may no longer call the job\'s tool (scopes narrowed since), and leaves the job failed', async () => {
+    // agent-b's scopes allow demo.get* only: a failed demo.logNote of its own must not run again.
+    const r = { ...record(), tool: 'demo.logNote', agentId: 'agent-b' };
+    await h.store.create(r);
+    await h.store.claimTry(r.id);
+    await h.store.fail(r.id, { code: 'UPSTREAM_ERROR', message: 'x', retryable: true });
+    const res = await retry(bearer(KEYS.bNew), r.id).expect(403);
+    expect(res.body).toMatchObject({ code: 'FORBIDDEN' });
+    expect((await h.store.get(r.id))?.status).toBe('failed');
+  });
+
   it('refuses a failed record whose error is missing or unreadable, and any other agent', async () => {
     const r = record();
     await h.store.create(r);

@@ -87,7 +87,7 @@ function jobArgs(tool: string, args: Record<string, unknown>): { id: string; wai
  */
 export async function retryJobTool(ctx: ApiContext, agent: AuthenticatedAgent, args: Record<string, unknown>, signal: AbortSignal, requestId: string): Promise<CallToolResult> {
   const { id, waitMs } = jobArgs('retry_job', args);
-  const record = await withRedisDeadline(retryOwnJob(ctx, agent.id, id, requestId));
+  const record = await withRedisDeadline(retryOwnJob(ctx, agent, id, requestId));
   const final = waitMs > 0 ? await waitForJob(ctx, record, agent.id, waitMs, { signal }) : record;
   return jobResult(toPublicJob(final));
 }

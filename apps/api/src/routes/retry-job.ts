@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job } from 'bullmq';
 import type { RequestHandler } from 'express';
 import { callbackJobId, ProblemError, toPublicJob, type JobError, type JobRecord, type JobStatus, type RetryUndo, type ToolJobData } from '@broker/shared';
+import type { AuthenticatedAgent } from '../auth/agent-auth';
 import type { ApiContext } from '../context';
 import { agentOf } from '../http/locals';
 import { withRedisDeadline } from '../redis/deadline';
@@ -96,8 +97,14 @@ async function dropOldCallback(ctx: ApiContext, record: JobRecord): Promise<void
  *    holds it), the record is put back as it was and the agent is answered 409.
  * Returns the record after the move (`queued`, `attempts` kept).
  */
-export async function retryOwnJob(ctx: ApiContext, agentId: string, id: string, requestId?: string): Promise<JobRecord> {
+export async function retryOwnJob(ctx: ApiContext, agent: Pick<AuthenticatedAgent, 'id' | 'mayUseTool'>, id: string, requestId?: string): Promise<JobRecord> {
   assertJobId(id);
+  const agentId = agent.id;
+  // Scopes narrowed since the submission apply to a re-run as to a new job (a job's tool never changes).
+  const current = await ctx.store.get(id);
+  if (current && current.agentId === agentId && !agent.mayUseTool(current.tool)) {
+    throw new ProblemError('FORBIDDEN', `This key may not call "${current.tool}".`);
+  }
   const outcome = await ctx.store.retry(id, agentId);
   if (outcome.kind === 'missing') throw jobNotFound();
   if (outcome.kind === 'conflict') throw notRetryable(outcome.status, outcome.code);
@@ -168,7 +175,7 @@ export function retryJob(ctx: ApiContext): RequestHandler<{ id: string }> {
     const agent = agentOf(res);
     const id = req.params.id;
     assertJobId(id);
-    const record = await withRedisDeadline(retryOwnJob(ctx, agent.id, id, res.locals.requestId));
+    const record = await withRedisDeadline(retryOwnJob(ctx, agent, id, res.locals.requestId));
     res.status(202).location(`/v1/jobs/${record.id}`).json(toPublicJob(record));
   };
 }

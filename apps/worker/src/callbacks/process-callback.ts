@@ -100,7 +100,8 @@ export function createCallbackProcessor(deps: CallbackDeps) {
     /** Written before the try's error is thrown, so the failed job shows it too; BullMQ's failedReason is that error's message. */
     const recordFailure = async (lastError: string, lastStatus?: number): Promise<void> => {
       const state: CallbackJobState = { jobId, lastError, ...(lastStatus !== undefined ? { lastStatus } : {}) };
-      await job.updateData(state);
+      // Bookkeeping only: a Redis blip here must not turn a final answer into a retry.
+      await job.updateData(state).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'callback lastError not recorded'));
     };
     const retryOrFail = async (reason: string, retryAfterMs?: number, lastStatus?: number): Promise<never> => {
       await recordFailure(reason, lastStatus);
@@ -148,7 +149,10 @@ export function createCallbackProcessor(deps: CallbackDeps) {
     switch (verdict.action) {
       case 'delivered':
         // A retry that delivers leaves no stale failure behind.
-        if ((job.data as CallbackJobState).lastError !== undefined) await job.updateData({ jobId });
+        // Bookkeeping only: a delivered callback must not fail (and be delivered again) over it.
+        if ((job.data as CallbackJobState).lastError !== undefined) {
+          await job.updateData({ jobId }).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'callback lastError not cleared'));
+        }
         deps.metrics.callbackDeliveries.inc({ outcome: 'delivered' });
         log.info({ target, status: verdict.status }, 'callback delivered');
         return { status: verdict.status };
