@@ -268,6 +268,14 @@ describe('POST /v1/jobs/{id}/retry', () => {
     expect((await finished(A, id)).status).toBe('succeeded');
     await waitFor(() => delivered().length === 2, { what: "the re-run's callback" });
     expect(delivered()).toEqual(['failed', 'succeeded']);
+    // Each run's end is a delivery of its own: its own BullMQ job, webhook-id and Idempotency-Key.
+    expect(await callbacks.getJobState(callbackJobId(id))).toBe('completed');
+    expect(await callbacks.getJobState(callbackJobId(id, 1))).toBe('completed');
+    const ids = receiver.requests.filter((r) => r.body.includes(id)).map((r) => [r.headers['webhook-id'], r.headers['idempotency-key']]);
+    expect(ids).toEqual([
+      [`msg_${id}`, `msg_${id}`],
+      [`msg_${id}_r1`, `msg_${id}_r1`],
+    ]);
   });
 
   describe('while the worker that failed the job still holds its BullMQ job', () => {

@@ -99,7 +99,7 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
     keys,
     metrics,
     observe: (job) => escalations.jobFinished(job),
-    ...(callbacks ? { enqueueCallback: (id: string) => callbacks.enqueue(id) } : {}),
+    ...(callbacks ? { enqueueCallback: (id: string, retries: number) => callbacks.enqueue(id, retries) } : {}),
   };
   const store = new FinishReportingJobStore(redis, keys, storeOptions, jobFinishedListener(finishing), logger);
   const registry = deps.registry ?? createToolRegistry(config);

@@ -26,5 +26,5 @@ export function createCallbackQueue(connection: RedisClient, prefix: string, log
  */
 export async function queueCallback(queue: CallbackQueue, record: JobRecord, retentionSeconds: number): Promise<void> {
   if (!record.callbackUrl) return;
-  await queue.add(CALLBACK_JOB_NAME, { jobId: record.id }, callbackJobOptions(record.id, retentionSeconds));
+  await queue.add(CALLBACK_JOB_NAME, { jobId: record.id }, callbackJobOptions(record.id, retentionSeconds, record.retries ?? 0));
 }

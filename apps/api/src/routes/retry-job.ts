@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job } from 'bullmq';
 import type { RequestHandler } from 'express';
-import { callbackJobId, ProblemError, toPublicJob, type JobError, type JobRecord, type JobStatus, type RetryUndo, type ToolJobData } from '@broker/shared';
+import { ProblemError, toPublicJob, type JobError, type JobRecord, type JobStatus, type RetryUndo, type ToolJobData } from '@broker/shared';
 import type { AuthenticatedAgent } from '../auth/agent-auth';
 import type { ApiContext } from '../context';
 import { agentOf } from '../http/locals';
@@ -18,8 +18,6 @@ import { assertJobId, jobNotFound } from './own-job';
 export const SETTLE_WAIT_MS = 1000;
 /** @defaultValue 20 */
 const SETTLE_POLL_MS = 20;
-/** @defaultValue 500 ms: dropping the old callback must not eat the 2 s budget. */
-const CALLBACK_DEADLINE_MS = 500;
 
 const RETRY_RULE = 'only a failed job whose error is retryable, or OUTCOME_UNKNOWN, can be retried';
 
@@ -73,17 +71,6 @@ async function settledJob(ctx: ApiContext, record: JobRecord): Promise<Found> {
   }
 }
 
-/**
- * Without this the re-run would get no callback: the delivery's BullMQ id is
- * derived from the job, and BullMQ keeps the first job of an id. A delivery
- * in progress (active) cannot be removed and keeps its place.
- */
-async function dropOldCallback(ctx: ApiContext, record: JobRecord): Promise<void> {
-  if (!record.callbackUrl) return;
-  await withRedisDeadline(ctx.callbacks.remove(callbackJobId(record.id)), CALLBACK_DEADLINE_MS).catch((err: unknown) => {
-    ctx.logger.warn({ jobId: record.id, err: (err as Error).message }, "could not drop a retried job's earlier callback; the re-run may send none");
-  });
-}
 
 /**
  * Runs a failed job of this agent again, as the same job (CONTRACT §3,
@@ -127,7 +114,6 @@ export async function retryOwnJob(ctx: ApiContext, agent: Pick<AuthenticatedAgen
       await undoRetry(found.detail);
       throw new ProblemError('CONFLICT', found.detail, undefined, found.headers);
     }
-    await dropOldCallback(ctx, record);
     const { job, state } = found;
     await job.updateData(rerunData(job.data, errorCodeOf(undo.error)));
     // Waiting or delayed already (a worker will take it): the record now lets it run.

@@ -41,7 +41,8 @@ export interface CallbackWorker {
   queue: Queue<CallbackJobData>;
   worker: Worker<CallbackJobData>;
   /** Queues the callback of a finished job; a second call for the same job is a no-op. */
-  enqueue(jobId: string): Promise<void>;
+  /** `retries`: the run whose end this is (see callbackJobId). @defaultValue 0 */
+  enqueue(jobId: string, retries?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -80,8 +81,8 @@ export function createCallbackWorker(deps: CallbackWorkerDeps): CallbackWorker |
   return {
     queue,
     worker,
-    async enqueue(jobId) {
-      await queue.add(CALLBACK_JOB_NAME, { jobId }, callbackJobOptions(jobId, config.retention.jobSeconds));
+    async enqueue(jobId, retries = 0) {
+      await queue.add(CALLBACK_JOB_NAME, { jobId }, callbackJobOptions(jobId, config.retention.jobSeconds, retries));
     },
     async close() {
       await worker.close();

@@ -45,7 +45,7 @@ export interface JobFinishedDeps {
   keys: RedisKeys;
   metrics: Metrics;
   /** Queues a job's callback; absent when callbacks are off. */
-  enqueueCallback?: (jobId: string) => Promise<void>;
+  enqueueCallback?: (jobId: string, retries: number) => Promise<void>;
   /** Told about every finished job (alerting on failure rates and revoked credentials); must not throw. */
   observe?: (job: { jobId: string; status: FinishedStatus; tool: string; integration: string; connection: string; error?: JobError }) => void;
 }
@@ -57,10 +57,10 @@ export interface JobFinishedDeps {
  */
 export function jobFinishedListener(deps: JobFinishedDeps): FinishedListener {
   return async (jobId, status, facts, error) => {
-    const { tool, integration, connection, callbackUrl } = facts;
+    const { tool, integration, connection, callbackUrl, retries } = facts;
     deps.metrics.jobsFinished.inc({ integration: integration || 'unknown', tool: tool || 'unknown', status });
     deps.observe?.({ jobId, status, tool: tool || 'unknown', integration: integration || 'unknown', connection, ...(error ? { error } : {}) });
-    if (callbackUrl && deps.enqueueCallback) await deps.enqueueCallback(jobId);
+    if (callbackUrl && deps.enqueueCallback) await deps.enqueueCallback(jobId, retries);
   };
 }
 
@@ -72,7 +72,7 @@ export function jobFinishedListener(deps: JobFinishedDeps): FinishedListener {
 export function callbackResender(deps: JobFinishedDeps): (jobId: string) => Promise<void> {
   return async (jobId) => {
     if (!deps.enqueueCallback) return;
-    const callbackUrl = await deps.redis.hget(deps.keys.job(jobId), 'callbackUrl');
-    if (callbackUrl) await deps.enqueueCallback(jobId);
+    const [callbackUrl, retries] = await deps.redis.hmget(deps.keys.job(jobId), 'callbackUrl', 'retries');
+    if (callbackUrl) await deps.enqueueCallback(jobId, Number(retries) || 0);
   };
 }

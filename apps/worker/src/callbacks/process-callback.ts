@@ -1,6 +1,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import {
   callbackJobDataSchema,
+  callbackJobId,
   callbackWebhookId,
   TERMINAL_STATUSES,
   splitSecretValues,
@@ -88,6 +89,8 @@ export function createCallbackProcessor(deps: CallbackDeps) {
       throw new UnrecoverableError('the job record no longer exists');
     }
     if (!record.callbackUrl) return { skipped: 'the job has no callbackUrl' };
+    // The delivery of a run the agent has since retried: that run's end is superseded, the new run has its own.
+    if (job.id !== undefined && job.id !== callbackJobId(jobId, record.retries ?? 0)) return { skipped: 'the job was retried since; a later run reports its own end' };
     if (!TERMINAL_STATUSES.has(record.status)) {
       deps.metrics.callbackDeliveries.inc({ outcome: 'failed' });
       throw new UnrecoverableError(`the job is ${record.status}, not finished`);

@@ -28,11 +28,13 @@ export const CALLBACK_BASE_DELAY_MS = 1000;
 export const CALLBACK_MAX_DELAY_MS = 30 * 60 * 1000;
 
 /**
- * One delivery per broker job: the BullMQ job id is derived from the job id,
- * so whoever sees the job finish (a worker, the api's cancel, a re-run after a
- * crash) may enqueue it, and BullMQ keeps only the first.
+ * One delivery per run of a broker job: the BullMQ job id is derived from the
+ * job id (and, once its agent retried it, the retry's number), so whoever sees
+ * the run finish (a worker, the api's cancel, a re-run after a crash) may
+ * enqueue it, and BullMQ keeps only the first. A retried job's new end gets a
+ * delivery of its own even while the earlier one is still being delivered.
  */
-export const callbackJobId = (jobId: string): string => `cb-${jobId}`;
+export const callbackJobId = (jobId: string, retries = 0): string => (retries > 0 ? `cb-${jobId}-r${retries}` : `cb-${jobId}`);
 
 /**
  * `webhook-id` of the delivery: the same on every retry, so a receiver can drop duplicates.
@@ -55,9 +57,9 @@ export interface CallbackJobOptions {
  * second enqueue of the same job finds the id taken and does nothing; failed
  * ones stay visible (and retryable) in Bull Board just as long.
  */
-export function callbackJobOptions(jobId: string, retentionSeconds: number): CallbackJobOptions {
+export function callbackJobOptions(jobId: string, retentionSeconds: number, retries = 0): CallbackJobOptions {
   return {
-    jobId: callbackJobId(jobId),
+    jobId: callbackJobId(jobId, retries),
     attempts: CALLBACK_ATTEMPTS,
     backoff: { type: CALLBACK_BACKOFF_TYPE },
     removeOnComplete: { age: retentionSeconds, count: 100_000 },

@@ -26,6 +26,8 @@ export interface FinishedJobFacts {
   integration: string;
   connection: string;
   callbackUrl?: string;
+  /** How often the agent retried the job: names the run whose end this is (see callbackJobId). */
+  retries: number;
 }
 
 export type CancelOutcome = { kind: 'cancelled' } | { kind: 'missing' } | { kind: 'conflict'; status: JobStatus };
@@ -124,8 +126,8 @@ for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('PUBLISH', ARGV[4], ARGV[2])
-local facts = redis.call('HMGET', KEYS[1], 'tool', 'integration', 'connection', 'callbackUrl')
-return {1, facts[1] or '', facts[2] or '', facts[3] or '', facts[4] or ''}
+local facts = redis.call('HMGET', KEYS[1], 'tool', 'integration', 'connection', 'callbackUrl', 'retries')
+return {1, facts[1] or '', facts[2] or '', facts[3] or '', facts[4] or '', facts[5] or '0'}
 `);
 
 // KEYS: job. ARGV: agentId, now, ttlSeconds, jobId, channel.
@@ -367,14 +369,14 @@ export class JobStore {
    * again), or undefined when this call did not finish it.
    */
   protected async finishJob(id: string, fields: Fields, clear: string[]): Promise<FinishedJobFacts | undefined> {
-    const answer = await FINISH.run<0 | [1, string, string, string, string]>(
+    const answer = await FINISH.run<0 | [1, string, string, string, string, string]>(
       this.redis,
       [this.keys.job(id)],
       [String(this.options.retentionSeconds), id, clear.join(','), this.keys.jobEvents, ...flatten({ ...fields, finishedAt: this.now().toISOString() })],
     );
     if (!Array.isArray(answer)) return undefined;
-    const [, tool, integration, connection, callbackUrl] = answer;
-    return { tool, integration, connection: connection || 'default', ...(callbackUrl ? { callbackUrl } : {}) };
+    const [, tool, integration, connection, callbackUrl, retries] = answer;
+    return { tool, integration, connection: connection || 'default', retries: Number(retries) || 0, ...(callbackUrl ? { callbackUrl } : {}) };
   }
 
   /**
