@@ -1,10 +1,10 @@
 import { Queue } from 'bullmq';
 import request from 'supertest';
-import { bullPrefix, TRIGGERS_QUEUE, type BrokerConfig, type EventDelivery, type EventDetail } from '@broker/shared';
+import { bullPrefix, TRIGGERS_QUEUE, type EventDelivery, type EventDetail } from '@broker/shared';
 import type { Harness } from '../api/harness';
 import { StubServer } from '../helpers/stub-server';
 import { waitFor } from '../helpers/wait-for';
-import { ADMIN_TOKEN, post, REPLAYER_KEY, startWebhookApi, startWorker, webhookConfig } from './harness';
+import { ADMIN_TOKEN, post, REPLAYER_KEY, startDeliveryRig, type DeliveryRig } from './harness';
 import { SECRETS, standardEvent } from './signers';
 
 /**
@@ -17,24 +17,14 @@ import { SECRETS, standardEvent } from './signers';
 describe('trigger delivery: idempotency keys and the receiver answers', () => {
   let stub: StubServer;
   let h: Harness;
-  let config: BrokerConfig;
-  let worker: Awaited<ReturnType<typeof startWorker>>;
   let queue: Queue;
+  let rig: DeliveryRig;
 
   beforeAll(async () => {
-    stub = await StubServer.start();
-    // The harness config: 6 tries, backoff 100–400 ms, 2 s per try.
-    config = webhookConfig(`${stub.url}/hooks/agent`);
-    h = await startWebhookApi('wh-answers', { config });
-    worker = await startWorker(config, h.prefix, h.env);
-    queue = new Queue(TRIGGERS_QUEUE, { connection: h.redis, prefix: bullPrefix(h.prefix, TRIGGERS_QUEUE) });
+    rig = await startDeliveryRig('wh-answers');
+    ({ stub, h, queue } = rig);
   });
-  afterAll(async () => {
-    await worker.close();
-    await queue.close();
-    await h.close();
-    await stub.close();
-  });
+  afterAll(() => rig.close());
 
   const readEvent = async (id: string): Promise<EventDetail> =>
     (await request(h.server).get(`/v1/events/${id}`).set('Authorization', `Bearer ${ADMIN_TOKEN}`).expect(200)).body as EventDetail;

@@ -5,29 +5,22 @@ import { bullPrefix, EventStore, redisKeys, TRIGGERS_QUEUE, type BrokerConfig, t
 import type { Harness } from '../api/harness';
 import { StubServer, type StubRequest } from '../helpers/stub-server';
 import { waitFor } from '../helpers/wait-for';
-import { ADMIN_TOKEN, post, REPLAYER_KEY, startWebhookApi, startWorker, webhookConfig } from './harness';
+import { ADMIN_TOKEN, post, REPLAYER_KEY, startDeliveryRig, type DeliveryRig } from './harness';
 import { githubEvent, SECRETS, standardEvent, stripeEvent } from './signers';
 
 describe('trigger delivery (worker)', () => {
   let stub: StubServer;
   let h: Harness;
   let config: BrokerConfig;
-  let worker: Awaited<ReturnType<typeof startWorker>>;
+  let worker: DeliveryRig['worker'];
   let queue: Queue;
+  let rig: DeliveryRig;
 
   beforeAll(async () => {
-    stub = await StubServer.start();
-    config = webhookConfig(`${stub.url}/hooks/agent`);
-    h = await startWebhookApi('wh-delivery', { config });
-    worker = await startWorker(config, h.prefix, h.env);
-    queue = new Queue(TRIGGERS_QUEUE, { connection: h.redis, prefix: bullPrefix(h.prefix, TRIGGERS_QUEUE) });
+    rig = await startDeliveryRig('wh-delivery');
+    ({ stub, h, config, worker, queue } = rig);
   });
-  afterAll(async () => {
-    await worker.close();
-    await queue.close();
-    await h.close();
-    await stub.close();
-  });
+  afterAll(() => rig.close());
   beforeEach(() => stub.setHandler(() => ({ status: 200, body: { ok: true } })));
 
   const readEvent = async (id: string): Promise<EventDetail> =>

@@ -1,9 +1,11 @@
+import { Queue } from 'bullmq';
 import request from 'supertest';
-import { createRedis, envSecretsProvider, type BrokerConfig } from '@broker/shared';
+import { bullPrefix, createRedis, envSecretsProvider, TRIGGERS_QUEUE, type BrokerConfig } from '@broker/shared';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { startApi, testConfig, type Harness } from '../api/harness';
 import { testLogger } from '../helpers/broker';
 import { REDIS_URL } from '../helpers/redis';
+import { StubServer } from '../helpers/stub-server';
 import { SECRETS, type Signed } from './signers';
 
 export const ADMIN_TOKEN = 'admin-token-for-webhook-tests';
@@ -91,4 +93,36 @@ export function post(h: Harness, source: string, signed: Signed): request.Test {
 export async function storedEventCount(h: Harness): Promise<number> {
   const keys = await h.redis.keys(`${h.prefix}:evt:*`);
   return keys.length;
+}
+
+/** A receiver stub, an api and a worker delivering to the stub, and the triggers queue: the rig of the delivery tests. */
+export interface DeliveryRig {
+  stub: StubServer;
+  h: Harness;
+  config: BrokerConfig;
+  worker: Awaited<ReturnType<typeof startWorker>>;
+  queue: Queue;
+  close(): Promise<void>;
+}
+
+export async function startDeliveryRig(label: string): Promise<DeliveryRig> {
+  const stub = await StubServer.start();
+  // The harness config: 6 tries, backoff 100–400 ms, 2 s per try.
+  const config = webhookConfig(`${stub.url}/hooks/agent`);
+  const h = await startWebhookApi(label, { config });
+  const worker = await startWorker(config, h.prefix, h.env);
+  const queue = new Queue(TRIGGERS_QUEUE, { connection: h.redis, prefix: bullPrefix(h.prefix, TRIGGERS_QUEUE) });
+  return {
+    stub,
+    h,
+    config,
+    worker,
+    queue,
+    async close() {
+      await worker.close();
+      await queue.close();
+      await h.close();
+      await stub.close();
+    },
+  };
 }

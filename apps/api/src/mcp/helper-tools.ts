@@ -34,7 +34,8 @@ export const HELPER_TOOLS: Tool[] = [
     name: 'retry_job',
     description:
       'Run a failed job of yours again, as the same job (same id, same upstream idempotency key), when its error is retryable ' +
-      '(retryable: true) or OUTCOME_UNKNOWN (check the external state first). Not before its retryAt. Waits up to waitMs ' +
+      '(retryable: true) or OUTCOME_UNKNOWN (a write without an idempotency key is then not sent again: check the external ' +
+      'state and submit a new job if it did not happen). Not before its retryAt. Waits up to waitMs ' +
       `(0..${MCP_WAIT_MS}) for the re-run to finish. Any other state is a CONFLICT error. Returns the job.`,
     inputSchema: {
       type: 'object',
