@@ -78,7 +78,8 @@ const width = Math.max(...CHILDREN.map((c) => c.name.length));
 
 for (const { name, script } of CHILDREN) {
   if (shuttingDown) break;
-  const env = name === 'api' ? { ...envWithoutPort, PORT: String(port) } : envWithoutPort;
+  // Local only: the api listens on loopback, not on every interface (CONTRACT §5).
+  const env = name === 'api' ? { ...envWithoutPort, PORT: String(port), HOST: '127.0.0.1' } : envWithoutPort;
   const child = startChild({ name, script: join(root, script), env, cwd: root, width });
   running.push(child);
   void child.exited.then(({ code, signal }) => {

@@ -16,7 +16,8 @@ type Access =
   | { kind: 'agent' }
   /** The admin token, or an agent key holding `scope`. */
   | { kind: 'operator'; scope: string }
-  | { kind: 'admin' }
+  /** `agents: 403`: an agent key is known but refused (FORBIDDEN) rather than 401. */
+  | { kind: 'admin'; agents?: 403 }
   /** Bull Board: HTTP Basic, the admin token as password. */
   | { kind: 'basic-admin' };
 
@@ -46,7 +47,7 @@ const ROUTES: Row[] = [
   { route: 'get /readyz', method: 'GET', path: '/readyz', access: { kind: 'public' } },
   { route: 'get /openapi.json', method: 'GET', path: '/openapi.json', access: { kind: 'public' } },
   { route: 'get /docs', method: 'GET', path: '/docs', access: { kind: 'public' } },
-  { route: 'get /metrics', method: 'GET', path: '/metrics', access: { kind: 'admin' } },
+  { route: 'get /metrics', method: 'GET', path: '/metrics', access: { kind: 'admin', agents: 403 } },
   { route: 'use /admin/queues', method: 'GET', path: '/admin/queues/api/queues', access: { kind: 'basic-admin' } },
   { route: 'get /v1/tools', method: 'GET', path: '/v1/tools', access: { kind: 'agent' } },
   { route: 'post /v1/jobs', method: 'POST', path: '/v1/jobs', body: { tool: 'demo.getContact', input: { id: 'acl' } }, access: { kind: 'agent' } },
@@ -141,7 +142,10 @@ describe('access control over every route', () => {
         }
         if (access.kind === 'admin') {
           // No scope opens an admin route, not even an agent holding every operator scope.
-          for (const key of Object.keys(AGENT_SCOPES)) await expect401(`agent ${key}`, `Bearer ${key}`);
+          for (const key of Object.keys(AGENT_SCOPES)) {
+            if (access.agents === 403) await expect403(`agent ${key}`, `Bearer ${key}`);
+            else await expect401(`agent ${key}`, `Bearer ${key}`);
+          }
           await expectAllowed('admin token', `Bearer ${ADMIN_TOKEN}`);
         }
         if (access.kind === 'operator') {

@@ -15,7 +15,7 @@ let s: Stack;
 const clients: Client[] = [];
 
 beforeAll(async () => {
-  s = await startStack('mcp');
+  s = await startStack('mcp', { overrides: { mcp: { allowedOrigins: ['https://app.example.com'] } } });
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
@@ -175,6 +175,52 @@ describe('MCP over Streamable HTTP', () => {
       expect(res.headers['www-authenticate']).toBe('Bearer');
     }
     await expect(connect('not-a-key')).rejects.toThrow(/401|Unauthorized/i);
+  });
+
+  describe('Origin (DNS rebinding protection)', () => {
+    const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } };
+    const post = (headers: Record<string, string>) =>
+      request(s.h.server).post('/mcp').set(bearer(KEYS.a)).set('Accept', 'application/json, text/event-stream').set(headers).send(init);
+
+    it('refuses a foreign Origin 403 with problem+json, before auth and without an MCP answer', async () => {
+      const res = await post({ Host: 'evil.example.com', Origin: 'http://evil.example.com' }).expect(403);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.body).toMatchObject({ status: 403, code: 'FORBIDDEN', detail: expect.stringContaining('http://evil.example.com') });
+      expect(res.body.jsonrpc).toBeUndefined();
+      expect(res.body.result).toBeUndefined();
+      // Before authentication: a bad key is still 403, not 401.
+      await request(s.h.server).post('/mcp').set(bearer('not-a-key')).set('Origin', 'http://evil.example.com').send(init).expect(403);
+      // A foreign origin on our Host header, and the opaque "null" origin, are refused too.
+      const port = new URL(s.baseUrl).port;
+      await post({ Host: `127.0.0.1:${port}`, Origin: 'http://evil.example.com' }).expect(403);
+      await post({ Origin: 'null' }).expect(403);
+      await post({ Origin: `http://127.0.0.1:${Number(port) + 1}` }).expect(403);
+      // The same rebinding with the API's port: a DNS name in Host is never trusted as our own.
+      await post({ Host: `evil.example.com:${port}`, Origin: `http://evil.example.com:${port}` }).expect(403);
+    });
+
+    const expectMcpAnswer = (res: request.Response) => {
+      const text = res.text;
+      expect(text).toContain('"jsonrpc":"2.0"');
+      expect(text).toContain('"serverInfo"');
+    };
+
+    it("allows the API's own origin (scheme, host and port the request was addressed to)", async () => {
+      expectMcpAnswer(await post({ Origin: s.baseUrl }).expect(200));
+      const port = new URL(s.baseUrl).port;
+      expectMcpAnswer(await post({ Host: `localhost:${port}`, Origin: `http://localhost:${port}` }).expect(200));
+    });
+
+    it('allows an origin listed in mcp.allowedOrigins', async () => {
+      expectMcpAnswer(await post({ Origin: 'https://app.example.com' }).expect(200));
+      await post({ Origin: 'http://app.example.com' }).expect(403);
+    });
+
+    it('allows a request without Origin (non-browser clients), as the SDK client shows', async () => {
+      expectMcpAnswer(await post({}).expect(200));
+      const a = await connect(KEYS.a);
+      expect((await a.listTools()).tools.length).toBeGreaterThan(0);
+    });
   });
 
   it('answers 405 to GET, as a stateless server does', async () => {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { envSecretsProvider, type BrokerConfig } from '@broker/shared';
-import { createWorkerApp, startMetricsServer, workerAdminTokenChecker, type MetricsServer, type WorkerApp } from '@broker/worker';
+import { createWorkerApp, startMetricsServer, workerAdminTokenChecker, workerAgentKeyChecker, type MetricsServer, type WorkerApp } from '@broker/worker';
 import { bearer, KEYS, startApi, testConfig, type Harness } from '../api/harness';
 import { testLogger } from '../helpers/broker';
 import { startApp, stopApp, writeConfigFile } from '../helpers/processes';
@@ -77,7 +77,7 @@ beforeAll(async () => {
   h = await startApi('metrics', { config });
   h.env.BROKER_ADMIN_TOKEN = `${ADMIN},${ADMIN_OLD}`;
   workerRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const secrets = envSecretsProvider({ BROKER_ADMIN_TOKEN: ADMIN });
+  const secrets = envSecretsProvider({ BROKER_ADMIN_TOKEN: ADMIN, AGENT_A_KEY: KEYS.a, AGENT_B_KEY: `${KEYS.bOld},${KEYS.bNew}` });
   worker = createWorkerApp({ config, redis: workerRedis, prefix: h.prefix, secrets, logger: testLogger('metrics') });
   await worker.ready();
   workerMetrics = await startMetricsServer({
@@ -85,6 +85,7 @@ beforeAll(async () => {
     host: '127.0.0.1',
     metrics: worker.metrics,
     isAdmin: workerAdminTokenChecker(config, secrets),
+    isAgent: workerAgentKeyChecker(config, secrets),
     logger: testLogger('metrics-server'),
   });
 });
@@ -134,8 +135,22 @@ describe('after a success, a failure, a 429 and a retried 503', () => {
   });
 
   it('api /metrics needs the admin token as Bearer', async () => {
-    await request(h.server).get('/metrics').expect(401);
-    await request(h.server).get('/metrics').set(bearer(KEYS.a)).expect(401);
+    const missing = await request(h.server).get('/metrics').expect(401);
+    expect(missing.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(missing.headers['www-authenticate']).toBe('Bearer');
+    expect(missing.body).toMatchObject({ status: 401, code: 'UNAUTHENTICATED' });
+    expect(missing.body.detail).toMatch(/admin token/);
+    const unknown = await request(h.server).get('/metrics').set(bearer('not-a-known-token')).expect(401);
+    expect(unknown.body).toMatchObject({ status: 401, code: 'UNAUTHENTICATED' });
+    expect(unknown.body.detail).toMatch(/admin token/);
+    // A valid agent key (even one with operator scopes, or a rotated value) is known but not allowed.
+    for (const key of [KEYS.a, KEYS.bOld, KEYS.bNew]) {
+      const agent = await request(h.server).get('/metrics').set(bearer(key)).expect(403);
+      expect(agent.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(agent.headers['www-authenticate']).toBeUndefined();
+      expect(agent.body).toMatchObject({ status: 403, code: 'FORBIDDEN' });
+      expect(agent.body.detail).toMatch(/metrics need the admin token/i);
+    }
     await request(h.server).get('/metrics').set(bearer(ADMIN_OLD)).expect(200);
     const res = await request(h.server).get('/metrics').set(bearer(ADMIN)).expect(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -164,8 +179,19 @@ describe('after a success, a failure, a 429 and a retried 503', () => {
 
   it('worker /metrics counts finished jobs, upstream latency, errors, retries, deferrals and pauses', async () => {
     const url = `http://127.0.0.1:${workerMetrics.port}/metrics`;
-    expect((await fetch(url)).status).toBe(401);
-    expect((await fetch(url, { headers: bearer('wrong') })).status).toBe(401);
+    const missing = await fetch(url);
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer');
+    expect(await missing.json()).toMatchObject({ code: 'UNAUTHENTICATED', detail: expect.stringMatching(/admin token/) });
+    const wrong = await fetch(url, { headers: bearer('wrong') });
+    expect(wrong.status).toBe(401);
+    expect(await wrong.json()).toMatchObject({ code: 'UNAUTHENTICATED', detail: expect.stringMatching(/admin token/) });
+    for (const key of [KEYS.a, KEYS.bOld, KEYS.bNew]) {
+      const agent = await fetch(url, { headers: bearer(key) });
+      expect(agent.status).toBe(403);
+      expect(agent.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await agent.json()).toMatchObject({ status: 403, code: 'FORBIDDEN', detail: expect.stringMatching(/metrics need the admin token/i) });
+    }
     const res = await fetch(url, { headers: bearer(ADMIN) });
     expect(res.status).toBe(200);
     const text = await res.text();
@@ -193,15 +219,18 @@ describe('the worker process', () => {
     const prefix = uniquePrefix('metrics-proc');
     const file = writeConfigFile({
       admin: { token: { secret: 'BROKER_ADMIN_TOKEN' } },
+      agents: [{ id: 'agent-a', key: { secret: 'AGENT_A_KEY' }, scopes: ['tools:demo.*'] }],
       integrations: { demo: { baseUrl: 'http://127.0.0.1:9', tools: [{ name: 'demo.ping', method: 'GET', path: '/ping' }] } },
     });
-    const env = { BROKER_CONFIG: file, BROKER_REDIS_PREFIX: prefix, BROKER_ADMIN_TOKEN: ADMIN };
+    const env = { BROKER_CONFIG: file, BROKER_REDIS_PREFIX: prefix, BROKER_ADMIN_TOKEN: ADMIN, AGENT_A_KEY: KEYS.a };
     const proc = await startApp('worker', { ...env, WORKER_METRICS_PORT: '0' }, 'worker ready');
     try {
       const port = /"port":(\d+)[^\n]*"msg":"metrics listening"/.exec(proc.output())?.[1];
       expect(port).toBeDefined();
       const url = `http://127.0.0.1:${port}/metrics`;
       expect((await fetch(url)).status).toBe(401);
+      expect((await fetch(url, { headers: bearer('wrong') })).status).toBe(401);
+      expect((await fetch(url, { headers: bearer(KEYS.a) })).status).toBe(403);
       const res = await fetch(url, { headers: bearer(ADMIN) });
       expect(res.status).toBe(200);
       expect(await res.text()).toContain('broker_process_cpu_user_seconds_total');

@@ -15,11 +15,13 @@ import { requestId } from './http/request-id';
 import { securityHeaders } from './http/security-headers';
 import { createCallbackQueue } from './jobs/callbacks';
 import { JobEventHub } from './jobs/job-events';
+import { mcpOriginCheck } from './mcp/mcp-origin';
 import { mcpEndpoint } from './mcp/mcp-route';
 import { createToolQueues } from './jobs/queues';
 import { agentRateLimit } from './limits/agent-rate-limit';
 import { DailyJobCaps } from './limits/daily-job-caps';
 import { httpMetrics } from './metrics/http-metrics';
+import { metricsAuth } from './metrics/metrics-auth';
 import { metricsRoute } from './metrics/metrics-route';
 import { queueDepthSource } from './metrics/queue-depths';
 import { createOAuthContext } from './oauth/oauth-context';
@@ -129,7 +131,7 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
   app.route('/hooks/:source').post(receiveWebhook(ctx, secrets, { keys })).all(methodNotAllowed(['POST']));
   const allQueues = [...ctx.queues.values(), ctx.triggers, ctx.callbacks];
   ctx.metrics.readQueueDepthsFrom(queueDepthSource(() => allQueues));
-  app.route('/metrics').get(adminAuth(isAdmin), metricsRoute(ctx.metrics)).all(methodNotAllowed(['GET']));
+  app.route('/metrics').get(metricsAuth(isAdmin, resolveAgent), metricsRoute(ctx.metrics)).all(methodNotAllowed(['GET']));
   // Without an admin token nobody could sign in, so the board is not mounted at all (404).
   if (config.admin) {
     const board = bullBoard({ toolQueues: ctx.queues.values(), triggersQueue: ctx.triggers, callbacksQueue: ctx.callbacks, isAdmin });
@@ -147,7 +149,12 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
   app.route('/oauth/:integration/connect').get(adminAuth(isAdmin), oauthConnect(oauth)).all(methodNotAllowed(['GET']));
   // No broker credential: the provider sends the user's browser here; the single-use state is the proof.
   app.route('/oauth/:integration/callback').get(oauthCallback(oauth)).all(methodNotAllowed(['GET']));
-  app.route('/mcp').post(auth, ...jsonBody(), mcpEndpoint(ctx)).all(methodNotAllowed(['POST']));
+  // Origin first (DNS rebinding), before authentication or any MCP processing, on every method.
+  app
+    .route('/mcp')
+    .all(mcpOriginCheck({ allowedOrigins: config.mcp?.allowedOrigins, publicUrl: deps.publicUrl }))
+    .post(auth, ...jsonBody(), mcpEndpoint(ctx))
+    .all(methodNotAllowed(['POST']));
   app.route('/openapi.json').get(openapiJson()).all(methodNotAllowed(['GET']));
   app.route('/docs').get(docsPage()).all(methodNotAllowed(['GET']));
 

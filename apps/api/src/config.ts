@@ -17,6 +17,11 @@ export interface ApiSettings {
   redisCluster: boolean;
   /** @defaultValue 8080 */
   port: number;
+  /**
+   * The address the API listens on (HOST); `pnpm start` sets 127.0.0.1.
+   * @defaultValue "0.0.0.0"
+   */
+  host: string;
   /** @defaultValue "info" */
   logLevel: string;
   secrets: SecretsSettings;
@@ -69,6 +74,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ApiSettings 
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port < 0 || port > 65535) problems.push(`PORT: "${portText}" is not a TCP port`);
 
+  const host = env.HOST || '0.0.0.0';
+  if (/\s/.test(host)) problems.push(`HOST: "${host}" is not a listening address`);
+
   const { settings: secrets, problems: secretProblems } = secretsSettingsFromEnv(env);
   problems.push(...secretProblems);
 
@@ -87,6 +95,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ApiSettings 
     redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     redisCluster: env.REDIS_CLUSTER === 'true' || (env.REDIS_URL ?? '').includes(','),
     port,
+    host,
     logLevel: env.LOG_LEVEL ?? 'info',
     secrets,
     redisPrefix,

@@ -54,10 +54,10 @@ async function main(): Promise<void> {
     egressProxy: settings.egressProxy,
   });
 
-  const server: Server = api.app.listen(settings.port, () => {
+  const server: Server = api.app.listen(settings.port, settings.host, () => {
     // The bound port, not the asked one: PORT=0 picks a free port (tests do).
     const port = (server.address() as AddressInfo).port;
-    logger.info({ port, prefix: settings.redisPrefix }, 'api listening');
+    logger.info({ host: settings.host, port, prefix: settings.redisPrefix }, 'api listening');
   });
   answerProtocolErrors(server);
   server.on('error', (err) => {

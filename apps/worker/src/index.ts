@@ -7,7 +7,7 @@ export { CallGate, admissionMargin, throttleScope, PRE_ADMISSION_FRESH_MS } from
 export { createCallbackWorker, type CallbackWorker } from './callbacks/callback-worker';
 export { classifyDelivery, callbackBackoff } from './callbacks/classify';
 export { startMetricsServer, type MetricsServer } from './metrics/metrics-server';
-export { adminTokenChecker as workerAdminTokenChecker } from './metrics/admin-token';
+export { adminTokenChecker as workerAdminTokenChecker, agentKeyChecker as workerAgentKeyChecker } from './metrics/admin-token';
 export { CircuitBreaker, breakerOutcome, HALF_OPEN_POLL_MS, probeLeaseMs, type BreakerTicket } from './limits/circuit-breaker';
 export { readRateLimitHeaders, adaptivePauseMs, resetToMs, type RateLimitReading } from './limits/rate-limit-headers';
 export { createTriggerWorker, type TriggerWorker } from './triggers/trigger-worker';

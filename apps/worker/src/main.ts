@@ -1,6 +1,6 @@
 import { ConfigError, createLogger, createRedis } from '@broker/shared';
 import { readSettings } from './config';
-import { adminTokenChecker } from './metrics/admin-token';
+import { adminTokenChecker, agentKeyChecker } from './metrics/admin-token';
 import { startMetricsServer, type MetricsServer } from './metrics/metrics-server';
 import { createWorkerApp } from './worker-app';
 
@@ -32,6 +32,7 @@ async function main(): Promise<void> {
       port: settings.metricsPort,
       metrics: app.metrics,
       isAdmin: adminTokenChecker(settings.config, settings.secrets),
+      isAgent: agentKeyChecker(settings.config, settings.secrets),
       logger,
     });
   }

@@ -127,7 +127,7 @@ export const operatorPaths: Record<string, PathItem> = {
       summary: 'Prometheus metrics of this API process',
       tags: ['operators'],
       security: ADMIN_TOKEN,
-      responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } }, ...problems(401) },
+      responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } }, ...problems(401, 403) },
     },
   },
 };

@@ -22,6 +22,25 @@ export function adminTokenChecker(config: BrokerConfig, secrets: SecretsProvider
   };
 }
 
+/**
+ * Is `token` one of the agents' keys? Only so `/metrics` can answer an agent
+ * 403 rather than 401: the key is valid, it just does not reach the metrics.
+ * Same comparisons as above, over every agent; an unreadable secret is skipped.
+ */
+export function agentKeyChecker(config: BrokerConfig, secrets: SecretsProvider): (token: string) => Promise<boolean> {
+  return async (token) => {
+    const presented = sha256(token);
+    const values = await Promise.allSettled(config.agents.map((agent) => secrets.get(agent.key.secret)));
+    let hit = false;
+    for (const value of values) {
+      for (const candidate of value.status === 'fulfilled' ? splitSecretValues(value.value) : []) {
+        if (timingSafeEqual(presented, sha256(candidate))) hit = true;
+      }
+    }
+    return hit;
+  };
+}
+
 // RFC 6750 §2.1: the scheme is case-insensitive; b64token characters only.
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 

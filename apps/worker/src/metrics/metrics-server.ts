@@ -10,6 +10,8 @@ export interface MetricsServerOptions {
   host?: string;
   metrics: Metrics;
   isAdmin: (token: string) => Promise<boolean>;
+  /** Is the token an agent's key? Then the answer is 403, not 401. @defaultValue none is */
+  isAgent?: (token: string) => Promise<boolean>;
   logger: Logger;
 }
 
@@ -26,6 +28,7 @@ const problem = (code: ApiErrorCode, detail: string): string => JSON.stringify(p
  */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
   const { metrics, isAdmin, logger } = options;
+  const isAgent = options.isAgent ?? (async () => false);
   const server: Server = createServer((req, res) => {
     void (async () => {
       const path = (req.url ?? '/').split('?')[0];
@@ -40,8 +43,14 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       }
       const token = bearerToken(req.headers.authorization);
       if (!token || !(await isAdmin(token))) {
+        if (token && (await isAgent(token))) {
+          res.writeHead(403, { 'content-type': PROBLEM_CONTENT_TYPE });
+          res.end(problem('FORBIDDEN', 'Metrics need the admin token; an agent key cannot read them.'));
+          return;
+        }
+        const why = token ? 'The token is not the admin token, which /metrics needs.' : '/metrics needs the admin token.';
         res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': PROBLEM_CONTENT_TYPE });
-        res.end(problem('UNAUTHENTICATED', 'Send the admin token as "Authorization: Bearer <token>".'));
+        res.end(problem('UNAUTHENTICATED', `${why} Send it as "Authorization: Bearer <token>".`));
         return;
       }
       const body = await metrics.registry.metrics();

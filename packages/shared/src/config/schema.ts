@@ -17,6 +17,16 @@ const secretRef = z.strictObject({ secret: secretName });
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
+/** A browser origin: `scheme://host[:port]`, no path, query or fragment. */
+const webOrigin = z.string().refine((text) => {
+  try {
+    const url = new URL(text);
+    return /^https?:$/.test(url.protocol) && !url.username && !url.password && url.pathname === '/' && !url.search && !url.hash && !text.endsWith('/');
+  } catch {
+    return false;
+  }
+}, 'must be an origin such as "https://app.example.com" (scheme://host[:port], no path)');
+
 const rateWindow = z.strictObject({
   max: z.int().positive(),
   durationMs: z.int().positive(),
@@ -211,6 +221,16 @@ export const configSchema = z
       .default({ jobSeconds: 7 * 24 * 3600, idempotencySeconds: 24 * 3600 }),
     /** Where alerts go (README "Alerts"); without it they are logged and counted only. */
     alerts: alertsSchema.optional(),
+    /** The MCP endpoint (`/mcp`). */
+    mcp: z
+      .strictObject({
+        /**
+         * Browser origins besides the API's own that may call `/mcp`; a request with any
+         * other `Origin` is refused 403 (DNS rebinding protection). @defaultValue []
+         */
+        allowedOrigins: z.array(webOrigin).default([]),
+      })
+      .optional(),
   })
   .superRefine((config, ctx) => {
     const seenAgents = new Set<string>();

@@ -1,0 +1,23 @@
+import type { RequestHandler } from 'express';
+import { ProblemError } from '@broker/shared';
+import { bearerToken, unauthenticated, type AgentResolver } from '../auth/agent-auth';
+
+const HOW = 'Send it as "Authorization: Bearer <token>".';
+
+/**
+ * `/metrics` takes the admin token only. No token, or one that is neither the
+ * admin token nor an agent's key, is 401; a valid agent key is 403: the caller
+ * is known, it just may not read the metrics.
+ */
+export function metricsAuth(isAdmin: (token: string) => Promise<boolean>, resolveAgent: AgentResolver): RequestHandler {
+  return async (req, res, next) => {
+    const token = bearerToken(req.get('authorization'));
+    if (!token) throw unauthenticated(`/metrics needs the admin token. ${HOW}`);
+    if (await isAdmin(token)) {
+      res.locals.operator = 'admin';
+      return next();
+    }
+    if (await resolveAgent(token)) throw new ProblemError('FORBIDDEN', 'Metrics need the admin token; an agent key cannot read them.');
+    throw unauthenticated(`The token is not the admin token, which /metrics needs. ${HOW}`);
+  };
+}
