@@ -102,6 +102,16 @@ describe('decideTry', () => {
     }
   });
 
+  it('never resends a write without a key after a 500, 502 or 504; a 503, or a keyed write, is retried', () => {
+    for (const status of [500, 502, 504]) {
+      const err = new ToolError('UPSTREAM_ERROR', { message: 'x', upstreamStatus: status, writeWithoutKey: true });
+      expect(decideTry(err, facts(1), settings)).toMatchObject({ action: 'fail', error: { code: 'OUTCOME_UNKNOWN', retryable: false } });
+      expect(decideTry(new ToolError('UPSTREAM_ERROR', { message: 'x', upstreamStatus: status }), facts(1), settings).action).toBe('retry');
+    }
+    const unavailable = new ToolError('UPSTREAM_ERROR', { message: 'x', upstreamStatus: 503, writeWithoutKey: true });
+    expect(decideTry(unavailable, facts(1), settings).action).toBe('retry');
+  });
+
   it('retries what provably never left, and keyed or read-only calls after sending', () => {
     const refused = errorFromTransport({ code: 'ECONNREFUSED', message: 'refused', stage: 'connect', writeWithoutKey: true });
     const keyed = errorFromTransport({ code: 'ETIMEDOUT', message: 'timeout', stage: 'exchange', writeWithoutKey: false });

@@ -35,6 +35,15 @@ it('keeps a job a worker started, also while it waits for its next try', async (
   expect((await store.get('job_w2'))?.status).toBe('queued');
 });
 
+it('tells a claim whether the previous try never reported back (the record was still running)', async () => {
+  await queuedJob('job_w4');
+  expect(await store.claimTry('job_w4')).toMatchObject({ status: 'running', interrupted: false });
+  // Its worker died mid-call: the re-run finds the record running.
+  expect(await store.claimTry('job_w4')).toMatchObject({ status: 'running', attempts: 2, interrupted: true });
+  await store.markWaiting('job_w4', 'queued');
+  expect(await store.claimTry('job_w4')).toMatchObject({ interrupted: false });
+});
+
 it('says missing for a record that never landed', async () => {
   expect(await store.withdraw('job_w3')).toBe('missing');
 });

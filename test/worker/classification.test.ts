@@ -35,6 +35,8 @@ const scripts: Record<string, StubReply[]> = {
   '/items/hang': [{ hang: true }],
   '/items/reset': [{ destroy: true }],
   '/orders/hang': [{ hang: true }],
+  '/orders/s502': [{ status: 502 }, { status: 201, body: { id: 'o2' } }],
+  '/orders/s503': [{ status: 503 }, { status: 201, body: { id: 'o3' } }],
   '/safe-orders': [{ hang: true }, { status: 201, body: { id: 'o1' } }],
 };
 
@@ -173,6 +175,16 @@ describe('classification of upstream answers', () => {
     const job = await run('up.getItem', { id: 'hang' });
     expect(job).toMatchObject({ status: 'failed', attempts: 3, error: { code: 'TIMEOUT', retryable: true } });
     expect(callsTo('/items/hang')).toBe(3);
+  });
+
+  it('never resends a write without an idempotency key after a gateway error (502), but does after a 503', async () => {
+    const unknown = await run('up.createOrder', { kind: 's502', sku: 'x' });
+    expect(unknown).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'OUTCOME_UNKNOWN', retryable: false } });
+    expect(unknown.error?.message).toMatch(/may have taken effect upstream/);
+    expect(callsTo('/orders/s502')).toBe(1);
+    // A 503 says the write was not applied: retried as before.
+    expect(await run('up.createOrder', { kind: 's503', sku: 'x' })).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect(callsTo('/orders/s503')).toBe(2);
   });
 
   it('never resends a write without an idempotency key whose outcome is unknown', async () => {

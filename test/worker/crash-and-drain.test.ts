@@ -36,6 +36,8 @@ beforeAll(async () => {
       return { status: 201, body: orders.get(key) };
     }
     if (req.path === '/slow') return { status: 200, body: { ok: true }, delayMs: 600 };
+    // A write without an idempotency key: applied, and its answer never comes back.
+    if (req.path === '/notes') return { hang: true };
     return { status: 404 };
   });
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
@@ -57,6 +59,7 @@ const rawConfig = () => ({
       tools: [
         { name: 'shop.createOrder', method: 'POST', path: '/orders', idempotent: true, input: { type: 'object' } },
         { name: 'shop.slow', method: 'GET', path: '/slow', input: { type: 'object' } },
+        { name: 'shop.addNote', method: 'POST', path: '/notes', input: { type: 'object' } },
       ],
     },
   },
@@ -90,6 +93,24 @@ it('re-runs the job of a worker killed with SIGKILL mid-call, and the upstream a
   expect(orders.size).toBe(1);
   const keys = stub.requests.filter((r) => r.path === '/orders').map((r) => r.headers['idempotency-key']);
   expect(keys).toEqual([id, id]);
+}, 40_000);
+
+it('never resends a write without an idempotency key whose worker died mid-call: OUTCOME_UNKNOWN, one upstream call', async () => {
+  await Promise.all(processes.splice(0).map((p) => stopApp(p)));
+  const configFile = writeConfigFile(rawConfig());
+  const doomed = await startApp('worker', workerEnv(configFile), 'worker ready');
+  const id = await jobs.submit('shop.addNote', { text: 'n1' });
+
+  await waitFor(() => stub.count((r) => r.path === '/notes') === 1, { what: 'the first upstream call' });
+  doomed.child.kill('SIGKILL');
+  await doomed.exited;
+
+  processes.push(await startApp('worker', workerEnv(configFile), 'worker ready'));
+  const job = await jobs.settled(id, 20_000);
+
+  expect(job).toMatchObject({ status: 'failed', error: { code: 'OUTCOME_UNKNOWN', retryable: false } });
+  expect(job.error?.message).toMatch(/interrupted/);
+  expect(stub.count((r) => r.path === '/notes')).toBe(1);
 }, 40_000);
 
 it('drains running jobs on SIGTERM and exits 0', async () => {

@@ -16,7 +16,15 @@ export type TryAdmission =
    * names its calls in the windows, and the gate's admission of its first
    * request, asked with the claim (good only while fresh: see callAdmission).
    */
-  | { kind: 'run'; attempt: number; ticket: Extract<BreakerTicket, { admitted: true }>; tryToken: string; preAdmission: PreAdmission }
+  | {
+      kind: 'run';
+      attempt: number;
+      ticket: Extract<BreakerTicket, { admitted: true }>;
+      tryToken: string;
+      preAdmission: PreAdmission;
+      /** The record was still `running`: an earlier try never reported back, and may have reached the upstream. */
+      interrupted: boolean;
+    }
   /** The job is not to run: cancelled, finished already (a stalled re-run), or without a record. */
   | { kind: 'skip'; status: JobStatus | 'missing' }
   /** The breaker is open or probing: the job waits (a CIRCUIT_OPEN error carrying the wait). */
@@ -58,5 +66,5 @@ export async function admitTry(deps: ToolJobDeps, id: string, name: string, inte
     return { kind: 'held', error };
   }
   if (!verdict.admitted) return { kind: 'held', error: CallHeldBack.from(verdict, false) };
-  return { kind: 'run', attempt: claim.attempts, ticket, tryToken, preAdmission: { askedAt } };
+  return { kind: 'run', attempt: claim.attempts, ticket, tryToken, preAdmission: { askedAt }, interrupted: claim.interrupted };
 }

@@ -43,6 +43,9 @@ export function fullJitter(attempt: number, settings: RetrySettings, random: () 
   return Math.floor(random() * ceiling);
 }
 
+/** Answers after which a write may or may not have been applied. */
+const GATEWAY_STATUSES: ReadonlySet<number> = new Set([500, 502, 504]);
+
 function outcomeUnknown(error: ToolError): ToolError {
   const what = error.code === 'TIMEOUT' ? 'timed out' : `failed (${error.message})`;
   return new ToolError('OUTCOME_UNKNOWN', {
@@ -95,7 +98,9 @@ export function decideTry(error: ToolError, facts: TryFacts, settings: RetrySett
     };
   }
   if (!error.retryable) return { action: 'fail', reason: `${error.code} is not retryable`, error };
-  if (error.stage === 'exchange' && error.writeWithoutKey) {
+  // A gateway or server error says nothing about whether the write was applied (a 503 says it was not).
+  const mayHaveApplied = error.stage === 'exchange' || GATEWAY_STATUSES.has(error.upstreamStatus ?? 0);
+  if (mayHaveApplied && error.writeWithoutKey) {
     return { action: 'fail', reason: 'a write without an idempotency key may have reached the upstream', error: outcomeUnknown(error) };
   }
   if (facts.attempt >= facts.maxAttempts) return { action: 'fail', reason: `no attempts left (${facts.maxAttempts})`, error };

@@ -13,9 +13,9 @@ export { MAX_RATE_LIMIT_DEFERRALS, RetryLaterError } from './settle-try';
 /** How long after it was queued a job with no record is looked at again rather than skipped. @defaultValue 5000 */
 export const RECORD_GRACE_MS = 5000;
 
-function mayHaveApplied(): ToolError {
+function mayHaveApplied(what: string): ToolError {
   return new ToolError('OUTCOME_UNKNOWN', {
-    message: 'an earlier try of this write may have taken effect upstream, and the tool sends no idempotency key: it is not sent again; check the upstream, then submit a new job if it did not',
+    message: `${what}, and the tool sends no idempotency key: it is not sent again; check the upstream, then submit a new job if it did not`,
     retryable: false,
   });
 }
@@ -61,7 +61,7 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
     // The agent retried a write whose earlier try may have taken effect: without an
     // idempotency key it is not resent blindly, and no tool can look the effect up yet.
     if (data.mayHaveApplied && tool.write && !tool.idempotent) {
-      await deps.store.fail(id, mayHaveApplied().toJobError());
+      await deps.store.fail(id, mayHaveApplied('an earlier try of this write may have taken effect upstream').toJobError());
       throw new UnrecoverableError('an earlier try may have taken effect; not resent without an idempotency key');
     }
 
@@ -80,6 +80,13 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
     if (admission.kind === 'held') return settleFailedTry(deps, { job, token, data, integration, error: admission.error, log });
 
     const { ticket } = admission;
+    // A re-run after a try that never reported back (its worker died mid-call): for a write
+    // without an idempotency key, that try may have reached the upstream, so no blind resend.
+    if (admission.interrupted && tool.write && !tool.idempotent) {
+      await Promise.all([ticket.release(), deps.gate.release(data.integration, data.connection, admission.tryToken)]);
+      await deps.store.fail(id, mayHaveApplied('the previous try of this write was interrupted (its worker stopped) and may have reached the upstream').toJobError());
+      throw new UnrecoverableError('an interrupted try may have taken effect; not resent without an idempotency key');
+    }
     let outcome: TryOutcome;
     try {
       outcome = await runTry(deps, { id, data, integration, tool, client, input: input.value, attempt: admission.attempt, tryToken: admission.tryToken, preAdmission: admission.preAdmission, ticket, log }, isPending);

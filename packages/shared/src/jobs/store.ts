@@ -95,7 +95,8 @@ if status == 'cancelled' or status == 'succeeded' or status == 'failed' then
 end
 redis.call('HSET', KEYS[1], 'status', 'running')
 if redis.call('HEXISTS', KEYS[1], 'startedAt') == 0 then redis.call('HSET', KEYS[1], 'startedAt', ARGV[1]) end
-return {'running', redis.call('HINCRBY', KEYS[1], 'attempts', 1)}
+-- Found running: the previous try never reported back (its worker died or lost the job's lock).
+return {'running', redis.call('HINCRBY', KEYS[1], 'attempts', 1), status == 'running' and 1 or 0}
 `);
 
 // KEYS: job. ARGV: status, field, value, ... Only while the job is not terminal.
@@ -330,9 +331,9 @@ export class JobStore {
    * follows its admission without another round trip; a try that is then held
    * back gives its attempt back with `incrementAttempts(id, -1)`.
    */
-  async claimTry(id: string): Promise<{ status: JobStatus | 'missing'; attempts: number }> {
-    const [status, attempts] = await CLAIM.run<[JobStatus | 'missing', number]>(this.redis, [this.keys.job(id)], [this.now().toISOString()]);
-    return { status, attempts };
+  async claimTry(id: string): Promise<{ status: JobStatus | 'missing'; attempts: number; interrupted: boolean }> {
+    const [status, attempts, interrupted] = await CLAIM.run<[JobStatus | 'missing', number, number?]>(this.redis, [this.keys.job(id)], [this.now().toISOString()]);
+    return { status, attempts, interrupted: interrupted === 1 };
   }
 
   /** Marks the job running unless it was cancelled or already finished; returns the status. */

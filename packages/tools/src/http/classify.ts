@@ -41,13 +41,14 @@ function requestIdOf(headers: Record<string, string>): string | undefined {
  * (status, Retry-After, request id). Statuses outside the table are UNKNOWN:
  * retrying something we do not understand is how duplicates happen.
  */
-export function errorFromResponse(answer: UpstreamAnswer, now: number = Date.now()): ToolError {
+export function errorFromResponse(answer: UpstreamAnswer, now: number = Date.now(), writeWithoutKey = false): ToolError {
   const row = BY_STATUS[answer.status] ?? { code: 'UNKNOWN' as const, retryable: false };
   const retryAfterMs = parseRetryAfter(answer.headers['retry-after'], now);
   const options = {
     message: `upstream answered ${answer.status}${upstreamDetail(answer.body)}`,
     retryable: row.retryable,
     upstreamStatus: answer.status,
+    writeWithoutKey,
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
     ...(requestIdOf(answer.headers) ? { requestId: requestIdOf(answer.headers) } : {}),
   };

@@ -244,7 +244,7 @@ export class IntegrationClient {
     state.call.onResponse?.({ status, headers });
     // An answer that quotes our credentials back must not carry them into the job (see blankCredentials).
     const text = blankCredentials(body ?? '', state.credentials);
-    if (status < 200 || status >= 300) throw errorFromResponse({ status, headers, body: text });
+    if (status < 200 || status >= 300) throw errorFromResponse({ status, headers, body: text }, Date.now(), state.writeWithoutKey);
     return { status, headers, data: parseBody(status, headers, text) as T };
   }
 
