@@ -1,10 +1,9 @@
 import { Queue } from 'bullmq';
 import request from 'supertest';
-import { bullPrefix, TRIGGERS_QUEUE, type EventDelivery, type EventDetail } from '@broker/shared';
+import type { EventDelivery } from '@broker/shared';
 import type { Harness } from '../api/harness';
 import { StubServer } from '../helpers/stub-server';
-import { waitFor } from '../helpers/wait-for';
-import { ADMIN_TOKEN, post, REPLAYER_KEY, startDeliveryRig, type DeliveryRig } from './harness';
+import { post, REPLAYER_KEY, startDeliveryRig, type DeliveryRig } from './harness';
 import { SECRETS, standardEvent } from './signers';
 
 /**
@@ -26,19 +25,8 @@ describe('trigger delivery: idempotency keys and the receiver answers', () => {
   });
   afterAll(() => rig.close());
 
-  const readEvent = async (id: string): Promise<EventDetail> =>
-    (await request(h.server).get(`/v1/events/${id}`).set('Authorization', `Bearer ${ADMIN_TOKEN}`).expect(200)).body as EventDetail;
-
-  /** Waits until every delivery of the event (at least `count`) is delivered or failed. */
-  const settled = (id: string, count = 1) =>
-    waitFor(
-      async () => {
-        const event = await readEvent(id);
-        const done = event.deliveries.filter((d) => d.status === 'delivered' || d.status === 'failed');
-        return done.length >= count && event.deliveries.length === done.length ? event : undefined;
-      },
-      { timeoutMs: 10_000, what: `deliveries of ${id} to settle` },
-    );
+  const readEvent = (id: string) => rig.readEvent(id);
+  const settled = (id: string, count = 1) => rig.settled(id, count);
 
   const requestsFor = (marker: string) => stub.requests.filter((r) => r.body.includes(marker));
   /** Answers `first` to the first try of the delivery carrying `marker`, 200 after. */

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import request from 'supertest';
 import { Webhook } from 'standardwebhooks';
-import { bullPrefix, EventStore, redisKeys, TRIGGERS_QUEUE, type BrokerConfig, type EventDetail } from '@broker/shared';
+import { EventStore, redisKeys, type BrokerConfig } from '@broker/shared';
 import type { Harness } from '../api/harness';
 import { StubServer, type StubRequest } from '../helpers/stub-server';
 import { waitFor } from '../helpers/wait-for';
@@ -23,19 +23,8 @@ describe('trigger delivery (worker)', () => {
   afterAll(() => rig.close());
   beforeEach(() => stub.setHandler(() => ({ status: 200, body: { ok: true } })));
 
-  const readEvent = async (id: string): Promise<EventDetail> =>
-    (await request(h.server).get(`/v1/events/${id}`).set('Authorization', `Bearer ${ADMIN_TOKEN}`).expect(200)).body as EventDetail;
-
-  /** Waits until every delivery of the event is delivered or failed. */
-  const settled = (id: string, count = 1) =>
-    waitFor(
-      async () => {
-        const event = await readEvent(id);
-        const done = event.deliveries.filter((d) => d.status === 'delivered' || d.status === 'failed');
-        return done.length >= count && event.deliveries.length === done.length ? event : undefined;
-      },
-      { timeoutMs: 10_000, what: `deliveries of ${id} to settle` },
-    );
+  const readEvent = (id: string) => rig.readEvent(id);
+  const settled = (id: string, count = 1) => rig.settled(id, count);
 
   const requestsFor = (eventId: string) => stub.requests.filter((r) => r.body.includes(eventId));
 

@@ -1,11 +1,12 @@
 import { Queue } from 'bullmq';
 import request from 'supertest';
-import { bullPrefix, createRedis, envSecretsProvider, TRIGGERS_QUEUE, type BrokerConfig } from '@broker/shared';
+import { bullPrefix, createRedis, envSecretsProvider, TRIGGERS_QUEUE, type BrokerConfig, type EventDetail } from '@broker/shared';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { startApi, testConfig, type Harness } from '../api/harness';
 import { testLogger } from '../helpers/broker';
 import { REDIS_URL } from '../helpers/redis';
 import { StubServer } from '../helpers/stub-server';
+import { waitFor } from '../helpers/wait-for';
 import { SECRETS, type Signed } from './signers';
 
 export const ADMIN_TOKEN = 'admin-token-for-webhook-tests';
@@ -102,6 +103,10 @@ export interface DeliveryRig {
   config: BrokerConfig;
   worker: Awaited<ReturnType<typeof startWorker>>;
   queue: Queue;
+  /** The event as `GET /v1/events/{id}` shows it to the admin. */
+  readEvent(id: string): Promise<EventDetail>;
+  /** Waits until every delivery of the event (at least `count`) is delivered or failed. */
+  settled(id: string, count?: number): Promise<EventDetail>;
   close(): Promise<void>;
 }
 
@@ -112,12 +117,25 @@ export async function startDeliveryRig(label: string): Promise<DeliveryRig> {
   const h = await startWebhookApi(label, { config });
   const worker = await startWorker(config, h.prefix, h.env);
   const queue = new Queue(TRIGGERS_QUEUE, { connection: h.redis, prefix: bullPrefix(h.prefix, TRIGGERS_QUEUE) });
+  const readEvent = async (id: string): Promise<EventDetail> =>
+    (await request(h.server).get(`/v1/events/${id}`).set('Authorization', `Bearer ${ADMIN_TOKEN}`).expect(200)).body as EventDetail;
+  const settled = (id: string, count = 1) =>
+    waitFor(
+      async () => {
+        const event = await readEvent(id);
+        const done = event.deliveries.filter((d) => d.status === 'delivered' || d.status === 'failed');
+        return done.length >= count && event.deliveries.length === done.length ? event : undefined;
+      },
+      { timeoutMs: 10_000, what: `deliveries of ${id} to settle` },
+    );
   return {
     stub,
     h,
     config,
     worker,
     queue,
+    readEvent,
+    settled,
     async close() {
       await worker.close();
       await queue.close();

@@ -13,21 +13,26 @@ import { mcpToolName } from './tool-names';
 import { waitForJob } from './wait-for-job';
 
 /** The broker's own tools, beside the integrations' ones. */
+/** The input of a helper tool that names one of the agent's jobs and may wait for it. */
+function jobIdInput(waitDescription: string): Tool['inputSchema'] {
+  return {
+    type: 'object',
+    required: ['id'],
+    properties: {
+      id: { type: 'string', description: 'job_…' },
+      waitMs: { type: 'integer', minimum: 0, maximum: MCP_WAIT_MS, description: waitDescription },
+    },
+    additionalProperties: false,
+  };
+}
+
 export const HELPER_TOOLS: Tool[] = [
   {
     name: 'get_job',
     description:
       'Read a job you submitted (by id, e.g. the one a tool call answered with when it was still running), ' +
       `waiting up to waitMs (0..${MCP_WAIT_MS}) for it to finish. Returns the job: status, attempts, result or error.`,
-    inputSchema: {
-      type: 'object',
-      required: ['id'],
-      properties: {
-        id: { type: 'string', description: 'job_…' },
-        waitMs: { type: 'integer', minimum: 0, maximum: MCP_WAIT_MS, description: 'wait for the job to finish; default 0' },
-      },
-      additionalProperties: false,
-    },
+    inputSchema: jobIdInput('wait for the job to finish; default 0'),
     annotations: { readOnlyHint: true, openWorldHint: false },
   },
   {
@@ -37,15 +42,7 @@ export const HELPER_TOOLS: Tool[] = [
       '(retryable: true) or OUTCOME_UNKNOWN (a write without an idempotency key is then not sent again: check the external ' +
       'state and submit a new job if it did not happen). Not before its retryAt. Waits up to waitMs ' +
       `(0..${MCP_WAIT_MS}) for the re-run to finish. Any other state is a CONFLICT error. Returns the job.`,
-    inputSchema: {
-      type: 'object',
-      required: ['id'],
-      properties: {
-        id: { type: 'string', description: 'job_…' },
-        waitMs: { type: 'integer', minimum: 0, maximum: MCP_WAIT_MS, description: 'wait for the re-run to finish; default 0' },
-      },
-      additionalProperties: false,
-    },
+    inputSchema: jobIdInput('wait for the re-run to finish; default 0'),
     // It calls the external API again; a second call while the job runs or after it succeeded is refused (CONFLICT).
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
   },
