@@ -40,6 +40,18 @@ const noteTool = {
   input: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } },
 } as const;
 
+/** A note that can be found by the job id it carries (`clientRef`), when an earlier try may have made it. */
+const findableNoteTool = {
+  name: 'notes.log',
+  method: 'POST',
+  path: '/notes',
+  input: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } },
+  reference: { in: 'body', name: 'clientRef' },
+  verify: { method: 'GET', path: '/notes', query: { clientRef: '{reference}' }, found: '/data/0' },
+} as const;
+/** Notes the stub made with a `clientRef`, even when it then dropped the connection. */
+const notesMade: { id: string; clientRef: string; text: string }[] = [];
+
 /** A GET by its path; a POST by its path and the order's sku or the note's text. */
 function scriptKey(req: StubRequest): string {
   if (req.method !== 'POST') return req.path;
@@ -49,8 +61,12 @@ function scriptKey(req: StubRequest): string {
 
 function answer(req: StubRequest): StubReply {
   const key = scriptKey(req);
+  const body = req.method === 'POST' ? (JSON.parse(req.body || '{}') as { clientRef?: string; text?: string }) : {};
+  if (body.clientRef) notesMade.push({ id: `note_${notesMade.length + 1}`, clientRef: body.clientRef, text: body.text ?? '' });
   const next = script.get(key)?.shift();
   if (next) return next;
+  const ref = req.query.get('clientRef');
+  if (req.method === 'GET' && ref) return { status: 200, body: { data: notesMade.filter((n) => n.clientRef === ref) } };
   if (req.method === 'POST') return { status: 201, body: { id: `obj_${key}`, ...(JSON.parse(req.body || '{}') as object) } };
   return { status: 200, body: { id: req.path.split('/').pop() } };
 }
@@ -93,6 +109,8 @@ beforeAll(async () => {
         tools: [{ name: 'flaky.get', method: 'GET', path: '/flaky/{id}', input: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } }],
       },
       manual: { baseUrl: upstream.url, retry: { attempts: 1 }, tools: [{ name: 'manual.get', method: 'GET', path: '/manual/{id}' }] },
+      // A short timeout: the lookup of a try that may have applied a note waits that long.
+      notes: { baseUrl: upstream.url, timeoutMs: 200, retry: { attempts: 1 }, tools: [findableNoteTool] },
     },
     callbacks: { secret: 'CALLBACK_SECRET', allowHosts: [new URL(receiver.url).host] },
   });
@@ -180,6 +198,22 @@ describe('POST /v1/jobs/{id}/retry', () => {
     expect(again.error?.message).toMatch(/not sent again/);
     const calls = upstream.requests.filter((r) => r.path === '/notes' && r.body.includes('note-1'));
     expect(calls).toHaveLength(1);
+  });
+
+  it('looks an unkeyed write up by its reference before it runs again: found, the retried job succeeds with it; one POST', async () => {
+    // Made, then the connection dropped; the lookup after it cannot tell (500): OUTCOME_UNKNOWN.
+    script.set('/notes:note-2', [{ destroy: true }]);
+    script.set('/notes', [{ status: 500 }]);
+    const id = await submit(C, { tool: 'notes.log', input: { text: 'note-2' } });
+    const unknown = await finished(C, id);
+    expect(unknown).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'OUTCOME_UNKNOWN', retryable: false } });
+    expect(unknown.error?.message).toMatch(/could not tell/);
+
+    await retry(C, id).expect(202);
+    const note = notesMade.find((n) => n.clientRef === id)!;
+    expect(await finished(C, id)).toMatchObject({ status: 'succeeded', attempts: 2, result: { id: note.id, clientRef: id, text: 'note-2' } });
+    expect(upstream.requests.filter((r) => r.method === 'POST' && r.path === '/notes' && r.body.includes(id))).toHaveLength(1);
+    expect(upstream.requests.filter((r) => r.method === 'GET' && r.query.get('clientRef') === id)).toHaveLength(2);
   });
 
   it("answers 404 for another agent's job and for an unknown id, and leaves the job as it was", async () => {

@@ -127,8 +127,10 @@ describe('pact: stripe', () => {
 
 describe('pact: hubspot', () => {
   const pact = new PactV4({ consumer: CONSUMER, provider: 'hubspot-crm-v3', dir: DIR, logLevel: 'warn' });
+  // The job id: what createDeal and logActivity carry as their reference (broker_reference, the note's HTML comment).
+  const jobId = 'job_pact_hubspot';
   const run = (url: string, tool: string, input: unknown) =>
-    runTool({ config: { integrations: { hubspot: builtinIntegrationConfig('hubspot', url) } }, tool, input, secrets: { HUBSPOT_TOKEN: 'pat-na1-pact' } });
+    runTool({ config: { integrations: { hubspot: builtinIntegrationConfig('hubspot', url) } }, tool, input, jobId, secrets: { HUBSPOT_TOKEN: 'pat-na1-pact' } });
   const auth = { Authorization: 'Bearer pat-na1-pact' };
   const record = (properties: Record<string, unknown>) => ({
     id: like('512'),
@@ -167,11 +169,11 @@ describe('pact: hubspot', () => {
       .uponReceiving('a request to create a deal for a contact')
       .withRequest('POST', '/crm/v3/objects/deals', (b) =>
         b.headers({ ...auth, 'Content-Type': 'application/json' }).jsonBody({
-          properties: { dealname: 'Renewal', dealstage: 'appointmentscheduled', pipeline: 'default' },
+          properties: { dealname: 'Renewal', dealstage: 'appointmentscheduled', pipeline: 'default', broker_reference: jobId },
           associations: [{ to: { id: '512' }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: 3 }] }],
         }),
       )
-      .willRespondWith(201, (b) => b.jsonBody(record({ dealname: 'Renewal', dealstage: 'appointmentscheduled', pipeline: 'default' })))
+      .willRespondWith(201, (b) => b.jsonBody(record({ dealname: 'Renewal', dealstage: 'appointmentscheduled', pipeline: 'default', broker_reference: jobId })))
       .executeTest(async (server) => {
         await expect(run(server.url, 'hubspot.createDeal', { dealname: 'Renewal', dealstage: 'appointmentscheduled', contactId: '512' })).resolves.toMatchObject({ properties: { dealname: 'Renewal' } });
       }));
@@ -183,13 +185,16 @@ describe('pact: hubspot', () => {
       .uponReceiving('a request to log a note on a contact')
       .withRequest('POST', '/crm/v3/objects/notes', (b) =>
         b.headers({ ...auth, 'Content-Type': 'application/json' }).jsonBody({
-          properties: { hs_timestamp: '2026-06-01T09:30:00Z', hs_note_body: 'Called about the renewal' },
+          properties: { hs_timestamp: '2026-06-01T09:30:00Z', hs_note_body: `Called about the renewal<!-- broker-reference: ${jobId} -->` },
           associations: [{ to: { id: '512' }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: 202 }] }],
         }),
       )
-      .willRespondWith(201, (b) => b.jsonBody(record({ hs_note_body: 'Called about the renewal', hs_timestamp: like('2026-06-01T09:30:00Z') })))
+      .willRespondWith(201, (b) => b.jsonBody(record({ hs_note_body: `Called about the renewal<!-- broker-reference: ${jobId} -->`, hs_timestamp: like('2026-06-01T09:30:00Z') })))
       .executeTest(async (server) => {
-        await expect(run(server.url, 'hubspot.logActivity', { contactId: '512', body: 'Called about the renewal', timestamp: '2026-06-01T09:30:00Z' })).resolves.toMatchObject({ id: '512' });
+        await expect(run(server.url, 'hubspot.logActivity', { contactId: '512', body: 'Called about the renewal', timestamp: '2026-06-01T09:30:00Z' })).resolves.toMatchObject({
+          id: '512',
+          properties: { hs_note_body: 'Called about the renewal' },
+        });
       }));
 
   it('reads a 404 as NOT_FOUND', () =>

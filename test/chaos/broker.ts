@@ -31,7 +31,9 @@ export interface ChaosConfigOptions {
 
 /**
  * One integration, `shop`, with `shop.createOrder` (POST /orders, idempotent:
- * the job id goes upstream as Idempotency-Key), and Stripe's
+ * the job id goes upstream as Idempotency-Key), `shop.createNote` (POST
+ * /notes, no key: the job id rides as `clientRef`, looked up before any
+ * resend), and Stripe's
  * payment_intent.succeeded routed to the trigger `paid`. `worker` is sent on
  * every upstream call as `X-Worker` (through `apiVersion`), so the stub knows
  * which process called.
@@ -55,6 +57,15 @@ export function chaosConfig(options: ChaosConfigOptions, worker = 'api'): Record
             path: '/orders',
             idempotent: true,
             input: { type: 'object', required: ['sku'], properties: { sku: { type: 'string' } } },
+          },
+          {
+            // No idempotency key: every try carries the job id as `clientRef`, and an earlier try is looked up by it.
+            name: 'shop.createNote',
+            method: 'POST',
+            path: '/notes',
+            input: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } },
+            reference: { in: 'body', name: 'clientRef' },
+            verify: { method: 'GET', path: '/notes', query: { clientRef: '{reference}' }, found: '/data/0' },
           },
         ],
       },
@@ -156,12 +167,21 @@ export class BrokerClient {
   constructor(public base: string) {}
 
   submitOrder(idempotencyKey: string = randomUUID(), timeoutMs = 5000): Promise<Exchange> {
+    return this.submit('shop.createOrder', { sku: idempotencyKey }, idempotencyKey, timeoutMs);
+  }
+
+  /** A write without an idempotency key upstream (`shop.createNote`). */
+  submitNote(idempotencyKey: string = randomUUID(), timeoutMs = 5000): Promise<Exchange> {
+    return this.submit('shop.createNote', { text: idempotencyKey }, idempotencyKey, timeoutMs);
+  }
+
+  private submit(tool: string, input: Record<string, unknown>, idempotencyKey: string, timeoutMs: number): Promise<Exchange> {
     return exchange(
       `${this.base}/v1/jobs`,
       {
         method: 'POST',
         headers: { ...agentAuth, 'Content-Type': 'application/json', 'Idempotency-Key': idempotencyKey },
-        body: JSON.stringify({ tool: 'shop.createOrder', input: { sku: idempotencyKey } }),
+        body: JSON.stringify({ tool, input }),
       },
       timeoutMs,
     );

@@ -6,13 +6,16 @@ import { PrivateRedis } from './private-redis';
 import { OrderUpstream } from './upstream';
 
 /**
- * Guarantee: nothing is duplicated upstream for idempotent tools, even when a
- * worker dies mid-call. Under a steady flow of writes through the API, two
- * workers in turn are killed with SIGKILL while their calls are at the
- * upstream, whose effect is applied but whose answer is held. Stalled-job
- * detection (lock 1 s, checked every 0.5 s) hands their jobs to a surviving
- * worker within seconds; every re-run carries the job's own Idempotency-Key,
- * so the upstream applies each order once and every job succeeds.
+ * Guarantee: no write is applied twice upstream, even when a worker dies
+ * mid-call. Under a steady flow of writes through the API — orders (an
+ * idempotent tool) and notes (no idempotency key; the job id rides as a
+ * reference) in turn — two workers in turn are killed with SIGKILL while their
+ * calls are at the upstream, whose effect is applied but whose answer is held.
+ * Stalled-job detection (lock 1 s, checked every 0.5 s) hands their jobs to a
+ * surviving worker within seconds: an order's re-run carries the job's own
+ * Idempotency-Key; a note's re-run finds the record still running, looks the
+ * note up by its reference and finds it, and sends nothing. Each effect is
+ * applied once and every job succeeds.
  */
 const JOBS = 80;
 const SUBMIT_EVERY_MS = 50;
@@ -36,35 +39,43 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-/** Kills `worker` once it has `n` calls out at the upstream; returns those calls' keys and when it died. */
-async function killMidCall(worker: BrokerProcess, n: number): Promise<{ keys: string[]; at: number }> {
-  const calls = await waitFor(() => upstream.inFlight(worker.label).length >= n && upstream.inFlight(worker.label), {
-    timeoutMs: 15_000,
-    intervalMs: 5,
-    what: `${n} calls of worker ${worker.label} at the upstream`,
-  });
+interface Kill {
+  orders: string[];
+  notes: string[];
+  at: number;
+}
+
+/** Kills `worker` once it has an order and a note out at the upstream; returns those calls' keys and when it died. */
+async function killMidCall(worker: BrokerProcess): Promise<Kill> {
+  const calls = await waitFor(
+    () => {
+      const out = upstream.inFlight(worker.label);
+      return out.some((c) => c.kind === 'order') && out.some((c) => c.kind === 'note') && out;
+    },
+    { timeoutMs: 15_000, intervalMs: 5, what: `an order and a note of worker ${worker.label} at the upstream` },
+  );
   worker.child.kill('SIGKILL');
   const at = Date.now();
   expect(await worker.exited).toBe('SIGKILL');
-  return { keys: calls.map((c) => c.key), at };
+  return { orders: calls.filter((c) => c.kind === 'order').map((c) => c.key), notes: calls.filter((c) => c.kind === 'note').map((c) => c.key), at };
 }
 
-it('re-runs the jobs of workers killed mid-call with the same key; each order is made once and every job succeeds', async () => {
+it('re-runs the jobs of workers killed mid-call: orders with the same key, notes looked up first; each effect once, every job succeeds', async () => {
   const doomed = await deployment.worker('A');
   const accepted: string[] = [];
   const answers: number[] = [];
   const flow = (async () => {
     for (let i = 0; i < JOBS; i++) {
-      const x = await client.submitOrder(`kill-${i}`);
+      const x = i % 2 === 0 ? await client.submitOrder(`kill-${i}`) : await client.submitNote(`kill-${i}`);
       answers.push(x.status);
       if (x.status === 202) accepted.push(x.body.id);
       await delay(SUBMIT_EVERY_MS);
     }
   })();
 
-  const first = await killMidCall(doomed, 2);
+  const first = await killMidCall(doomed);
   // A replacement joins the flow, and dies mid-call in its turn.
-  const second = await killMidCall(await deployment.worker('C'), 2);
+  const second = await killMidCall(await deployment.worker('C'));
   await flow;
 
   expect(answers.filter((s) => s !== 202)).toEqual([]);
@@ -76,23 +87,37 @@ it('re-runs the jobs of workers killed mid-call with the same key; each order is
   const ids = new Set(accepted);
   expect(upstream.calls.filter((c) => !ids.has(c.key))).toEqual([]);
   let slowestTakeover = 0;
+  const tookOver = (at: number, kill: Kill, worker: string) => {
+    expect(['B', 'C']).toContain(worker);
+    expect(at - kill.at).toBeLessThan(5000);
+    slowestTakeover = Math.max(slowestTakeover, at - kill.at);
+  };
   for (const kill of [first, second]) {
-    for (const key of kill.keys) {
+    for (const key of kill.orders) {
       const calls = upstream.callsFor(key);
       // The dead worker's call, then the re-run by a live worker, within seconds of the kill.
       expect(calls.length).toBeGreaterThanOrEqual(2);
       const rerun = calls.find((c) => c.at > kill.at)!;
-      expect(['B', 'C']).toContain(rerun.worker);
-      expect(rerun.at - kill.at).toBeLessThan(5000);
-      slowestTakeover = Math.max(slowestTakeover, rerun.at - kill.at);
+      tookOver(rerun.at, kill, rerun.worker);
+      expect(upstream.effects.get(key)).toBe(1);
+      expect(ledger.records.get(key)?.status).toBe('succeeded');
+    }
+    for (const key of kill.notes) {
+      // The dead worker's POST only: the re-run looked the note up, found it, and sent nothing.
+      expect(upstream.callsFor(key)).toHaveLength(1);
+      const lookup = upstream.lookups.find((l) => l.key === key && l.at > kill.at)!;
+      expect(lookup).toBeDefined();
+      tookOver(lookup.at, kill, lookup.worker);
       expect(upstream.effects.get(key)).toBe(1);
       expect(ledger.records.get(key)?.status).toBe('succeeded');
     }
   }
-  const orphans = first.keys.length + second.keys.length;
+  const notes = accepted.filter((id) => upstream.callsFor(id)[0]?.kind === 'note');
+  const cut = { orders: first.orders.length + second.orders.length, notes: first.notes.length + second.notes.length };
   console.info(
-    `worker kill: ${JOBS} jobs accepted, ${ledger.succeeded} succeeded, ${ledger.failed} failed; ${orphans} calls cut off by 2 SIGKILLs, ` +
-      `re-sent by a live worker at most ${slowestTakeover} ms after the kill; ` +
-      `${upstream.calls.length} upstream calls, ${upstream.effects.size} orders made, ${ledger.duplicated.length} duplicated`,
+    `worker kill: ${JOBS} jobs accepted (${JOBS - notes.length} orders with a key, ${notes.length} notes without), ${ledger.succeeded} succeeded, ${ledger.failed} failed; ` +
+      `${cut.orders} order and ${cut.notes} note calls cut off by 2 SIGKILLs, taken over by a live worker at most ${slowestTakeover} ms after the kill ` +
+      `(orders re-sent with their key, notes looked up: ${upstream.lookups.length} lookups); ` +
+      `${upstream.calls.length} upstream writes, ${upstream.effects.size} effects, ${ledger.duplicated.length} duplicated`,
   );
 }, 60_000);

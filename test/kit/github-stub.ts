@@ -20,7 +20,9 @@ const DOCS = 'https://docs.github.com/rest/issues/issues';
 
 /**
  * Plays GitHub's REST issues API: `Bearer` tokens, `X-GitHub-Api-Version`
- * checked against the supported versions, `per_page`/`page` pagination with a
+ * checked against the supported versions, lists filtered by `state`/`labels`
+ * and ordered by `sort`/`direction` (newest created first by default), an
+ * issue opened now stamped now, `per_page`/`page` pagination with a
  * `Link` header whose URLs use GitHub's `/repositories/{id}/…` form, the
  * `x-ratelimit-*` headers, and GitHub's error bodies
  * (`{"message","documentation_url","status"}`, 422 `errors[]`).
@@ -39,10 +41,16 @@ export class GitHubStub extends KitStub {
     return KitStub.listen(new GitHubStub(options));
   }
 
-  /** Creates `owner/repo` with `count` issues (#1 … #count, created an hour apart). */
+  /**
+   * Creates `owner/repo` with `count` more issues, numbered on from the last,
+   * created an hour apart from 2026-01-01 (a `created_at` in `fields` wins).
+   */
   seedIssues(owner: string, repo: string, count: number, fields: (n: number) => Record<string, unknown> = () => ({})): void {
     const r = this.repo(owner, repo, true)!;
-    for (let i = 0; i < count; i++) this.addIssue(owner, repo, r, { title: `Issue ${r.issues.length + 1}`, ...fields(r.issues.length + 1) });
+    for (let i = 0; i < count; i++) {
+      const n = r.issues.length + 1;
+      this.addIssue(owner, repo, r, { title: `Issue ${n}`, ...fields(n) }, new Date(Date.UTC(2026, 0, 1) + n * 3_600_000));
+    }
   }
 
   protected errorReply(status: number, message: string, extra: Record<string, unknown> = {}): StubReply {
@@ -101,7 +109,7 @@ export class GitHubStub extends KitStub {
       return this.errorReply(422, 'Validation Failed', { errors: [{ resource: 'Issue', code: 'missing_field', field: 'title' }], documentation_url: `${DOCS}#create-an-issue` });
     }
     const [owner, repoName] = name.split('/') as [string, string];
-    return this.ok(201, this.addIssue(owner, repoName, repo, body));
+    return this.ok(201, this.addIssue(owner, repoName, repo, body, new Date()));
   }
 
   private list(req: StubRequest, repo: Repo): StubReply {
@@ -111,8 +119,12 @@ export class GitHubStub extends KitStub {
     const page = Math.max(1, Number(req.query.get('page') ?? 1));
     let list = repo.issues.filter((i) => state === 'all' || i.state === state);
     if (labels.length > 0) list = list.filter((i) => labels.every((l) => (i.labels as { name: string }[]).some((x) => x.name === l)));
+    // GitHub's defaults: newest created first. Equal keys (timestamps are whole seconds) keep creation order.
+    const key = ({ updated: 'updated_at', comments: 'comments' } as Record<string, string>)[req.query.get('sort') ?? ''] ?? 'created_at';
     const ascending = req.query.get('direction') === 'asc';
-    list = [...list].sort((a, b) => (ascending ? 1 : -1) * String(a.created_at).localeCompare(String(b.created_at)));
+    const order = (a: Record<string, unknown>, b: Record<string, unknown>) =>
+      (key === 'comments' ? Number(a[key]) - Number(b[key]) : String(a[key]).localeCompare(String(b[key]))) || Number(a.number) - Number(b.number);
+    list = [...list].sort((a, b) => (ascending ? 1 : -1) * order(a, b));
     const last = Math.max(1, Math.ceil(list.length / perPage));
     const pageItems = list.slice((page - 1) * perPage, page * perPage);
     // GitHub writes links with the repository's id, and keeps every query parameter.
@@ -153,9 +165,10 @@ export class GitHubStub extends KitStub {
     return repo;
   }
 
-  private addIssue(owner: string, repoName: string, repo: Repo, fields: Record<string, unknown>): Record<string, unknown> {
+  /** GitHub writes timestamps in whole seconds, e.g. `2026-01-01T01:00:00Z`. */
+  private addIssue(owner: string, repoName: string, repo: Repo, fields: Record<string, unknown>, createdAt: Date): Record<string, unknown> {
     const number = repo.issues.length + 1;
-    const at = new Date(Date.UTC(2026, 0, 1) + number * 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const at = createdAt.toISOString().replace(/\.\d{3}Z$/, 'Z');
     const { labels, assignees, ...rest } = fields as { labels?: string[]; assignees?: string[] };
     const api = `${this.url}/repos/${owner}/${repoName}`;
     const issue: Record<string, unknown> = {

@@ -12,4 +12,4 @@ export { queryCost } from './shopify-cost';
 export { GitHubStub, type GitHubStubOptions } from './github-stub';
 export { RecordingProxy, loadFixture, matchInteraction, type RecordedFixture, type RecordedInteraction } from './recording';
 export { parseForm, parseBody } from './form';
-export { runTool, builtinIntegrationConfig, KIT_SECRETS, type RunToolOptions } from './run-tool';
+export { runTool, verifyTool, builtinIntegrationConfig, KIT_SECRETS, type RunToolOptions } from './run-tool';

@@ -5,7 +5,7 @@ import {
   type BrokerConfig,
   type Logger,
 } from '@broker/shared';
-import { createIntegrationClients, createToolRegistry, ToolError, type BuiltinTool, type RunnableTool, type ToolContext } from '@broker/tools';
+import { createIntegrationClients, createToolRegistry, ToolError, type BuiltinTool, type EarlierEffect, type RunnableTool, type ToolContext } from '@broker/tools';
 import { testLogger } from '../helpers/broker';
 
 /** The secrets the kit's stubs accept by default, under the names the example configs use. */
@@ -46,15 +46,20 @@ export interface RunToolOptions {
   logger?: Logger;
   /** Tools written in code, by integration, instead of the built-in ones (e.g. your own or generated tools). */
   builtins?: Record<string, readonly BuiltinTool[]>;
+  /** The job's id: the reference an unkeyed write carries upstream (see `verifyTool`). @defaultValue "job_kit" */
+  jobId?: string;
+  /** When the job was submitted (epoch ms). @defaultValue now */
+  submittedAt?: number;
 }
 
-/**
- * Runs one tool the way the worker does — input validated, one HTTP client
- * per integration (auth, version, idempotency key, classification), output
- * validated — without Redis or queues: for unit-style tests of a tool against
- * a stub. Failures are thrown as the ToolError the job would record.
- */
-export async function runTool(options: RunToolOptions): Promise<unknown> {
+interface PreparedCall {
+  tool: RunnableTool;
+  input: unknown;
+  ctx: ToolContext;
+}
+
+/** The tool, its validated input and a context like the worker's, for one call. */
+function prepareCall(options: RunToolOptions): PreparedCall {
   const config = 'agents' in options.config ? (options.config as BrokerConfig) : parseConfig(options.config);
   const registry = options.builtins ? createToolRegistry(config, options.builtins) : createToolRegistry(config);
   const tool: RunnableTool | undefined = registry.get(options.tool);
@@ -65,9 +70,11 @@ export async function runTool(options: RunToolOptions): Promise<unknown> {
   if (!input.ok) throw new ToolError('VALIDATION_ERROR', { message: `input: ${input.errors.map((e) => `${e.pointer} ${e.message}`).join('; ')}` });
   const key = options.idempotencyKey ?? `job_kit_${randomUUID()}`;
   const connection = options.connection ?? 'default';
+  const jobId = options.jobId ?? 'job_kit';
   const controller = new AbortController();
   const ctx: ToolContext = {
-    jobId: 'job_kit',
+    jobId,
+    submittedAt: options.submittedAt ?? Date.now(),
     attempt: 1,
     connection,
     idempotencyKey: key,
@@ -75,7 +82,7 @@ export async function runTool(options: RunToolOptions): Promise<unknown> {
     signal: controller.signal,
     http: client.forCall({
       tool: tool.name,
-      jobId: 'job_kit',
+      jobId,
       attempt: 1,
       connection,
       write: tool.write,
@@ -90,8 +97,35 @@ export async function runTool(options: RunToolOptions): Promise<unknown> {
       options.pauses?.push({ ms, reason });
     },
   };
-  const output = await tool.run(input.value, ctx);
+  return { tool, input: input.value, ctx };
+}
+
+function checkedOutput(tool: RunnableTool, output: unknown): unknown {
   const checked = tool.validateOutput(output);
   if (!checked.ok) throw new ToolError('SCHEMA_MISMATCH', { message: checked.errors.map((e) => `${e.pointer} ${e.message}`).join('; ') });
   return checked.value;
+}
+
+/**
+ * Runs one tool the way the worker does — input validated, one HTTP client
+ * per integration (auth, version, idempotency key, classification), output
+ * validated — without Redis or queues: for unit-style tests of a tool against
+ * a stub. Failures are thrown as the ToolError the job would record.
+ */
+export async function runTool(options: RunToolOptions): Promise<unknown> {
+  const { tool, input, ctx } = prepareCall(options);
+  return checkedOutput(tool, await tool.run(input, ctx));
+}
+
+/**
+ * Looks up what an earlier try of a job (`jobId`) did, the way the worker does
+ * before it sends an unkeyed write again: the tool's `verify`, its found
+ * output validated like a run's. Throws when the tool has no `verify`, or as
+ * the lookup throws (the worker then ends the job OUTCOME_UNKNOWN).
+ */
+export async function verifyTool(options: RunToolOptions): Promise<EarlierEffect> {
+  const { tool, input, ctx } = prepareCall(options);
+  if (!tool.verify) throw new Error(`tool ${options.tool} has no verify`);
+  const effect = await tool.verify(input, ctx);
+  return effect.found ? { found: true, output: checkedOutput(tool, effect.output) } : effect;
 }

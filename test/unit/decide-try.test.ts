@@ -112,6 +112,27 @@ describe('decideTry', () => {
     expect(decideTry(unavailable, facts(1), settings).action).toBe('retry');
   });
 
+  it('a tool that can look its effect up retries such a write with a lookup first, no sooner than the lookup wait', () => {
+    const lookup = { afterMs: 5000 };
+    const gateway = new ToolError('UPSTREAM_ERROR', { message: 'x', upstreamStatus: 502, writeWithoutKey: true });
+    const timedOut = errorFromTransport({ code: 'ETIMEDOUT', message: 'timeout', stage: 'exchange', writeWithoutKey: true });
+    for (const err of [gateway, timedOut]) {
+      expect(decideTry(err, facts(1, { lookup }), settings, () => 0.5)).toEqual({ action: 'retry', waitMs: 5000, reason: err.code, lookFirst: true });
+    }
+    // A later Retry-After still wins.
+    const late = new ToolError('UPSTREAM_ERROR', { message: 'x', upstreamStatus: 502, retryAfterMs: 9000, writeWithoutKey: true });
+    expect(decideTry(late, facts(1, { lookup }), settings)).toMatchObject({ action: 'retry', waitMs: 9000, lookFirst: true });
+    // Nothing may have been applied: no lookup.
+    const unavailable = new ToolError('UPSTREAM_ERROR', { message: 'x', upstreamStatus: 503, writeWithoutKey: true });
+    expect(decideTry(unavailable, facts(1, { lookup }), settings)).not.toHaveProperty('lookFirst');
+  });
+
+  it('on the last attempt, looks the effect up in a run of its own, ending with the try\'s error if it is absent', () => {
+    const gateway = new ToolError('UPSTREAM_ERROR', { message: 'x', upstreamStatus: 504, writeWithoutKey: true });
+    expect(decideTry(gateway, facts(5, { lookup: { afterMs: 300 } }), settings)).toMatchObject({ action: 'look', waitMs: 300, error: gateway });
+    expect(decideTry(gateway, facts(5), settings)).toMatchObject({ action: 'fail', error: { code: 'OUTCOME_UNKNOWN' } });
+  });
+
   it('retries what provably never left, and keyed or read-only calls after sending', () => {
     const refused = errorFromTransport({ code: 'ECONNREFUSED', message: 'refused', stage: 'connect', writeWithoutKey: true });
     const keyed = errorFromTransport({ code: 'ETIMEDOUT', message: 'timeout', stage: 'exchange', writeWithoutKey: false });

@@ -20,6 +20,8 @@ const processes: RunningProcess[] = [];
 /** Orders the stub created, by Idempotency-Key, as an upstream like Stripe keeps them. */
 const orders = new Map<string, { id: string }>();
 let hangNextCreate = true;
+/** Notes the stub made (no idempotency: each POST makes one), found by the `clientRef` they carry. */
+const notes: { id: string; clientRef: string }[] = [];
 
 beforeAll(async () => {
   stub = await StubServer.start((req) => {
@@ -37,7 +39,12 @@ beforeAll(async () => {
     }
     if (req.path === '/slow') return { status: 200, body: { ok: true }, delayMs: 600 };
     // A write without an idempotency key: applied, and its answer never comes back.
-    if (req.path === '/notes') return { hang: true };
+    if (req.path === '/notes' && req.method === 'POST') {
+      const { clientRef } = JSON.parse(req.body) as { clientRef?: string };
+      if (clientRef) notes.push({ id: `note_${notes.length + 1}`, clientRef });
+      return { hang: true };
+    }
+    if (req.path === '/notes') return { status: 200, body: { data: notes.filter((n) => n.clientRef === req.query.get('clientRef')) } };
     return { status: 404 };
   });
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
@@ -60,6 +67,14 @@ const rawConfig = () => ({
         { name: 'shop.createOrder', method: 'POST', path: '/orders', idempotent: true, input: { type: 'object' } },
         { name: 'shop.slow', method: 'GET', path: '/slow', input: { type: 'object' } },
         { name: 'shop.addNote', method: 'POST', path: '/notes', input: { type: 'object' } },
+        {
+          name: 'shop.addFindableNote',
+          method: 'POST',
+          path: '/notes',
+          input: { type: 'object' },
+          reference: { in: 'body', name: 'clientRef' },
+          verify: { method: 'GET', path: '/notes', query: { clientRef: '{reference}' }, found: '/data/0' },
+        },
       ],
     },
   },
@@ -111,6 +126,24 @@ it('never resends a write without an idempotency key whose worker died mid-call:
   expect(job).toMatchObject({ status: 'failed', error: { code: 'OUTCOME_UNKNOWN', retryable: false } });
   expect(job.error?.message).toMatch(/interrupted/);
   expect(stub.count((r) => r.path === '/notes')).toBe(1);
+}, 40_000);
+
+it('looks up a write without an idempotency key whose worker died mid-call, by its reference: found, succeeded, one upstream call', async () => {
+  await Promise.all(processes.splice(0).map((p) => stopApp(p)));
+  const configFile = writeConfigFile(rawConfig());
+  const doomed = await startApp('worker', workerEnv(configFile), 'worker ready');
+  const id = await jobs.submit('shop.addFindableNote', { text: 'n2' });
+
+  await waitFor(() => notes.some((n) => n.clientRef === id), { what: 'the note to be made' });
+  doomed.child.kill('SIGKILL');
+  await doomed.exited;
+
+  processes.push(await startApp('worker', workerEnv(configFile), 'worker ready'));
+  const job = await jobs.settled(id, 20_000);
+
+  expect(job).toMatchObject({ status: 'succeeded', result: { id: notes.find((n) => n.clientRef === id)!.id, clientRef: id } });
+  expect(stub.count((r) => r.method === 'POST' && r.path === '/notes' && r.body.includes(id))).toBe(1);
+  expect(stub.count((r) => r.method === 'GET' && r.path === '/notes' && r.query.get('clientRef') === id)).toBe(1);
 }, 40_000);
 
 it('drains running jobs on SIGTERM and exits 0', async () => {

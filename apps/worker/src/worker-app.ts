@@ -28,6 +28,7 @@ import { CircuitBreaker } from './limits/circuit-breaker';
 import { oauthCredentialsFor } from './oauth/oauth-credentials';
 import { createToolJobProcessor, RetryLaterError } from './tool-jobs/process-tool-job';
 import { MAX_IN_TRY_GATE_WAIT_MS } from './tool-jobs/call-admission';
+import { ClaimLost } from './tool-jobs/claim-lost';
 import { fullJitter } from './tool-jobs/decide-try';
 import { createTriggerWorker, type TriggerWorker } from './triggers/trigger-worker';
 
@@ -170,7 +171,8 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
     worker.on('failed', (job: Job<ToolJobData> | undefined, err: Error) => {
       if (!job?.id) return;
       const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
-      if (!final) return;
+      // A try fenced out by a later claim: the record is that try's to write.
+      if (!final || err instanceof ClaimLost) return;
       // The processor records its own failures; this catches what escaped it
       // (Redis hiccups, exhausted stalls) so no record stays open forever.
       const error = new ToolError('UNKNOWN', { message: `job failed: ${err.message}` }).toJobError();

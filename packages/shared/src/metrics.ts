@@ -66,6 +66,12 @@ export function createMetrics(options: { defaultMetrics?: boolean; prefix?: stri
       labelNames: ['integration', 'scope', 'reason'] as const,
       registers,
     }),
+    earlierTryLookups: new Counter({
+      name: 'broker_earlier_try_lookups_total',
+      help: 'Lookups of what an earlier try of an unkeyed write did, before it is sent again, by outcome (found, absent, unknown).',
+      labelNames: ['integration', 'outcome'] as const,
+      registers,
+    }),
     pauses: new Counter({
       name: 'broker_rate_limit_pauses_total',
       help: 'Times an integration was paused for every worker (429 or Retry-After).',

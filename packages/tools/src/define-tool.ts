@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { toPointer } from '@broker/shared';
 import type { Pending, StatusCheck } from './async/pending';
-import type { RunnableTool, ToolContext, ValidationResult } from './types';
+import type { EarlierEffect, RunnableTool, ToolContext, ValidationResult } from './types';
 
 /** What a built-in tool knows about how it was configured. */
 export interface ToolRunMeta {
@@ -27,6 +27,13 @@ export interface ToolDefinition<I extends z.ZodType, O extends z.ZodType> {
   apiVersion?: string;
   /** The output, or `pending(reference, …)` when the upstream finishes the work later. */
   run(input: z.output<I>, ctx: ToolContext, meta: ToolRunMeta): Promise<z.input<O> | Pending>;
+  /**
+   * For a write without an idempotency key (`idempotent: false`): `run` puts
+   * the job's reference (`ctx.jobId`) into what it sends, and this looks up
+   * the effect of an earlier try by it — found (with the output), cleanly
+   * absent, or throws when it cannot tell (see EarlierEffect).
+   */
+  verify?(input: z.output<I>, ctx: ToolContext, meta: ToolRunMeta): Promise<EarlierEffect<z.input<O>>>;
   /** For a tool whose `run` returns `pending(…, { poll })`: has the operation behind `reference` finished? */
   checkStatus?(reference: string, input: z.output<I>, ctx: ToolContext, meta: ToolRunMeta): Promise<StatusCheck<z.input<O>>>;
   /** For a tool whose `run` returns `pending(…, { webhook })`: the output made of what the completing event holds. */
@@ -60,6 +67,7 @@ export function defineTool<I extends z.ZodType, O extends z.ZodType>(definition:
       validateInput: zodValidator(definition.input),
       validateOutput: zodValidator(definition.output),
       run: (input, ctx) => definition.run(input as z.output<I>, ctx, { apiVersion }),
+      ...(definition.verify ? { verify: (input: unknown, ctx: ToolContext) => definition.verify!(input as z.output<I>, ctx, { apiVersion }) } : {}),
       ...(definition.checkStatus
         ? { checkStatus: (reference: string, input: unknown, ctx: ToolContext) => definition.checkStatus!(reference, input as z.output<I>, ctx, { apiVersion }) }
         : {}),

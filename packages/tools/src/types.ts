@@ -46,7 +46,13 @@ export interface IntegrationHttp {
 }
 
 export interface ToolContext {
+  /** The job's id: also the reference an unkeyed write carries upstream so `verify` can find its effect. */
   jobId: string;
+  /**
+   * When the job was submitted (epoch ms): nothing of this job can exist
+   * upstream from before it, so a lookup (`verify`) can stop there.
+   */
+  submittedAt: number;
   /** 1 for the first try. */
   attempt: number;
   connection: string;
@@ -64,11 +70,28 @@ export interface ToolContext {
   pauseIntegration?(ms: number, reason: string): Promise<void>;
 }
 
+/**
+ * What a lookup of an earlier try's effect found (CONTRACT §3, "No write is
+ * ever applied twice"): `found` with the tool's output (the output schema is
+ * applied to it), or cleanly absent — the upstream said so (a 404, an empty
+ * list), so a resend carrying the same reference cannot apply the write twice.
+ * A lookup that cannot tell throws; the job then ends OUTCOME_UNKNOWN.
+ */
+export type EarlierEffect<O = unknown> = { found: true; output: O } | { found: false };
+
 /** A tool the worker can run. */
 export interface RunnableTool extends ToolDescriptor {
   validateOutput(output: unknown): ValidationResult;
   /** The output, or `pending(reference, …)` when the upstream finishes later (see async/pending.ts). */
   run(input: unknown, ctx: ToolContext): Promise<unknown | Pending>;
+  /**
+   * For a write without an idempotency key: every try carries the job's
+   * reference (`ctx.jobId`) upstream, and this finds what an earlier try with
+   * it did. The worker calls it before a write whose earlier try may have
+   * reached the upstream is sent again; without it such a job ends
+   * OUTCOME_UNKNOWN instead.
+   */
+  verify?(input: unknown, ctx: ToolContext): Promise<EarlierEffect>;
   /** Asks the upstream whether the operation behind `reference` has finished (async tools that poll). */
   checkStatus?(reference: string, input: unknown, ctx: ToolContext): Promise<StatusCheck>;
   /** Shapes what a completing webhook event holds (at its `resultPath`) into the output; default: as it is. */

@@ -36,11 +36,14 @@ function errorCodeOf(raw: string): string | undefined {
 
 /**
  * The payload of the re-run: a fresh start. The budget of 429 deferrals is
- * reset like the attempts, and an async tool's wait is dropped, so the re-run
- * makes its first call again (with the same upstream Idempotency-Key).
+ * reset like the attempts, an async tool's wait is dropped (the re-run makes
+ * its first call again, with the same upstream Idempotency-Key), and so is a
+ * look-only run's verdict. What stays is that an earlier try may have applied
+ * an unkeyed write — a worker noted it, or the job ended OUTCOME_UNKNOWN — so
+ * the re-run looks the effect up before it sends.
  */
 function rerunData(data: ToolJobData, retriedCode: string | undefined): ToolJobData {
-  const { rateLimitDeferrals: _deferrals, asyncWait: _wait, mayHaveApplied: _earlier, ...rest } = data;
+  const { rateLimitDeferrals: _deferrals, asyncWait: _wait, lookOnly: _look, ...rest } = data;
   return { ...rest, retriedByAgent: true, ...(retriedCode === 'OUTCOME_UNKNOWN' ? { mayHaveApplied: true as const } : {}) };
 }
 

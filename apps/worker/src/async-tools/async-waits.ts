@@ -160,6 +160,7 @@ export class AsyncWaits {
     const onResponse = this.deps.observers?.(data.integration, data.connection, tool, log);
     return runStatusCheck(this.deps, {
       jobId: run.job.id!,
+      submittedAt: run.job.timestamp,
       name: data.integration,
       integration: this.deps.config.integrations[data.integration]!,
       client: this.deps.clients.get(data.integration)!,

@@ -15,6 +15,8 @@ export interface StatusCheckDeps {
 
 export interface StatusCheckRun {
   jobId: string;
+  /** When the job was submitted (epoch ms; BullMQ's job timestamp). */
+  submittedAt: number;
   name: string;
   integration: IntegrationConfig;
   client: IntegrationClient;
@@ -74,6 +76,7 @@ export async function runStatusCheck(deps: StatusCheckDeps, run: StatusCheckRun)
     });
     const result = await run.tool.checkStatus!(run.reference, run.input, {
       jobId: run.jobId,
+      submittedAt: run.submittedAt,
       attempt: 0,
       connection: run.connection,
       idempotencyKey: run.jobId,

@@ -38,11 +38,19 @@ export type TryAdmission =
  * request is written while it is fresh (no credential refresh or slow secret
  * read in between); otherwise the HTTP layer asks the gate again.
  */
-export async function admitTry(deps: ToolJobDeps, id: string, name: string, integration: IntegrationConfig, connection: string, log: Logger): Promise<TryAdmission> {
+export async function admitTry(
+  deps: ToolJobDeps,
+  id: string,
+  name: string,
+  integration: IntegrationConfig,
+  connection: string,
+  log: Logger,
+  countsAttempt = true,
+): Promise<TryAdmission> {
   const tryToken = `${id}:${PROCESS_TAG}${(++tries).toString(36)}`;
   const askedAt = performance.now();
   const settled = await Promise.allSettled([
-    deps.store.claimTry(id),
+    deps.store.claimTry(id, tryToken, countsAttempt),
     deps.breaker.admit(name, integration, tryToken, log),
     deps.gate.acquire(name, integration, connection, tryToken),
   ]);

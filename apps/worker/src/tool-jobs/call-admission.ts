@@ -2,6 +2,7 @@ import type { IntegrationConfig, Logger } from '@broker/shared';
 import { ToolError, type AdmittedRequest } from '@broker/tools';
 import { PRE_ADMISSION_FRESH_MS, type CallGate } from '../limits/call-gate';
 import { CallHeldBack } from './call-held-back';
+import { ClaimLost } from './claim-lost';
 
 /** A request after a try's first waits this long at most for the call gate. @defaultValue 30000 */
 export const MAX_IN_TRY_GATE_WAIT_MS = 30_000;
@@ -34,6 +35,13 @@ export interface CallAdmissionOptions {
   onAdmitted?: () => void;
   /** @defaultValue {@link MAX_IN_TRY_GATE_WAIT_MS} */
   maxWaitMs?: number;
+  /**
+   * Asked with each admission, in the same round trip: does this try still
+   * hold its job (see JobStore.holdsClaim)? When not, nothing is sent
+   * (ClaimLost). Given for writes without an idempotency key, where a second
+   * try running at once would apply the write twice.
+   */
+  fence?: { jobId: string; holds: () => Promise<boolean> };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -88,11 +96,15 @@ export function callAdmission(options: CallAdmissionOptions): CallAdmission {
     if (n === 0 && pre) {
       const fresh = performance.now() - pre.askedAt <= PRE_ADMISSION_FRESH_MS;
       pre = undefined;
-      if (fresh) return admitted(member);
+      if (fresh) {
+        if (options.fence && !(await options.fence.holds())) await claimLost(member);
+        return admitted(member);
+      }
       await gate.release(integrationName, connection, member);
     }
     for (;;) {
-      const verdict = await gate.acquire(integrationName, integration, connection, member);
+      const [verdict, holds] = await Promise.all([gate.acquire(integrationName, integration, connection, member), options.fence ? options.fence.holds() : true]);
+      if (!holds) await claimLost(member);
       if (verdict.admitted) break;
       const bound = verdict.scope === 'connection' ? Math.min(maxWaitMs, MAX_IN_TRY_CONNECTION_WAIT_MS) : maxWaitMs;
       if (n === 0 || waited + verdict.waitMs > bound) throw CallHeldBack.from(verdict, n > 0);
@@ -109,6 +121,13 @@ export function callAdmission(options: CallAdmissionOptions): CallAdmission {
       await gate.release(integrationName, connection, tryToken).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'unused rate window slot not given back'));
     },
   };
+
+  /** The try no longer holds its job: gives back the slot it would have used (a no-op if it held none) and sends nothing. */
+  async function claimLost(member: string): Promise<never> {
+    await gate.release(integrationName, connection, member).catch(() => undefined);
+    log.warn('another try claimed the job; not sending');
+    throw new ClaimLost(options.fence!.jobId);
+  }
 
   function admitted(member: string): AdmittedRequest {
     options.onAdmitted?.();

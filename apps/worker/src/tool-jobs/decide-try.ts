@@ -17,6 +17,12 @@ export interface TryFacts {
   maxRateLimitDeferrals: number;
   /** What a throttle on this job's credential holds back (see throttleScope). */
   throttleScope: HoldScope;
+  /**
+   * The tool can look up what an earlier try did by its reference (`verify`),
+   * and how long after a failed try to look: the upstream may still be
+   * working on a request we stopped waiting for (the integration's timeout).
+   */
+  lookup?: { afterMs: number };
 }
 
 /** Holds calls back for every worker: the integration's, or the job's connection's. */
@@ -26,8 +32,18 @@ export interface Pause {
 }
 
 export type TryDecision =
-  /** Try again after `waitMs`; the failed try counted as an attempt. */
-  | { action: 'retry'; waitMs: number; reason: string; pause?: Pause }
+  /**
+   * Try again after `waitMs`; the failed try counted as an attempt.
+   * `lookFirst`: the failed try may have applied an unkeyed write, so the
+   * next try looks its effect up (by its reference) before it sends again.
+   */
+  | { action: 'retry'; waitMs: number; reason: string; pause?: Pause; lookFirst?: true }
+  /**
+   * No attempt is left, but the failed try may have applied an unkeyed write:
+   * after `waitMs`, look its effect up (no attempt spent, nothing sent):
+   * found, the job succeeds with it; absent, it fails with `error`.
+   */
+  | { action: 'look'; waitMs: number; reason: string; error: ToolError }
   /**
    * Put the job back without spending an attempt; `hold` says who waits
    * `waitMs` (the integration's queue, or this job alone); `countsDeferral`:
@@ -66,7 +82,10 @@ function outcomeUnknown(error: ToolError): ToolError {
  *   bounded by `maxRateLimitDeferrals` so a job cannot loop forever;
  * - a 503 with Retry-After pauses the whole integration, and is retried;
  * - a write without an idempotency key that may have reached the upstream
- *   (sent, then no answer) is never resent: OUTCOME_UNKNOWN;
+ *   (sent, then no answer; a 500/502/504) is never resent blindly: a tool
+ *   that can look up its effect (`verify`) looks first, no sooner than
+ *   `lookup.afterMs` (found: succeeded; absent: resent with the same
+ *   reference); any other ends OUTCOME_UNKNOWN;
  * - other retryable errors: backoff with full jitter, never sooner than the
  *   upstream's Retry-After, while attempts remain.
  */
@@ -100,11 +119,16 @@ export function decideTry(error: ToolError, facts: TryFacts, settings: RetrySett
   if (!error.retryable) return { action: 'fail', reason: `${error.code} is not retryable`, error };
   // A gateway or server error says nothing about whether the write was applied (a 503 says it was not).
   const mayHaveApplied = error.stage === 'exchange' || GATEWAY_STATUSES.has(error.upstreamStatus ?? 0);
-  if (mayHaveApplied && error.writeWithoutKey) {
+  const lookFirst = mayHaveApplied && error.writeWithoutKey === true;
+  if (lookFirst && !facts.lookup) {
     return { action: 'fail', reason: 'a write without an idempotency key may have reached the upstream', error: outcomeUnknown(error) };
   }
-  if (facts.attempt >= facts.maxAttempts) return { action: 'fail', reason: `no attempts left (${facts.maxAttempts})`, error };
-  const waitMs = Math.max(fullJitter(facts.attempt, settings, random), error.retryAfterMs ?? 0);
+  const lookAfterMs = lookFirst ? facts.lookup!.afterMs : 0;
+  if (facts.attempt >= facts.maxAttempts) {
+    if (lookFirst) return { action: 'look', waitMs: lookAfterMs, reason: `no attempts left (${facts.maxAttempts}); looking up what the last try did`, error };
+    return { action: 'fail', reason: `no attempts left (${facts.maxAttempts})`, error };
+  }
+  const waitMs = Math.max(fullJitter(facts.attempt, settings, random), error.retryAfterMs ?? 0, lookAfterMs);
   const pause = error.upstreamStatus === 503 && error.retryAfterMs ? { pause: { scope: 'integration' as const, ms: error.retryAfterMs } } : {};
-  return { action: 'retry', waitMs, reason: error.code, ...pause };
+  return { action: 'retry', waitMs, reason: error.code, ...pause, ...(lookFirst ? { lookFirst: true as const } : {}) };
 }

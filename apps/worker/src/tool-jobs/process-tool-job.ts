@@ -3,6 +3,7 @@ import { fixedFieldsLogger, lazyChild, toolJobDataSchema, type Logger, type Tool
 import { asToolError, isPending, ToolError } from '@broker/tools';
 import { admitTry } from './admit-try';
 import { CallHeldBack } from './call-held-back';
+import { ClaimLost } from './claim-lost';
 import { runTry, type TryOutcome } from './run-try';
 import { settleFailedTry } from './settle-try';
 import type { ToolJobDeps } from './tool-job-deps';
@@ -58,14 +59,16 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
     }
     // A job of an async tool that already made its first call: a wake-up, not a try (async-tools/async-waits.ts).
     if (data.asyncWait && deps.asyncWaits) return deps.asyncWaits.resume({ job, token, data, tool, input: input.value, log });
-    // The agent retried a write whose earlier try may have taken effect: without an
-    // idempotency key it is not resent blindly, and no tool can look the effect up yet.
-    if (data.mayHaveApplied && tool.write && !tool.idempotent) {
+    const unkeyedWrite = tool.write && !tool.idempotent;
+    // An earlier try may have applied this write (a worker noted it, or the agent retried
+    // an OUTCOME_UNKNOWN job): without a way to look it up, it is not resent blindly.
+    if (data.mayHaveApplied && unkeyedWrite && !tool.verify) {
       await deps.store.fail(id, mayHaveApplied('an earlier try of this write may have taken effect upstream').toJobError());
       throw new UnrecoverableError('an earlier try may have taken effect; not resent without an idempotency key');
     }
 
-    const admission = await admitTry(deps, id, data.integration, integration, data.connection, log);
+    // A look-only run (see lookOnly) sends no write: it is no attempt.
+    const admission = await admitTry(deps, id, data.integration, integration, data.connection, log, !data.lookOnly);
     if (admission.kind === 'skip') {
       if (admission.status === 'missing' && Date.now() - job.timestamp < RECORD_GRACE_MS) {
         // The api sends a job's record and the job together; should they ever
@@ -82,19 +85,37 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
     const { ticket } = admission;
     // A re-run after a try that never reported back (its worker died mid-call): for a write
     // without an idempotency key, that try may have reached the upstream, so no blind resend.
-    if (admission.interrupted && tool.write && !tool.idempotent) {
+    if (admission.interrupted && unkeyedWrite && !tool.verify) {
       await Promise.all([ticket.release(), deps.gate.release(data.integration, data.connection, admission.tryToken)]);
       await deps.store.fail(id, mayHaveApplied('the previous try of this write was interrupted (its worker stopped) and may have reached the upstream').toJobError());
       throw new UnrecoverableError('an interrupted try may have taken effect; not resent without an idempotency key');
     }
+    // ...with one, it is looked up first (run-try.ts).
+    const looks = unkeyedWrite && (admission.interrupted || data.mayHaveApplied === true);
+    if (data.lookOnly && !looks) {
+      // No attempt was left and the tool now sends an idempotency key (its config changed): end as the last try did.
+      await Promise.all([ticket.release(), deps.gate.release(data.integration, data.connection, admission.tryToken), deps.store.fail(id, data.lookOnly)]);
+      throw new UnrecoverableError(`${data.lookOnly.code}: ${data.lookOnly.message}`);
+    }
+    const lookFirst = looks ? { lookFirst: data.lookOnly ? { only: data.lookOnly } : {} } : {};
     let outcome: TryOutcome;
     try {
-      outcome = await runTry(deps, { id, data, integration, tool, client, input: input.value, attempt: admission.attempt, tryToken: admission.tryToken, preAdmission: admission.preAdmission, ticket, log }, isPending);
+      outcome = await runTry(
+        deps,
+        { id, submittedAt: job.timestamp, data, integration, tool, client, input: input.value, attempt: admission.attempt, tryToken: admission.tryToken, preAdmission: admission.preAdmission, ticket, log, ...lookFirst },
+        isPending,
+      );
     } catch (err) {
       const error = asToolError(err);
       await ticket.settle(error);
+      // Another try holds the job now (this worker lost its lock): its record is that try's to write.
+      if (error instanceof ClaimLost) throw error;
       if (!(error instanceof CallHeldBack)) deps.metrics.toolErrors.inc({ integration: data.integration, code: error.code });
-      return settleFailedTry(deps, { job, token, data, integration, error, log });
+      return settleFailedTry(deps, { job, token, data, integration, error, log, canLookUp: tool.verify !== undefined });
+    }
+    if (outcome.kind === 'absent') {
+      await Promise.all([ticket.settle(), deps.store.fail(id, outcome.error)]);
+      throw new UnrecoverableError(`${outcome.error.code}: ${outcome.error.message}`);
     }
     if (outcome.kind === 'pending') {
       await ticket.settle();

@@ -1,10 +1,11 @@
-import type { IntegrationConfig, Logger, ToolJobData } from '@broker/shared';
-import { ToolError, type IntegrationClient, type Pending, type RunnableTool } from '@broker/tools';
+import type { IntegrationConfig, JobError, Logger, ToolJobData } from '@broker/shared';
+import { ToolError, type IntegrationClient, type Pending, type RunnableTool, type ToolContext } from '@broker/tools';
 import { responseObservers } from '../alerts/deprecation-watch';
 import { throttleScope } from '../limits/call-gate';
 import { upstreamObserver } from '../metrics/upstream-observer';
 import type { BreakerTicket } from '../limits/circuit-breaker';
 import { callAdmission, type PreAdmission } from './call-admission';
+import { lookUpEarlierTry } from './look-up-earlier-try';
 import type { ToolJobDeps } from './tool-job-deps';
 
 /**
@@ -16,6 +17,8 @@ const NOTHING_CANCELS_A_TRY = new AbortController().signal;
 
 export interface TryRun {
   id: string;
+  /** When the job was submitted (epoch ms; BullMQ's job timestamp). */
+  submittedAt: number;
   data: ToolJobData;
   integration: IntegrationConfig;
   tool: RunnableTool;
@@ -26,9 +29,19 @@ export interface TryRun {
   preAdmission?: PreAdmission;
   ticket: Extract<BreakerTicket, { admitted: true }>;
   log: Logger;
+  /**
+   * An earlier try may have applied this unkeyed write: look its effect up
+   * first (found: it is the output; absent: send). With `only`, send nothing:
+   * absent, the try ends with that error (the last attempt's).
+   */
+  lookFirst?: { only?: JobError };
 }
 
-export type TryOutcome = { kind: 'output'; value: unknown } | { kind: 'pending'; pending: Pending; raw: unknown };
+export type TryOutcome =
+  | { kind: 'output'; value: unknown }
+  | { kind: 'pending'; pending: Pending; raw: unknown }
+  /** A look-only run found nothing: the job ends with the last attempt's error. */
+  | { kind: 'absent'; error: JobError };
 
 function fieldPaths(errors: { pointer: string; message: string }[]): string {
   return errors.map((e) => `${e.pointer || '/'} ${e.message}`).join('; ');
@@ -46,6 +59,8 @@ export async function runTry(deps: ToolJobDeps, run: TryRun, isPending: (output:
     deps.adaptive.observer(data.integration, integration, data.connection, log),
     deps.deprecations?.observer(data.integration, tool.name, tool.apiVersion, log),
   );
+  // A second try of an unkeyed write must never send while this one may: each request checks the claim.
+  const unkeyedWrite = tool.write && !tool.idempotent;
   const admission = callAdmission({
     gate: deps.gate,
     integrationName: data.integration,
@@ -56,6 +71,7 @@ export async function runTry(deps: ToolJobDeps, run: TryRun, isPending: (output:
     signal: NOTHING_CANCELS_A_TRY,
     log,
     onAdmitted: () => run.ticket.renew(),
+    ...(unkeyedWrite ? { fence: { jobId: id, holds: () => deps.store.holdsClaim(id, run.tryToken) } } : {}),
   });
   const http = run.client.forCall({
     tool: tool.name,
@@ -71,26 +87,46 @@ export async function runTry(deps: ToolJobDeps, run: TryRun, isPending: (output:
     ...(tool.idempotent ? { idempotencyKey: id } : {}),
     admit: admission.admit,
   });
+  const ctx: ToolContext = {
+    jobId: id,
+    submittedAt: run.submittedAt,
+    attempt: run.attempt,
+    connection: data.connection,
+    idempotencyKey: id,
+    logger: log,
+    signal: NOTHING_CANCELS_A_TRY,
+    http,
+    reportProgress: async (progress) => {
+      await deps.store.setProgress(id, progress);
+    },
+    // A budget reported in a body (GraphQL query cost) is the credential's, like a 429.
+    pauseIntegration: async (ms, reason) => {
+      const scope = throttleScope(integration);
+      await deps.gate.pause(data.integration, ms, reason, scope === 'connection' ? data.connection : undefined);
+      deps.metrics.pauses.inc({ integration: data.integration });
+    },
+  };
   let output: unknown;
   try {
-    output = await tool.run(run.input, {
-      jobId: id,
-      attempt: run.attempt,
-      connection: data.connection,
-      idempotencyKey: id,
-      logger: log,
-      signal: NOTHING_CANCELS_A_TRY,
-      http,
-      reportProgress: async (progress) => {
-        await deps.store.setProgress(id, progress);
-      },
-      // A budget reported in a body (GraphQL query cost) is the credential's, like a 429.
-      pauseIntegration: async (ms, reason) => {
-        const scope = throttleScope(integration);
-        await deps.gate.pause(data.integration, ms, reason, scope === 'connection' ? data.connection : undefined);
-        deps.metrics.pauses.inc({ integration: data.integration });
-      },
-    });
+    if (run.lookFirst) {
+      const earlier = await lookUpEarlierTry(tool, run.input, ctx).catch((err: unknown) => {
+        if (err instanceof ToolError && err.code === 'OUTCOME_UNKNOWN') deps.metrics.earlierTryLookups.inc({ integration: data.integration, outcome: 'unknown' });
+        throw err;
+      });
+      deps.metrics.earlierTryLookups.inc({ integration: data.integration, outcome: earlier.found ? 'found' : 'absent' });
+      if (earlier.found) {
+        log.info({ reference: id }, 'an earlier try of this write took effect: found by its reference, not sent again');
+        output = earlier.output;
+      } else if (run.lookFirst.only) {
+        log.info({ reference: id }, 'the last try of this write did not take effect: nothing found by its reference');
+        return { kind: 'absent', error: run.lookFirst.only };
+      } else {
+        log.info({ reference: id }, 'no earlier try of this write took effect: sending it again with the same reference');
+        output = await tool.run(run.input, ctx);
+      }
+    } else {
+      output = await tool.run(run.input, ctx);
+    }
   } finally {
     await admission.releaseUnused();
   }

@@ -27,6 +27,8 @@ export interface FailedTry {
   integration: IntegrationConfig;
   error: ToolError;
   log: Logger;
+  /** The tool can look up what an earlier try did by its reference (`verify`). */
+  canLookUp?: boolean;
 }
 
 async function applyPause(deps: ToolJobDeps, data: ToolJobData, pause: Pause, reason: string): Promise<void> {
@@ -56,13 +58,15 @@ export async function settleFailedTry(deps: ToolJobDeps, failed: FailedTry): Pro
       rateLimitDeferrals: deferrals,
       maxRateLimitDeferrals: MAX_RATE_LIMIT_DEFERRALS,
       throttleScope: throttleScope(integration),
+      // The upstream may still be working on a request we gave up on for as long as we waited for it.
+      ...(failed.canLookUp ? { lookup: { afterMs: integration.timeoutMs } } : {}),
     },
     integration.retry,
   );
   if (decision.action !== 'defer' || decision.countsDeferral) {
     log.warn({ code: error.code, upstreamStatus: error.upstreamStatus, decision: decision.action, reason: decision.reason }, 'try failed');
   }
-  if (decision.action !== 'fail' && decision.pause) await applyPause(deps, data, decision.pause, `${error.upstreamStatus ?? error.code}`);
+  if ((decision.action === 'retry' || decision.action === 'defer') && decision.pause) await applyPause(deps, data, decision.pause, `${error.upstreamStatus ?? error.code}`);
   switch (decision.action) {
     case 'defer': {
       const held = error instanceof CallHeldBack;
@@ -72,7 +76,8 @@ export async function settleFailedTry(deps: ToolJobDeps, failed: FailedTry): Pro
         reason: held ? error.reason : decision.countsDeferral ? 'upstream_429' : 'circuit_open',
       });
       await Promise.all([
-        deps.store.incrementAttempts(id, -1),
+        // A look-only run's claim counted no attempt.
+        data.lookOnly ? undefined : deps.store.incrementAttempts(id, -1),
         decision.countsDeferral ? job.updateData({ ...data, rateLimitDeferrals: deferrals + 1 }) : undefined,
         deps.store.markWaiting(id, 'deferred', held ? undefined : error.toJobError(new Date(Date.now() + decision.waitMs))),
       ]);
@@ -85,8 +90,17 @@ export async function settleFailedTry(deps: ToolJobDeps, failed: FailedTry): Pro
     }
     case 'retry': {
       deps.metrics.retries.inc({ integration: data.integration });
+      // Noted before the record moves on: a crash in between leaves it running, which a re-run treats the same.
+      if (decision.lookFirst && !data.mayHaveApplied) await job.updateData({ ...data, mayHaveApplied: true });
       await deps.store.markWaiting(id, 'queued', error.toJobError(new Date(Date.now() + decision.waitMs)));
       throw new RetryLaterError(error, decision.waitMs);
+    }
+    case 'look': {
+      // No attempt left: one more run looks the effect up and sends nothing (a DelayedError spends no attempt).
+      await job.updateData({ ...data, mayHaveApplied: true, lookOnly: decision.error.toJobError() });
+      await deps.store.markWaiting(id, 'queued', error.toJobError(new Date(Date.now() + decision.waitMs)));
+      await job.moveToDelayed(Date.now() + decision.waitMs, token);
+      throw new DelayedError();
     }
     case 'fail': {
       await deps.store.fail(id, decision.error.toJobError());

@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { apiRateLimitSchema, dailyJobCapsSchema } from './limits-schema';
 import { alertsSchema } from './alerts-schema';
 import { asyncToolSchema, eventTypeList } from './async-schema';
+import { referenceSchema, verifySchema, writeLookupIssues } from './verify-schema';
+
+export { REFERENCE_PLACEHOLDER, type ReferenceConfig, type VerifyConfig } from './verify-schema';
 
 /**
  * The configuration file (CONTRACT §2). Objects are strict so that a typo in a
@@ -76,19 +79,27 @@ const toolName = z
   .string()
   .regex(/^[a-z][a-zA-Z0-9_-]*\.[a-zA-Z][a-zA-Z0-9_]*$/, 'must look like "<integration>.<action>"');
 
-export const declaredToolSchema = z.strictObject({
-  name: toolName,
-  description: z.string().default(''),
-  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']),
-  /** Path below the integration's baseUrl; `{param}` placeholders are filled from the input. */
-  path: z.string().startsWith('/'),
-  /** The upstream honours an `Idempotency-Key` header, so every attempt of a job may resend. */
-  idempotent: z.boolean().default(false),
-  input: jsonSchemaObject.default({ type: 'object' }),
-  output: jsonSchemaObject.optional(),
-  /** The upstream finishes later: poll a status path and/or wait for a correlated webhook (README "Async tools"). */
-  async: asyncToolSchema.optional(),
-});
+export const declaredToolSchema = z
+  .strictObject({
+    name: toolName,
+    description: z.string().default(''),
+    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']),
+    /** Path below the integration's baseUrl; `{param}` placeholders are filled from the input. */
+    path: z.string().startsWith('/'),
+    /** The upstream honours an `Idempotency-Key` header, so every attempt of a job may resend. */
+    idempotent: z.boolean().default(false),
+    input: jsonSchemaObject.default({ type: 'object' }),
+    output: jsonSchemaObject.optional(),
+    /** The upstream finishes later: poll a status path and/or wait for a correlated webhook (README "Async tools"). */
+    async: asyncToolSchema.optional(),
+    /** A write without an idempotency key: every try carries the job id here, so `verify` can find it. */
+    reference: referenceSchema.optional(),
+    /** How to look up what an earlier try did before the write is sent again (CONTRACT §3). */
+    verify: verifySchema.optional(),
+  })
+  .superRefine((tool, ctx) => {
+    for (const issue of writeLookupIssues(tool)) ctx.addIssue({ code: 'custom', ...issue });
+  });
 
 const connectionSchema = z.strictObject({
   auth: authSchema.optional(),

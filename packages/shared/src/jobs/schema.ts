@@ -54,11 +54,20 @@ export const toolJobDataSchema = z.object({
    */
   retriedByAgent: z.literal(true).optional(),
   /**
-   * Written by the api when the retried job had failed OUTCOME_UNKNOWN: an
-   * earlier try may have taken effect upstream, so a write without an
-   * idempotency key is not sent again blindly (CONTRACT §3).
+   * An earlier try may have taken effect upstream, so a write without an
+   * idempotency key is not sent again blindly (CONTRACT §3): the next try
+   * looks its effect up by its reference first (the tool's `verify`), or the
+   * job ends OUTCOME_UNKNOWN. Written by the worker (a try that failed after
+   * its request may have reached the upstream) and by the api (an agent's
+   * retry of an OUTCOME_UNKNOWN job).
    */
   mayHaveApplied: z.literal(true).optional(),
+  /**
+   * Written by the worker when such a try was the last attempt: the next run
+   * only looks the effect up and sends nothing; found, the job succeeds with
+   * it, absent, it fails with this error (the last try's).
+   */
+  lookOnly: jobErrorSchema.optional(),
 });
 export type ToolJobData = z.infer<typeof toolJobDataSchema>;
 

@@ -86,17 +86,19 @@ redis.call('HSET', KEYS[1], unpack(fields))
 return {'created', ARGV[1]}
 `);
 
-// KEYS: job. ARGV: now. Returns {status after the claim, attempts}; a claimed try is counted at once.
+// KEYS: job. ARGV: now, try token, 1 or 0 (counts as an attempt). Returns
+// {status after the claim, attempts, interrupted}; a claimed try is counted at
+// once, and its token fences out the try it replaces (see holdsClaim).
 const CLAIM = new LuaScript(`
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing', 0} end
 if status == 'cancelled' or status == 'succeeded' or status == 'failed' then
   return {status, tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')}
 end
-redis.call('HSET', KEYS[1], 'status', 'running')
+redis.call('HSET', KEYS[1], 'status', 'running', 'try', ARGV[2])
 if redis.call('HEXISTS', KEYS[1], 'startedAt') == 0 then redis.call('HSET', KEYS[1], 'startedAt', ARGV[1]) end
 -- Found running: the previous try never reported back (its worker died or lost the job's lock).
-return {'running', redis.call('HINCRBY', KEYS[1], 'attempts', 1), status == 'running' and 1 or 0}
+return {'running', redis.call('HINCRBY', KEYS[1], 'attempts', ARGV[3]), status == 'running' and 1 or 0}
 `);
 
 // KEYS: job. ARGV: status, field, value, ... Only while the job is not terminal.
@@ -326,19 +328,30 @@ export class JobStore {
   }
 
   /**
-   * Starts a try: marks the job running and counts the attempt, unless it was
-   * cancelled or already finished. One script, so the try's upstream call
+   * Starts a try: marks the job running and counts the attempt (unless
+   * `countsAttempt` is false: a run that only looks up what the last try did),
+   * unless it was cancelled or already finished. One script, so the try's upstream call
    * follows its admission without another round trip; a try that is then held
    * back gives its attempt back with `incrementAttempts(id, -1)`.
    */
-  async claimTry(id: string): Promise<{ status: JobStatus | 'missing'; attempts: number; interrupted: boolean }> {
-    const [status, attempts, interrupted] = await CLAIM.run<[JobStatus | 'missing', number, number?]>(this.redis, [this.keys.job(id)], [this.now().toISOString()]);
+  async claimTry(id: string, tryToken = '', countsAttempt = true): Promise<{ status: JobStatus | 'missing'; attempts: number; interrupted: boolean }> {
+    const argv = [this.now().toISOString(), tryToken, countsAttempt ? '1' : '0'];
+    const [status, attempts, interrupted] = await CLAIM.run<[JobStatus | 'missing', number, number?]>(this.redis, [this.keys.job(id)], argv);
     return { status, attempts, interrupted: interrupted === 1 };
   }
 
   /** Marks the job running unless it was cancelled or already finished; returns the status. */
   async claim(id: string): Promise<JobStatus | 'missing'> {
     return (await this.claimTry(id)).status;
+  }
+
+  /**
+   * Whether the try of `tryToken` still holds the job: no later claim took it
+   * (a worker that lost the job's BullMQ lock while it stalled, and whose job
+   * another worker now runs, is fenced out by this before each request).
+   */
+  async holdsClaim(id: string, tryToken: string): Promise<boolean> {
+    return (await this.redis.hget(this.keys.job(id), 'try')) === tryToken;
   }
 
   /** Counts a try (or, with -1, takes back one that did not count). */

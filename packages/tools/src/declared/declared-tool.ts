@@ -1,12 +1,14 @@
 import type { DeclaredTool, IntegrationConfig } from '@broker/shared';
-import type { RunnableTool } from '../types';
+import type { HttpRequest, RunnableTool } from '../types';
 import { declaredAsync } from './declared-async';
+import { withReference } from './declared-reference';
+import { declaredVerify } from './declared-verify';
 import { compileJsonSchema } from './json-schema';
 import { fillPath } from './fill-path';
 
 const ANY_OUTPUT = {};
 
-/** A tool declared in the config file: method + path template + JSON Schemas. */
+/** A tool declared in the config file: method + path template + JSON Schemas (+ `reference`/`verify` for an unkeyed write). */
 export function declaredTool(integrationName: string, integration: IntegrationConfig, tool: DeclaredTool): RunnableTool {
   const validateInput = compileJsonSchema(tool.input);
   const validateOutput = compileJsonSchema(tool.output ?? ANY_OUTPUT);
@@ -25,11 +27,11 @@ export function declaredTool(integrationName: string, integration: IntegrationCo
     validateOutput,
     async run(input, ctx) {
       const { path, rest } = fillPath(tool.path, input as Record<string, unknown>);
-      const response = await ctx.http.request(
-        sendsQuery ? { method: tool.method, path, query: rest } : { method: tool.method, path, json: rest },
-      );
+      const request: HttpRequest = sendsQuery ? { method: tool.method, path, query: rest } : { method: tool.method, path, json: rest };
+      const response = await ctx.http.request(withReference(request, tool.reference, ctx.jobId));
       return async ? async.firstAnswer(response.data) : response.data;
     },
+    ...(tool.verify ? { verify: declaredVerify(tool.verify) } : {}),
     ...(async?.checkStatus ? { checkStatus: async.checkStatus } : {}),
   };
 }

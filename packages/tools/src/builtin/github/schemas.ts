@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { withoutReference } from './reference-marker';
 
 /** https://docs.github.com/rest/about-the-rest-api/api-versions */
 export const GITHUB_API_VERSION = '2022-11-28';
@@ -38,7 +39,7 @@ export const issue = z.object({
 });
 export type Issue = z.output<typeof issue>;
 
-interface RawIssue {
+export interface RawIssue {
   id: number;
   number: number;
   title: string;
@@ -56,6 +57,7 @@ interface RawIssue {
   pull_request?: unknown;
 }
 
+/** GitHub's issue in the compact shape; a body keeps no broker reference marker (see reference-marker.ts). */
 export function toIssue(raw: unknown): Issue {
   const r = raw as RawIssue;
   return {
@@ -64,7 +66,7 @@ export function toIssue(raw: unknown): Issue {
     title: r.title,
     state: r.state,
     state_reason: r.state_reason ?? null,
-    body: r.body ?? null,
+    body: withoutReference(r.body ?? null),
     html_url: r.html_url,
     user: r.user?.login ?? null,
     labels: (r.labels ?? []).map((l) => (typeof l === 'string' ? l : (l.name ?? ''))),

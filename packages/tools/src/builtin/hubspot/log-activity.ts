@@ -1,22 +1,28 @@
 import { z } from 'zod';
 import { defineTool } from '../../define-tool';
+import { findNoteByReference } from './find-note-by-reference';
+import { noteOutput, noteReferenceMarker, withNoteReference } from './note-reference';
 import { ASSOCIATION, associateWith, crmObject, HUBSPOT_API_VERSION, objectsPath } from './schemas';
 
 /**
  * POST /crm/v3/objects/notes: a note engagement on the contact's timeline
- * (https://developers.hubspot.com/docs/api/crm/notes).
+ * (https://developers.hubspot.com/docs/api/crm/notes). HubSpot has no
+ * idempotency keys: every try ends the note body with the job id in an HTML
+ * comment, and `verify` finds an earlier try's note by it among the contact's
+ * notes (see note-reference.ts and find-note-by-reference.ts).
  */
 export const logActivity = defineTool({
   name: 'hubspot.logActivity',
   integration: 'hubspot',
   description:
-    "Log an activity on a HubSpot contact's timeline as a note (plain text or simple HTML). Returns the note record. Not retried after a timeout (HubSpot has no idempotency keys).",
+    "Log an activity on a HubSpot contact's timeline as a note (plain text or simple HTML). Returns the note record. HubSpot has no idempotency keys: the note body carries the job id in an invisible HTML comment, and a try that may have reached HubSpot is looked up by it among the contact's notes before the note is sent again, so a retry never logs it twice.",
   apiVersion: HUBSPOT_API_VERSION,
   idempotent: false,
   input: z.strictObject({
     contactId: z.string().regex(/^\d+$/).describe('Contact record id'),
-    body: z.string().min(1).max(65_536).describe('The note text'),
-    timestamp: z.iso.datetime({ offset: true }).optional().describe('When it happened, ISO 8601; default: now'),
+    // Leaves room for the reference marker within HubSpot's 65,536-character note body.
+    body: z.string().min(1).max(65_000).describe('The note text'),
+    timestamp: z.iso.datetime({ offset: true }).optional().describe('When it happened, ISO 8601; default: when the job was submitted'),
   }),
   output: crmObject,
   async run(input, ctx, { apiVersion }) {
@@ -24,10 +30,18 @@ export const logActivity = defineTool({
       method: 'POST',
       path: objectsPath(apiVersion, 'notes'),
       json: {
-        properties: { hs_timestamp: input.timestamp ?? new Date().toISOString(), hs_note_body: input.body },
+        // Submission time, not now: every try of the job sends the same note.
+        properties: { hs_timestamp: input.timestamp ?? new Date(ctx.submittedAt).toISOString(), hs_note_body: withNoteReference(input.body, ctx.jobId) },
         associations: associateWith(input.contactId, ASSOCIATION.noteToContact),
       },
     });
-    return res.data;
+    if (!res.data.properties?.hs_note_body?.includes(noteReferenceMarker(ctx.jobId))) {
+      // Then `verify` cannot find this note by its reference (it refuses to call a same-text note absent, see find-note-by-reference.ts).
+      ctx.logger.warn({ noteId: res.data.id, reference: ctx.jobId }, 'HubSpot answered a note body without the reference marker: a lost answer of this tool could not be looked up');
+    }
+    return noteOutput(res.data);
+  },
+  verify(input, ctx, { apiVersion }) {
+    return findNoteByReference(ctx.http, { contactId: input.contactId, reference: ctx.jobId, body: input.body, submittedAt: ctx.submittedAt, apiVersion });
   },
 });

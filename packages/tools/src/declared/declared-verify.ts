@@ -1,0 +1,39 @@
+import { REFERENCE_PLACEHOLDER, type VerifyConfig } from '@broker/shared';
+import { ToolError } from '../tool-error';
+import type { EarlierEffect, ToolContext } from '../types';
+import { fillPath, fillQueryValue } from './fill-path';
+import { readJsonPointer } from './json-pointer';
+
+/** Nothing there: the pointer reached no value, a null, or an empty list (a search that matched nothing). */
+function absent(value: unknown): boolean {
+  return value === undefined || value === null || (Array.isArray(value) && value.length === 0);
+}
+
+/**
+ * The `verify` section of a declared tool: asks `GET path?query` (with
+ * `{reference}` = the job id and the input's `{param}`s filled in) through the
+ * integration's client, so the lookup is authenticated, rate-limited and
+ * counted like any call. Found when `found` points at a value; cleanly absent
+ * on a 404 or when it points at nothing. Any other failure is thrown: the
+ * lookup cannot tell, and the worker must not resend on a guess.
+ */
+export function declaredVerify(spec: VerifyConfig): (input: unknown, ctx: ToolContext) => Promise<EarlierEffect> {
+  return async (input, ctx) => {
+    // The job id wins over an input field that happens to be called "reference".
+    const values = { ...(input as Record<string, unknown>), [REFERENCE_PLACEHOLDER]: ctx.jobId };
+    const { path } = fillPath(spec.path, values);
+    const query = spec.query
+      ? Object.fromEntries(Object.entries(spec.query).map(([key, value]) => [key, typeof value === 'string' ? fillQueryValue(value, values) : value]))
+      : undefined;
+    let data: unknown;
+    try {
+      data = (await ctx.http.request({ method: spec.method, path, ...(query ? { query } : {}) })).data;
+    } catch (err) {
+      // A 404 is the upstream saying there is no such thing: the earlier try left nothing.
+      if (err instanceof ToolError && err.code === 'NOT_FOUND' && err.upstreamStatus === 404) return { found: false };
+      throw err;
+    }
+    const value = readJsonPointer(data, spec.found);
+    return absent(value) ? { found: false } : { found: true, output: value };
+  };
+}

@@ -1,0 +1,217 @@
+import { Redis } from 'ioredis';
+import { envSecretsProvider, parseConfig, type BrokerConfig } from '@broker/shared';
+import { createWorkerApp, type WorkerApp } from '@broker/worker';
+import { JobSubmitter, testLogger } from '../helpers/broker';
+import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
+import { StubServer, type StubReply, type StubRequest } from '../helpers/stub-server';
+import { waitFor } from '../helpers/wait-for';
+
+/**
+ * No write is applied twice (CONTRACT §3), for writes the upstream cannot
+ * deduplicate: every try carries the job id as `clientRef`, and a try that
+ * may have reached the upstream is looked up by it before anything is sent
+ * again. The stub is an order API without idempotency keys: every POST makes
+ * an order, and each order's body says how the stub plays it (apply then
+ * answer 502, drop the answer, refuse with 429…).
+ */
+const prefix = uniquePrefix('unkeyed');
+let stub: StubServer;
+let redis: Redis;
+let worker: WorkerApp;
+let jobs: JobSubmitter;
+let config: BrokerConfig;
+
+interface Order {
+  id: string;
+  clientRef: string;
+  sku: string;
+}
+
+/** Orders the stub made, in order: more than one per clientRef is a write applied twice. */
+const orders: Order[] = [];
+/** Refs whose lookup answers 500. */
+const failingLookups = new Set<string>();
+
+/** What the stub does with the n-th POST (0-based) of an order, by its `play`. */
+type Play = (n: number, req: StubRequest) => { apply: boolean; reply?: StubReply } | Promise<{ apply: boolean; reply?: StubReply }>;
+const plays: Record<string, Play> = {
+  ok: () => ({ apply: true }),
+  'applied-then-502': (n) => (n === 0 ? { apply: true, reply: { status: 502, body: { error: 'bad gateway' } } } : { apply: true }),
+  'dropped-502': (n) => (n === 0 ? { apply: false, reply: { status: 502 } } : { apply: true }),
+  'applied-then-hang': (n) => (n === 0 ? { apply: true, reply: { hang: true } } : { apply: true }),
+  'throttled-then-ok': (n) => (n === 0 ? { apply: false, reply: { status: 429, headers: { 'Retry-After': '0' } } } : { apply: true }),
+  'applied-lookup-fails': (n, req) => {
+    failingLookups.add(clientRefOf(req));
+    return n === 0 ? { apply: true, reply: { status: 502 } } : { apply: true };
+  },
+  // Another try claims the job while this one waits for its 401's resend: the resend must not go.
+  'stolen-then-401': async (_n, req) => {
+    await jobs.store.claimTry(clientRefOf(req), 'thief');
+    return { apply: false, reply: { status: 401, body: { error: 'token expired' } } };
+  },
+};
+
+const clientRefOf = (req: StubRequest) => String((JSON.parse(req.body) as { clientRef?: unknown }).clientRef);
+const postsOf = (ref: string) => stub.requests.filter((r) => r.method === 'POST' && r.path === '/orders' && clientRefOf(r) === ref);
+const lookupsOf = (ref: string) => stub.requests.filter((r) => r.method === 'GET' && r.path === '/orders' && r.query.get('clientRef') === ref);
+const ordersOf = (ref: string) => orders.filter((o) => o.clientRef === ref);
+
+async function handle(req: StubRequest): Promise<StubReply> {
+  if (req.path !== '/orders') return { status: 404 };
+  if (req.method === 'GET') {
+    const ref = req.query.get('clientRef') ?? '';
+    if (failingLookups.has(ref)) return { status: 500, body: { error: 'search is down' } };
+    return { status: 200, body: { data: ordersOf(ref) } };
+  }
+  const body = JSON.parse(req.body) as { clientRef: string; sku: string; play: string };
+  const n = postsOf(body.clientRef).length - 1;
+  const { apply, reply } = await plays[body.play]!(n, req);
+  let order: Order | undefined;
+  if (apply) {
+    order = { id: `ord_${orders.length + 1}`, clientRef: body.clientRef, sku: body.sku };
+    orders.push(order);
+  }
+  return reply ?? { status: 201, body: order };
+}
+
+const orderTool = (name: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  method: 'POST',
+  path: '/orders',
+  input: { type: 'object', required: ['sku', 'play'], properties: { sku: { type: 'string' }, play: { type: 'string' } } },
+  output: { type: 'object', required: ['id', 'clientRef'], properties: { id: { type: 'string' }, clientRef: { type: 'string' } } },
+  ...extra,
+});
+const lookedUp = {
+  reference: { in: 'body', name: 'clientRef' },
+  verify: { method: 'GET', path: '/orders', query: { clientRef: '{reference}' }, found: '/data/0' },
+};
+const integration = (attempts: number, tools: unknown[]) => ({
+  baseUrl: stub.url,
+  auth: { type: 'apiKey', header: 'Authorization', prefix: 'Bearer ', secret: 'SHOP_KEY' },
+  // The lookup waits as long as a try waits for its answer: short here.
+  timeoutMs: 300,
+  retry: { attempts, baseDelayMs: 10, maxDelayMs: 40 },
+  circuitBreaker: { failureThreshold: 1000, recoveryTimeoutMs: 1000 },
+  tools,
+});
+
+beforeAll(async () => {
+  stub = await StubServer.start(handle);
+  config = parseConfig({
+    integrations: {
+      shop: integration(3, [
+        orderTool('shop.createOrder', lookedUp),
+        // The same write, without a way to find what a try did.
+        orderTool('shop.createOrderBlind', { reference: { in: 'body', name: 'clientRef' } }),
+      ]),
+      // One attempt: a try that may have applied the write is looked up by a run that sends nothing.
+      once: integration(1, [orderTool('once.createOrder', lookedUp)]),
+    },
+  });
+  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  worker = createWorkerApp({ config, redis, prefix, secrets: envSecretsProvider({ SHOP_KEY: 'sk_shop' }), logger: testLogger('worker') });
+  await worker.ready();
+  jobs = new JobSubmitter(redis, prefix, config);
+});
+
+afterAll(async () => {
+  await worker.close();
+  await jobs.close();
+  await stub.close();
+  redis.disconnect();
+  await dropPrefix(prefix);
+});
+
+async function run(tool: string, play: string) {
+  const id = await jobs.submit(tool, { sku: `sku-${play}`, play });
+  return { id, job: await jobs.settled(id) };
+}
+
+describe('a write without an idempotency key whose try may have reached the upstream', () => {
+  it('applied, then answered 502: looked up by its reference and found; one order, the job succeeds with it', async () => {
+    const { id, job } = await run('shop.createOrder', 'applied-then-502');
+    expect(postsOf(id)).toHaveLength(1);
+    expect(ordersOf(id)).toHaveLength(1);
+    expect(lookupsOf(id)).toHaveLength(1);
+    expect(job).toMatchObject({ status: 'succeeded', attempts: 2, result: { id: ordersOf(id)[0]!.id, clientRef: id } });
+  });
+
+  it('not applied, answered 502: the lookup finds nothing, so it is sent again with the same reference; one order', async () => {
+    const { id, job } = await run('shop.createOrder', 'dropped-502');
+    expect(postsOf(id).map(clientRefOf)).toEqual([id, id]);
+    expect(lookupsOf(id)).toHaveLength(1);
+    // Looked up after the 502, before the second POST.
+    expect(lookupsOf(id)[0]!.at).toBeGreaterThanOrEqual(postsOf(id)[0]!.at);
+    expect(lookupsOf(id)[0]!.at).toBeLessThanOrEqual(postsOf(id)[1]!.at);
+    expect(ordersOf(id)).toHaveLength(1);
+    expect(job).toMatchObject({ status: 'succeeded', attempts: 2, result: { clientRef: id } });
+  });
+
+  it('applied, then no answer (timeout): found by the lookup; one order', async () => {
+    const { id, job } = await run('shop.createOrder', 'applied-then-hang');
+    expect(postsOf(id)).toHaveLength(1);
+    expect(ordersOf(id)).toHaveLength(1);
+    expect(job).toMatchObject({ status: 'succeeded', result: { id: ordersOf(id)[0]!.id } });
+  });
+
+  it('a lookup that cannot tell (500) ends OUTCOME_UNKNOWN, saying so, and sends nothing more', async () => {
+    const { id, job } = await run('shop.createOrder', 'applied-lookup-fails');
+    expect(postsOf(id)).toHaveLength(1);
+    expect(lookupsOf(id)).toHaveLength(1);
+    expect(job).toMatchObject({ status: 'failed', error: { code: 'OUTCOME_UNKNOWN', retryable: false } });
+    expect(job.error?.message).toMatch(/looking it up by its reference .* could not tell/);
+  });
+
+  it('without verify: OUTCOME_UNKNOWN after the 502, one POST, no lookup', async () => {
+    const { id, job } = await run('shop.createOrderBlind', 'applied-then-502');
+    expect(postsOf(id)).toHaveLength(1);
+    expect(lookupsOf(id)).toHaveLength(0);
+    expect(job).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'OUTCOME_UNKNOWN', retryable: false } });
+  });
+
+  it('a 429 proves nothing was done: retried without a lookup, one order', async () => {
+    const { id, job } = await run('shop.createOrder', 'throttled-then-ok');
+    expect(postsOf(id)).toHaveLength(2);
+    expect(lookupsOf(id)).toHaveLength(0);
+    expect(ordersOf(id)).toHaveLength(1);
+    expect(job.status).toBe('succeeded');
+  });
+});
+
+describe('the last attempt may have applied the write', () => {
+  it('one more run looks it up and sends nothing: found, the job succeeds without spending an attempt', async () => {
+    const { id, job } = await run('once.createOrder', 'applied-then-502');
+    expect(postsOf(id)).toHaveLength(1);
+    expect(lookupsOf(id)).toHaveLength(1);
+    expect(job).toMatchObject({ status: 'succeeded', attempts: 1, result: { id: ordersOf(id)[0]!.id } });
+  });
+
+  it('absent, the job fails with the last try\'s own error, still retryable by the agent', async () => {
+    const { id, job } = await run('once.createOrder', 'dropped-502');
+    expect(postsOf(id)).toHaveLength(1);
+    expect(lookupsOf(id)).toHaveLength(1);
+    expect(ordersOf(id)).toHaveLength(0);
+    expect(job).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'UPSTREAM_ERROR', retryable: true, upstreamStatus: 502 } });
+  });
+});
+
+describe('a try whose job another try claimed (its worker lost the lock)', () => {
+  it('sends nothing more and leaves the job record to the try that claimed it', async () => {
+    const id = await jobs.submit('once.createOrder', { sku: 'sku-stolen', play: 'stolen-then-401' });
+    const bullJob = await waitFor(
+      async () => {
+        const job = await jobs.queue('once').getJob(id);
+        return job && (await job.isFailed()) ? job : undefined;
+      },
+      { timeoutMs: 10_000, what: 'the fenced-out try to end' },
+    );
+    // The 401 would have been resent once with fresh credentials; the fence stopped it.
+    expect(postsOf(id)).toHaveLength(1);
+    expect(bullJob.failedReason).toMatch(/another try claimed job/);
+    const record = await jobs.store.get(id);
+    expect(record).toMatchObject({ status: 'running' });
+    expect(record?.error).toBeUndefined();
+    expect(await jobs.store.holdsClaim(id, 'thief')).toBe(true);
+  });
+});
