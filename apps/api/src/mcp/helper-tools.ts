@@ -39,8 +39,9 @@ export const HELPER_TOOLS: Tool[] = [
     name: 'retry_job',
     description:
       'Run a failed job of yours again, as the same job (same id, same upstream idempotency key), when its error is retryable ' +
-      '(retryable: true) or OUTCOME_UNKNOWN (a write without an idempotency key is then not sent again: check the external ' +
-      'state and submit a new job if it did not happen). Not before its retryAt. Waits up to waitMs ' +
+      '(retryable: true) or OUTCOME_UNKNOWN (a write without an idempotency key is looked up by its reference first and sent ' +
+      'again only if cleanly absent; a tool that cannot be looked up is not sent again: check the external state and submit ' +
+      'a new job if it did not happen). Not before its retryAt. Waits up to waitMs ' +
       `(0..${MCP_WAIT_MS}) for the re-run to finish. Any other state is a CONFLICT error. Returns the job.`,
     inputSchema: jobIdInput('wait for the re-run to finish; default 0'),
     // It calls the external API again; a second call while the job runs or after it succeeded is refused (CONFLICT).

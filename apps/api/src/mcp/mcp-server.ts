@@ -14,7 +14,7 @@ const INSTRUCTIONS = [
   'Each tool call queues a job at the agent request broker, which calls the external API with rate limits and retries.',
   `A call waits up to ${MCP_WAIT_MS / 1000} s for the result; if the job is still running it answers with the job id: call get_job {"id","waitMs"} to wait more.`,
   'Errors carry code, retryable and retryAt: retry only when retryable is true, not before retryAt.',
-  'A failed job whose error is retryable (or OUTCOME_UNKNOWN, once you checked the external state) runs again as the same job with retry_job {"id"}; calling the tool again with the same broker/idempotencyKey only answers the same failed job.',
+  'A failed job whose error is retryable (or OUTCOME_UNKNOWN: a write is looked up by its reference before it is sent again) runs again as the same job with retry_job {"id"}; calling the tool again with the same broker/idempotencyKey only answers the same failed job.',
   'For writes, pass _meta {"broker/idempotencyKey": "<unique per operation>"} so that calling again cannot act twice.',
 ].join('\n');
 

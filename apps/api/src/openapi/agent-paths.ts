@@ -72,7 +72,8 @@ export const agentPaths: Record<string, PathItem> = {
       summary: 'Run a failed job again, as the same job',
       description:
         'A `failed` job whose `error.retryable` is true, or whose `error.code` is `OUTCOME_UNKNOWN`, goes back to `queued` and runs again ' +
-        'under the same id, so every try sends the job\'s own upstream Idempotency-Key. `attempts` keeps counting; the re-run gets a fresh ' +
+        'under the same id, so every try sends the job\'s own upstream Idempotency-Key; a write without one is looked up by its reference ' +
+        'first and sent again only if cleanly absent. `attempts` keeps counting; the re-run gets a fresh ' +
         'set of the integration\'s `retry.attempts` tries. Any other state (queued, running, deferred, succeeded, cancelled, a failed job with ' +
         'another non-retryable error), or a second retry racing this one: 409 `CONFLICT`. No request body. ' +
         '(An `Idempotency-Key` replay of the submission keeps answering the same job; it does not run it again.)',
