@@ -5,7 +5,7 @@
  * running API.
  */
 
-export type JobStatus = 'queued' | 'running' | 'deferred' | 'succeeded' | 'failed' | 'cancelled';
+export type JobStatus = 'queued' | 'running' | 'deferred' | 'awaiting_approval' | 'succeeded' | 'failed' | 'cancelled';
 
 export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
 
@@ -21,6 +21,8 @@ export type ToolErrorCode =
   | 'CIRCUIT_OPEN'
   | 'SCHEMA_MISMATCH'
   | 'OUTCOME_UNKNOWN'
+  | 'APPROVAL_DENIED'
+  | 'APPROVAL_EXPIRED'
   | 'UNKNOWN';
 
 /** Why a job failed, or why its last try did (while it waits for the next). */

@@ -3,6 +3,7 @@ export * from './config/load';
 export * from './secrets/provider';
 export * from './secrets/vault';
 export * from './secrets/settings';
+export * from './secrets/agent-keys';
 export * from './errors/codes';
 export * from './errors/problem';
 export * from './redis/connection';

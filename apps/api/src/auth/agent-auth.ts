@@ -1,44 +1,36 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { ProblemError, splitSecretValues, type AgentConfig, type Logger, type SecretsProvider } from '@broker/shared';
-import { compileToolScopes } from './scopes';
+import { agentKeyDigests, describeAgentKey, ProblemError, secretValueDigests, sha256, type AgentConfig, type AgentKeyConfig, type Logger, type SecretsProvider } from '@broker/shared';
+import { compileConnections, compileToolScopes } from './scopes';
+
+export { sha256 };
 
 /** Who is calling, as established by {@link agentAuth}. */
 export interface AuthenticatedAgent {
   id: string;
   mayUseTool(tool: string): boolean;
+  /** `agents[].connections`: may this agent act with this connection's credentials? */
+  mayUseConnection(integration: string, connection: string): boolean;
   /** Exact scopes such as `events:read`. */
   hasScope(scope: string): boolean;
 }
 
 interface KnownAgent extends AuthenticatedAgent {
-  secretName: string;
+  key: AgentKeyConfig;
 }
 
-export const sha256 = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
-
-/** Digests of the configured keys, by secret value: keys change on rotation only, requests come all the time. */
-const keyDigests = new Map<string, Buffer[]>();
-/** Rotations leave old values behind; past this many the cache starts over. */
-const MAX_CACHED_SECRET_VALUES = 256;
-
-function digestsOf(secretValue: string): Buffer[] {
-  let digests = keyDigests.get(secretValue);
-  if (!digests) {
-    if (keyDigests.size >= MAX_CACHED_SECRET_VALUES) keyDigests.clear();
-    digests = splitSecretValues(secretValue).map(sha256);
-    keyDigests.set(secretValue, digests);
+/** Constant-time: is `presented` (a sha256 digest) one of `candidates`? Every candidate is compared, no early exit. */
+export function matchesDigest(presented: Buffer, candidates: readonly Buffer[]): boolean {
+  let hit = false;
+  for (const candidate of candidates) {
+    if (timingSafeEqual(presented, candidate)) hit = true;
   }
-  return digests;
+  return hit;
 }
 
 /** Constant-time: is `presented` (a sha256 digest) one of the values of a comma-separated secret? */
 export function matchesSecret(presented: Buffer, secretValue: string | undefined): boolean {
-  let hit = false;
-  for (const candidate of secretValue === undefined ? [] : digestsOf(secretValue)) {
-    if (timingSafeEqual(presented, candidate)) hit = true;
-  }
-  return hit;
+  return matchesDigest(presented, secretValueDigests(secretValue));
 }
 
 // RFC 6750 §2.1: the scheme is case-insensitive; b64token characters only.
@@ -59,32 +51,35 @@ export type AgentResolver = (token: string) => Promise<AuthenticatedAgent | unde
 /**
  * Authenticates `Authorization: Bearer <key>` against every agent's key.
  *
- * Keys are secret names resolved at each request, so a rotated key works
- * without a restart, and a value may list several keys (old,new) during a
- * rotation. Every candidate is compared, on sha256 digests of equal length,
- * with timingSafeEqual and no early exit, so neither the timing nor the
- * number of comparisons tells a caller which agent, or which prefix, was close.
+ * A key is a secret name resolved at each request, so a rotated key works
+ * without a restart and a value may list several keys (old,new) during a
+ * rotation; or the key's sha256 digest(s) written in the config
+ * (`broker keys hash`), so no secret store holds it in clear. Either way the
+ * presented key's digest is compared with every candidate, on digests of
+ * equal length, with timingSafeEqual and no early exit, so neither the timing
+ * nor the number of comparisons tells a caller which agent, or which prefix,
+ * was close.
  */
 export function agentResolver(agents: readonly AgentConfig[], secrets: SecretsProvider, logger: Logger): AgentResolver {
   const known: KnownAgent[] = agents.map((a) => {
     const scopes = new Set(a.scopes);
-    return { id: a.id, secretName: a.key.secret, mayUseTool: compileToolScopes(a.scopes), hasScope: (s) => scopes.has(s) };
+    return { id: a.id, key: a.key, mayUseTool: compileToolScopes(a.scopes), mayUseConnection: compileConnections(a.connections), hasScope: (s) => scopes.has(s) };
   });
 
   return async (token) => {
     const presented = sha256(token);
     // One agent's unreadable secret must not lock every other agent out.
-    const values = await Promise.allSettled(known.map((agent) => secrets.get(agent.secretName)));
+    const digests = await Promise.allSettled(known.map((agent) => agentKeyDigests(agent.key, secrets)));
     let found: KnownAgent | undefined;
     known.forEach((agent, i) => {
-      const value = values[i];
-      if (value?.status === 'rejected') {
-        logger.error({ agent: agent.id, secret: agent.secretName, err: (value.reason as Error).message }, 'cannot read agent key');
+      const candidates = digests[i]!;
+      if (candidates.status === 'rejected') {
+        logger.error({ agent: agent.id, key: describeAgentKey(agent.key), err: (candidates.reason as Error).message }, 'cannot read agent key');
         return;
       }
-      if (matchesSecret(presented, value?.value) && !found) found = agent;
+      if (matchesDigest(presented, candidates.value) && !found) found = agent;
     });
-    return found && { id: found.id, mayUseTool: found.mayUseTool, hasScope: found.hasScope };
+    return found && { id: found.id, mayUseTool: found.mayUseTool, mayUseConnection: found.mayUseConnection, hasScope: found.hasScope };
   };
 }
 

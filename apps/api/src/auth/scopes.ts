@@ -20,3 +20,14 @@ export function compileToolScopes(scopes: readonly string[]): (tool: string) => 
   const patterns = scopes.filter((s) => s.startsWith(TOOL_SCOPE)).map((s) => globToRegExp(s.slice(TOOL_SCOPE.length)));
   return (tool) => patterns.some((p) => p.test(tool));
 }
+
+/**
+ * Compiles an agent's `connections` (`"<integration>/<connection glob>"`) once,
+ * at start; the result answers "may this agent act with connection C of
+ * integration I?". Without the list, every connection.
+ */
+export function compileConnections(connections: readonly string[] | undefined): (integration: string, connection: string) => boolean {
+  if (!connections) return () => true;
+  const patterns = connections.map((entry) => globToRegExp(entry));
+  return (integration, connection) => patterns.some((p) => p.test(`${integration}/${connection}`));
+}

@@ -119,6 +119,12 @@ export async function submitToolJob(ctx: ApiContext, agent: AuthenticatedAgent, 
   if (!agent.mayUseTool(tool.name)) throw new ProblemError('FORBIDDEN', `This key may not call "${tool.name}".`);
 
   const connection = body.connection ?? 'default';
+  // Another tenant's credentials are refused before anything else is looked at (agents[].connections).
+  if (!agent.mayUseConnection(tool.integration, connection)) {
+    throw new ProblemError('FORBIDDEN', `This key may not use connection "${connection}" of "${tool.integration}".`, [
+      { pointer: '/connection', message: `not among this agent's connections` },
+    ]);
+  }
   const errors = await jobErrors(ctx, tool, body, connection);
   if (errors.length > 0) throw new ProblemError('VALIDATION_ERROR', 'The job was not queued.', errors);
 

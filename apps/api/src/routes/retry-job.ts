@@ -87,13 +87,16 @@ async function settledJob(ctx: ApiContext, record: JobRecord): Promise<Found> {
  *    holds it), the record is put back as it was and the agent is answered 409.
  * Returns the record after the move (`queued`, `attempts` kept).
  */
-export async function retryOwnJob(ctx: ApiContext, agent: Pick<AuthenticatedAgent, 'id' | 'mayUseTool'>, id: string, requestId?: string): Promise<JobRecord> {
+export async function retryOwnJob(ctx: ApiContext, agent: Pick<AuthenticatedAgent, 'id' | 'mayUseTool' | 'mayUseConnection'>, id: string, requestId?: string): Promise<JobRecord> {
   assertJobId(id);
   const agentId = agent.id;
-  // Scopes narrowed since the submission apply to a re-run as to a new job (a job's tool never changes).
+  // Scopes and connections narrowed since the submission apply to a re-run as to a new job.
   const current = await ctx.store.get(id);
   if (current && current.agentId === agentId && !agent.mayUseTool(current.tool)) {
     throw new ProblemError('FORBIDDEN', `This key may not call "${current.tool}".`);
+  }
+  if (current && current.agentId === agentId && !agent.mayUseConnection(current.integration, current.connection)) {
+    throw new ProblemError('FORBIDDEN', `This key may no longer use connection "${current.connection}" of "${current.integration}".`);
   }
   const outcome = await ctx.store.retry(id, agentId);
   if (outcome.kind === 'missing') throw jobNotFound();

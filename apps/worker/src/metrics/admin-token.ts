@@ -1,13 +1,11 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { splitSecretValues, type BrokerConfig, type SecretsProvider } from '@broker/shared';
-
-const sha256 = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
+import { timingSafeEqual } from 'node:crypto';
+import { agentKeyDigests, secretValueDigests, sha256, type BrokerConfig, type SecretsProvider } from '@broker/shared';
 
 /**
  * Is `token` the admin token (any of its comma-separated values)? The secret is
  * resolved at each call, so a rotated token works without a restart. Digests
  * of equal length are compared with timingSafeEqual and no early exit, as the
- * api does (apps share no code, so the few lines are repeated here).
+ * api does.
  */
 export function adminTokenChecker(config: BrokerConfig, secrets: SecretsProvider): (token: string) => Promise<boolean> {
   return async (token) => {
@@ -15,8 +13,8 @@ export function adminTokenChecker(config: BrokerConfig, secrets: SecretsProvider
     if (!name) return false;
     const presented = sha256(token);
     let hit = false;
-    for (const candidate of splitSecretValues(await secrets.get(name))) {
-      if (timingSafeEqual(presented, sha256(candidate))) hit = true;
+    for (const candidate of secretValueDigests(await secrets.get(name))) {
+      if (timingSafeEqual(presented, candidate)) hit = true;
     }
     return hit;
   };
@@ -30,11 +28,11 @@ export function adminTokenChecker(config: BrokerConfig, secrets: SecretsProvider
 export function agentKeyChecker(config: BrokerConfig, secrets: SecretsProvider): (token: string) => Promise<boolean> {
   return async (token) => {
     const presented = sha256(token);
-    const values = await Promise.allSettled(config.agents.map((agent) => secrets.get(agent.key.secret)));
+    const digests = await Promise.allSettled(config.agents.map((agent) => agentKeyDigests(agent.key, secrets)));
     let hit = false;
-    for (const value of values) {
-      for (const candidate of value.status === 'fulfilled' ? splitSecretValues(value.value) : []) {
-        if (timingSafeEqual(presented, sha256(candidate))) hit = true;
+    for (const candidates of digests) {
+      for (const candidate of candidates.status === 'fulfilled' ? candidates.value : []) {
+        if (timingSafeEqual(presented, candidate)) hit = true;
       }
     }
     return hit;

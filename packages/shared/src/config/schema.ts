@@ -3,6 +3,8 @@ import { apiRateLimitSchema, dailyJobCapsSchema } from './limits-schema';
 import { alertsSchema } from './alerts-schema';
 import { asyncToolSchema, eventTypeList } from './async-schema';
 import { referenceSchema, verifySchema, writeLookupIssues } from './verify-schema';
+import { secretName } from './secret-name';
+import { agentConnectionSchema, agentKeySchema, approvalRuleSchema, spendCapSchema } from './guardrails-schema';
 
 export { REFERENCE_PLACEHOLDER, type ReferenceConfig, type VerifyConfig } from './verify-schema';
 
@@ -10,11 +12,6 @@ export { REFERENCE_PLACEHOLDER, type ReferenceConfig, type VerifyConfig } from '
  * The configuration file (CONTRACT §2). Objects are strict so that a typo in a
  * field name is reported at start instead of silently ignored.
  */
-
-/** A secret is always named, never inlined: the secrets provider resolves it at use. */
-const secretName = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a secret name (letters, digits, _), not a secret value');
 
 const secretRef = z.strictObject({ secret: secretName });
 
@@ -150,12 +147,17 @@ export const integrationSchema = z.strictObject({
 
 const agentSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)'),
-  key: secretRef,
+  /** `{secret}` (a secret holding the key, or several comma separated) or `{sha256}` (the key's digest, or a list). */
+  key: agentKeySchema,
   scopes: z.array(z.string().min(1)).default([]),
+  /** The connections this agent may use, `"<integration>/<connection glob>"`. @defaultValue every connection */
+  connections: z.array(agentConnectionSchema).optional(),
   /** This agent's request limit on the API; overrides the top-level `apiRateLimit`. */
   rateLimit: apiRateLimitSchema.optional(),
   /** Cost guard: jobs per UTC day per tool glob (README "Security"). */
   dailyJobCaps: dailyJobCapsSchema.optional(),
+  /** Spend guard: the sum of an input field per UTC day per tool glob. */
+  spendCaps: z.array(spendCapSchema).optional(),
 });
 
 const webhookSourceSchema = z.strictObject({
@@ -228,8 +230,12 @@ export const configSchema = z
         jobSeconds: z.int().positive().default(7 * 24 * 3600),
         /** Idempotency keys are remembered this long. @defaultValue 24 h */
         idempotencySeconds: z.int().positive().default(24 * 3600),
+        /** The audit trail (`GET /v1/audit`) keeps this many days. @defaultValue 90 */
+        auditDays: z.int().positive().max(3650).default(90),
       })
-      .default({ jobSeconds: 7 * 24 * 3600, idempotencySeconds: 24 * 3600 }),
+      .default({ jobSeconds: 7 * 24 * 3600, idempotencySeconds: 24 * 3600, auditDays: 90 }),
+    /** Jobs held for a person's approval before any upstream call (README "Approval holds"). */
+    approvals: z.array(approvalRuleSchema).default([]),
     /** Where alerts go (README "Alerts"); without it they are logged and counted only. */
     alerts: alertsSchema.optional(),
     /** The MCP endpoint (`/mcp`). */
@@ -250,6 +256,12 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['agents', i, 'id'], message: `duplicate agent id "${agent.id}"` });
       }
       seenAgents.add(agent.id);
+      agent.connections?.forEach((entry, j) => {
+        const integration = entry.slice(0, entry.indexOf('/'));
+        if (!(integration in config.integrations)) {
+          ctx.addIssue({ code: 'custom', path: ['agents', i, 'connections', j], message: `unknown integration "${integration}"` });
+        }
+      });
     });
     const seenTools = new Set<string>();
     for (const [name, integration] of Object.entries(config.integrations)) {
@@ -297,6 +309,7 @@ export type DeclaredTool = z.output<typeof declaredToolSchema>;
 export type AuthConfig = z.output<typeof authSchema>;
 export type RateWindow = z.output<typeof rateWindow>;
 export type AgentConfig = BrokerConfig['agents'][number];
+export type { AgentKeyConfig, ApprovalRuleConfig, ApprovalConditionConfig, ApprovalComparison, SpendCapConfig } from './guardrails-schema';
 export type WebhookSourceConfig = z.output<typeof webhookSourceSchema>;
 export type RouteConfig = z.output<typeof routeSchema>;
 export type TriggerDeliveryConfig = z.output<typeof triggerDeliverySchema>;

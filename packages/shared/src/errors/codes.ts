@@ -15,6 +15,10 @@ export const TOOL_ERROR_CODES = {
   CIRCUIT_OPEN: { retryable: true },
   SCHEMA_MISMATCH: { retryable: false },
   OUTCOME_UNKNOWN: { retryable: false },
+  /** An operator denied the job held for approval; no upstream call was made. */
+  APPROVAL_DENIED: { retryable: false },
+  /** Nobody decided on the held job within its rule's timeout; no upstream call was made. */
+  APPROVAL_EXPIRED: { retryable: false },
   UNKNOWN: { retryable: false },
 } as const satisfies Record<string, { retryable: boolean }>;
 
@@ -40,6 +44,8 @@ export const API_ERROR_CODES = {
   VALIDATION_ERROR: 422,
   IDEMPOTENCY_KEY_REUSED: 422,
   RATE_LIMITED: 429,
+  /** A spend cap (agents[].spendCaps) would be exceeded by this job today. */
+  BUDGET_EXCEEDED: 429,
   HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
   UNAVAILABLE: 503,

@@ -52,6 +52,7 @@ const TITLES: Record<ApiErrorCode, string> = {
   VALIDATION_ERROR: 'Validation failed',
   IDEMPOTENCY_KEY_REUSED: 'Idempotency key reused',
   RATE_LIMITED: 'Too many requests',
+  BUDGET_EXCEEDED: 'Spend cap reached',
   HEADERS_TOO_LARGE: 'Request header fields too large',
   INTERNAL: 'Internal error',
   UNAVAILABLE: 'Service unavailable',

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { asyncWaitSchema } from '../async/wait-state';
 import { toolErrorCodes } from '../errors/codes';
 
-export const JOB_STATUSES = ['queued', 'running', 'deferred', 'succeeded', 'failed', 'cancelled'] as const;
+export const JOB_STATUSES = ['queued', 'running', 'deferred', 'awaiting_approval', 'succeeded', 'failed', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
 
