@@ -27,6 +27,8 @@ export interface ChaosConfigOptions {
   retention?: { jobSeconds: number; idempotencySeconds: number };
   /** Stripe events and their dedupe claims are kept this many days. @defaultValue 7 */
   webhookRetentionDays?: number;
+  /** `durability` of the config: "replicated" acknowledges once a replica has the write. @defaultValue "local" */
+  durability?: 'local' | 'replicated';
 }
 
 /**
@@ -72,6 +74,7 @@ export function chaosConfig(options: ChaosConfigOptions, worker = 'api'): Record
     },
   };
   if (options.retention) config.retention = options.retention;
+  if (options.durability) config.durability = options.durability;
   if (options.receiverUrl) {
     config.webhooks = { stripe: { type: 'stripe', secret: 'STRIPE_WEBHOOK_SECRET', retentionDays: options.webhookRetentionDays ?? 7 } };
     config.routes = [{ source: 'stripe', event: 'payment_intent.succeeded', trigger: 'paid' }];

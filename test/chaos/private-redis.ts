@@ -9,6 +9,8 @@ import { waitFor } from '../helpers/wait-for';
 export interface PrivateRedisOptions {
   /** AOF with `appendfsync always`: every write is on disk before Redis answers. @defaultValue false */
   aof?: boolean;
+  /** Start as a replica of the Redis on this loopback port. */
+  replicaOf?: number;
 }
 
 /**
@@ -46,6 +48,8 @@ export class PrivateRedis {
   async launch(): Promise<void> {
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--maxmemory-policy', 'noeviction'];
     args.push(...(this.options.aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
+    // Sentinel reconfigures replicas with CONFIG REWRITE-free commands, but a replica must announce a reachable address.
+    if (this.options.replicaOf !== undefined) args.push('--replicaof', '127.0.0.1', String(this.options.replicaOf), '--replica-announce-ip', '127.0.0.1');
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     // No redis-server on PATH: say so instead of timing out.
@@ -67,6 +71,15 @@ export class PrivateRedis {
     } finally {
       probe.disconnect();
     }
+  }
+
+  /** SIGSTOP / SIGCONT: the process hangs without closing its connections (a frozen machine, a network cut). */
+  freeze(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.child?.kill('SIGCONT');
   }
 
   /** SIGKILL: no shutdown, no last save; only what the AOF already holds survives. */

@@ -21,9 +21,12 @@ interface Service {
   depends_on?: Record<string, { condition?: string }> | string[];
   healthcheck?: { test?: string[] | string };
   env_file?: unknown;
+  entrypoint?: string[];
+  profiles?: string[];
 }
 
-const compose = parse(read('docker-compose.yml')) as { services: Record<string, Service> };
+// Merge keys (`<<: *sentinel`) as compose resolves them.
+const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, Service> };
 
 function service(name: string): Service {
   const found = compose.services[name];
@@ -92,6 +95,38 @@ describe('docker-compose.yml', () => {
 
     composeConfig.integrations.demo.baseUrl = example.integrations.demo.baseUrl;
     expect(composeConfig).toEqual(example);
+  });
+});
+
+describe('docker-compose.yml, profile "replicated" (Redis failover)', () => {
+  const optional = ['redis-replica-1', 'redis-replica-2', 'sentinel-1', 'sentinel-2', 'sentinel-3'];
+
+  it('keeps the replicas and sentinels out of a plain `docker compose up`', () => {
+    for (const name of optional) expect(service(name)).toMatchObject({ profiles: ['replicated'] });
+    for (const name of ['redis', 'api', 'worker', 'sandbox']) expect(compose.services[name]!.profiles).toBeUndefined();
+  });
+
+  it.each(['redis-replica-1', 'redis-replica-2'])('runs %s as a replica of redis, with AOF, noeviction and an address of its own', (name) => {
+    const command = commandLine(service(name));
+    expect(command).toMatch(/--replicaof\s+redis\s+6379/);
+    expect(command).toMatch(new RegExp(`--replica-announce-ip\\s+${name}(\\s|$)`));
+    expect(command).toMatch(/--appendfsync\s+always/);
+    expect(command).toMatch(/--maxmemory-policy\s+noeviction/);
+  });
+
+  it.each(['sentinel-1', 'sentinel-2', 'sentinel-3'])('runs %s watching redis as "mymaster" with a quorum of 2, on 26379', (name) => {
+    const script = commandLine(service(name));
+    expect(service(name).entrypoint).toEqual(['sh', '-c']);
+    expect(script).toMatch(/sentinel monitor mymaster redis 6379 2/);
+    expect(script).toMatch(/port 26379/);
+    expect(script).toMatch(/resolve-hostnames yes/);
+    expect(script).toMatch(/redis-server \/tmp\/sentinel\.conf --sentinel/);
+  });
+
+  it.each(['api', 'worker'])('lets %s take REDIS_SENTINELS from the environment, matching the sentinel services', (name) => {
+    expect(environment(service(name)).REDIS_SENTINELS).toBe('${REDIS_SENTINELS:-}');
+    const header = read('docker-compose.yml');
+    expect(header).toContain('REDIS_SENTINELS=sentinel-1:26379,sentinel-2:26379,sentinel-3:26379');
   });
 });
 

@@ -34,7 +34,7 @@ const AGENT_SCOPES: Record<string, string[]> = {
   [AGENT_KEYS.a]: ['tools:demo.*'],
   [AGENT_KEYS.b]: ['tools:demo.get*', 'events:read'],
   [AGENT_KEYS.c]: ['tools:*'],
-  [AGENT_KEYS.ops]: ['events:read', 'events:replay', 'integrations:read'],
+  [AGENT_KEYS.ops]: ['events:read', 'events:replay', 'integrations:read', 'audit:read', 'jobs:approve'],
 };
 
 let h: Harness;
@@ -71,6 +71,10 @@ const ROUTES: Row[] = [
   { route: 'get /v1/events', method: 'GET', path: '/v1/events', access: { kind: 'operator', scope: 'events:read' } },
   { route: 'get /v1/events/:id', method: 'GET', path: `/v1/events/${EVENT}`, access: { kind: 'operator', scope: 'events:read' } },
   { route: 'post /v1/events/:id/replay', method: 'POST', path: `/v1/events/${EVENT}/replay`, access: { kind: 'operator', scope: 'events:replay' } },
+  { route: 'get /v1/audit', method: 'GET', path: '/v1/audit', access: { kind: 'operator', scope: 'audit:read' } },
+  { route: 'get /v1/approvals', method: 'GET', path: '/v1/approvals', access: { kind: 'operator', scope: 'jobs:approve' } },
+  { route: 'post /v1/jobs/:id/approve', method: 'POST', path: '/v1/jobs/job_00000000000000000000000000000000/approve', access: { kind: 'operator', scope: 'jobs:approve' } },
+  { route: 'post /v1/jobs/:id/deny', method: 'POST', path: '/v1/jobs/job_00000000000000000000000000000000/deny', body: { reason: 'acl' }, access: { kind: 'operator', scope: 'jobs:approve' } },
 ];
 
 function send(row: Row, authorization: string | undefined): request.Test {

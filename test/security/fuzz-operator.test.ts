@@ -106,6 +106,34 @@ describe('fuzz: operator surface', () => {
     await fuzzEndpoint(h, 'events API', cases, { runs: RUNS, seed: SEED + 2 });
   });
 
+  it(`GET /v1/audit (${RUNS} cases)`, async () => {
+    const cases: fc.Arbitrary<FuzzCase> = fc
+      .record({ query: hostileQuery(['agent', 'tool', 'since', 'limit', 'cursor']), odd: rarely(oddMethod), auth: authorization(operatorTokens, [AGENT_KEYS.a, AGENT_KEYS.c]), extra: someHeaders(allAuth) })
+      .map((r) => ({ method: r.odd ?? 'GET', path: `/v1/audit${r.query}`, headers: headerList([['authorization', r.auth]], r.extra) }));
+    await fuzzEndpoint(h, 'audit API', cases, { runs: RUNS, seed: SEED + 20 });
+  });
+
+  it(`GET /v1/approvals, POST /v1/jobs/:id/approve and /deny (${RUNS} cases)`, async () => {
+    const target = fc.oneof(
+      hostileQuery(['limit']).map((q) => ({ method: 'GET', path: `/v1/approvals${q}` })),
+      fc
+        .tuple(fc.oneof(fc.constant('job_00000000000000000000000000000000'), hostileSegment), fc.constantFrom('approve', 'deny'))
+        .map(([id, verb]) => ({ method: 'POST', path: `/v1/jobs/${id}/${verb}` })),
+    );
+    const reason = objectWith({ reason: fc.constantFrom('"ok"', '""', `"${'r'.repeat(600)}"`, '1', 'null', '[]', '{}', '"\\u0000"') }, ['reason']);
+    const cases: fc.Arbitrary<FuzzCase> = fc
+      .record({
+        target,
+        odd: rarely(oddMethod),
+        auth: authorization(operatorTokens, [AGENT_KEYS.a, AGENT_KEYS.c]),
+        type: contentType,
+        extra: someHeaders(allAuth),
+        body: fc.option(spoiled(fc.oneof(reason, jsonText, deepText)), { nil: undefined }),
+      })
+      .map((r) => ({ method: r.odd ?? r.target.method, path: r.target.path, headers: headerList([['authorization', r.auth], ['content-type', r.type]], r.extra), ...(r.body ? { body: r.body } : {}) }));
+    await fuzzEndpoint(h, 'approvals API', cases, { runs: RUNS, seed: SEED + 21 });
+  });
+
   it(`GET /v1/integrations and PUT …/connections/:conn/token (${RUNS * 2} cases)`, async () => {
     const list: fc.Arbitrary<FuzzCase> = fc
       .record({ query: hostileQuery(['name', 'state']), odd: rarely(oddMethod), auth: authorization(operatorTokens, [AGENT_KEYS.a]), extra: someHeaders(allAuth) })

@@ -28,7 +28,7 @@ export function securityConfig(upstreamUrl = 'http://127.0.0.1:9', overrides: Re
       { id: 'agent-a', key: { secret: 'AGENT_A_KEY' }, scopes: ['tools:demo.*'] },
       { id: 'agent-b', key: { secret: 'AGENT_B_KEY' }, scopes: ['tools:demo.get*', 'events:read'] },
       { id: 'agent-c', key: { secret: 'AGENT_C_KEY' }, scopes: ['tools:*'] },
-      { id: 'agent-ops', key: { secret: 'OPS_KEY' }, scopes: ['events:read', 'events:replay', 'integrations:read'] },
+      { id: 'agent-ops', key: { secret: 'OPS_KEY' }, scopes: ['events:read', 'events:replay', 'integrations:read', 'audit:read', 'jobs:approve'] },
     ],
     admin: { token: { secret: 'BROKER_ADMIN_TOKEN' } },
     integrations: {

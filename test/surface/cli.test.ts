@@ -77,7 +77,7 @@ describe('broker CLI: usage', () => {
   it('prints help for every command, exit 0', async () => {
     const top = await cli(['--help']);
     expect(top.code).toBe(0);
-    for (const command of ['config check', 'jobs get', 'jobs retry', 'jobs retry-failed', 'events list', 'events show', 'events replay', 'keys hash']) {
+    for (const command of ['config check', 'jobs get', 'jobs retry', 'jobs retry-failed', 'events list', 'events show', 'events replay', 'keys hash', 'audit']) {
       expect(top.stdout).toContain(command);
       const help = await cli([...command.split(' '), '--help']);
       expect(help.code).toBe(0);
@@ -159,6 +159,8 @@ describe('broker jobs', () => {
     const run = await cli(['jobs', 'retry-failed', '--integration', 'demo']);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('retried 1 failed job(s) of demo');
+    const audited = json(await cli(['audit', '--limit', '500', '--json'])).entries as { jobId: string; event: string; by?: string; code?: string }[];
+    expect(audited.find((e) => e.jobId === id && e.event === 'retried')).toMatchObject({ by: 'operator', code: 'UPSTREAM_ERROR' });
     const done = await request(s.h.server).get(`/v1/jobs/${id}?waitMs=10000`).set(bearer(KEYS.a)).expect(200);
     expect(done.body).toMatchObject({ status: 'succeeded', attempts: 2, result: { id: 'c_flaky' } });
     expect(done.body.error).toBeUndefined();
@@ -241,5 +243,32 @@ describe('broker events', () => {
     const wrong = await cli(['events', 'list'], { BROKER_ADMIN_TOKEN: 'wrong' });
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain('401 UNAUTHENTICATED');
+  });
+});
+
+describe('broker audit', () => {
+  it("prints a job's audit trail, newest first, filtered and paged", async () => {
+    const submitted = await request(s.h.server).post('/v1/jobs').set(bearer(KEYS.a)).send({ tool: 'demo.getContact', input: { id: 'c_cli_audit' } }).expect(202);
+    const id = submitted.body.id as string;
+    await request(s.h.server).get(`/v1/jobs/${id}?waitMs=10000`).set(bearer(KEYS.a)).expect(200);
+    const trail = await waitFor(
+      async () => {
+        const run = await cli(['audit', '--agent', 'agent-a', '--tool', 'demo.*', '--limit', '500', '--json']);
+        const entries = (json(run).entries as { jobId: string; event: string }[]).filter((e) => e.jobId === id);
+        return entries.some((e) => e.event === 'succeeded') ? entries.map((e) => e.event) : undefined;
+      },
+      { what: "the job's succeeded entry" },
+    );
+    expect(trail).toEqual(['succeeded', 'call', 'submitted']);
+
+    const human = await cli(['audit', '--since', '2000-01-01T00:00:00Z', '--limit', '1']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^\S+Z {2}\S+ +job_/);
+    expect(human.stdout).toContain('more: --cursor ');
+    const help = await cli(['audit', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: broker audit');
+    for (const args of [['audit', '--since', 'yesterday'], ['audit', '--limit', '0'], ['audit', 'extra']]) expect((await cli(args)).code).toBe(2);
+    expect((await cli(['audit'], { BROKER_ADMIN_TOKEN: 'wrong' })).stderr).toContain('401 UNAUTHENTICATED');
   });
 });

@@ -100,7 +100,7 @@ describe('OpenAPI document', () => {
   });
 
   it('covers the contract surfaces by name', () => {
-    for (const path of ['/v1/tools', '/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/retry', '/v1/events', '/v1/events/{id}', '/v1/events/{id}/replay', '/v1/integrations', '/hooks/{source}', '/admin/queues', '/metrics', '/mcp', '/healthz', '/readyz', '/openapi.json', '/docs']) {
+    for (const path of ['/v1/tools', '/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/retry', '/v1/events', '/v1/events/{id}', '/v1/events/{id}/replay', '/v1/audit', '/v1/integrations', '/hooks/{source}', '/admin/queues', '/metrics', '/mcp', '/healthz', '/readyz', '/openapi.json', '/docs']) {
       expect(doc.paths[path]).toBeDefined();
     }
     const ids = Object.values(doc.paths).flatMap((item) => Object.values(item).map((op) => op.operationId)).filter(Boolean);

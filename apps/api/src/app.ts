@@ -1,6 +1,6 @@
 import express from 'express';
 import type { RedisClient } from '@broker/shared';
-import { createMetrics, EventStore, JobStore, oauthConnectionState, redisKeys, type BrokerConfig, type Logger, type Metrics, type SecretsProvider } from '@broker/shared';
+import { AuditTrail, createMetrics, EventStore, JobStore, oauthConnectionState, redisKeys, type BrokerConfig, type Logger, type Metrics, type SecretsProvider } from '@broker/shared';
 import { createCatalogue } from '@broker/tools/catalogue';
 import type { EgressProxy } from '@broker/tools/http';
 import { agentAuth, agentResolver } from './auth/agent-auth';
@@ -9,10 +9,11 @@ import { adminAuth, adminTokenChecker, operatorAuth } from './auth/operator-auth
 import type { ApiContext } from './context';
 import { accessLog } from './http/access-log';
 import { errorHandler } from './http/error-handler';
-import { jsonBody } from './http/json-body';
+import { jsonBody, optionalJsonBody } from './http/json-body';
 import { methodNotAllowed, notFound } from './http/not-found';
 import { requestId } from './http/request-id';
 import { securityHeaders } from './http/security-headers';
+import { ApprovalHolds } from './jobs/approval-holds';
 import { createCallbackQueue } from './jobs/callbacks';
 import { JobEventHub } from './jobs/job-events';
 import { mcpOriginCheck } from './mcp/mcp-origin';
@@ -20,17 +21,23 @@ import { mcpEndpoint } from './mcp/mcp-route';
 import { createToolQueues } from './jobs/queues';
 import { agentRateLimit } from './limits/agent-rate-limit';
 import { DailyJobCaps } from './limits/daily-job-caps';
+import { SpendCaps } from './limits/spend-caps';
 import { httpMetrics } from './metrics/http-metrics';
 import { metricsAuth } from './metrics/metrics-auth';
 import { metricsRoute } from './metrics/metrics-route';
 import { queueDepthSource } from './metrics/queue-depths';
 import { createOAuthContext } from './oauth/oauth-context';
 import { withRedisDeadline } from './redis/deadline';
+import { assertDurabilitySupported } from './redis/replicated';
+import { approveJob } from './routes/approve-job';
 import { cancelJob } from './routes/cancel-job';
+import { denyJob } from './routes/deny-job';
+import { listApprovals } from './routes/list-approvals';
 import { docsPage } from './routes/docs';
 import { getEvent } from './routes/get-event';
 import { getJob } from './routes/get-job';
 import { healthz } from './routes/healthz';
+import { listAudit } from './routes/list-audit';
 import { listIntegrations } from './routes/list-integrations';
 import { listEvents } from './routes/list-events';
 import { listTools } from './routes/list-tools';
@@ -83,8 +90,10 @@ const SUBSCRIBE_WAIT_MS = 1000;
 /** Builds the agent API. Nothing here calls an external API: jobs go to the workers through Redis. */
 export async function createApi(deps: ApiDeps): Promise<Api> {
   const { config, redis, subscriber, secrets, logger, prefix } = deps;
+  assertDurabilitySupported(config, redis);
   const keys = redisKeys(prefix);
   const events = new JobEventHub(subscriber, keys.jobEvents, logger);
+  const metrics = deps.metrics ?? createMetrics();
   const ctx: ApiContext = {
     config,
     catalogue: createCatalogue(config),
@@ -94,10 +103,13 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
     events,
     redis,
     logger,
-    metrics: deps.metrics ?? createMetrics(),
+    metrics,
     eventStore: new EventStore(redis, keys),
     triggers: createTriggerQueue(redis, prefix, logger),
     dailyJobCaps: new DailyJobCaps(config, redis, keys, logger),
+    approvals: new ApprovalHolds(config, redis, keys, logger),
+    spendCaps: new SpendCaps(config, redis, keys, logger),
+    audit: new AuditTrail(redis, keys, { retentionDays: config.retention.auditDays, logger, metrics }),
   };
 
   await withRedisDeadline(events.start(), SUBSCRIBE_WAIT_MS).catch((err: unknown) => {
@@ -127,6 +139,11 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
   app.route('/v1/jobs').post(auth, ...jsonBody(), submitJob(ctx)).all(methodNotAllowed(['POST']));
   app.route('/v1/jobs/:id').get(auth, getJob(ctx)).delete(auth, cancelJob(ctx)).all(methodNotAllowed(['GET', 'DELETE']));
   app.route('/v1/jobs/:id/retry').post(auth, retryJob(ctx)).all(methodNotAllowed(['POST']));
+  // Approval holds: the admin token, or an agent key with `jobs:approve` (never on its own jobs).
+  const approvers = [operatorAuth(isAdmin, resolveAgent, 'jobs:approve'), limitAgents];
+  app.route('/v1/jobs/:id/approve').post(approvers, ...optionalJsonBody(), approveJob(ctx)).all(methodNotAllowed(['POST']));
+  app.route('/v1/jobs/:id/deny').post(approvers, ...optionalJsonBody(), denyJob(ctx)).all(methodNotAllowed(['POST']));
+  app.route('/v1/approvals').get(approvers, listApprovals(ctx)).all(methodNotAllowed(['GET']));
   // Webhooks: the raw body is read inside the route, with the source's limit, never parsed before it is verified.
   app.route('/hooks/:source').post(receiveWebhook(ctx, secrets, { keys })).all(methodNotAllowed(['POST']));
   const allQueues = [...ctx.queues.values(), ctx.triggers, ctx.callbacks];
@@ -160,6 +177,7 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
 
   app.route('/v1/events').get(operatorAuth(isAdmin, resolveAgent, 'events:read'), limitAgents, listEvents(ctx)).all(methodNotAllowed(['GET']));
   app.route('/v1/events/:id').get(operatorAuth(isAdmin, resolveAgent, 'events:read'), limitAgents, getEvent(ctx)).all(methodNotAllowed(['GET']));
+  app.route('/v1/audit').get(operatorAuth(isAdmin, resolveAgent, 'audit:read'), limitAgents, listAudit(ctx)).all(methodNotAllowed(['GET']));
   app
     .route('/v1/events/:id/replay')
     .post(operatorAuth(isAdmin, resolveAgent, 'events:replay'), limitAgents, replayEvent(ctx))
@@ -175,6 +193,7 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
       await Promise.all([...ctx.queues.values()].map((q) => q.close()));
       await ctx.triggers.close();
       await ctx.callbacks.close();
+      await ctx.approvals.close();
     })());
 
   return { app, close, waiting: () => events.waiting, metrics: ctx.metrics };

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfigFile, secretsSettingsFromEnv, type BrokerConfig, type SecretsSettings } from '@broker/shared';
+import { ConfigError, loadConfigFile, secretsSettingsFromEnv, sentinelSettingsFromEnv, type BrokerConfig, type SecretsSettings, type SentinelSettings } from '@broker/shared';
 import { egressProxyFromEnv, type EgressProxy } from '@broker/tools/http';
 
 /**
@@ -15,6 +15,8 @@ export interface ApiSettings {
    * seed URLs in REDIS_URL. @defaultValue false
    */
   redisCluster: boolean;
+  /** REDIS_SENTINELS / REDIS_SENTINEL_NAME: find the primary through Sentinel. @defaultValue none */
+  redisSentinel: SentinelSettings | undefined;
   /** @defaultValue 8080 */
   port: number;
   /**
@@ -79,6 +81,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ApiSettings 
 
   const { settings: secrets, problems: secretProblems } = secretsSettingsFromEnv(env);
   problems.push(...secretProblems);
+  const { settings: redisSentinel, problems: sentinelProblems } = sentinelSettingsFromEnv(env);
+  problems.push(...sentinelProblems);
 
   const redisPrefix = env.BROKER_REDIS_PREFIX ?? 'broker';
   // BullMQ and our key builders join with ':'; an empty prefix would write keys at the root.
@@ -94,6 +98,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ApiSettings 
     config,
     redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     redisCluster: env.REDIS_CLUSTER === 'true' || (env.REDIS_URL ?? '').includes(','),
+    redisSentinel,
     port,
     host,
     logLevel: env.LOG_LEVEL ?? 'info',

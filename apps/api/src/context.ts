@@ -1,9 +1,11 @@
 import type { RedisClient } from '@broker/shared';
-import type { BrokerConfig, EventStore, JobStore, Logger, Metrics } from '@broker/shared';
+import type { AuditTrail, BrokerConfig, EventStore, JobStore, Logger, Metrics } from '@broker/shared';
 import type { Catalogue } from '@broker/tools/catalogue';
+import type { ApprovalHolds } from './jobs/approval-holds';
 import type { CallbackQueue } from './jobs/callbacks';
 import type { JobEventHub } from './jobs/job-events';
 import type { DailyJobCaps } from './limits/daily-job-caps';
+import type { SpendCaps } from './limits/spend-caps';
 import type { ToolQueue } from './jobs/queues';
 import type { TriggerQueue } from './webhooks/trigger-queue';
 
@@ -28,4 +30,10 @@ export interface ApiContext {
   triggers: TriggerQueue;
   /** Cost guard: each agent's jobs per UTC day per tool glob (`agents[].dailyJobCaps`). */
   dailyJobCaps: DailyJobCaps;
+  /** Approval holds (config `approvals`): which submissions wait for an operator, and their alerts. */
+  approvals: ApprovalHolds;
+  /** Spend guard: the sum of an input field per UTC day per tool glob (`agents[].spendCaps`). */
+  spendCaps: SpendCaps;
+  /** The audit trail: the api records submissions, cancels, retries and approval decisions (`GET /v1/audit` reads it). */
+  audit: AuditTrail;
 }

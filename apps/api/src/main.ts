@@ -38,8 +38,9 @@ async function main(): Promise<void> {
   const settings = settingsOrExit();
   const logger = createLogger({ name: 'api', level: settings.logLevel });
 
-  const redis = createRedis(settings.redisUrl, 'producer', 'broker-api', { cluster: settings.redisCluster });
-  const subscriber = createRedis(settings.redisUrl, 'subscriber', 'broker-api-events', { cluster: settings.redisCluster });
+  const topology = { cluster: settings.redisCluster, sentinel: settings.redisSentinel };
+  const redis = createRedis(settings.redisUrl, 'producer', 'broker-api', topology);
+  const subscriber = createRedis(settings.redisUrl, 'subscriber', 'broker-api-events', topology);
   logRedisErrors(redis, 'producer', logger);
   logRedisErrors(subscriber, 'subscriber', logger);
 

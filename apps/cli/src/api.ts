@@ -18,16 +18,17 @@ function credentialOf(settings: CliSettings, caller: Caller): string {
 
 /**
  * Calls the running API (`BROKER_URL`) as an operator (`BROKER_ADMIN_TOKEN`)
- * or, with `caller: 'agent'`, as an agent (`BROKER_AGENT_KEY`).
+ * or, with `caller: 'agent'`, as an agent (`BROKER_AGENT_KEY`); `payload` is sent as the JSON body.
  * A refusal becomes a {@link CommandError} quoting the problem's code and detail.
  */
-export async function callApi<T>(settings: CliSettings, method: string, path: string, caller: Caller = 'admin'): Promise<T> {
+export async function callApi<T>(settings: CliSettings, method: string, path: string, caller: Caller = 'admin', payload?: unknown): Promise<T> {
   const credential = credentialOf(settings, caller);
   let res: Response;
   try {
     res = await fetch(`${settings.brokerUrl}${path}`, {
       method,
-      headers: { Authorization: `Bearer ${credential}`, Accept: 'application/json' },
+      headers: { Authorization: `Bearer ${credential}`, Accept: 'application/json', ...(payload !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      ...(payload !== undefined ? { body: JSON.stringify(payload) } : {}),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
   } catch (err) {

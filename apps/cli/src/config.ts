@@ -1,3 +1,4 @@
+import { sentinelSettingsFromEnv } from '@broker/shared';
 /**
  * Everything the CLI takes from its environment. The only file that reads
  * `process.env`; commands receive {@link CliSettings}.
@@ -10,6 +11,8 @@ export interface CliSettings {
    * seed URLs in REDIS_URL. @defaultValue false
    */
   redisCluster: boolean;
+  /** REDIS_SENTINELS / REDIS_SENTINEL_NAME: find the primary through Sentinel (a bad value is reported when Redis is used). */
+  redisSentinel: ReturnType<typeof sentinelSettingsFromEnv>;
   /** Must match the api's and workers' prefix. @defaultValue "broker" */
   redisPrefix: string;
   /** The config file (`jobs retry-failed` checks the integration against it when set). */
@@ -26,6 +29,7 @@ export function loadCliSettings(env: NodeJS.ProcessEnv = process.env): CliSettin
   return {
     redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
     redisCluster: env.REDIS_CLUSTER === 'true' || (env.REDIS_URL ?? '').includes(','),
+    redisSentinel: sentinelSettingsFromEnv(env),
     redisPrefix: env.BROKER_REDIS_PREFIX || 'broker',
     configPath: env.BROKER_CONFIG || undefined,
     brokerUrl: (env.BROKER_URL || 'http://127.0.0.1:8080').replace(/\/+$/, ''),

@@ -2,6 +2,10 @@
 import { ConfigError } from '@broker/shared';
 import { COMMON_OPTIONS, parseCommandArgs, type OptionSpec } from './args';
 import type { Command, Io } from './command';
+import { audit } from './commands/audit';
+import { approvalsApprove } from './commands/approvals-approve';
+import { approvalsDeny } from './commands/approvals-deny';
+import { approvalsList } from './commands/approvals-list';
 import { configCheck } from './commands/config-check';
 import { eventsList } from './commands/events-list';
 import { eventsReplay } from './commands/events-replay';
@@ -13,14 +17,14 @@ import { keysHash } from './commands/keys-hash';
 import { loadCliSettings } from './config';
 import { CommandError, EXIT, UsageError } from './errors';
 
-const COMMANDS: Command[] = [configCheck, jobsGet, jobsRetry, jobsRetryFailed, eventsList, eventsShow, eventsReplay, keysHash];
+const COMMANDS: Command[] = [configCheck, jobsGet, jobsRetry, jobsRetryFailed, eventsList, eventsShow, eventsReplay, keysHash, audit, approvalsList, approvalsApprove, approvalsDeny];
 
 const ENVIRONMENT = `Environment:
   REDIS_URL            Redis (jobs get, jobs retry-failed)    default redis://127.0.0.1:6379
   BROKER_REDIS_PREFIX  key prefix of the api and workers      default broker
   BROKER_CONFIG        config file (jobs retry-failed checks the integration)
-  BROKER_URL           the running API (events …, jobs retry) default http://127.0.0.1:8080
-  BROKER_ADMIN_TOKEN   the operators' token (events …)
+  BROKER_URL           the running API (events …, audit, approvals …, jobs retry) default http://127.0.0.1:8080
+  BROKER_ADMIN_TOKEN   the operators' token (events …, audit, approvals …)
   BROKER_AGENT_KEY     the key of the agent owning the job (jobs retry)
 
 Exit codes: 0 ok, 1 the command failed, 2 wrong usage.`;
@@ -63,12 +67,14 @@ const processIo = (json: boolean): Io => ({
 
 /** Runs the CLI; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const [group, name, ...rest] = argv;
+  // A one-word command (`broker audit …`) takes everything after its name.
+  const single = COMMANDS.find((c) => c.path === argv[0]);
+  const [group, name, ...rest] = single ? [single.path, single.path, ...argv.slice(1)] : argv;
   if (group === undefined || group === '--help' || group === '-h' || group === 'help') {
     process.stdout.write(`${overview()}\n`);
     return group === undefined ? EXIT.usage : EXIT.ok;
   }
-  const command = COMMANDS.find((c) => c.path === `${group} ${name ?? ''}`);
+  const command = single ?? COMMANDS.find((c) => c.path === `${group} ${name ?? ''}`);
   if (!command) {
     const known = COMMANDS.some((c) => c.path.startsWith(`${group} `));
     if (known && (name === undefined || name === '--help' || name === '-h')) {

@@ -35,7 +35,8 @@ function connected(redis: RedisClient, url: string): Promise<void> {
 
 /** Runs `work` with a fail-fast connection, always closed afterwards. */
 export async function withRedis<T>(settings: CliSettings, work: (redis: RedisClient) => Promise<T>): Promise<T> {
-  const redis = createRedis(settings.redisUrl, 'producer', 'broker-cli', { cluster: settings.redisCluster });
+  if (settings.redisSentinel.problems.length > 0) throw new CommandError(settings.redisSentinel.problems.join('; '));
+  const redis = createRedis(settings.redisUrl, 'producer', 'broker-cli', { cluster: settings.redisCluster, sentinel: settings.redisSentinel.settings });
   redis.on('error', () => undefined);
   try {
     await connected(redis, settings.redisUrl);

@@ -1,4 +1,4 @@
-import { createSecretsProvider, loadConfigFile, secretsSettingsFromEnv, type BrokerConfig, type SecretsProvider } from '@broker/shared';
+import { createSecretsProvider, loadConfigFile, secretsSettingsFromEnv, sentinelSettingsFromEnv, type BrokerConfig, type SecretsProvider, type SentinelSettings } from '@broker/shared';
 import { egressProxyFromEnv, vaultHttp, type EgressProxy } from '@broker/tools';
 
 /** Everything the worker process reads from its environment, read once, here. */
@@ -11,6 +11,8 @@ export interface WorkerSettings {
    * seed URLs in REDIS_URL. @defaultValue false
    */
   redisCluster: boolean;
+  /** REDIS_SENTINELS / REDIS_SENTINEL_NAME: find the primary through Sentinel. @defaultValue none */
+  redisSentinel: SentinelSettings | undefined;
   prefix: string;
   logLevel: string;
   secrets: SecretsProvider;
@@ -49,12 +51,15 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettin
   if (!configPath) throw new Error('BROKER_CONFIG must name the config file (see broker.config.example.json)');
   const secrets = secretsSettingsFromEnv(env);
   if (secrets.problems.length > 0) throw new Error(secrets.problems.join('; '));
+  const sentinel = sentinelSettingsFromEnv(env);
+  if (sentinel.problems.length > 0) throw new Error(sentinel.problems.join('; '));
   const egressProxy = egressProxyFromEnv(env);
   return {
     config: loadConfigFile(configPath),
     configPath,
     redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     redisCluster: env.REDIS_CLUSTER === 'true' || (env.REDIS_URL ?? '').includes(','),
+    redisSentinel: sentinel.settings,
     prefix: env.BROKER_REDIS_PREFIX ?? 'broker',
     logLevel: env.LOG_LEVEL ?? 'info',
     // Vault is reached like any upstream: through the egress proxy, unless NO_PROXY names it.

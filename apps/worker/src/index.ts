@@ -2,6 +2,7 @@ export { createWorkerApp, type WorkerApp, type WorkerAppDeps } from './worker-ap
 export { readSettings as readWorkerSettings, type WorkerSettings } from './config';
 export { decideTry, fullJitter, type TryDecision, type TryFacts } from './tool-jobs/decide-try';
 export { CallHeldBack } from './tool-jobs/call-held-back';
+export { endHold, APPROVAL_EXPIRED_ERROR } from './tool-jobs/end-hold';
 export { callAdmission, MAX_IN_TRY_GATE_WAIT_MS } from './tool-jobs/call-admission';
 export { CallGate, admissionMargin, throttleScope, PRE_ADMISSION_FRESH_MS } from './limits/call-gate';
 export { createCallbackWorker, type CallbackWorker } from './callbacks/callback-worker';

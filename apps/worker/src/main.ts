@@ -13,7 +13,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const logger = createLogger({ name: 'worker', level: settings.logLevel });
-  const redis = createRedis(settings.redisUrl, 'worker', 'broker-worker', { cluster: settings.redisCluster });
+  const redis = createRedis(settings.redisUrl, 'worker', 'broker-worker', { cluster: settings.redisCluster, sentinel: settings.redisSentinel });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const app = createWorkerApp({
     config: settings.config,

@@ -1,8 +1,10 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { RedisClient } from '@broker/shared';
 import {
+  AuditTrail,
   bullPrefix,
   BACKOFF_TYPE,
+  commitSpend,
   CorrelationStore,
   createMetrics,
   EventStore,
@@ -18,8 +20,10 @@ import {
 } from '@broker/shared';
 import { createIntegrationClients, createToolRegistry, ToolError, type EgressProxy, type ToolRegistry } from '@broker/tools';
 import { responseObservers } from './alerts/deprecation-watch';
+import { createAlertRequestWorker } from './alerts/alert-requests';
 import { createEscalations, type EscalationKit } from './alerts/escalation-wiring';
 import { AsyncWaits } from './async-tools/async-waits';
+import { JobAudit } from './audit/job-audit';
 import { createCallbackWorker, type CallbackWorker } from './callbacks/callback-worker';
 import { callbackResender, FinishReportingJobStore, jobFinishedListener, type JobFinishedDeps } from './callbacks/job-finished';
 import { AdaptiveLimits } from './limits/adaptive-limits';
@@ -94,11 +98,15 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
   const queues = new Map<string, Queue>();
   const escalation = createEscalations({ config, redis, prefix, keys, secrets: deps.secrets, logger, metrics }, { tools: () => queues.values(), callbacks: callbacks?.queue });
   const { escalations } = escalation;
-  // Every job this worker finishes is counted, and its callback queued, where the record turns terminal.
+  // Alerts the api asks for (approval_requested): it never calls out itself.
+  const alertRequests = createAlertRequestWorker({ config, redis, prefix, store: new JobStore(redis, keys, storeOptions), alerter: escalation.alerter, logger });
+  const audit = new JobAudit(new AuditTrail(redis, keys, { retentionDays: config.retention.auditDays, logger, metrics }));
+  // Every job this worker finishes is counted, audited, and its callback queued, where the record turns terminal.
   const finishing: JobFinishedDeps = {
     redis,
     keys,
     metrics,
+    audit,
     observe: (job) => escalations.jobFinished(job),
     ...(callbacks ? { enqueueCallback: (id: string, retries: number) => callbacks.enqueue(id, retries) } : {}),
   };
@@ -131,10 +139,11 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
     metrics,
     escalations,
     resendCallback: callbackResender(finishing),
+    audit,
     observers: (name, connection, tool, log) =>
       responseObservers(adaptive.observer(name, config.integrations[name]!, connection, log), escalation.deprecations.observer(name, tool.name, tool.apiVersion, log)).onResponse,
   });
-  const processor = createToolJobProcessor({
+  const processTry = createToolJobProcessor({
     config,
     registry,
     clients,
@@ -149,7 +158,17 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
     asyncWaits,
     escalations,
     deprecations: escalation.deprecations,
+    audit,
+    commitSpend: (job) => commitSpend(redis, keys, job),
   });
+  // A run that did not end its job (a retry, a deferral, an async wait) writes its held audit entries as it returns.
+  const processor = async (job: Job<ToolJobData>, token?: string) => {
+    try {
+      return await processTry(job, token);
+    } finally {
+      audit.flush(job.id!);
+    }
+  };
 
   for (const [name, integration] of Object.entries(config.integrations)) {
     const worker = new Worker<ToolJobData>(integrationQueueName(name), processor, {
@@ -204,13 +223,15 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
     escalation,
     async ready() {
       await triggers?.ready();
-      await Promise.all([...workers.values(), ...(callbacks ? [callbacks.worker] : [])].map((w) => w.waitUntilReady()));
+      await Promise.all([...workers.values(), ...(callbacks ? [callbacks.worker] : []), ...(alertRequests ? [alertRequests] : [])].map((w) => w.waitUntilReady()));
       escalation.start();
     },
     close() {
       closing ??= (async () => {
         await Promise.all([...workers.values()].map((w) => w.close()));
         await triggers?.close();
+        // Before the alerter settles: a request being read may still raise an alert.
+        await alertRequests?.close();
         // Before the callbacks queue closes: the monitor reads it; after the workers: their last jobs may raise alerts.
         await escalation.close();
         // After the tool workers: their last jobs may still queue callbacks.

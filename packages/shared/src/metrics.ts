@@ -174,6 +174,12 @@ export function createMetrics(options: { defaultMetrics?: boolean; prefix?: stri
       labelNames: ['kind', 'outcome'] as const,
       registers,
     }),
+    auditWriteFailures: new Counter({
+      name: 'broker_audit_write_failures_total',
+      help: 'Audit trail entries that could not be written (the job went on without them), by event.',
+      labelNames: ['event'] as const,
+      registers,
+    }),
     queueJobs: new Gauge({
       name: 'broker_queue_jobs',
       help: 'Jobs per queue and state, read when scraped.',

@@ -13,6 +13,9 @@ export const TRIGGERS_QUEUE = 'triggers';
 /** Signed POSTs of finished jobs to their `callbackUrl`. */
 export const CALLBACKS_QUEUE = 'callbacks';
 
+/** Alerts the api asks the worker's alerter to raise (`approval_requested`): the api never calls out itself. */
+export const ALERT_REQUESTS_QUEUE = 'alert-requests';
+
 /**
  * The BullMQ `prefix` of queue `queueName`: the broker's prefix plus a hash tag
  * of the queue's own name. BullMQ's scripts touch many keys of one queue at a

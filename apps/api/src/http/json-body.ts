@@ -27,3 +27,16 @@ const requireJsonType: RequestHandler = (req, _res, next) => {
 export function jsonBody(): RequestHandler[] {
   return [requireJsonType, express.json({ limit: MAX_BODY_BYTES, strict: false, type: JSON_TYPES }), limitJsonDepth];
 }
+
+/**
+ * {@link jsonBody} for routes whose body may be left out entirely (approve,
+ * deny): a request with no body bytes (`Content-Length: 0`, or neither it nor
+ * `Transfer-Encoding`, as `curl -X POST` sends) skips the type check and
+ * the parser; any body at all goes through both.
+ */
+export function optionalJsonBody(): RequestHandler[] {
+  const parse = jsonBody();
+  const noBody = (req: Parameters<RequestHandler>[0]) =>
+    req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0');
+  return parse.map((step): RequestHandler => (req, res, next) => (noBody(req) ? next() : step(req, res, next)));
+}

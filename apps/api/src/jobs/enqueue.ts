@@ -29,6 +29,16 @@ export interface EnqueueRequest {
  */
 export const SETTLE_UNCONFIRMED_MS = 60_000;
 
+/**
+ * A held job's BullMQ job is delayed until its hold runs out (computed at each
+ * add, so a re-add keeps the original deadline): no worker sees it before an
+ * approval promotes it, and the worker that takes it at the deadline expires it.
+ */
+function withHold(options: ToolJobOptions, record: JobRecord): ToolJobOptions {
+  if (record.status !== 'awaiting_approval' || !record.hold) return options;
+  return { ...options, delay: Math.max(0, Date.parse(record.hold.expiresAt) - Date.now()) };
+}
+
 /** Logged when an unkeyed job was answered 503 and runs all the same. */
 const RAN_DESPITE_503 = 'a job answered 503 was taken by a worker before it could be withdrawn; a resubmission without an Idempotency-Key runs it again';
 
@@ -63,7 +73,7 @@ async function untilAnswered<T>(attempt: () => Promise<T>, queue: ToolQueue, giv
 async function ensureQueued(store: JobStore, record: JobRecord, add: () => Promise<unknown>): Promise<EnqueueFate> {
   const current = await store.get(record.id);
   if (!current) return 'withdrawn';
-  if (current.status === 'queued') await add();
+  if (current.status === 'queued' || current.status === 'awaiting_approval') await add();
   return 'kept';
 }
 
@@ -100,7 +110,7 @@ async function withdraw(store: JobStore, record: JobRecord): Promise<EnqueueFate
 export async function enqueueJob(store: JobStore, queue: ToolQueue, request: EnqueueRequest, logger: Logger): Promise<EnqueueOutcome> {
   const { record, options, claim } = request;
   const data: ToolJobData = request.requestId ? { ...request.data, requestId: request.requestId } : request.data;
-  const add = () => queue.add(record.tool, data, options(record.id));
+  const add = () => queue.add(record.tool, data, withHold(options(record.id), record));
 
   if (!claim) {
     const started = Date.now();
@@ -164,13 +174,16 @@ export async function enqueueJob(store: JobStore, queue: ToolQueue, request: Enq
 
   const original = await store.get(outcome.id);
   if (!original) return { kind: 'vanished' };
-  if (original.status === 'queued') {
+  if (original.status === 'queued' || original.status === 'awaiting_approval') {
     // The first request's enqueue may not have been confirmed, or it died
     // between writing the record and adding the job. The fingerprint matched,
     // so this request's data is the original's; BullMQ ignores a jobId it
     // already holds, so this is a no-op in the normal case and heals the job
-    // otherwise, before the agent is told it exists.
-    await queue.add(original.tool, data, options(original.id));
+    // otherwise, before the agent is told it exists. A held job is re-added
+    // delayed to its own hold's end.
+    // Its spend day is the original's: this request reserved nothing (a known key), or gives it back.
+    const { spendDay: _day, ...same } = data;
+    await queue.add(original.tool, original.spendDay ? { ...same, spendDay: original.spendDay } : same, withHold(options(original.id), original));
   }
   return { kind: 'replayed', record: original };
 }

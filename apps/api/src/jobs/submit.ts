@@ -18,7 +18,9 @@ import type { ToolDescriptor } from '@broker/tools/catalogue';
 import type { AuthenticatedAgent } from '../auth/agent-auth';
 import type { ApiContext } from '../context';
 import { withRedisDeadline } from '../redis/deadline';
-import type { DailyJobReservation } from '../limits/daily-job-caps';
+import { awaitReplica } from '../redis/replicated';
+import { reserveCostGuards, type CostReservation } from '../limits/cost-guards';
+import { auditHeld, auditSubmitted } from './audit-events';
 import { checkCallbackUrl } from './callback-url';
 import { enqueueJob, type EnqueueOutcome } from './enqueue';
 import { UnconfirmedEnqueueError } from './unconfirmed-enqueue-error';
@@ -52,20 +54,20 @@ async function jobErrors(ctx: ApiContext, tool: ToolDescriptor, body: SubmitJobB
 }
 
 /**
- * Gives a counted daily-cap slot back when no job came of it (a concurrent
+ * Gives a counted daily-cap slot and spend cap amounts back when no job came of it (a concurrent
  * duplicate replayed, a reused key, a failed write). Chained inside the work,
  * so it happens even when the request stopped waiting (see withRedisDeadline).
  * An unconfirmed enqueue gives it back only once its job is known withdrawn:
  * a kept job runs, and counts.
  */
-function settle(reservation: DailyJobReservation, work: Promise<EnqueueOutcome>, logger: Logger): Promise<EnqueueOutcome> {
-  const release = () =>
-    reservation.release().catch((err: unknown) => {
-      logger.warn({ err: (err as Error).message }, 'could not give back a daily job cap slot');
+function settle(reservation: CostReservation, work: Promise<EnqueueOutcome>, logger: Logger): Promise<EnqueueOutcome> {
+  const release = (replayed = false) =>
+    reservation.release(replayed).catch((err: unknown) => {
+      logger.warn({ err: (err as Error).message }, 'could not give back a daily job cap slot or spend cap amount');
     });
   return work.then(
     async (outcome) => {
-      if (outcome.kind !== 'created') await release();
+      if (outcome.kind !== 'created') await release(outcome.kind === 'replayed');
       return outcome;
     },
     async (err: unknown) => {
@@ -107,6 +109,7 @@ export type SubmitOutcome = { kind: 'created' | 'replayed'; record: JobRecord };
  * job. Every refusal is a {@link ProblemError} with a stable code.
  */
 export async function submitToolJob(ctx: ApiContext, agent: AuthenticatedAgent, request: SubmitRequest): Promise<SubmitOutcome> {
+  const startedAt = performance.now();
   const { catalogue, config, queues, store, logger } = ctx;
   const parsed = submitJobBodySchema.safeParse(request.body);
   if (!parsed.success) {
@@ -125,7 +128,9 @@ export async function submitToolJob(ctx: ApiContext, agent: AuthenticatedAgent, 
       { pointer: '/connection', message: `not among this agent's connections` },
     ]);
   }
-  const errors = await jobErrors(ctx, tool, body, connection);
+  // A capped tool's amount is part of the job's validity (spend caps, README "Spend caps").
+  const spend = ctx.spendCaps.measure(agent.id, tool.name, body);
+  const errors = [...(await jobErrors(ctx, tool, body, connection)), ...spend.errors];
   if (errors.length > 0) throw new ProblemError('VALIDATION_ERROR', 'The job was not queued.', errors);
 
   const integration = config.integrations[tool.integration];
@@ -135,18 +140,23 @@ export async function submitToolJob(ctx: ApiContext, agent: AuthenticatedAgent, 
 
   const key = request.idempotencyKey;
   const keyHash = key ? idempotencyKeyHash(key) : undefined;
+  const createdAt = new Date();
   const record: JobRecord = {
     // With a key, the id carries the key's slot tag: CREATE writes both in one script (Redis Cluster).
     id: newJobId(randomUUID(), keyHash === undefined ? undefined : idempotencySlotTag(agent.id, keyHash)),
     tool: tool.name,
     status: 'queued',
     attempts: 0,
-    createdAt: new Date().toISOString(),
+    createdAt: createdAt.toISOString(),
     agentId: agent.id,
     integration: tool.integration,
     connection,
   };
   if (body.callbackUrl !== undefined) record.callbackUrl = body.callbackUrl;
+  // Approval holds (config `approvals`): a job the first matching rule holds waits in
+  // awaiting_approval, its BullMQ job delayed to the hold's end, until an operator decides.
+  const hold = ctx.approvals.holdFor(body, tool.name, agent.id, createdAt);
+  if (hold) Object.assign(record, { status: 'awaiting_approval', hold });
   const data: ToolJobData = { tool: tool.name, integration: tool.integration, input: body.input, connection, agentId: agent.id };
   const claim = key && keyHash !== undefined && {
     key: keyHash,
@@ -154,8 +164,14 @@ export async function submitToolJob(ctx: ApiContext, agent: AuthenticatedAgent, 
     ttlSeconds: config.retention.idempotencySeconds,
   };
 
-  // Cost guard first: a job over its agent's daily cap is refused before anything is written.
-  const reservation = await withRedisDeadline(ctx.dailyJobCaps.reserve(agent.id, tool.name, claim ? claim.key : undefined));
+  // Cost guards first: a job over its agent's daily job cap or spend cap is refused before anything is written.
+  const reservation = await reserveCostGuards(
+    ctx,
+    { agentId: agent.id, tool: tool.name, jobId: record.id, at: createdAt, charges: spend.charges, claim: claim || undefined },
+    logger,
+  );
+  // The day its amounts were counted on: the worker commits them before its first call, a give-back finds them.
+  if (reservation.spendDay) record.spendDay = data.spendDay = reservation.spendDay;
   const outcome = await withRedisDeadline(
     settle(
       reservation,
@@ -180,8 +196,16 @@ export async function submitToolJob(ctx: ApiContext, agent: AuthenticatedAgent, 
   switch (outcome.kind) {
     case 'created':
       ctx.metrics.jobsSubmitted.inc({ integration: tool.integration, tool: tool.name });
+      auditSubmitted(ctx.audit, outcome.record, body.input);
+      if (hold) {
+        auditHeld(ctx.audit, outcome.record);
+        await ctx.approvals.held(outcome.record, request.requestId);
+      }
+      // durability "replicated": acknowledged once a replica has it (the job runs either way).
+      await awaitReplica(config, ctx.redis, startedAt);
       return outcome;
     case 'replayed':
+      await awaitReplica(config, ctx.redis, startedAt);
       return outcome;
     case 'reused':
       throw new ProblemError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used for a different request; use a new key for a new job.');

@@ -46,7 +46,8 @@ function fromJobError(jobId: string, e: JobError): McpToolError {
  * - succeeded: the result as JSON text, the job (result included) as `structuredContent`;
  * - failed: a tool error with the job's error code;
  * - cancelled: a tool error (`CONFLICT`): there will be no result;
- * - still queued, running or deferred: not an error; the job and how to fetch its result.
+ * - still queued, running, deferred or awaiting_approval (held for an
+ *   operator, config `approvals`): not an error; the job and how to fetch its result.
  */
 export function jobOutcomeResult(job: PublicJob): CallToolResult {
   if (job.status === 'succeeded') {
@@ -58,7 +59,10 @@ export function jobOutcomeResult(job: PublicJob): CallToolResult {
   if (job.status === 'cancelled') {
     return toolError({ code: 'CONFLICT', message: 'The job was cancelled before it ran.', retryable: false, jobId: job.id });
   }
-  const hint = `Job ${job.id} is ${job.status}. Call get_job with {"id":"${job.id}","waitMs":25000} for its result.`;
+  const hint =
+    job.status === 'awaiting_approval'
+      ? `Job ${job.id} is awaiting_approval: an operator must approve it before it runs (denied or not decided in time, it fails APPROVAL_DENIED or APPROVAL_EXPIRED). Call get_job with {"id":"${job.id}","waitMs":25000} for its result.`
+      : `Job ${job.id} is ${job.status}. Call get_job with {"id":"${job.id}","waitMs":25000} for its result.`;
   return { content: [{ type: 'text', text: `${hint}\n${JSON.stringify(job)}` }], structuredContent: asObject(job) };
 }
 

@@ -42,6 +42,20 @@ export const agentPaths: Record<string, PathItem> = {
           Location: { schema: { type: 'string' } },
         }),
         ...problems(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
+        '403': {
+          ...problems(403)['403'],
+          description:
+            'The tool is outside the key\'s scopes, or `connection` (default `default`) is outside the agent\'s `connections` ' +
+            '(`FORBIDDEN`, `errors[0].pointer` `/connection`); checked before the input is validated, nothing is queued',
+        },
+        '429': {
+          ...problems(429)['429'],
+          description:
+            'Over the agent\'s request limit or a daily job cap (`RATE_LIMITED`), or the job\'s amount would take the agent past a spend cap ' +
+            'today (`BUDGET_EXCEEDED`: the detail names the cap\'s tools and max, what is spent so far today and this job\'s amount; ' +
+            '`errors[0].pointer` is the cap\'s `sum` pointer). Nothing is queued; `Retry-After` is the seconds to 00:00 UTC for a cap',
+          headers: { 'Retry-After': { description: 'Seconds until trying again may succeed', schema: { type: 'integer', minimum: 1 } } },
+        },
       },
     },
   },
@@ -59,7 +73,7 @@ export const agentPaths: Record<string, PathItem> = {
     },
     delete: {
       operationId: 'cancelJob',
-      summary: 'Cancel a queued or deferred job',
+      summary: 'Cancel a queued, deferred or awaiting_approval job',
       tags: ['agents'],
       security: AGENT_KEY,
       responses: { '200': json('Cancelled', ref('Job')), ...problems(401, 404, 409, 429, 503) },
@@ -82,6 +96,10 @@ export const agentPaths: Record<string, PathItem> = {
       responses: {
         '202': json('Queued again', ref('Job'), { Location: { description: '`/v1/jobs/{id}`', schema: { type: 'string' } } }),
         ...problems(401, 404, 409, 429, 503),
+        '403': {
+          ...problems(403)['403'],
+          description: 'The agent may no longer call the job\'s tool or use its connection (scopes or `connections` narrowed since): `FORBIDDEN`',
+        },
       },
     },
   },

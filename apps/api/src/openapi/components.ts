@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import {
+  approvalDecisionBodySchema,
+  approvalListSchema,
+  auditPageSchema,
   eventDetailSchema,
   eventListSchema,
   problemSchema,
@@ -32,6 +35,9 @@ export function componentSchemas(): Record<string, JsonSchema> {
     Problem: jsonSchemaOf(problemSchema, 'output'),
     ToolList: jsonSchemaOf(toolListSchema, 'output'),
     EventList: jsonSchemaOf(eventListSchema, 'output'),
+    ApprovalDecisionRequest: jsonSchemaOf(approvalDecisionBodySchema, 'input'),
+    ApprovalList: jsonSchemaOf(approvalListSchema, 'output'),
+    AuditPage: jsonSchemaOf(auditPageSchema, 'output'),
     EventDetail: jsonSchemaOf(eventDetailSchema, 'output'),
     ReplayReceipt: jsonSchemaOf(replayReceiptSchema, 'output'),
     WebhookReceipt: jsonSchemaOf(webhookReceiptSchema, 'output'),

@@ -1,9 +1,32 @@
+import { AUDIT_SCAN_BUDGET } from '@broker/shared';
+import { DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE } from '../routes/list-audit';
 import { DEFAULT_EVENTS_PAGE, MAX_EVENTS_PAGE } from '../routes/list-events';
+import { DEFAULT_APPROVALS_PAGE, MAX_APPROVALS_PAGE } from '../routes/list-approvals';
 import { ref } from './components';
 import { ADMIN_TOKEN, json, NO_AUTH, OPERATOR, pathParam, problems, queryParam, type PathItem } from './operation';
 
 const eventId = pathParam('id', 'The stored event\'s id, `<source>:<eventId>` (e.g. `stripe:evt_123`).');
 const integration = pathParam('integration', 'An integration with `oauth2` auth.');
+const heldJobId = pathParam('id', 'The job id (`job_` + 32 hex digits).', { type: 'string', pattern: '^job_[0-9a-f]{32}$' });
+
+/** approve and deny: the same body, credentials and answers. */
+function decisionOperation(verb: 'approve' | 'deny', summary: string, effect: string): PathItem {
+  return {
+    parameters: [heldJobId],
+    post: {
+      operationId: `${verb}Job`,
+      summary,
+      description:
+        `Scope \`jobs:approve\` or the admin token. ${effect} Only a job \`awaiting_approval\` whose hold has not expired: ` +
+        'any other state is 409 `CONFLICT`. An agent may not decide on its own job (403). The body is optional; ' +
+        'the reason and who decided are kept on the job record.',
+      tags: ['operators'],
+      security: OPERATOR,
+      requestBody: { required: false, content: { 'application/json': { schema: ref('ApprovalDecisionRequest') } } },
+      responses: { '200': json('The job after the decision', ref('Job')), ...problems(401, 403, 404, 409, 413, 415, 422, 429, 503) },
+    },
+  };
+}
 
 /** Operators (CONTRACT §5) and the webhook intake (§4). */
 export const operatorPaths: Record<string, PathItem> = {
@@ -46,6 +69,48 @@ export const operatorPaths: Record<string, PathItem> = {
       responses: { '202': json('Deliveries queued', ref('ReplayReceipt')), ...problems(401, 403, 404, 429, 503) },
     },
   },
+  '/v1/audit': {
+    get: {
+      operationId: 'listAudit',
+      summary: 'The audit trail: every event of every job\'s life, newest first',
+      description:
+        'Scope `audit:read` or the admin token. One entry per event — `submitted` (with `inputSha256`), `held`, `approved`, `denied`, ' +
+        '`call` (one per upstream request: `status`, `durationMs`, `attempt`), `verified`, `succeeded`, `failed` (with `code`), ' +
+        '`cancelled`, `retried` — never an input, a result, a secret, a header or a URL. Kept `retention.auditDays`. ' +
+        `Filters are applied while scanning at most ${AUDIT_SCAN_BUDGET} entries per request: a page may hold fewer than \`limit\` ` +
+        'entries (even none) while `nextCursor` is set. Pass `nextCursor` back as `cursor`, with the same filters; `null` means nothing older.',
+      tags: ['operators'],
+      security: OPERATOR,
+      parameters: [
+        queryParam('agent', 'Only this agent\'s jobs (exact id).'),
+        queryParam('tool', 'Only these tools: a name, or a glob where `*` matches any run of characters (`stripe.*`).'),
+        queryParam('since', 'Only events at or after this time (ISO 8601).', { type: 'string', format: 'date-time' }),
+        queryParam('limit', `Page size (default ${DEFAULT_AUDIT_PAGE}).`, { type: 'integer', minimum: 1, maximum: MAX_AUDIT_PAGE }),
+        queryParam('cursor', 'The `nextCursor` of the previous page.'),
+      ],
+      responses: { '200': json('A page of audit entries', ref('AuditPage')), ...problems(401, 403, 422, 429, 503) },
+    },
+  },
+  '/v1/approvals': {
+    get: {
+      operationId: 'listApprovals',
+      summary: 'Jobs awaiting approval, oldest first',
+      description:
+        'Scope `jobs:approve` or the admin token. Each job (public shape) with its `agent`, `connection`, the `rule` that held it ' +
+        '(its index in `approvals`, `tools`, `when`, `agents`, `timeoutSeconds`), `expiresAt`, and the `input` it would run with. ' +
+        'A job whose hold has run out is not listed (the worker fails it `APPROVAL_EXPIRED`).',
+      tags: ['operators'],
+      security: OPERATOR,
+      parameters: [queryParam('limit', `At most this many (default ${DEFAULT_APPROVALS_PAGE}).`, { type: 'integer', minimum: 1, maximum: MAX_APPROVALS_PAGE })],
+      responses: { '200': json('The held jobs', ref('ApprovalList')), ...problems(401, 403, 422, 429, 503) },
+    },
+  },
+  '/v1/jobs/{id}/approve': decisionOperation('approve', 'Approve a held job: it is queued and runs now', 'The job moves to `queued` and runs at once.'),
+  '/v1/jobs/{id}/deny': decisionOperation(
+    'deny',
+    'Deny a held job: it fails APPROVAL_DENIED and never runs',
+    'The job ends `failed` with `APPROVAL_DENIED`, the reason (when given) in its error message; its callback is sent.',
+  ),
   '/v1/integrations': {
     get: {
       operationId: 'listIntegrations',

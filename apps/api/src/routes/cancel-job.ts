@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import { ProblemError, toPublicJob, type JobRecord, type JobStatus } from '@broker/shared';
 import type { ApiContext } from '../context';
 import { agentOf } from '../http/locals';
+import { auditCancelled } from '../jobs/audit-events';
 import { queueCallback } from '../jobs/callbacks';
 import { withRedisDeadline } from '../redis/deadline';
 import { assertJobId, jobNotFound, readOwnJob } from './own-job';
@@ -10,7 +11,7 @@ import { assertJobId, jobNotFound, readOwnJob } from './own-job';
 const REMOVE_DEADLINE_MS = 500;
 
 const notCancellable = (status: JobStatus) =>
-  new ProblemError('CONFLICT', `The job is ${status}; only queued or deferred jobs can be cancelled.`);
+  new ProblemError('CONFLICT', `The job is ${status}; only queued, deferred or awaiting_approval jobs can be cancelled.`);
 
 /**
  * `DELETE /v1/jobs/:id`: cancels a job that has not started. The job record
@@ -18,7 +19,7 @@ const notCancellable = (status: JobStatus) =>
  * removing the BullMQ job afterwards only saves a worker the trip, since a
  * worker that gets it anyway sees `cancelled` when it claims and skips it.
  */
-export function cancelJob({ store, queues, logger, callbacks, metrics, config }: ApiContext): RequestHandler<{ id: string }> {
+export function cancelJob({ store, queues, logger, callbacks, metrics, config, audit, spendCaps }: ApiContext): RequestHandler<{ id: string }> {
   return async (req, res) => {
     const agent = agentOf(res);
     const id = req.params.id;
@@ -34,9 +35,14 @@ export function cancelJob({ store, queues, logger, callbacks, metrics, config }:
         const record = await store.get(id);
         if (record) {
           metrics.jobsFinished.inc({ integration: record.integration, tool: record.tool, status: 'cancelled' });
+          auditCancelled(audit, record, agent.id);
           // Cancelling finishes the job here, not in a worker, so its callback is queued here too.
           await withRedisDeadline(queueCallback(callbacks, record, config.retention.jobSeconds), REMOVE_DEADLINE_MS).catch((err: unknown) => {
             logger.error({ jobId: id, err: (err as Error).message }, 'could not queue the callback of a cancelled job');
+          });
+          // Spend caps: its amounts go back to the agent's day, unless a try of it already sent a request.
+          await withRedisDeadline(spendCaps.giveBack(record), REMOVE_DEADLINE_MS).catch((err: unknown) => {
+            logger.warn({ jobId: id, err: (err as Error).message }, 'could not give back the spend of a cancelled job');
           });
         }
         const queue = record && queues.get(record.integration);

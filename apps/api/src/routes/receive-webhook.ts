@@ -10,6 +10,7 @@ import {
 } from '@broker/shared';
 import type { ApiContext } from '../context';
 import { withRedisDeadline } from '../redis/deadline';
+import { awaitReplica } from '../redis/replicated';
 import { correlationHook } from '../webhooks/correlate';
 import { ingestEvent, storableHeaders } from '../webhooks/ingest';
 import { verifiers } from '../webhooks/registry';
@@ -52,6 +53,7 @@ export function receiveWebhook(ctx: ApiContext, secrets: SecretsProvider, option
 
   return async (req, res) => {
     const receivedAt = new Date();
+    const startedAt = performance.now();
     const name = req.params.source;
     const source = Object.hasOwn(config.webhooks, name) ? config.webhooks[name] : undefined;
     const parser = parsers.get(name);
@@ -95,6 +97,8 @@ export function receiveWebhook(ctx: ApiContext, secrets: SecretsProvider, option
         },
       ),
     );
+    // durability "replicated": a 200 only once a replica has the event (a duplicate too: the first 200 may have been a 503).
+    await awaitReplica(config, ctx.redis, startedAt);
     metrics.webhooksReceived.inc({ source: name, outcome: duplicate ? 'duplicate' : 'accepted' });
     const receipt: WebhookReceipt = { received: true, id, eventId, duplicate };
     res.status(200).json(receipt);

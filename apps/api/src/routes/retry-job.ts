@@ -5,6 +5,7 @@ import { ProblemError, toPublicJob, type JobError, type JobRecord, type JobStatu
 import type { AuthenticatedAgent } from '../auth/agent-auth';
 import type { ApiContext } from '../context';
 import { agentOf } from '../http/locals';
+import { auditRetried } from '../jobs/audit-events';
 import { withRedisDeadline } from '../redis/deadline';
 import { assertJobId, jobNotFound } from './own-job';
 
@@ -131,6 +132,7 @@ export async function retryOwnJob(ctx: ApiContext, agent: Pick<AuthenticatedAgen
   }
 
   logRetried(ctx, record, undo, { agentId, requestId, from });
+  auditRetried(ctx.audit, record, agentId, errorCodeOf(undo.error));
   return record;
 }
 

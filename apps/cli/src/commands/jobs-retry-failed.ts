@@ -1,5 +1,5 @@
 import { Queue, type Job } from 'bullmq';
-import { bullPrefix, integrationQueueName, JobStore, loadConfigFile, redisKeys } from '@broker/shared';
+import { auditEntry, AuditTrail, bullPrefix, integrationQueueName, JobStore, loadConfigFile, redisKeys } from '@broker/shared';
 import { CommandError, EXIT, UsageError } from '../errors';
 import { print, type Command } from '../command';
 import { withRedis } from '../redis';
@@ -52,6 +52,8 @@ export const jobsRetryFailed: Command = {
     const outcome = await withRedis(settings, async (redis) => {
       const queue = new Queue(integrationQueueName(integration), { connection: redis, prefix: bullPrefix(settings.redisPrefix, integrationQueueName(integration)) });
       const store = new JobStore(redis, redisKeys(settings.redisPrefix), { retentionSeconds: 1 });
+      // No retention: the CLI may not know the deployment's `retention.auditDays`, and must not trim what it keeps.
+      const trail = new AuditTrail(redis, redisKeys(settings.redisPrefix));
       const retried: string[] = [];
       const skipped: Skipped[] = [];
       try {
@@ -79,6 +81,10 @@ export const jobsRetryFailed: Command = {
           try {
             await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
             retried.push(id);
+            // `by: operator`: not the agent's own retry. Awaited: the process exits right after.
+            await trail.append(
+              auditEntry('retried', { jobId: id, agent: record.agentId, tool: record.tool, connection: record.connection }, { by: 'operator', ...(record.error ? { code: record.error.code } : {}) }),
+            );
           } catch (err) {
             // Nothing half-done: the record goes back to failed with its error.
             await store.fail(id, record.error ?? { code: 'UNKNOWN', message: 'failed', retryable: false });

@@ -11,6 +11,7 @@ export const ALERT_KINDS = [
   'dead_letters',
   'trigger_delivery_exhausted',
   'api_deprecation',
+  'approval_requested',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
@@ -44,4 +45,5 @@ export const ALERT_TITLES: Readonly<Record<AlertKind, string>> = {
   dead_letters: 'Dead-letter queue growing',
   trigger_delivery_exhausted: 'Trigger delivery gave up',
   api_deprecation: 'Upstream API version deprecated',
+  approval_requested: 'A job waits for approval',
 };

@@ -14,6 +14,7 @@ import {
 } from '@broker/shared';
 import { ToolError, type IntegrationClient, type Pending, type RunnableTool, type UpstreamAnswerHeaders } from '@broker/tools';
 import type { Escalations } from '../alerts/escalations';
+import type { JobAudit } from '../audit/job-audit';
 import type { CallGate } from '../limits/call-gate';
 import type { CircuitBreaker } from '../limits/circuit-breaker';
 import { findStoredEvent, outcomeOfEvent } from './event-completion';
@@ -35,6 +36,8 @@ export interface AsyncWaitDeps {
   resendCallback?: (jobId: string) => Promise<void>;
   /** The answer observers of a status check (adaptive limits, deprecation watch). */
   observers?: (integration: string, connection: string, tool: RunnableTool, log: Logger) => ((answer: UpstreamAnswerHeaders) => void) | undefined;
+  /** Each status check is a `call` entry of the audit trail. */
+  audit?: JobAudit;
 }
 
 /** One run of a tool job, as the processor hands it over. */
@@ -158,6 +161,7 @@ export class AsyncWaits {
   private check(run: WaitRun, wait: AsyncWait) {
     const { data, tool, log } = run;
     const onResponse = this.deps.observers?.(data.integration, data.connection, tool, log);
+    const onCall = this.deps.audit?.calls({ jobId: run.job.id!, agent: data.agentId, tool: data.tool, connection: data.connection });
     return runStatusCheck(this.deps, {
       jobId: run.job.id!,
       submittedAt: run.job.timestamp,
@@ -171,6 +175,7 @@ export class AsyncWaits {
       requestId: data.requestId ?? `${run.job.id}-check-${wait.checks + 1}`,
       log,
       ...(onResponse ? { onResponse } : {}),
+      ...(onCall ? { onCall } : {}),
     });
   }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IntegrationConfig, Logger, Metrics } from '@broker/shared';
-import { asToolError, type IntegrationClient, type RunnableTool, type StatusCheck, type ToolError, type UpstreamAnswerHeaders } from '@broker/tools';
+import { asToolError, type IntegrationClient, type RunnableTool, type StatusCheck, type ToolError, type UpstreamAnswerHeaders, type UpstreamCallReport } from '@broker/tools';
 import { throttleScope, type CallGate, type HoldScope } from '../limits/call-gate';
 import type { CircuitBreaker } from '../limits/circuit-breaker';
 import { upstreamObserver } from '../metrics/upstream-observer';
@@ -28,6 +28,8 @@ export interface StatusCheckRun {
   log: Logger;
   /** The try's answer observers (adaptive limits, deprecation watch). */
   onResponse?: (answer: UpstreamAnswerHeaders) => void;
+  /** Told about the check's upstream call(s), beside the metrics (the job's audit entries). */
+  onCall?: (report: UpstreamCallReport) => void;
 }
 
 export type CheckResult = StatusCheck | { state: 'deferred'; waitMs: number } | { state: 'error'; error: ToolError };
@@ -69,7 +71,7 @@ export async function runStatusCheck(deps: StatusCheckDeps, run: StatusCheckRun)
       connection: run.connection,
       write: false,
       requestId: run.requestId,
-      onCall: upstreamObserver(metrics),
+      onCall: upstreamObserver(metrics, run.onCall),
       signal: controller.signal,
       ...(run.onResponse ? { onResponse: run.onResponse } : {}),
       admit: admission.admit,

@@ -1,5 +1,6 @@
 import type { RedisClient } from '@broker/shared';
-import { JobStore, type JobError, type JobStoreOptions, type Logger, type Metrics, type RedisKeys, type FinishedJobFacts } from '@broker/shared';
+import { giveBackSpend, JobStore, type ExpiryOutcome, type JobError, type JobStoreOptions, type Logger, type Metrics, type RedisKeys, type FinishedJobFacts } from '@broker/shared';
+import type { JobAudit } from '../audit/job-audit';
 
 export type FinishedStatus = 'succeeded' | 'failed';
 export type FinishedListener = (jobId: string, status: FinishedStatus, facts: FinishedJobFacts, error?: JobError) => Promise<void>;
@@ -30,6 +31,25 @@ export class FinishReportingJobStore extends JobStore {
     return this.report(id, 'failed', await this.finishJob(id, { status: 'failed', error: JSON.stringify(error) }, ['result']), error);
   }
 
+  /** A held job nobody decided in time ends `failed` here too: counted, its callback queued, its spend given back. */
+  override async expireHold(id: string, error: JobError): Promise<ExpiryOutcome> {
+    const outcome = await super.expireHold(id, error);
+    if (outcome.kind === 'expired') {
+      const { record } = outcome;
+      const facts: FinishedJobFacts = {
+        tool: record.tool,
+        integration: record.integration,
+        connection: record.connection,
+        retries: record.retries ?? 0,
+        agentId: record.agentId,
+        ...(record.callbackUrl ? { callbackUrl: record.callbackUrl } : {}),
+        ...(record.spendDay ? { spendDay: record.spendDay } : {}),
+      };
+      await this.report(id, 'failed', facts, error);
+    }
+    return outcome;
+  }
+
   private async report(id: string, status: FinishedStatus, facts: FinishedJobFacts | undefined, error?: JobError): Promise<boolean> {
     if (facts) {
       await this.listener(id, status, facts, error).catch((err: unknown) => {
@@ -48,6 +68,8 @@ export interface JobFinishedDeps {
   enqueueCallback?: (jobId: string, retries: number) => Promise<void>;
   /** Told about every finished job (alerting on failure rates and revoked credentials); must not throw. */
   observe?: (job: { jobId: string; status: FinishedStatus; tool: string; integration: string; connection: string; error?: JobError }) => void;
+  /** Writes the job's end (and its last run's held entries) to the audit trail; never throws, never waited for. */
+  audit?: JobAudit;
 }
 
 /**
@@ -58,10 +80,24 @@ export interface JobFinishedDeps {
 export function jobFinishedListener(deps: JobFinishedDeps): FinishedListener {
   return async (jobId, status, facts, error) => {
     const { tool, integration, connection, callbackUrl, retries } = facts;
+    // First: its command goes out right behind the FINISH answer, ahead of the callback's.
+    deps.audit?.finished({ jobId, agent: facts.agentId, tool, connection }, status, error);
     deps.metrics.jobsFinished.inc({ integration: integration || 'unknown', tool: tool || 'unknown', status });
     deps.observe?.({ jobId, status, tool: tool || 'unknown', integration: integration || 'unknown', connection, ...(error ? { error } : {}) });
-    if (callbackUrl && deps.enqueueCallback) await deps.enqueueCallback(jobId, retries);
+    await Promise.all([
+      callbackUrl && deps.enqueueCallback ? deps.enqueueCallback(jobId, retries) : undefined,
+      // Spend caps: a job that failed for good gives its amounts back — a no-op once a try of it sent a
+      // request (commitSpend). One the agent may still retry keeps them: its re-run was already counted.
+      status === 'failed' && facts.spendDay && !(error && mayRunAgain(error))
+        ? giveBackSpend(deps.redis, deps.keys, { id: jobId, agentId: facts.agentId, spendDay: facts.spendDay })
+        : undefined,
+    ]);
   };
+}
+
+/** `POST /v1/jobs/{id}/retry` takes it (CONTRACT §3): a retryable error, or OUTCOME_UNKNOWN. */
+function mayRunAgain(error: JobError): boolean {
+  return error.retryable || error.code === 'OUTCOME_UNKNOWN';
 }
 
 /**

@@ -1,9 +1,14 @@
 import { statusClass, type Metrics } from '@broker/shared';
 import type { UpstreamCallReport } from '@broker/tools';
 
-/** Turns the tools' per-call reports into broker_upstream_call_duration_seconds (tools know no Prometheus). */
-export function upstreamObserver(metrics: Metrics): (report: UpstreamCallReport) => void {
-  return ({ integration, status, durationMs }) => {
-    metrics.upstreamDuration.observe({ integration, status_class: statusClass(status) }, durationMs / 1000);
+/**
+ * Turns the tools' per-call reports into broker_upstream_call_duration_seconds
+ * (tools know no Prometheus), and hands each report on to `audit` (the job's
+ * `call` entries) when given.
+ */
+export function upstreamObserver(metrics: Metrics, audit?: (report: UpstreamCallReport) => void): (report: UpstreamCallReport) => void {
+  return (report) => {
+    metrics.upstreamDuration.observe({ integration: report.integration, status_class: statusClass(report.status) }, report.durationMs / 1000);
+    audit?.(report);
   };
 }

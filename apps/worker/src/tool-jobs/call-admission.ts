@@ -42,6 +42,14 @@ export interface CallAdmissionOptions {
    * try running at once would apply the write twice.
    */
   fence?: { jobId: string; holds: () => Promise<boolean> };
+  /**
+   * Awaited once the try's first request is admitted, before it is sent
+   * (spend caps: the job's amounts are committed for good, so a job that
+   * reached the upstream is never given back). A rejection sends nothing: the
+   * admission is given back and the request fails with it. Given only for
+   * jobs under a spend cap; others pay nothing.
+   */
+  beforeFirstRequest?: () => Promise<void>;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -97,7 +105,8 @@ export function callAdmission(options: CallAdmissionOptions): CallAdmission {
       const fresh = performance.now() - pre.askedAt <= PRE_ADMISSION_FRESH_MS;
       pre = undefined;
       if (fresh) {
-        if (options.fence && !(await options.fence.holds())) await claimLost(member);
+        const [holds] = await Promise.all([options.fence ? options.fence.holds() : true, beforeSending(n, member)]);
+        if (!holds) await claimLost(member);
         return admitted(member);
       }
       await gate.release(integrationName, connection, member);
@@ -111,6 +120,7 @@ export function callAdmission(options: CallAdmissionOptions): CallAdmission {
       await sleep(verdict.waitMs, signal);
       waited += verdict.waitMs;
     }
+    await beforeSending(n, member);
     return admitted(member);
   };
   return {
@@ -121,6 +131,17 @@ export function callAdmission(options: CallAdmissionOptions): CallAdmission {
       await gate.release(integrationName, connection, tryToken).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'unused rate window slot not given back'));
     },
   };
+
+  /** Runs `beforeFirstRequest` for the try's first request; failed, gives the admission back and rethrows. */
+  async function beforeSending(n: number, member: string): Promise<void> {
+    if (n > 0 || !options.beforeFirstRequest) return;
+    try {
+      await options.beforeFirstRequest();
+    } catch (err) {
+      await gate.release(integrationName, connection, member).catch(() => undefined);
+      throw err;
+    }
+  }
 
   /** The try no longer holds its job: gives back the slot it would have used (a no-op if it held none) and sends nothing. */
   async function claimLost(member: string): Promise<never> {

@@ -4,6 +4,7 @@ import { asToolError, isPending, ToolError } from '@broker/tools';
 import { admitTry } from './admit-try';
 import { CallHeldBack } from './call-held-back';
 import { ClaimLost } from './claim-lost';
+import { endHold } from './end-hold';
 import { runTry, type TryOutcome } from './run-try';
 import { settleFailedTry } from './settle-try';
 import type { ToolJobDeps } from './tool-job-deps';
@@ -70,6 +71,8 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
     // A look-only run (see lookOnly) sends no write: it is no attempt.
     const admission = await admitTry(deps, id, data.integration, integration, data.connection, log, !data.lookOnly);
     if (admission.kind === 'skip') {
+      // Held for approval (config `approvals`): its delay ran out, or it was taken early.
+      if (admission.status === 'awaiting_approval') return endHold(deps, job, token, log);
       if (admission.status === 'missing' && Date.now() - job.timestamp < RECORD_GRACE_MS) {
         // The api sends a job's record and the job together; should they ever
         // arrive out of order, the record follows within moments: look again.

@@ -55,6 +55,7 @@ function fieldPaths(errors: { pointer: string; message: string }[]): string {
  */
 export async function runTry(deps: ToolJobDeps, run: TryRun, isPending: (output: unknown) => output is Pending): Promise<TryOutcome> {
   const { id, data, integration, tool, log } = run;
+  const subject = { jobId: id, agent: data.agentId, tool: data.tool, connection: data.connection };
   const observers = responseObservers(
     deps.adaptive.observer(data.integration, integration, data.connection, log),
     deps.deprecations?.observer(data.integration, tool.name, tool.apiVersion, log),
@@ -72,6 +73,8 @@ export async function runTry(deps: ToolJobDeps, run: TryRun, isPending: (output:
     log,
     onAdmitted: () => run.ticket.renew(),
     ...(unkeyedWrite ? { fence: { jobId: id, holds: () => deps.store.holdsClaim(id, run.tryToken) } } : {}),
+    // Spend caps: from its first request on, the job's amounts are spent for good (never given back).
+    ...(data.spendDay && deps.commitSpend ? { beforeFirstRequest: () => deps.commitSpend!({ id, agentId: data.agentId, spendDay: data.spendDay }) } : {}),
   });
   const http = run.client.forCall({
     tool: tool.name,
@@ -81,7 +84,7 @@ export async function runTry(deps: ToolJobDeps, run: TryRun, isPending: (output:
     write: tool.write,
     // The submitting request's id ties upstream logs to the agent's request; `attempt` is in our log lines.
     requestId: data.requestId ?? `${id}-${run.attempt}`,
-    onCall: upstreamObserver(deps.metrics),
+    onCall: upstreamObserver(deps.metrics, deps.audit?.calls(subject, run.attempt)),
     ...observers,
     // Derived from the job, so every attempt and a re-run after a crash send the same key.
     ...(tool.idempotent ? { idempotencyKey: id } : {}),
@@ -110,10 +113,14 @@ export async function runTry(deps: ToolJobDeps, run: TryRun, isPending: (output:
   try {
     if (run.lookFirst) {
       const earlier = await lookUpEarlierTry(tool, run.input, ctx).catch((err: unknown) => {
-        if (err instanceof ToolError && err.code === 'OUTCOME_UNKNOWN') deps.metrics.earlierTryLookups.inc({ integration: data.integration, outcome: 'unknown' });
+        if (err instanceof ToolError && err.code === 'OUTCOME_UNKNOWN') {
+          deps.metrics.earlierTryLookups.inc({ integration: data.integration, outcome: 'unknown' });
+          deps.audit?.verified(subject, run.attempt, 'unknown');
+        }
         throw err;
       });
       deps.metrics.earlierTryLookups.inc({ integration: data.integration, outcome: earlier.found ? 'found' : 'absent' });
+      deps.audit?.verified(subject, run.attempt, earlier.found ? 'found' : 'absent');
       if (earlier.found) {
         log.info({ reference: id }, 'an earlier try of this write took effect: found by its reference, not sent again');
         output = earlier.output;

@@ -1,9 +1,10 @@
 import type { Queue } from 'bullmq';
-import type { BrokerConfig, JobStore, Logger, Metrics } from '@broker/shared';
+import type { BrokerConfig, JobStore, Logger, Metrics, SpendJob } from '@broker/shared';
 import type { IntegrationClient, ToolRegistry } from '@broker/tools';
 import type { DeprecationWatch } from '../alerts/deprecation-watch';
 import type { Escalations } from '../alerts/escalations';
 import type { AsyncWaits } from '../async-tools/async-waits';
+import type { JobAudit } from '../audit/job-audit';
 import type { AdaptiveLimits } from '../limits/adaptive-limits';
 import type { CallGate } from '../limits/call-gate';
 import type { CircuitBreaker } from '../limits/circuit-breaker';
@@ -27,4 +28,8 @@ export interface ToolJobDeps {
   escalations?: Escalations;
   /** Records upstream deprecation and sunset notices. */
   deprecations?: DeprecationWatch;
+  /** Spend caps: commits a capped job's amounts before its first upstream request (commitSpend in @broker/shared). */
+  commitSpend?: (job: SpendJob) => Promise<void>;
+  /** The audit trail's `call` and `verified` entries of each try. */
+  audit?: JobAudit;
 }

@@ -14,10 +14,9 @@ const toolGlob = z.string().regex(/^[A-Za-z0-9_.*-]{1,128}$/, 'a tool name or gl
 /** An agent id, or a glob over agent ids. */
 const agentGlob = z.string().regex(/^[A-Za-z0-9_.*-]{1,64}$/, 'an agent id or glob such as "support-*"');
 
-const sha256Hex = z
-  .string()
-  .regex(/^[0-9a-fA-F]{64}$/, 'a sha256 digest: 64 hex characters, as `broker keys hash` prints it')
-  .transform((hex) => hex.toLowerCase());
+// No transform here (agentKeySchema lower-cases): a failed pipe aborts its union option,
+// and zod then reports the union's bare "Invalid input" instead of this message.
+const sha256Hex = z.string().regex(/^[0-9a-fA-F]{64}$/, 'a sha256 digest: 64 hex characters, as `broker keys hash` prints it');
 
 /**
  * An agent's key: the name of a secret holding it (several, comma separated,
@@ -36,7 +35,9 @@ export const agentKeySchema = z
     }
   })
   .transform((key): { secret: string } | { sha256: string[] } =>
-    key.sha256 !== undefined ? { sha256: Array.isArray(key.sha256) ? key.sha256 : [key.sha256] } : { secret: key.secret! },
+    key.sha256 !== undefined
+      ? { sha256: (Array.isArray(key.sha256) ? key.sha256 : [key.sha256]).map((hex) => hex.toLowerCase()) }
+      : { secret: key.secret! },
   );
 
 /**

@@ -234,6 +234,12 @@ export const configSchema = z
         auditDays: z.int().positive().max(3650).default(90),
       })
       .default({ jobSeconds: 7 * 24 * 3600, idempotencySeconds: 24 * 3600, auditDays: 90 }),
+    /**
+     * When a webhook's 200 and a job's 202 are sent: once the Redis primary
+     * has the write (`local`), or once at least one replica has it too
+     * (`replicated`, `WAIT 1`; none in time: 503). @defaultValue "local"
+     */
+    durability: z.enum(['local', 'replicated']).default('local'),
     /** Jobs held for a person's approval before any upstream call (README "Approval holds"). */
     approvals: z.array(approvalRuleSchema).default([]),
     /** Where alerts go (README "Alerts"); without it they are logged and counted only. */
@@ -257,8 +263,11 @@ export const configSchema = z
       }
       seenAgents.add(agent.id);
       agent.connections?.forEach((entry, j) => {
+        // A malformed entry is reported by its own schema; guessing its integration adds a wrong second message.
+        if (!agentConnectionSchema.safeParse(entry).success) return;
         const integration = entry.slice(0, entry.indexOf('/'));
-        if (!(integration in config.integrations)) {
+        // Own keys only: `in` would accept "constructor/*" (Object.prototype).
+        if (!Object.hasOwn(config.integrations, integration)) {
           ctx.addIssue({ code: 'custom', path: ['agents', i, 'connections', j], message: `unknown integration "${integration}"` });
         }
       });

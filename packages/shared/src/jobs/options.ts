@@ -10,6 +10,8 @@ export interface ToolJobOptions {
   backoff: { type: string };
   removeOnComplete: { age: number; count: number };
   removeOnFail: { age: number; count: number };
+  /** ms: a job held for approval waits (BullMQ `delayed`) until its hold runs out, unless an approval promotes it first. */
+  delay?: number;
 }
 
 /**

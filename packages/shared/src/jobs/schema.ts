@@ -68,6 +68,12 @@ export const toolJobDataSchema = z.object({
    * it, absent, it fails with this error (the last try's).
    */
   lookOnly: jobErrorSchema.optional(),
+  /**
+   * Written by the api for a job under a spend cap: the UTC day its amounts
+   * were counted on (as on its record). The worker commits them before the
+   * job's first upstream request (commitSpend); jobs without it pay nothing.
+   */
+  spendDay: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional(),
 });
 export type ToolJobData = z.infer<typeof toolJobDataSchema>;
 

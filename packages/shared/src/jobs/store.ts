@@ -1,6 +1,7 @@
 import type { RedisClient } from '../redis/connection';
 import type { RedisKeys } from '../redis/keys';
 import { LuaScript } from '../redis/lua-script';
+import type { ApprovalDecision, JobHold } from './approvals';
 import type { JobError, JobStatus, PublicJob } from './schema';
 
 /** What the job hash holds beyond the public fields. */
@@ -13,6 +14,12 @@ export interface JobRecord extends PublicJob {
   retries?: number;
   /** ISO 8601: the agent's latest retry. */
   retriedAt?: string;
+  /** Set when an `approvals` rule held the job at submission (kept after the decision). */
+  hold?: JobHold;
+  /** Who approved or denied the held job, or that it expired. Never in the public job. */
+  decision?: ApprovalDecision;
+  /** Under a spend cap: the UTC day (`YYYY-MM-DD`) its amounts were counted on (see giveBackSpend). Never in the public job. */
+  spendDay?: string;
 }
 
 export type CreateOutcome =
@@ -28,9 +35,34 @@ export interface FinishedJobFacts {
   callbackUrl?: string;
   /** How often the agent retried the job: names the run whose end this is (see callbackJobId). */
   retries: number;
+  /** The job's agent (for its audit entry). */
+  agentId: string;
+  /** Set when the job is under a spend cap (JobRecord.spendDay). */
+  spendDay?: string;
 }
 
-export type CancelOutcome = { kind: 'cancelled' } | { kind: 'missing' } | { kind: 'conflict'; status: JobStatus };
+/** `from`: the status the job was cancelled in (`awaiting_approval` for a held job). */
+export type CancelOutcome = { kind: 'cancelled'; from: JobStatus } | { kind: 'missing' } | { kind: 'conflict'; status: JobStatus };
+
+/**
+ * What a decision on a held job did: `decided` with the record after it;
+ * `missing` for an unknown job; `conflict` when the job is not
+ * `awaiting_approval`; `expired` when its hold ran out (the worker fails it
+ * APPROVAL_EXPIRED); `own` when the deciding agent owns the job.
+ */
+export type DecisionOutcome =
+  | { kind: 'decided'; record: JobRecord }
+  | { kind: 'missing' }
+  | { kind: 'conflict'; status: JobStatus }
+  | { kind: 'expired' }
+  | { kind: 'own' };
+
+/** What the worker's expiry of a held job did: `early` (with the deadline, ms) while the hold still runs. */
+export type ExpiryOutcome =
+  | { kind: 'expired'; record: JobRecord }
+  | { kind: 'early'; untilMs: number }
+  | { kind: 'missing' }
+  | { kind: 'conflict'; status: JobStatus };
 
 /**
  * What a retry took off the record, so a retry that cannot be carried out
@@ -88,11 +120,13 @@ return {'created', ARGV[1]}
 
 // KEYS: job. ARGV: now, try token, 1 or 0 (counts as an attempt). Returns
 // {status after the claim, attempts, interrupted}; a claimed try is counted at
-// once, and its token fences out the try it replaces (see holdsClaim).
+// once, and its token fences out the try it replaces (see holdsClaim). A job
+// awaiting approval is never claimed: its status comes back, and the worker
+// expires it (EXPIRE_HOLD) once its hold has run out.
 const CLAIM = new LuaScript(`
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing', 0} end
-if status == 'cancelled' or status == 'succeeded' or status == 'failed' then
+if status == 'cancelled' or status == 'succeeded' or status == 'failed' or status == 'awaiting_approval' then
   return {status, tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')}
 end
 redis.call('HSET', KEYS[1], 'status', 'running', 'try', ARGV[2])
@@ -129,31 +163,33 @@ for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('PUBLISH', ARGV[4], ARGV[2])
-local facts = redis.call('HMGET', KEYS[1], 'tool', 'integration', 'connection', 'callbackUrl', 'retries')
-return {1, facts[1] or '', facts[2] or '', facts[3] or '', facts[4] or '', facts[5] or '0'}
+local facts = redis.call('HMGET', KEYS[1], 'tool', 'integration', 'connection', 'callbackUrl', 'retries', 'agentId', 'spendDay')
+return {1, facts[1] or '', facts[2] or '', facts[3] or '', facts[4] or '', facts[5] or '0', facts[6] or '', facts[7] or ''}
 `);
 
 // KEYS: job. ARGV: agentId, now, ttlSeconds, jobId, channel.
+// Returns {'ok', the status it cancelled}, {'missing'}, or {'conflict', status}.
 const CANCEL = new LuaScript(`
 local owner = redis.call('HGET', KEYS[1], 'agentId')
-if not owner or owner ~= ARGV[1] then return 'missing' end
+if not owner or owner ~= ARGV[1] then return {'missing'} end
 local status = redis.call('HGET', KEYS[1], 'status')
-if status ~= 'queued' and status ~= 'deferred' then return status end
+if status ~= 'queued' and status ~= 'deferred' and status ~= 'awaiting_approval' then return {'conflict', status or 'missing'} end
 redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finishedAt', ARGV[2])
 redis.call('HDEL', KEYS[1], 'error')
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', ARGV[5], ARGV[4])
-return 'ok'
+return {'ok', status}
 `);
 
 // KEYS: job. ARGV: finishedAt, ttlSeconds, jobId, channel. Like CANCEL, but only
 // for a job no worker ever claimed (no try started): the api withdrawing a
 // submission whose enqueue it could not confirm (a job waiting for its next
-// try is `queued` too, and may have acted upstream).
+// try is `queued` too, and may have acted upstream). A job awaiting approval
+// never ran.
 const WITHDRAW = new LuaScript(`
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 'missing' end
-if status ~= 'queued' then return status end
+if status ~= 'queued' and status ~= 'awaiting_approval' then return status end
 if redis.call('HEXISTS', KEYS[1], 'startedAt') == 1 then return 'claimed' end
 redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finishedAt', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
@@ -222,6 +258,63 @@ redis.call('PUBLISH', ARGV[8], ARGV[7])
 return 1
 `);
 
+/*
+ * Approval holds (CONTRACT §2 `approvals`). A held record carries `holdUntil`
+ * (ms since epoch) beside its `hold`; approve, deny, the agent's cancel and
+ * the worker's expiry are each one script on the record, so of any two that
+ * race exactly one wins. Approve and deny refuse a hold that has run out (the
+ * worker is about to expire it); expiry refuses one that has not.
+ */
+
+// KEYS: job. ARGV: nowMs, decision JSON, the deciding agent ('' for admin).
+// Returns {'decided', field, value, ...} (the record after it), or {why, status?}.
+const APPROVE = new LuaScript(`
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing'} end
+if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'agentId') == ARGV[3] then return {'own'} end
+if status ~= 'awaiting_approval' then return {'conflict', status} end
+local untilMs = tonumber(redis.call('HGET', KEYS[1], 'holdUntil'))
+if untilMs and tonumber(ARGV[1]) >= untilMs then return {'expired'} end
+redis.call('HSET', KEYS[1], 'status', 'queued', 'decision', ARGV[2])
+local answer = {'decided'}
+local hash = redis.call('HGETALL', KEYS[1])
+for i = 1, #hash do answer[#answer + 1] = hash[i] end
+return answer
+`);
+
+// KEYS: job. ARGV: nowMs, 'deny' or 'expire', the deciding agent ('' for admin
+// or expiry), ttlSeconds, jobId, channel, finishedAt, error JSON, decision JSON.
+// A denial while the hold runs, an expiry once it has run out: the job ends
+// failed, like FINISH. Returns {'decided', field, value, ...}, {'early', holdUntil} or {why, status?}.
+const FINISH_HOLD = new LuaScript(`
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing'} end
+if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'agentId') == ARGV[3] then return {'own'} end
+if status ~= 'awaiting_approval' then return {'conflict', status} end
+local untilMs = tonumber(redis.call('HGET', KEYS[1], 'holdUntil'))
+local past = untilMs ~= nil and tonumber(ARGV[1]) >= untilMs
+if ARGV[2] == 'deny' and past then return {'expired'} end
+if ARGV[2] == 'expire' and not past then return {'early', tostring(untilMs or 0)} end
+redis.call('HSET', KEYS[1], 'status', 'failed', 'finishedAt', ARGV[7], 'error', ARGV[8], 'decision', ARGV[9])
+redis.call('HDEL', KEYS[1], 'result')
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('PUBLISH', ARGV[6], ARGV[5])
+local answer = {'decided'}
+local hash = redis.call('HGETALL', KEYS[1])
+for i = 1, #hash do answer[#answer + 1] = hash[i] end
+return answer
+`);
+
+/**
+ * Held jobs older than this whose record is missing are dropped from the
+ * approvals index when it is read (younger ones may be records on their way:
+ * the index is written first). @defaultValue 60000
+ */
+export const HELD_INDEX_GRACE_MS = 60_000;
+
+/** Index entries read per round trip when listing held jobs. @defaultValue 200 */
+const HELD_INDEX_BATCH = 200;
+
 export type Fields = Record<string, string | number | undefined>;
 
 function flatten(fields: Fields): string[] {
@@ -232,6 +325,15 @@ function flatten(fields: Fields): string[] {
 
 function parseJson(value: string | undefined): unknown {
   return value === undefined ? undefined : JSON.parse(value);
+}
+
+/** The record of a script's `{kind, field, value, ...}` answer. */
+function recordOfAnswer(id: string, flat: readonly string[]): JobRecord {
+  const hash: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
+  const record = decodeJobHash(hash);
+  if (!record) throw new Error(`job ${id} has no record after its decision`);
+  return record;
 }
 
 /** Turns the stored hash into a record; undefined when the hash is absent. */
@@ -255,6 +357,9 @@ export function decodeJobHash(hash: Record<string, string>): JobRecord | undefin
   if (hash.callbackUrl) record.callbackUrl = hash.callbackUrl;
   if (hash.retries) record.retries = Number(hash.retries);
   if (hash.retriedAt) record.retriedAt = hash.retriedAt;
+  if (hash.hold) record.hold = parseJson(hash.hold) as JobHold;
+  if (hash.decision) record.decision = parseJson(hash.decision) as ApprovalDecision;
+  if (hash.spendDay) record.spendDay = hash.spendDay;
   return record;
 }
 
@@ -306,12 +411,22 @@ export class JobStore {
       integration: record.integration,
       connection: record.connection,
       callbackUrl: record.callbackUrl,
+      hold: record.hold ? JSON.stringify(record.hold) : undefined,
+      holdUntil: record.hold ? Date.parse(record.hold.expiresAt) : undefined,
+      spendDay: record.spendDay,
     });
-    const [kind, id] = await CREATE.run<[CreateOutcome['kind'], string]>(
+    // A held job is indexed for `GET /v1/approvals` first, sent before the
+    // record on the same connection (so it is never a record nobody lists);
+    // the index is another slot, so not in the script. An entry whose record
+    // never lands is dropped when the index is read (listHeld).
+    const indexed = record.hold ? this.redis.zadd(this.keys.approvals, Date.parse(record.createdAt), record.id) : undefined;
+    const created = CREATE.run<[CreateOutcome['kind'], string]>(
       this.redis,
       idempotency ? [this.keys.job(record.id), this.keys.idempotency(record.agentId, idempotency.key)] : [this.keys.job(record.id)],
       [record.id, idempotency?.fingerprint ?? '', String((idempotency?.ttlSeconds ?? 0) * 1000), ...fields],
     );
+    const [[kind, id]] = await Promise.all([created, indexed]);
+    if (kind !== 'created' && record.hold) this.unindex(record.id);
     return { kind, id };
   }
 
@@ -383,14 +498,14 @@ export class JobStore {
    * again), or undefined when this call did not finish it.
    */
   protected async finishJob(id: string, fields: Fields, clear: string[]): Promise<FinishedJobFacts | undefined> {
-    const answer = await FINISH.run<0 | [1, string, string, string, string, string]>(
+    const answer = await FINISH.run<0 | [1, string, string, string, string, string, string, string]>(
       this.redis,
       [this.keys.job(id)],
       [String(this.options.retentionSeconds), id, clear.join(','), this.keys.jobEvents, ...flatten({ ...fields, finishedAt: this.now().toISOString() })],
     );
     if (!Array.isArray(answer)) return undefined;
-    const [, tool, integration, connection, callbackUrl, retries] = answer;
-    return { tool, integration, connection: connection || 'default', retries: Number(retries) || 0, ...(callbackUrl ? { callbackUrl } : {}) };
+    const [, tool, integration, connection, callbackUrl, retries, agentId, spendDay] = answer;
+    return { tool, integration, connection: connection || 'default', retries: Number(retries) || 0, agentId, ...(callbackUrl ? { callbackUrl } : {}), ...(spendDay ? { spendDay } : {}) };
   }
 
   /**
@@ -459,13 +574,115 @@ export class JobStore {
   }
 
   async cancel(id: string, agentId: string): Promise<CancelOutcome> {
-    const answer = await CANCEL.run<'ok' | 'missing' | JobStatus>(
+    const [kind, status] = await CANCEL.run<['ok' | 'missing' | 'conflict', (JobStatus | 'missing')?]>(
       this.redis,
       [this.keys.job(id)],
       [agentId, this.now().toISOString(), String(this.options.retentionSeconds), id, this.keys.jobEvents],
     );
-    if (answer === 'ok') return { kind: 'cancelled' };
-    if (answer === 'missing') return { kind: 'missing' };
-    return { kind: 'conflict', status: answer };
+    // A hash with an owner but no status is no job an agent can see.
+    if (kind === 'missing' || status === undefined || status === 'missing') return { kind: 'missing' };
+    if (kind === 'conflict') return { kind: 'conflict', status };
+    if (status === 'awaiting_approval') this.unindex(id);
+    return { kind: 'cancelled', from: status };
+  }
+
+  /**
+   * An operator approves a held job: `awaiting_approval` → `queued`, with the
+   * decision on the record. The caller then promotes its BullMQ job (delayed
+   * until the hold's end) so that it runs now. `byAgent`: the deciding
+   * agent's id, which may not be the job's own (`own`); undefined for the
+   * admin token.
+   */
+  async approve(id: string, decision: { by: string; reason?: string | undefined }, byAgent?: string): Promise<DecisionOutcome> {
+    const now = this.now();
+    const stored: ApprovalDecision = { outcome: 'approved', by: decision.by, at: now.toISOString(), ...(decision.reason !== undefined ? { reason: decision.reason } : {}) };
+    const answer = await APPROVE.run<string[]>(this.redis, [this.keys.job(id)], [now.getTime(), JSON.stringify(stored), byAgent ?? '']);
+    const outcome = this.decisionOutcome(id, answer);
+    if (outcome.kind === 'decided') this.unindex(id);
+    return outcome;
+  }
+
+  /**
+   * An operator denies a held job: it ends `failed` with `error` (APPROVAL_DENIED),
+   * the decision on the record, its long-polls woken. The caller removes its
+   * BullMQ job and queues its callback.
+   */
+  async deny(id: string, decision: { by: string; reason?: string | undefined }, error: JobError, byAgent?: string): Promise<DecisionOutcome> {
+    const now = this.now();
+    const stored: ApprovalDecision = { outcome: 'denied', by: decision.by, at: now.toISOString(), ...(decision.reason !== undefined ? { reason: decision.reason } : {}) };
+    const outcome = this.decisionOutcome(id, await this.finishHold(id, 'deny', now, error, stored, byAgent ?? ''));
+    if (outcome.kind === 'decided') this.unindex(id);
+    return outcome;
+  }
+
+  /**
+   * The worker's end of a hold nobody decided: `failed` with `error`
+   * (APPROVAL_EXPIRED) once `holdUntil` has passed; `early` (with the
+   * deadline) before; `conflict` when it is no longer held (approved,
+   * denied or cancelled meanwhile).
+   */
+  async expireHold(id: string, error: JobError): Promise<ExpiryOutcome> {
+    const now = this.now();
+    const answer = await this.finishHold(id, 'expire', now, error, { outcome: 'expired', at: now.toISOString() }, '');
+    if (answer[0] === 'early') return { kind: 'early', untilMs: Number(answer[1]) };
+    const outcome = this.decisionOutcome(id, answer);
+    if (outcome.kind === 'decided') {
+      this.unindex(id);
+      return { kind: 'expired', record: outcome.record };
+    }
+    if (outcome.kind === 'conflict') return outcome;
+    return { kind: 'missing' };
+  }
+
+  /**
+   * Held jobs, oldest first: at most `limit` whose hold still runs (one that
+   * ran out waits for the worker to expire it and is not listed). Index
+   * entries whose job is no longer held are dropped on the way.
+   */
+  async listHeld(limit: number): Promise<JobRecord[]> {
+    const nowMs = this.now().getTime();
+    const held: JobRecord[] = [];
+    const stale: string[] = [];
+    for (let start = 0; held.length < limit; start += HELD_INDEX_BATCH) {
+      const entries = await this.redis.zrange(this.keys.approvals, start, start + HELD_INDEX_BATCH - 1, 'WITHSCORES');
+      if (entries.length === 0) break;
+      const ids: { id: string; score: number }[] = [];
+      for (let i = 0; i + 1 < entries.length; i += 2) ids.push({ id: entries[i]!, score: Number(entries[i + 1]) });
+      const records = await Promise.all(ids.map(({ id }) => this.get(id)));
+      records.forEach((record, i) => {
+        const { id, score } = ids[i]!;
+        if (!record) {
+          if (nowMs - score > HELD_INDEX_GRACE_MS) stale.push(id);
+        } else if (record.status !== 'awaiting_approval') {
+          stale.push(id);
+        } else if (held.length < limit && !(record.hold && Date.parse(record.hold.expiresAt) <= nowMs)) {
+          held.push(record);
+        }
+      });
+      if (entries.length < HELD_INDEX_BATCH * 2) break;
+    }
+    if (stale.length > 0) await this.redis.zrem(this.keys.approvals, ...stale);
+    return held;
+  }
+
+  private finishHold(id: string, mode: 'deny' | 'expire', now: Date, error: JobError, decision: ApprovalDecision, byAgent: string): Promise<string[]> {
+    return FINISH_HOLD.run<string[]>(
+      this.redis,
+      [this.keys.job(id)],
+      [now.getTime(), mode, byAgent, String(this.options.retentionSeconds), id, this.keys.jobEvents, now.toISOString(), JSON.stringify(error), JSON.stringify(decision)],
+    );
+  }
+
+  private decisionOutcome(id: string, answer: string[]): DecisionOutcome {
+    const [kind, ...rest] = answer;
+    if (kind === 'decided') return { kind: 'decided', record: recordOfAnswer(id, rest) };
+    if (kind === 'conflict') return { kind: 'conflict', status: rest[0] as JobStatus };
+    if (kind === 'expired' || kind === 'own') return { kind };
+    return { kind: 'missing' };
+  }
+
+  /** Drops a job from the approvals index; the index is only a listing aid, so a failure is left to listHeld. */
+  private unindex(id: string): void {
+    this.redis.zrem(this.keys.approvals, id).catch(() => undefined);
   }
 }

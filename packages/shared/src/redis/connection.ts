@@ -1,5 +1,6 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { coalesceWrites } from './coalesce-writes';
+import type { SentinelSettings } from './sentinel';
 
 /**
  * A single Redis or a Redis Cluster: every store, script and queue of the
@@ -53,6 +54,42 @@ export interface CreateRedisOptions {
    * @defaultValue false: cluster mode only when `url` lists several seeds
    */
   cluster?: boolean;
+  /** Find the primary through these sentinels (`url` then only gives credentials and TLS). */
+  sentinel?: SentinelSettings | undefined;
+}
+
+/** The credentials and TLS of a redis URL, for connections whose address comes from elsewhere. */
+function credentialsOf(url: string): Pick<RedisOptions, 'username' | 'password' | 'tls' | 'db'> {
+  const parsed = new URL(url);
+  const db = Number(parsed.pathname.slice(1));
+  return {
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+    ...(Number.isInteger(db) && db > 0 ? { db } : {}),
+  };
+}
+
+/**
+ * A client that asks the sentinels for the current primary, and asks again
+ * when it loses it: after a failover every connection (BullMQ's duplicates
+ * included, which copy these options) reconnects to the promoted replica. A
+ * demoted primary that comes back answers writes with READONLY: reconnecting
+ * then finds the new one.
+ */
+function sentinelClient(url: string, role: RedisRole, name: string | undefined, sentinel: SentinelSettings): Redis {
+  return new Redis({
+    ...redisOptions(role, name),
+    ...credentialsOf(url),
+    sentinels: sentinel.sentinels,
+    name: sentinel.name,
+    role: 'master',
+    ...(sentinel.password ? { sentinelPassword: sentinel.password } : {}),
+    // Subscribe to +switch-master, so a failover is followed as soon as the sentinels announce it.
+    failoverDetector: true,
+    sentinelRetryStrategy: (times) => Math.min(times * 100, 2000),
+    reconnectOnError: (err) => err.message.startsWith('READONLY'),
+  });
 }
 
 /**
@@ -62,6 +99,7 @@ export interface CreateRedisOptions {
  */
 export function createRedis(url: string, role: RedisRole, name?: string, options: CreateRedisOptions = {}): RedisClient {
   const seeds = redisSeeds(url);
+  if (options.sentinel) return coalesceWrites(sentinelClient(seeds[0] ?? url, role, name, options.sentinel), { flush: role === 'producer' ? 'turn' : 'tick' });
   if (seeds.length <= 1 && !options.cluster) {
     const client = new Redis(seeds[0] ?? url, redisOptions(role, name));
     // An api's concurrent requests send their commands in one write per turn

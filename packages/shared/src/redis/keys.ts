@@ -41,6 +41,12 @@ export function redisKeys(prefix: string) {
     job: (id: string) => `${prefix}:job:{${jobSlotTagOf(id)}}:${id}`,
     /** Same slot as the job its key made: its tag is `idempotencySlotTag(agentId, keyHash)`, which newJobId embeds. */
     idempotency: (agentId: string, keyHash: string) => `${prefix}:idem:{${idempotencySlotTag(agentId, keyHash)}}:${agentId}:${keyHash}`,
+    /**
+     * Sorted set of held job ids (`awaiting_approval`) by createdAt (ms), for
+     * `GET /v1/approvals`. A listing aid only: the job record says whether a
+     * job is held, and entries of jobs that are not are dropped when read.
+     */
+    approvals: `${prefix}:approvals`,
     /** Pub/sub channel: a job id is published when that job reaches a terminal state. */
     jobEvents: `${prefix}:job-events`,
     rateWindow: (integration: string) => `${prefix}:{int:${integration}}:rl`,
@@ -76,6 +82,12 @@ export function redisKeys(prefix: string) {
     apiRateLimit: (windowMs: number) => `${prefix}:api-rl:${windowMs}:`,
     /** Jobs one agent submitted on one UTC day (`YYYY-MM-DD`) under one `dailyJobCaps` glob; expires when the day ends. */
     dailyJobCount: (agentId: string, day: string, glob: string) => `${prefix}:job-cap:{cap:${agentId}:${day}}:${glob}`,
+    /** Hash: per `spendCaps` entry (`<tools> <sum>`), what one agent's counted jobs of one UTC day add up to (limits/spend-reservations.ts). */
+    spendTotals: (agentId: string, day: string) => `${prefix}:spend:{spend:${agentId}:${day}}:totals`,
+    /** Hash: job id → what it reserved of each spend cap, while it can still be given back. Same slot as its totals. */
+    spendJobs: (agentId: string, day: string) => `${prefix}:spend:{spend:${agentId}:${day}}:jobs`,
+    /** A keyed request's reservation, marked for a few seconds so its concurrent duplicates are not counted again (SpendTwin). */
+    spendTwin: (agentId: string, day: string, mark: string) => `${prefix}:spend:{spend:${agentId}:${day}}:twin:${mark}`,
     /** Hash: a waiting async job's integration, and the webhook event claimed for it (see CorrelationStore). */
     asyncWait: (jobId: string) => `${prefix}:async:${jobId}`,
     /** Set of job ids waiting for an event of `source`/`type` whose reference path holds `value`. */
@@ -94,6 +106,12 @@ export function redisKeys(prefix: string) {
     alertOnce: (cause: string) => `${prefix}:alert:once:${cause}`,
     /** Monitor bookkeeping shared by workers (when a breaker was first seen open, a queue's dead-letter baseline). */
     alertState: (name: string) => `${prefix}:alert:state:${name}`,
+    /**
+     * Stream: the audit trail, append-only, trimmed by age on every write
+     * (AuditTrail). One key for the deployment: newest-first paging needs one
+     * order, and each write touches only this key (one slot on a cluster).
+     */
+    auditTrail: `${prefix}:audit`,
   };
 }
 

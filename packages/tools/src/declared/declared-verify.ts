@@ -1,8 +1,7 @@
-import { REFERENCE_PLACEHOLDER, type VerifyConfig } from '@broker/shared';
+import { readJsonPointer, REFERENCE_PLACEHOLDER, type VerifyConfig } from '@broker/shared';
 import { ToolError } from '../tool-error';
 import type { EarlierEffect, ToolContext } from '../types';
 import { fillPath, fillQueryValue } from './fill-path';
-import { readJsonPointer } from './json-pointer';
 
 /** Nothing there: the pointer reached no value, a null, or an empty list (a search that matched nothing). */
 function absent(value: unknown): boolean {

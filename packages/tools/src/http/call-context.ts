@@ -42,6 +42,8 @@ export interface UpstreamCallReport {
   integration: string;
   status: number | undefined;
   durationMs: number;
+  /** When no answer came: the network failure (`ETIMEDOUT` for our deadline, else the socket's code such as `ECONNREFUSED`, or `ERR_NETWORK`). */
+  failure?: string;
 }
 
 declare module 'axios' {

@@ -220,7 +220,8 @@ export class IntegrationClient {
     state.admitted?.answered();
     state.admitted = undefined;
     const { call } = state;
-    call.onCall?.({ integration: this.name, status, durationMs });
+    const failure = status === undefined ? (errorCode === 'ERR_CANCELED' && this.timedOut(state) ? 'ETIMEDOUT' : (errorCode ?? 'ERR_NETWORK')) : undefined;
+    call.onCall?.(failure === undefined ? { integration: this.name, status, durationMs } : { integration: this.name, status, durationMs, failure });
     const fields = {
       tool: call.tool,
       integration: this.name,
@@ -233,7 +234,7 @@ export class IntegrationClient {
       durationMs: Math.round(durationMs),
     };
     if (status !== undefined) this.callLog.info({ ...fields, status }, 'upstream call');
-    else this.callLog.warn({ ...fields, error: errorCode === 'ERR_CANCELED' && this.timedOut(state) ? 'ETIMEDOUT' : (errorCode ?? 'ERR_NETWORK') }, 'upstream call failed');
+    else this.callLog.warn({ ...fields, error: failure }, 'upstream call failed');
   }
 
   private timedOut(state: RequestState): boolean {
