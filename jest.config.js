@@ -12,7 +12,11 @@ module.exports = {
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '\\.serial\\.test\\.ts$', '\\.chaos\\.test\\.ts$'],
   transform: {
     '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
+    // jose 6 ships ES modules only. The api loads it with import() (CommonJS under Node), which
+    // jest's CommonJS runtime cannot run without transforming it to CommonJS like the sources.
+    '/node_modules/jose/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
   },
+  transformIgnorePatterns: ['/node_modules/(?!\\.pnpm/jose@|jose/)'],
   moduleNameMapper: {
     '^@broker/shared$': '<rootDir>/packages/shared/src/index.ts',
     '^@broker/tools$': '<rootDir>/packages/tools/src/index.ts',

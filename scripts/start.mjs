@@ -211,6 +211,9 @@ function printBanner() {
     `    -d '{"tool":"demo.getContact","input":{"id":"c_123"}}' | tee /dev/stderr \\`,
     `    | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).id'); echo`,
     `  curl -s "${apiUrl}/v1/jobs/$JOB?waitMs=5000" ${auth}; echo`,
+    ...(sandboxUrl && config?.triggerDelivery?.url?.startsWith(sandboxUrl)
+      ? ['', 'A signed webhook, delivered to the sandbox as a trigger:', '', '  node scripts/sign-webhook.mjs stripe --send', `  curl -s ${sandboxUrl}/received; echo`]
+      : []),
     '',
     'Ctrl-C stops everything.',
     '',

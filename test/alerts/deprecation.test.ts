@@ -4,7 +4,7 @@ import { createLogger, createMetrics, DeprecationStore, redisKeys } from '@broke
 import { DeprecationWatch, linkWithRel, parseDeprecation, readDeprecationHeaders } from '@broker/worker';
 import { asyncConfig, startBroker, type Broker } from '../async-tools/harness';
 import { bearer } from '../api/harness';
-import { StubServer } from '../helpers/stub-server';
+import { StubServer, type StubReply } from '../helpers/stub-server';
 import { waitFor } from '../helpers/wait-for';
 
 /**
@@ -29,7 +29,7 @@ const deprecationAlerts = () =>
     .filter((a) => a.data.kind === 'api_deprecation');
 
 beforeAll(async () => {
-  upstream = await StubServer.start((req) => {
+  upstream = await StubServer.start((req): StubReply => {
     if (req.path === '/legacy/thing') {
       return {
         body: { ok: true },

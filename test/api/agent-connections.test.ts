@@ -5,14 +5,13 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { Queue } from 'bullmq';
 import request from 'supertest';
 import { BrokerApiError, BrokerClient } from '@broker/client';
-import { createApi, type Api } from '@broker/api';
 import { bullPrefix, ConfigError, createRedis, envSecretsProvider, integrationQueueName, parseConfig, type BrokerConfig, type PublicJob } from '@broker/shared';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { testLogger } from '../helpers/broker';
 import { demoGetContactTool } from '../helpers/demo-tools';
 import { REDIS_URL } from '../helpers/redis';
 import { StubServer, type StubReply, type StubRequest } from '../helpers/stub-server';
-import { bearer, portOf, startApi, type Harness } from './harness';
+import { bearer, portOf, secondApi, startApi, type Harness } from './harness';
 
 /**
  * `agents[].connections` (CONTRACT §2) against a real api + worker + Redis and
@@ -107,16 +106,11 @@ const submit = (server: Server, key: string, body: Record<string, unknown>, head
 
 const getContact = (id: string, connection?: string) => ({ tool: 'crm.getContact', input: { id }, ...(connection === undefined ? {} : { connection }) });
 
-async function finished(key: string, id: string): Promise<PublicJob> {
-  const res = await request(h.server).get(`/v1/jobs/${id}?waitMs=10000`).set(bearer(key)).expect(200);
-  return res.body as PublicJob;
-}
-
 /** Submits, expects 202, waits for the end, and returns the job and the credential the upstream received. */
 async function runs(key: string, id: string, connection?: string): Promise<{ job: PublicJob; credential: string | undefined }> {
   const res = await submit(h.server, key, getContact(id, connection));
   expect({ id, connection, status: res.status }).toEqual({ id, connection, status: 202 });
-  const job = await finished(key, res.body.id as string);
+  const job = await h.finished(bearer(key), res.body.id as string);
   const call = upstream.requests.find((r) => r.path === `/contacts/${id}`);
   return { job, credential: call?.headers.authorization };
 }
@@ -171,7 +165,7 @@ describe('agent bound to crm/tenant-a (X)', () => {
     // Had the refusal claimed the key, this different request would be 422 IDEMPOTENCY_KEY_REUSED.
     const res = await submit(h.server, KEY.x, getContact('x-idem-a', 'tenant-a'), headers);
     expect(res.status).toBe(202);
-    expect((await finished(KEY.x, res.body.id as string)).status).toBe('succeeded');
+    expect((await h.finished(bearer(KEY.x), res.body.id as string)).status).toBe('succeeded');
   });
 
   it('runs on tenant-a, and the upstream receives tenant-a’s credential', async () => {
@@ -210,7 +204,7 @@ describe('agent with no connections list (Z)', () => {
     }
     expect((await runs(KEY.z, 'z-default')).credential).toBe(`Bearer ${CREDENTIAL.default}`);
     const demo = await submit(h.server, KEY.z, { tool: 'demo.getContact', input: { id: 'z-demo' } }).expect(202);
-    expect((await finished(KEY.z, demo.body.id as string)).status).toBe('succeeded');
+    expect((await h.finished(bearer(KEY.z), demo.body.id as string)).status).toBe('succeeded');
   });
 });
 
@@ -244,8 +238,8 @@ describe('over MCP', () => {
     for (const [id, connection] of [['mcp-x-b', 'tenant-b'], ['mcp-x-default', undefined]] as const) {
       const result = await call(x, 'crm_getContact', { id }, connection);
       expect(result.isError).toBe(true);
-      expect(result.structuredContent).toEqual({ code: 'FORBIDDEN', message: expect.stringMatching(/may not use connection/), retryable: false, errors: [{ pointer: '/connection', message: expect.any(String) }] });
-      expect(JSON.parse((result.content[0] as { text: string }).text)).toMatchObject({ code: 'FORBIDDEN' });
+      expect(result.structuredContent).toEqual({ error: { code: 'FORBIDDEN', message: expect.stringMatching(/may not use connection/), retryable: false, errors: [{ pointer: '/connection', message: expect.any(String) }] } });
+      expect((result.content[0] as { text: string }).text).toMatch(/^FORBIDDEN: /);
       refusedIds.push(id);
     }
     expect(await written()).toEqual(before);
@@ -256,7 +250,7 @@ describe('over MCP', () => {
     const x = await connect(KEY.x);
     const result = await call(x, 'crm_getContact', { id: 'mcp-x-a' }, 'tenant-a');
     expect(result.isError).toBeFalsy();
-    expect(result.structuredContent).toMatchObject({ status: 'succeeded', result: { id: 'mcp-x-a' } });
+    expect(result.structuredContent).toMatchObject({ result: { id: 'mcp-x-a' }, job: { status: 'succeeded' } });
     expect(upstream.requests.find((r) => r.path === '/contacts/mcp-x-a')?.headers.authorization).toBe(`Bearer ${CREDENTIAL['tenant-a']}`);
   });
 });
@@ -274,31 +268,12 @@ describe('@broker/client', () => {
 });
 
 describe('retry after the config narrowed', () => {
-  /** A second api on the same Redis prefix, as after a deploy with a new config. */
-  async function startNarrowedApi(narrowed: BrokerConfig): Promise<{ server: Server; close(): Promise<void> }> {
-    const producer = createRedis(REDIS_URL, 'producer');
-    const subscriber = createRedis(REDIS_URL, 'subscriber');
-    const api: Api = await createApi({ config: narrowed, redis: producer, subscriber, secrets: envSecretsProvider(h.env), logger: testLogger('agent-conn-narrowed'), prefix: h.prefix });
-    const server = api.app.listen(0, '127.0.0.1');
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-    return {
-      server,
-      async close() {
-        server.closeAllConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-        await api.close();
-        producer.disconnect();
-        subscriber.disconnect();
-      },
-    };
-  }
-
   it('refuses to re-run X’s failed tenant-a job once X may no longer use tenant-a (HTTP and MCP), and leaves it failed', async () => {
     const submitted = await submit(h.server, KEY.x, getContact('fail-once-x', 'tenant-a')).expect(202);
     const id = submitted.body.id as string;
-    expect(await finished(KEY.x, id)).toMatchObject({ status: 'failed', error: { code: 'UPSTREAM_ERROR', retryable: true } });
+    expect(await h.finished(bearer(KEY.x), id)).toMatchObject({ status: 'failed', error: { code: 'UPSTREAM_ERROR', retryable: true } });
 
-    const narrowed = await startNarrowedApi(brokerConfig(upstream.url, ['crm/tenant-b']));
+    const narrowed = await secondApi(h, brokerConfig(upstream.url, ['crm/tenant-b']));
     try {
       const res = await request(narrowed.server).post(`/v1/jobs/${id}/retry`).set(bearer(KEY.x)).expect(403);
       expect(res.body).toMatchObject({ status: 403, code: 'FORBIDDEN', detail: expect.stringMatching(/tenant-a/) });
@@ -308,7 +283,7 @@ describe('retry after the config narrowed', () => {
       try {
         const result = (await client.callTool({ name: 'retry_job', arguments: { id } })) as CallToolResult;
         expect(result.isError).toBe(true);
-        expect(result.structuredContent).toMatchObject({ code: 'FORBIDDEN' });
+        expect(result.structuredContent).toMatchObject({ error: { code: 'FORBIDDEN' } });
       } finally {
         await client.close();
       }
@@ -320,7 +295,7 @@ describe('retry after the config narrowed', () => {
 
     // The job itself was retryable: the api with the old list re-runs it.
     await request(h.server).post(`/v1/jobs/${id}/retry`).set(bearer(KEY.x)).expect(202);
-    expect(await finished(KEY.x, id)).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect(await h.finished(bearer(KEY.x), id)).toMatchObject({ status: 'succeeded', attempts: 2 });
   });
 });
 

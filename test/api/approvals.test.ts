@@ -59,16 +59,6 @@ async function held(key: Record<string, string>, body: Record<string, unknown>):
   return job.id;
 }
 
-async function finished(key: Record<string, string>, id: string): Promise<PublicJob> {
-  return waitFor(
-    async () => {
-      const job = (await request(h.server).get(`/v1/jobs/${id}?waitMs=5000`).set(key).expect(200)).body as PublicJob;
-      return ['succeeded', 'failed', 'cancelled'].includes(job.status) ? job : undefined;
-    },
-    { what: `job ${id} to finish` },
-  );
-}
-
 const approve = (key: Record<string, string> | undefined, id: string, body?: unknown) => {
   const req = request(h.server).post(`/v1/jobs/${id}/approve`);
   if (key) req.set(key);
@@ -157,7 +147,7 @@ describe('a held job', () => {
     expect(res.body).toMatchObject({ id: job.id, status: 'queued' });
     expect(res.body).not.toHaveProperty('decision');
 
-    expect(await finished(A, job.id)).toMatchObject({ status: 'succeeded', attempts: 1, result: { amount: 5000 } });
+    expect(await h.finished(A, job.id)).toMatchObject({ status: 'succeeded', attempts: 1, result: { amount: 5000 } });
     expect(calls('/refunds')).toBe(1);
     expect(await h.store.get(job.id)).toMatchObject({ decision: { outcome: 'approved', by: 'admin', reason: 'ticket 4411' }, hold: { rule: { index: 0 } } });
     expect((await listed()).some((j) => j.id === job.id)).toBe(false);
@@ -204,7 +194,7 @@ describe('a held job', () => {
 
   it('undecided past timeoutSeconds: the worker fails it APPROVAL_EXPIRED, no upstream call', async () => {
     const id = await held(A, { tool: 'demo.export', input: { id: 'exp-1' }, callbackUrl: `${callbacks.url}/cb` });
-    const done = await finished(A, id);
+    const done = await h.finished(A, id);
     expect(done).toMatchObject({ status: 'failed', attempts: 0, error: { code: 'APPROVAL_EXPIRED', retryable: false } });
     expect(done.startedAt).toBeUndefined();
     expect(calls('/exports/exp-1')).toBe(0);
@@ -245,11 +235,11 @@ describe('a held job', () => {
       .set('Accept', 'application/json, text/event-stream')
       .send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'demo_refund', arguments: { amount: 9000, note: 'held-mcp' }, _meta: { 'broker/waitMs': 0 } } })
       .expect(200);
-    const answer = JSON.parse(/^data: (.*)$/m.exec(res.text)?.[1] ?? res.text) as { result: { isError?: boolean; structuredContent: PublicJob; content: Array<{ text: string }> } };
+    const answer = JSON.parse(/^data: (.*)$/m.exec(res.text)?.[1] ?? res.text) as { result: { isError?: boolean; structuredContent: { job: PublicJob }; content: Array<{ text: string }> } };
     expect(answer.result.isError).toBeFalsy();
-    expect(answer.result.structuredContent).toMatchObject({ status: 'awaiting_approval' });
+    expect(answer.result.structuredContent).toEqual({ job: expect.objectContaining({ status: 'awaiting_approval' }) });
     expect(answer.result.content[0]!.text).toContain('approve');
-    await deny(ADMIN, answer.result.structuredContent.id).expect(200);
+    await deny(ADMIN, answer.result.structuredContent.job.id).expect(200);
   });
 });
 
@@ -257,7 +247,7 @@ describe('which jobs are held', () => {
   it('`when` gt on /input/amount: below runs at once, above is held', async () => {
     const small = await submit(A, { tool: 'demo.refund', input: { amount: 500, note: 'small-refund' } });
     expect(small.status).toBe('queued');
-    expect(await finished(A, small.id)).toMatchObject({ status: 'succeeded' });
+    expect(await h.finished(A, small.id)).toMatchObject({ status: 'succeeded' });
     const exactly = await submit(A, { tool: 'demo.refund', input: { amount: 1000, note: 'limit-refund' } });
     expect(exactly.status).toBe('queued');
     const big = await submit(A, { tool: 'demo.refund', input: { amount: 1000.5, note: 'big-refund' } });
@@ -270,7 +260,7 @@ describe('which jobs are held', () => {
     expect(a.status).toBe('awaiting_approval');
     const c = await submit(C, { tool: 'demo.createOrder', input: { sku: 'sku-free-c', qty: 1 } });
     expect(c.status).toBe('queued');
-    expect(await finished(C, c.id)).toMatchObject({ status: 'succeeded' });
+    expect(await h.finished(C, c.id)).toMatchObject({ status: 'succeeded' });
     expect(upstream.count((r) => r.body.includes('sku-held-a'))).toBe(0);
     const rule = (await listed()).find((j) => j.id === a.id)?.rule;
     expect(rule).toEqual({ index: 1, tools: 'demo.create*', agents: ['agent-a*'], timeoutSeconds: 86_400 });
@@ -288,7 +278,7 @@ describe('who may decide', () => {
     expect((await listed(C)).some((j) => j.id === id)).toBe(true);
 
     await approve(C, id, { reason: 'looks fine' }).expect(200);
-    expect(await finished(A, id)).toMatchObject({ status: 'succeeded' });
+    expect(await h.finished(A, id)).toMatchObject({ status: 'succeeded' });
     expect(await h.store.get(id)).toMatchObject({ decision: { outcome: 'approved', by: 'agent-c', reason: 'looks fine' } });
 
     const own = await held(C, { tool: 'demo.refund', input: { amount: 6001, note: 'own-approve' } });
@@ -301,7 +291,7 @@ describe('who may decide', () => {
 
   it('a job that is not held is 409; an unknown one 404', async () => {
     const done = await submit(A, { tool: 'demo.getContact', input: { id: 'not-held' } });
-    await finished(A, done.id);
+    await h.finished(A, done.id);
     expect((await approve(ADMIN, done.id).expect(409)).body).toMatchObject({ code: 'CONFLICT' });
     expect((await deny(ADMIN, done.id).expect(409)).body).toMatchObject({ code: 'CONFLICT' });
     expect((await approve(ADMIN, 'job_00000000000000000000000000000000').expect(404)).body.code).toBe('NOT_FOUND');
@@ -313,7 +303,7 @@ describe('who may decide', () => {
       const id = await held(A, { tool: 'demo.refund', input: { amount: 9100 + round, note: `race-${round}` } });
       const [approved, denied] = await Promise.all([approve(ADMIN, id), deny(C, id)]);
       expect([approved.status, denied.status].sort()).toEqual([200, 409]);
-      const job = await finished(A, id);
+      const job = await h.finished(A, id);
       if (approved.status === 200) {
         expect(job.status).toBe('succeeded');
         expect(upstream.count((r) => r.body.includes(`race-${round}`))).toBe(1);

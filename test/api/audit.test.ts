@@ -2,10 +2,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { auditEntry, AuditTrail, createMetrics, createRedis, envSecretsProvider, redisKeys, type AuditEntry, type PublicJob } from '@broker/shared';
+import { auditEntry, AuditTrail, createMetrics, createRedis, envSecretsProvider, redisKeys, type AuditEntry } from '@broker/shared';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { testLogger } from '../helpers/broker';
-import { demoCreateOrderTool, demoGetContactTool } from '../helpers/demo-tools';
+import { demoCreateOrderTool, demoGetContactTool, findableNoteTool } from '../helpers/demo-tools';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
 import { StubServer, type StubReply, type StubRequest } from '../helpers/stub-server';
 import { waitFor } from '../helpers/wait-for';
@@ -28,16 +28,6 @@ const ADMIN = bearer(ADMIN_TOKEN);
 const AUDITOR = bearer(AUDITOR_KEY);
 const A = bearer(KEYS.a);
 const C = bearer(KEYS.c);
-
-/** A note that can be found by the job id it carries (`clientRef`). */
-const findableNoteTool = {
-  name: 'notes.log',
-  method: 'POST',
-  path: '/notes',
-  input: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } },
-  reference: { in: 'body', name: 'clientRef' },
-  verify: { method: 'GET', path: '/notes', query: { clientRef: '{reference}' }, found: '/data/0' },
-} as const;
 
 let upstream: StubServer;
 let h: Harness;
@@ -62,16 +52,6 @@ function answer(req: StubRequest): StubReply {
 
 async function submit(key: Record<string, string>, body: Record<string, unknown>): Promise<string> {
   return (await request(h.server).post('/v1/jobs').set(key).send(body).expect(202)).body.id as string;
-}
-
-async function finished(key: Record<string, string>, id: string): Promise<PublicJob> {
-  return waitFor(
-    async () => {
-      const job = (await request(h.server).get(`/v1/jobs/${id}?waitMs=5000`).set(key).expect(200)).body as PublicJob;
-      return ['succeeded', 'failed', 'cancelled'].includes(job.status) ? job : undefined;
-    },
-    { what: `job ${id} to finish` },
-  );
 }
 
 interface Page {
@@ -156,7 +136,7 @@ describe("GET /v1/audit: a job's life", () => {
   it('records a succeeded job: submitted, call, succeeded, answered newest first', async () => {
     const input = { sku: PLANTED, qty: 1 };
     const id = await submit(A, { tool: 'demo.createOrder', input });
-    expect((await finished(A, id)).status).toBe('succeeded');
+    expect((await h.finished(A, id)).status).toBe('succeeded');
     const trail = await trailOf(id, 'succeeded');
 
     expect(trail.map((e) => e.event)).toEqual(['submitted', 'call', 'succeeded']);
@@ -180,7 +160,7 @@ describe("GET /v1/audit: a job's life", () => {
       { status: 503, body: { error: RESULT_MARK } },
     ]);
     const id = await submit(C, { tool: 'flaky.get', input: { id: 'f1' } });
-    expect(await finished(C, id)).toMatchObject({ status: 'failed', error: { code: 'UPSTREAM_ERROR' } });
+    expect(await h.finished(C, id)).toMatchObject({ status: 'failed', error: { code: 'UPSTREAM_ERROR' } });
     const trail = await trailOf(id, 'failed');
 
     expect(trail.map((e) => [e.event, e.status, e.attempt, e.code])).toEqual([
@@ -203,9 +183,9 @@ describe("GET /v1/audit: a job's life", () => {
   it('records a retried job: its first run, the retry (with the failure it retried), and its second run', async () => {
     script.set('/flaky/f2', [{ status: 503 }, { status: 503 }]);
     const id = await submit(C, { tool: 'flaky.get', input: { id: 'f2' } });
-    expect((await finished(C, id)).status).toBe('failed');
+    expect((await h.finished(C, id)).status).toBe('failed');
     await request(h.server).post(`/v1/jobs/${id}/retry`).set(C).expect(202);
-    expect(await finished(C, id)).toMatchObject({ status: 'succeeded', attempts: 3 });
+    expect(await h.finished(C, id)).toMatchObject({ status: 'succeeded', attempts: 3 });
     const trail = await trailOf(id, 'succeeded');
 
     expect(trail.map((e) => [e.event, e.status ?? e.code ?? e.by, e.attempt])).toEqual([
@@ -224,7 +204,7 @@ describe("GET /v1/audit: a job's life", () => {
     // The note is made, then the connection drops: the look-only run finds it by its reference.
     script.set('/notes', [{ destroy: true }]);
     const id = await submit(C, { tool: 'notes.log', input: { text: PLANTED } });
-    expect((await finished(C, id)).status).toBe('succeeded');
+    expect((await h.finished(C, id)).status).toBe('succeeded');
     const trail = await trailOf(id, 'succeeded');
 
     expect(trail.map((e) => e.event)).toEqual(['submitted', 'call', 'call', 'verified', 'succeeded']);
@@ -242,7 +222,7 @@ describe('GET /v1/audit: approval holds', () => {
     expect(res.body.status).toBe('awaiting_approval');
     const id = res.body.id as string;
     await request(h.server).post(`/v1/jobs/${id}/approve`).set(ADMIN).send({ reason: 'ok' }).expect(200);
-    expect((await finished(A, id)).status).toBe('succeeded');
+    expect((await h.finished(A, id)).status).toBe('succeeded');
     const trail = await trailOf(id, 'succeeded');
     expect(trail.map((e) => [e.event, e.by ?? e.status])).toEqual([
       ['submitted', undefined],
@@ -255,7 +235,7 @@ describe('GET /v1/audit: approval holds', () => {
 
   it('records a hold nobody decided: submitted, held, then failed APPROVAL_EXPIRED', async () => {
     const id = await submit(A, { tool: 'demo.createOrder', input: { sku: 'sku_huge', qty: 5000 } });
-    expect(await finished(A, id)).toMatchObject({ status: 'failed', error: { code: 'APPROVAL_EXPIRED' } });
+    expect(await h.finished(A, id)).toMatchObject({ status: 'failed', error: { code: 'APPROVAL_EXPIRED' } });
     const trail = await trailOf(id, 'failed');
     expect(trail.map((e) => [e.event, e.code])).toEqual([
       ['submitted', undefined],
@@ -270,7 +250,7 @@ describe('GET /v1/audit: paging and filters', () => {
     // Another agent's jobs, so the filters have something to leave out.
     for (const n of ['1', '2', '3']) {
       const id = await submit(A, { tool: 'demo.getContact', input: { id: `${PLANTED}-${n}` } });
-      await finished(A, id);
+      await h.finished(A, id);
       await trailOf(id, 'succeeded');
     }
   });
@@ -473,7 +453,7 @@ describe('the audit trail itself', () => {
     try {
       const before = (await worker.metrics.auditWriteFailures.get()).values.reduce((n, v) => n + v.value, 0);
       const id = await submit(A, { tool: 'demo.getContact', input: { id: 'c_unaudited' } });
-      expect(await finished(A, id)).toMatchObject({ status: 'succeeded', result: { id: 'c_unaudited' } });
+      expect(await h.finished(A, id)).toMatchObject({ status: 'succeeded', result: { id: 'c_unaudited' } });
       await waitFor(async () => (await worker.metrics.auditWriteFailures.get()).values.reduce((n, v) => n + v.value, 0) >= before + 2, { what: 'the worker to count its lost entries' });
       await waitFor(async () => (await h.api.metrics.auditWriteFailures.get()).values.some((v) => v.labels.event === 'submitted' && v.value >= 1), { what: 'the api to count its lost entry' });
     } finally {

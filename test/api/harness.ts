@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import request from 'supertest';
 import {
   bullPrefix,
   createLogger,
@@ -11,11 +12,15 @@ import {
   JobStore,
   parseConfig,
   redisKeys,
+  TERMINAL_STATUSES,
   type BrokerConfig,
+  type PublicJob,
+  type RedisClient,
 } from '@broker/shared';
 import { createApi, type Api } from '@broker/api';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
 import { demoGetContactTool, demoCreateOrderTool } from '../helpers/demo-tools';
+import { waitFor } from '../helpers/wait-for';
 
 export const KEYS = { a: 'key-agent-a', bOld: 'key-agent-b-old', bNew: 'key-agent-b-new', c: 'key-agent-c' };
 
@@ -57,7 +62,7 @@ export interface Harness {
   /** Mutable: the secrets provider reads it at each request, like a rotated env. */
   env: Record<string, string | undefined>;
   /** The api's producer connection. */
-  producer: Redis;
+  producer: RedisClient;
   /** A plain connection for assertions, independent of the api's. */
   redis: Redis;
   store: JobStore;
@@ -66,6 +71,8 @@ export interface Harness {
   queuedCount(): Promise<number>;
   /** Job records under the prefix. */
   jobKeyCount(): Promise<number>;
+  /** Long-polls `GET /v1/jobs/:id` with `auth` until the job is terminal, and returns it. */
+  finished(auth: Record<string, string>, id: string): Promise<PublicJob>;
   close(): Promise<void>;
 }
 
@@ -123,6 +130,15 @@ export async function startApi(
       } while (cursor !== '0');
       return n;
     },
+    finished(auth, id) {
+      return waitFor(
+        async () => {
+          const job = (await request(server).get(`/v1/jobs/${id}?waitMs=5000`).set(auth).expect(200)).body as PublicJob;
+          return TERMINAL_STATUSES.has(job.status) ? job : undefined;
+        },
+        { what: `job ${id} to finish` },
+      );
+    },
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -137,3 +153,26 @@ export async function startApi(
 }
 
 export const portOf = (server: Server) => (server.address() as AddressInfo).port;
+
+/**
+ * A second API process-alike on the harness' Redis prefix (its own Redis
+ * connections, its own Express app and port), as after a deploy with a new
+ * config, or to show that what the API holds in Redis is shared by every API.
+ */
+export async function secondApi(h: Harness, config: BrokerConfig): Promise<{ server: Server; close(): Promise<void> }> {
+  const producer = createRedis(REDIS_URL, 'producer');
+  const subscriber = createRedis(REDIS_URL, 'subscriber');
+  const api = await createApi({ config, redis: producer, subscriber, secrets: envSecretsProvider(h.env), logger: createLogger({ name: 'api-2', level: 'silent' }), prefix: h.prefix });
+  const server = api.app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  return {
+    server,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await api.close();
+      producer.disconnect();
+      subscriber.disconnect();
+    },
+  };
+}

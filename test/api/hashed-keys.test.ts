@@ -1,12 +1,11 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import request from 'supertest';
 import { ConfigError, createRedis, envSecretsProvider, parseConfig, type BrokerConfig } from '@broker/shared';
 import { createWorkerApp, startMetricsServer, workerAdminTokenChecker, workerAgentKeyChecker, type MetricsServer, type WorkerApp } from '@broker/worker';
 import { testLogger } from '../helpers/broker';
+import { CLI_MAIN, cliRunner } from '../helpers/cli-runner';
 import { demoCreateOrderTool, demoGetContactTool } from '../helpers/demo-tools';
 import { REDIS_URL } from '../helpers/redis';
 import { bearer, portOf, startApi, type Harness } from './harness';
@@ -18,8 +17,6 @@ import { bearer, portOf, startApi, type Harness } from './harness';
  * the admin token); no secret store holds the keys.
  */
 
-const CLI = join(__dirname, '../../apps/cli/dist/main.js');
-
 const KEY = {
   hashed: 'key-hashed-agent-0123',
   upper: 'key-upper-hex-agent-4567',
@@ -29,19 +26,13 @@ const KEY = {
 };
 const ADMIN = 'admin-token-hashed-keys';
 
+const cli = cliRunner();
+
 /** `broker keys hash`, spawned from its build as an operator runs it: the key as argument, or `-` and stdin. */
-function keysHash(key: string, via: 'argument' | 'stdin'): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const args = via === 'argument' ? [CLI, 'keys', 'hash', key] : [CLI, 'keys', 'hash', '-'];
-    const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(stdout.trim()) : reject(new Error(`keys hash exited ${code}: ${stderr}`))));
-    child.stdin.end(via === 'stdin' ? `${key}\n` : '');
-  });
+async function keysHash(key: string, via: 'argument' | 'stdin'): Promise<string> {
+  const run = via === 'argument' ? await cli(['keys', 'hash', key]) : await cli(['keys', 'hash', '-'], {}, `${key}\n`);
+  if (run.code !== 0) throw new Error(`keys hash exited ${run.code}: ${run.stderr}`);
+  return run.stdout.trim();
 }
 
 let digest: Record<keyof typeof KEY, string>;
@@ -52,7 +43,7 @@ let worker: WorkerApp;
 let metrics: MetricsServer;
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build it with "pnpm build"`);
+  if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: build it with "pnpm build"`);
   const entries = await Promise.all(
     (Object.keys(KEY) as (keyof typeof KEY)[]).map(async (name, i) => [name, await keysHash(KEY[name], i % 2 === 0 ? 'argument' : 'stdin')] as const),
   );

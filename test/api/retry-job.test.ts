@@ -5,7 +5,7 @@ import request from 'supertest';
 import { bullPrefix, CALLBACKS_QUEUE, callbackJobId, envSecretsProvider, integrationQueueName, newJobId, redisKeys, type JobRecord, type PublicJob } from '@broker/shared';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { testLogger } from '../helpers/broker';
-import { demoCreateOrderTool, demoGetContactTool } from '../helpers/demo-tools';
+import { demoCreateOrderTool, demoGetContactTool, findableNoteTool } from '../helpers/demo-tools';
 import { REDIS_URL } from '../helpers/redis';
 import { StubServer, type StubReply, type StubRequest } from '../helpers/stub-server';
 import { waitFor } from '../helpers/wait-for';
@@ -40,15 +40,6 @@ const noteTool = {
   input: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } },
 } as const;
 
-/** A note that can be found by the job id it carries (`clientRef`), when an earlier try may have made it. */
-const findableNoteTool = {
-  name: 'notes.log',
-  method: 'POST',
-  path: '/notes',
-  input: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } },
-  reference: { in: 'body', name: 'clientRef' },
-  verify: { method: 'GET', path: '/notes', query: { clientRef: '{reference}' }, found: '/data/0' },
-} as const;
 /** Notes the stub made with a `clientRef`, even when it then dropped the connection. */
 const notesMade: { id: string; clientRef: string; text: string }[] = [];
 
@@ -77,17 +68,6 @@ const C = bearer(KEYS.c);
 async function submit(key: Record<string, string>, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<string> {
   const res = await request(h.server).post('/v1/jobs').set(key).set(headers).send(body).expect(202);
   return res.body.id as string;
-}
-
-async function finished(key: Record<string, string>, id: string): Promise<PublicJob> {
-  return waitFor(
-    async () => {
-      const res = await request(h.server).get(`/v1/jobs/${id}?waitMs=5000`).set(key).expect(200);
-      const job = res.body as PublicJob;
-      return ['succeeded', 'failed', 'cancelled'].includes(job.status) ? job : undefined;
-    },
-    { what: `job ${id} to finish` },
-  );
 }
 
 const retry = (key: Record<string, string>, id: string) => request(h.server).post(`/v1/jobs/${id}/retry`).set(key);
@@ -142,7 +122,7 @@ describe('POST /v1/jobs/{id}/retry', () => {
   it('runs a retryable failed job again as the same job, with the same upstream Idempotency-Key, and it succeeds', async () => {
     script.set('/orders:sku_retry', [{ status: 503, body: { error: 'busy' } }]);
     const id = await submit(A, { tool: 'demo.createOrder', input: { sku: 'sku_retry', qty: 1 } }, { 'Idempotency-Key': 'order-retry-1' });
-    const failed = await finished(A, id);
+    const failed = await h.finished(A, id);
     expect(failed).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'UPSTREAM_ERROR', retryable: true, upstreamStatus: 503 } });
 
     // A replay of the submission answers the same failed job; it does not run it again.
@@ -156,7 +136,7 @@ describe('POST /v1/jobs/{id}/retry', () => {
     expect(res.body.error).toBeUndefined();
     expect(res.body.finishedAt).toBeUndefined();
 
-    const done = await finished(A, id);
+    const done = await h.finished(A, id);
     expect(done).toMatchObject({ id, status: 'succeeded', attempts: 2, result: { sku: 'sku_retry' } });
     expect(done.error).toBeUndefined();
     const calls = upstream.requests.filter((r) => r.path === '/orders' && r.body.includes('sku_retry'));
@@ -177,23 +157,23 @@ describe('POST /v1/jobs/{id}/retry', () => {
   it('gives the re-run a fresh set of retry.attempts tries, while attempts keeps counting', async () => {
     script.set('/flaky/f1', [{ status: 503 }, { status: 503 }, { status: 503 }]);
     const id = await submit(C, { tool: 'flaky.get', input: { id: 'f1' } });
-    expect(await finished(C, id)).toMatchObject({ status: 'failed', attempts: 2, error: { code: 'UPSTREAM_ERROR', retryable: true } });
+    expect(await h.finished(C, id)).toMatchObject({ status: 'failed', attempts: 2, error: { code: 'UPSTREAM_ERROR', retryable: true } });
     await waitFor(async () => (await flakyQueue.getJobState(id)) === 'failed', { what: 'the BullMQ job in the failed set' });
 
     await retry(C, id).expect(202);
     // Try 3 fails (503), try 4 succeeds: the re-run had two tries of its own.
-    expect(await finished(C, id)).toMatchObject({ status: 'succeeded', attempts: 4 });
+    expect(await h.finished(C, id)).toMatchObject({ status: 'succeeded', attempts: 4 });
     expect(upstream.count((r) => r.path === '/flaky/f1')).toBe(4);
   });
 
   it('accepts the retry of an OUTCOME_UNKNOWN write without a key, but never resends it blindly', async () => {
     script.set('/notes:note-1', [{ destroy: true }]);
     const id = await submit(A, { tool: 'demo.logNote', input: { text: 'note-1' } });
-    expect(await finished(A, id)).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'OUTCOME_UNKNOWN', retryable: false } });
+    expect(await h.finished(A, id)).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'OUTCOME_UNKNOWN', retryable: false } });
 
     await retry(A, id).expect(202);
     // No tool can look the effect up yet (no verify): the re-run ends OUTCOME_UNKNOWN again, with no second call.
-    const again = await finished(A, id);
+    const again = await h.finished(A, id);
     expect(again).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'OUTCOME_UNKNOWN', retryable: false } });
     expect(again.error?.message).toMatch(/not sent again/);
     const calls = upstream.requests.filter((r) => r.path === '/notes' && r.body.includes('note-1'));
@@ -205,13 +185,13 @@ describe('POST /v1/jobs/{id}/retry', () => {
     script.set('/notes:note-2', [{ destroy: true }]);
     script.set('/notes', [{ status: 500 }]);
     const id = await submit(C, { tool: 'notes.log', input: { text: 'note-2' } });
-    const unknown = await finished(C, id);
+    const unknown = await h.finished(C, id);
     expect(unknown).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'OUTCOME_UNKNOWN', retryable: false } });
     expect(unknown.error?.message).toMatch(/could not tell/);
 
     await retry(C, id).expect(202);
     const note = notesMade.find((n) => n.clientRef === id)!;
-    expect(await finished(C, id)).toMatchObject({ status: 'succeeded', attempts: 2, result: { id: note.id, clientRef: id, text: 'note-2' } });
+    expect(await h.finished(C, id)).toMatchObject({ status: 'succeeded', attempts: 2, result: { id: note.id, clientRef: id, text: 'note-2' } });
     expect(upstream.requests.filter((r) => r.method === 'POST' && r.path === '/notes' && r.body.includes(id))).toHaveLength(1);
     expect(upstream.requests.filter((r) => r.method === 'GET' && r.query.get('clientRef') === id)).toHaveLength(2);
   });
@@ -219,7 +199,7 @@ describe('POST /v1/jobs/{id}/retry', () => {
   it("answers 404 for another agent's job and for an unknown id, and leaves the job as it was", async () => {
     script.set('/flaky/f-theirs', [{ status: 503 }, { status: 503 }]);
     const id = await submit(C, { tool: 'flaky.get', input: { id: 'f-theirs' } });
-    const failed = await finished(C, id);
+    const failed = await h.finished(C, id);
 
     const theirs = await retry(A, id).expect(404).expect('Content-Type', /application\/problem\+json/);
     const unknown = await retry(A, 'job_00000000000000000000000000000000').expect(404);
@@ -231,7 +211,7 @@ describe('POST /v1/jobs/{id}/retry', () => {
 
   it('answers 409 for a succeeded job and for a failure that is not retryable, and leaves them as they were', async () => {
     const ok = await submit(A, { tool: 'demo.getContact', input: { id: 'c_ok' } });
-    const succeeded = await finished(A, ok);
+    const succeeded = await h.finished(A, ok);
     expect(succeeded.status).toBe('succeeded');
     const conflict = await retry(A, ok).expect(409).expect('Content-Type', /application\/problem\+json/);
     expect(conflict.body).toMatchObject({ code: 'CONFLICT', status: 409 });
@@ -239,7 +219,7 @@ describe('POST /v1/jobs/{id}/retry', () => {
 
     script.set('/contacts/c_bad', [{ status: 400, body: { error: 'bad id' } }]);
     const bad = await submit(A, { tool: 'demo.getContact', input: { id: 'c_bad' } });
-    const failed = await finished(A, bad);
+    const failed = await h.finished(A, bad);
     expect(failed).toMatchObject({ status: 'failed', error: { code: 'VALIDATION_ERROR', retryable: false } });
     const refused = await retry(A, bad).expect(409);
     expect(refused.body).toMatchObject({ code: 'CONFLICT' });
@@ -265,11 +245,11 @@ describe('POST /v1/jobs/{id}/retry', () => {
   it('lets exactly one of two concurrent retries through, and runs the job once more', async () => {
     script.set('/orders:sku_race', [{ status: 503 }]);
     const id = await submit(A, { tool: 'demo.createOrder', input: { sku: 'sku_race', qty: 1 } });
-    expect((await finished(A, id)).status).toBe('failed');
+    expect((await h.finished(A, id)).status).toBe('failed');
 
     const answers = await Promise.all([retry(A, id), retry(A, id), retry(A, id)]);
     expect(answers.map((r) => r.status).sort()).toEqual([202, 409, 409]);
-    expect(await finished(A, id)).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect(await h.finished(A, id)).toMatchObject({ status: 'succeeded', attempts: 2 });
     expect(upstream.count((r) => r.path === '/orders' && r.body.includes('sku_race'))).toBe(2);
     expect((await h.store.get(id))?.retries).toBe(1);
   });
@@ -277,7 +257,7 @@ describe('POST /v1/jobs/{id}/retry', () => {
   it('puts the job back as it was when its BullMQ job is gone (the input went with it): 409', async () => {
     script.set('/orders:sku_gone', [{ status: 503 }]);
     const id = await submit(A, { tool: 'demo.createOrder', input: { sku: 'sku_gone', qty: 1 } });
-    const failed = await finished(A, id);
+    const failed = await h.finished(A, id);
     await waitFor(async () => (await h.queue.getJobState(id)) === 'failed', { what: 'the BullMQ job in the failed set' });
     await h.queue.remove(id);
     const key = redisKeys(h.prefix).job(id);
@@ -293,13 +273,13 @@ describe('POST /v1/jobs/{id}/retry', () => {
   it('sends the re-run its own completion callback', async () => {
     script.set('/orders:sku_cb', [{ status: 503 }]);
     const id = await submit(A, { tool: 'demo.createOrder', input: { sku: 'sku_cb', qty: 1 }, callbackUrl: `${receiver.url}/done` });
-    expect((await finished(A, id)).status).toBe('failed');
+    expect((await h.finished(A, id)).status).toBe('failed');
     const delivered = () => receiver.requests.filter((r) => r.body.includes(id)).map((r) => (JSON.parse(r.body) as PublicJob).status);
     await waitFor(() => delivered().length === 1, { what: 'the failed job\'s callback' });
     await waitFor(async () => (await callbacks.getJobState(callbackJobId(id))) === 'completed', { what: 'the first delivery to complete' });
 
     await retry(A, id).expect(202);
-    expect((await finished(A, id)).status).toBe('succeeded');
+    expect((await h.finished(A, id)).status).toBe('succeeded');
     await waitFor(() => delivered().length === 2, { what: "the re-run's callback" });
     expect(delivered()).toEqual(['failed', 'succeeded']);
     // Each run's end is a delivery of its own: its own BullMQ job, webhook-id and Idempotency-Key.

@@ -3,7 +3,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { envSecretsProvider, giveBackSpend, redisKeys, spendCapId, TERMINAL_STATUSES, type PublicJob } from '@broker/shared';
+import { envSecretsProvider, giveBackSpend, redisKeys, spendCapId } from '@broker/shared';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { testLogger } from '../helpers/broker';
 import { REDIS_URL } from '../helpers/redis';
@@ -69,17 +69,6 @@ const callsFor = (prefix: string) => upstream.count((r) => r.path === '/charges'
 const charge = (name: AgentName, amount: unknown, ref: string, extra: Record<string, unknown> = {}, tool = 'pay.charge') =>
   request(h.server).post('/v1/jobs').set(auth(name)).send({ tool, input: { ref, amount, ...extra } });
 
-async function finished(name: AgentName, id: string): Promise<PublicJob> {
-  return waitFor(
-    async () => {
-      const res = await request(h.server).get(`/v1/jobs/${id}?waitMs=5000`).set(auth(name)).expect(200);
-      const job = res.body as PublicJob;
-      return TERMINAL_STATUSES.has(job.status) ? job : undefined;
-    },
-    { what: `job ${id} to finish` },
-  );
-}
-
 const today = () => new Date().toISOString().slice(0, 10);
 const totals = (name: AgentName) => h.redis.hgetall(redisKeys(h.prefix).spendTotals(agentId(name), today()));
 const spent = async (name: AgentName, tools = 'pay.*', sum = AMOUNT) => Number((await totals(name))[spendCapId({ tools, sum })] ?? 0);
@@ -141,7 +130,7 @@ describe('spend caps', () => {
     expect((await h.jobKeyCount()) - jobsBefore).toBe(3);
     expect(await spent('burst')).toBe(90);
 
-    for (const res of accepted) expect(await finished('burst', res.body.id)).toMatchObject({ status: 'succeeded' });
+    for (const res of accepted) expect(await h.finished(auth('burst'), res.body.id)).toMatchObject({ status: 'succeeded' });
     expect(callsFor('burst-')).toBe(3);
     // Succeeded: spent for good, whatever happens to the job later.
     expect(await h.redis.hlen(redisKeys(h.prefix).spendJobs(agentId('burst'), today()))).toBe(0);
@@ -163,8 +152,8 @@ describe('spend caps', () => {
     expect(new Set(burst.map((r) => r.body.id)).size).toBe(1);
     expect(burst.every((r) => r.status === 200 || r.status === 202)).toBe(true);
     expect(await spent('replay')).toBe(85);
-    await finished('replay', first.body.id);
-    await finished('replay', burst[0]!.body.id);
+    await h.finished(auth('replay'), first.body.id);
+    await h.finished(auth('replay'), burst[0]!.body.id);
     expect(callsFor('replay-')).toBe(2);
     // 15 left: 16 does not fit, 15 does.
     expect((await charge('replay', 16, 'replay-3')).status).toBe(429);
@@ -192,14 +181,14 @@ describe('spend caps', () => {
   it('gives back the amount of a job that failed before any upstream request, not of one that failed after', async () => {
     // No LOCKED_API_KEY: every try fails before its request.
     const locked = await charge('before', 80, 'before-1', {}, 'locked.charge').expect(202);
-    expect(await finished('before', locked.body.id)).toMatchObject({ status: 'failed', error: { code: 'AUTHENTICATION_FAILED', retryable: false } });
+    expect(await h.finished(auth('before'), locked.body.id)).toMatchObject({ status: 'failed', error: { code: 'AUTHENTICATION_FAILED', retryable: false } });
     expect(upstream.count((r) => r.path === '/locked/charges')).toBe(0);
     await waitFor(async () => (await spent('before', '*')) === 0, { what: 'the failed job to give its amount back' });
     await charge('before', 80, 'before-2').expect(202);
 
     // The upstream refuses the charge (400): the request was sent, the amount stays counted.
     const rejected = await charge('after', 70, 'reject-1').expect(202);
-    expect(await finished('after', rejected.body.id)).toMatchObject({ status: 'failed', error: { code: 'VALIDATION_ERROR', upstreamStatus: 400 } });
+    expect(await h.finished(auth('after'), rejected.body.id)).toMatchObject({ status: 'failed', error: { code: 'VALIDATION_ERROR', upstreamStatus: 400 } });
     expect(callsFor('reject-1')).toBe(1);
     expect(await spent('after')).toBe(70);
     expect(await giveBackSpend(h.redis, redisKeys(h.prefix), { id: rejected.body.id, agentId: agentId('after'), spendDay: today() })).toBe(false);
@@ -262,10 +251,11 @@ describe('spend caps', () => {
     const before = upstream.count();
     const refused = await call(20, 'mcp-2');
     expect(refused.isError).toBe(true);
-    const error = refused.structuredContent as { code: string; retryable: boolean; retryAt: string; message: string };
+    const { error } = refused.structuredContent as { error: { code: string; retryable: boolean; retryAt: string; message: string } };
     expect(error).toMatchObject({ code: 'BUDGET_EXCEEDED', retryable: true });
     expect(error.message).toMatch(/90 is spent so far today and this job's amount is 20/);
     expect(Math.abs((Date.parse(error.retryAt) - Date.now()) / 1000 - secondsToMidnightUtc())).toBeLessThanOrEqual(5);
+    expect((refused.content[0] as { text: string }).text).toContain(`Retryable: make the same call again at or after ${error.retryAt}`);
     expect(upstream.count()).toBe(before);
     expect(await spent('mcp')).toBe(90);
   });

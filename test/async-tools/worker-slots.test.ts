@@ -70,7 +70,7 @@ it('runs a normal job while many async jobs of the same integration wait, at con
   const queue = new Queue('tools-slow', { connection: broker.h.redis, prefix: bullPrefix(broker.h.prefix, 'tools-slow') });
   const counts = await queue.getJobCounts('active', 'delayed', 'waiting', 'prioritized', 'completed', 'failed');
   expect(counts.active).toBeLessThanOrEqual(1);
-  expect(counts.active + counts.delayed + counts.waiting + counts.prioritized).toBe(12);
+  expect(counts.active! + counts.delayed! + counts.waiting! + counts.prioritized!).toBe(12);
   expect(counts.failed).toBe(0);
   await queue.close();
 });

@@ -1,8 +1,6 @@
-import { Redis } from 'ioredis';
-import { envSecretsProvider, parseConfig, redisKeys, type BrokerConfig } from '@broker/shared';
-import { createWorkerApp, type WorkerApp } from '@broker/worker';
-import { JobSubmitter, testLogger } from '../helpers/broker';
-import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
+import { parseConfig, redisKeys, type BrokerConfig } from '@broker/shared';
+import { startWorkerRig, type WorkerRig } from '../helpers/broker';
+import { uniquePrefix } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';
 import { builtinIntegrationConfig, GitHubStub, HubSpotStub, KIT_SECRETS, ShopifyStub, StripeStub } from '../kit';
 
@@ -11,9 +9,7 @@ import { builtinIntegrationConfig, GitHubStub, HubSpotStub, KIT_SECRETS, Shopify
  * the retry policy) running them against the kit's stubs.
  */
 const prefix = uniquePrefix('builtin-e2e');
-let redis: Redis;
-let worker: WorkerApp;
-let jobs: JobSubmitter;
+let rig: WorkerRig;
 let config: BrokerConfig;
 let stripe: StripeStub;
 let hubspot: HubSpotStub;
@@ -43,22 +39,16 @@ beforeAll(async () => {
       github: builtinIntegrationConfig('github', github.url, { retry, rateLimit: { max: 2, durationMs: 400 } }),
     },
   });
-  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  worker = createWorkerApp({ config, redis, prefix, secrets: envSecretsProvider(KIT_SECRETS), logger: testLogger('worker') });
-  await worker.ready();
-  jobs = new JobSubmitter(redis, prefix, config);
+  rig = await startWorkerRig(config, prefix, KIT_SECRETS);
 });
 
 afterAll(async () => {
-  await worker.close();
-  await jobs.close();
+  await rig.close();
   await Promise.all([stripe.close(), hubspot.close(), shopify.close(), github.close()]);
-  redis.disconnect();
-  await dropPrefix(prefix);
 });
 
 async function run(tool: string, input: Record<string, unknown>) {
-  return jobs.settled(await jobs.submit(tool, input));
+  return rig.jobs.settled(await rig.jobs.submit(tool, input));
 }
 
 describe('built-in tools through the worker', () => {
@@ -100,13 +90,13 @@ describe('built-in tools through the worker', () => {
   it('shows pagination progress on the job while it runs, and keeps the rate limit across pages', async () => {
     // Slow page 2 down so the record can be read mid-listing.
     github.inject({ delayMs: 600 }, { match: (r) => r.query.get('page') === '2' });
-    const id = await jobs.submit('github.listIssues', { owner: 'octo', repo: 'kit', state: 'all' });
+    const id = await rig.jobs.submit('github.listIssues', { owner: 'octo', repo: 'kit', state: 'all' });
     const midway = await waitFor(async () => {
-      const record = await jobs.store.get(id);
+      const record = await rig.jobs.store.get(id);
       return record?.status === 'running' && record.progress ? record : undefined;
     }, { what: 'progress of the first page' });
     expect(midway.progress).toEqual({ page: 1, records: 100 });
-    const done = await jobs.settled(id);
+    const done = await rig.jobs.settled(id);
     expect(done).toMatchObject({ status: 'succeeded', attempts: 1, progress: { page: 3, records: 252 }, result: { pages: 3, truncated: false } });
     expect((done.result as { issues: unknown[] }).issues).toHaveLength(252);
     const pages = github.requests.filter((r) => r.path.endsWith('/issues') && r.method === 'GET').slice(-3);
@@ -125,15 +115,15 @@ describe('built-in tools through the worker', () => {
     const pauseKey = redisKeys(prefix).pause('shopify');
     shopify.setAvailable(200);
     // Six pages of 40 points from a 200-point bucket: after the fifth the bucket is empty, and the sixth must wait ~1 s.
-    const listing = await jobs.submit('shopify.listOrders', { pageSize: 10 });
-    const seenAt = await waitFor(async () => ((await redis.pttl(pauseKey)) > 300 ? Date.now() : undefined), { intervalMs: 5, what: 'the cost pause' });
-    const pauseEndsAt = seenAt + (await redis.pttl(pauseKey));
+    const listing = await rig.jobs.submit('shopify.listOrders', { pageSize: 10 });
+    const seenAt = await waitFor(async () => ((await rig.redis.pttl(pauseKey)) > 300 ? Date.now() : undefined), { intervalMs: 5, what: 'the cost pause' });
+    const pauseEndsAt = seenAt + (await rig.redis.pttl(pauseKey));
     const calls = shopify.count();
     // Another Shopify job submitted during the pause waits it out without spending an attempt.
-    const other = await jobs.submit('shopify.getOrder', { id: '450789469' });
-    await waitFor(async () => (await jobs.store.get(other))?.status === 'deferred', { intervalMs: 5, what: 'the other job to be deferred' });
+    const other = await rig.jobs.submit('shopify.getOrder', { id: '450789469' });
+    await waitFor(async () => (await rig.jobs.store.get(other))?.status === 'deferred', { intervalMs: 5, what: 'the other job to be deferred' });
     expect(shopify.count()).toBe(calls);
-    const [listed, got] = await Promise.all([jobs.settled(listing), jobs.settled(other)]);
+    const [listed, got] = await Promise.all([rig.jobs.settled(listing), rig.jobs.settled(other)]);
     expect(listed).toMatchObject({ status: 'succeeded', attempts: 1, result: { pages: 6, truncated: false } });
     expect(got).toMatchObject({ status: 'succeeded', attempts: 1, result: { name: '#1001' } });
     const duringPause = shopify.requests.filter((r) => r.at > seenAt && r.at < pauseEndsAt - 15);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Stripe from 'stripe';
+import { findableNoteTool } from '../helpers/demo-tools';
 import { startApp, stopApp, writeConfigFile, type RunningProcess } from '../helpers/processes';
 import { StubServer } from '../helpers/stub-server';
 
@@ -60,15 +61,8 @@ export function chaosConfig(options: ChaosConfigOptions, worker = 'api'): Record
             idempotent: true,
             input: { type: 'object', required: ['sku'], properties: { sku: { type: 'string' } } },
           },
-          {
-            // No idempotency key: every try carries the job id as `clientRef`, and an earlier try is looked up by it.
-            name: 'shop.createNote',
-            method: 'POST',
-            path: '/notes',
-            input: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } },
-            reference: { in: 'body', name: 'clientRef' },
-            verify: { method: 'GET', path: '/notes', query: { clientRef: '{reference}' }, found: '/data/0' },
-          },
+          // No idempotency key: every try carries the job id as `clientRef`, and an earlier try is looked up by it.
+          { ...findableNoteTool, name: 'shop.createNote' },
         ],
       },
     },

@@ -67,9 +67,9 @@ const admin = { Authorization: 'Bearer admin-token-for-webhook-tests' };
 async function nodeOf(key: string): Promise<number> {
   const client = producer as Cluster;
   const slot = Number(await client.cluster('KEYSLOT', key));
-  const slots = (await client.cluster('SLOTS')) as [number, number, [string, number]][];
+  const slots = await client.cluster('SLOTS');
   const owner = slots.find(([from, to]) => slot >= from && slot <= to);
-  return owner![2][1];
+  return owner![2]![1];
 }
 
 beforeAll(async () => {

@@ -1,32 +1,52 @@
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createSandboxServer } from '@broker/sandbox';
+import { promisify } from 'node:util';
+import { createSandboxServer, type ReceivedDelivery } from '@broker/sandbox';
 import { ROOT, startApp, stopApp, writeConfigFile, type RunningProcess } from '../helpers/processes';
 import { dropPrefix, uniquePrefix } from '../helpers/redis';
+import { waitFor } from '../helpers/wait-for';
 
 /**
  * The quick start, as a user runs it: the production entry points of the api
- * and the worker on the example config, against the sandbox API. Also checks
- * that no secret reaches a log line or a job.
+ * and the worker on the example config, against the sandbox API, which also
+ * receives the triggers and callbacks (`GET /received`). Also checks that no
+ * secret reaches a log line or a job.
  */
 const prefix = uniquePrefix('e2e');
+/** Every secret the example config names: the api and the worker refuse to start without one. */
 const secrets = {
   AGENT_A_KEY: 'agent-a-e2e-key-0123456789',
   BROKER_ADMIN_TOKEN: 'admin-e2e-token-0123456789',
   DEMO_API_KEY: 'demo-e2e-upstream-key-0123456789',
+  STRIPE_WEBHOOK_SECRET: 'whsec_e2e_stripe_0123456789',
+  GITHUB_WEBHOOK_SECRET: 'e2e-github-0123456789',
+  SHOPIFY_WEBHOOK_SECRET: 'e2e-shopify-0123456789',
+  ACME_WEBHOOK_SECRET: 'ZTJlLWFjbWUtMDEyMzQ1Njc4OQ==',
+  // Hex, as `pnpm start` generates them: valid base64 for Standard Webhooks.
+  TRIGGER_SIGNING_SECRET: '6e2e7472696767657273656372657430313233343536',
+  CALLBACK_SIGNING_SECRET: '6e2e63616c6c6261636b73656372657430313233343536',
 };
 let sandbox: Server;
+let sandboxUrl: string;
 let api: RunningProcess;
 let worker: RunningProcess;
 let base: string;
 
 beforeAll(async () => {
-  sandbox = createSandboxServer({ apiKey: secrets.DEMO_API_KEY });
+  sandbox = createSandboxServer({
+    apiKey: secrets.DEMO_API_KEY,
+    receiverSecrets: { trigger: secrets.TRIGGER_SIGNING_SECRET, callback: secrets.CALLBACK_SIGNING_SECRET },
+  });
   await new Promise<void>((resolve) => sandbox.listen(0, '127.0.0.1', resolve));
+  sandboxUrl = `http://127.0.0.1:${(sandbox.address() as AddressInfo).port}`;
   const example = JSON.parse(readFileSync(join(ROOT, 'broker.config.example.json'), 'utf8'));
-  example.integrations.demo.baseUrl = `http://127.0.0.1:${(sandbox.address() as AddressInfo).port}`;
+  // The example points at the sandbox on :4010; this one listens on a free port.
+  expect(example.triggerDelivery.url).toBe('http://127.0.0.1:4010/hooks/agent');
+  example.integrations.demo.baseUrl = sandboxUrl;
+  example.triggerDelivery.url = `${sandboxUrl}/hooks/agent`;
   const env = { BROKER_CONFIG: writeConfigFile(example), BROKER_REDIS_PREFIX: prefix, PORT: '0', ...secrets };
   [api, worker] = await Promise.all([startApp('api', env, 'api listening'), startApp('worker', env, 'worker ready')]);
   const port = /"port":(\d+)/.exec(api.output())![1];
@@ -77,6 +97,45 @@ it('creates one order for two submissions with the same Idempotency-Key', async 
 it('fails a missing contact as NOT_FOUND, not retried', async () => {
   const { job } = await submit({ tool: 'demo.getContact', input: { id: 'missing-1' } });
   expect(await awaitJob(job.id)).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'NOT_FOUND', retryable: false, upstreamStatus: 404 } });
+});
+
+/** What the sandbox received, newest first, as `curl localhost:4010/received` shows it. */
+async function received(): Promise<ReceivedDelivery[]> {
+  const res = await fetch(`${sandboxUrl}/received`);
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { received: ReceivedDelivery[] }).received;
+}
+
+it("runs the README's webhook demo: a signed Stripe event ends as a verified trigger at the sandbox's /received", async () => {
+  const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'scripts/sign-webhook.mjs'), 'stripe', '--url', base, '--send'], {
+    env: { PATH: process.env.PATH ?? '', STRIPE_WEBHOOK_SECRET: secrets.STRIPE_WEBHOOK_SECRET },
+  });
+  const answer = JSON.parse(stdout.slice(stdout.indexOf(' ') + 1)) as { id: string; eventId: string; duplicate: boolean };
+  expect(stdout.startsWith('200 ')).toBe(true);
+  expect(answer).toMatchObject({ id: `stripe:${answer.eventId}`, duplicate: false });
+
+  const trigger = await waitFor(async () => (await received()).find((d) => d.kind === 'trigger' && (d.body as { eventId?: string }).eventId === answer.eventId), {
+    timeoutMs: 15_000,
+    what: 'the trigger at the sandbox',
+  });
+  expect(trigger).toMatchObject({
+    path: '/hooks/agent',
+    verified: true,
+    webhookId: expect.any(String),
+    summary: `trigger process_successful_payment from stripe (payment_intent.succeeded, event ${answer.eventId}), signature verified`,
+    body: { trigger: 'process_successful_payment', source: 'stripe', type: 'payment_intent.succeeded', payload: { id: answer.eventId } },
+  });
+  expect(trigger.idempotencyKey).toBe(trigger.webhookId);
+});
+
+it("posts a job's completion callback to the sandbox's /callbacks", async () => {
+  const { status, job } = await submit({ tool: 'demo.getContact', input: { id: 'c_callback' }, callbackUrl: `${sandboxUrl}/callbacks` });
+  expect(status).toBe(202);
+  const callback = await waitFor(async () => (await received()).find((d) => d.kind === 'callback' && (d.body as { id?: string }).id === job.id), {
+    timeoutMs: 15_000,
+    what: 'the callback at the sandbox',
+  });
+  expect(callback).toMatchObject({ verified: true, body: { id: job.id, status: 'succeeded', result: { id: 'c_callback' } } });
 });
 
 it('never writes a secret to a log line', () => {

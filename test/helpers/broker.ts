@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import {
   bullPrefix,
   createLogger,
+  envSecretsProvider,
   integrationQueueName,
   JobStore,
   newJobId,
@@ -14,6 +16,8 @@ import {
   type Logger,
   type RedisClient,
 } from '@broker/shared';
+import { createWorkerApp, type WorkerApp } from '@broker/worker';
+import { dropPrefix, REDIS_URL } from './redis';
 import { waitFor } from './wait-for';
 
 /** A logger that writes nowhere unless TEST_LOG is set. */
@@ -81,4 +85,38 @@ export class JobSubmitter {
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
   }
+}
+
+/** A worker in this process and a {@link JobSubmitter} in front of it, on one prefix. */
+export interface WorkerRig {
+  /** The worker's connection, which the submitter shares. */
+  redis: Redis;
+  worker: WorkerApp;
+  jobs: JobSubmitter;
+  /** Closes the worker and the submitter, disconnects, and deletes every key under the prefix. */
+  close(): Promise<void>;
+}
+
+/** Starts a {@link WorkerRig} for worker tests that need no HTTP in front; resolves once the worker is ready. */
+export async function startWorkerRig(
+  config: BrokerConfig,
+  prefix: string,
+  secrets: Record<string, string | undefined>,
+  logger: Logger = testLogger('worker'),
+): Promise<WorkerRig> {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const worker = createWorkerApp({ config, redis, prefix, secrets: envSecretsProvider(secrets), logger });
+  await worker.ready();
+  const jobs = new JobSubmitter(redis, prefix, config);
+  return {
+    redis,
+    worker,
+    jobs,
+    async close() {
+      await worker.close();
+      await jobs.close();
+      redis.disconnect();
+      await dropPrefix(prefix);
+    },
+  };
 }

@@ -22,3 +22,16 @@ export const demoCreateOrderTool = {
     properties: { sku: { type: 'string' }, qty: { type: 'integer', minimum: 1 } },
   },
 } as const;
+
+/**
+ * A write without an idempotency key that can be found by the job id it
+ * carries (`clientRef`), when an earlier try may have made it.
+ */
+export const findableNoteTool = {
+  name: 'notes.log',
+  method: 'POST',
+  path: '/notes',
+  input: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } },
+  reference: { in: 'body', name: 'clientRef' },
+  verify: { method: 'GET', path: '/notes', query: { clientRef: '{reference}' }, found: '/data/0' },
+} as const;

@@ -86,14 +86,20 @@ describe('docker-compose.yml', () => {
     expect(commandLine(service('sandbox'))).toBe('node apps/sandbox/dist/main.js');
   });
 
-  it('mounts a config equal to the example except for the sandbox baseUrl', () => {
+  it("mounts a config equal to the example except for the sandbox's address (its API, trigger receiver and callbacks)", () => {
     const example = JSON.parse(read('broker.config.example.json'));
     const composeConfig = JSON.parse(read('docker/broker.config.compose.json'));
 
     expect(example.integrations.demo.baseUrl).toBe('http://127.0.0.1:4010');
     expect(composeConfig.integrations.demo.baseUrl).toBe('http://sandbox:4010');
+    expect(example.triggerDelivery.url).toBe('http://127.0.0.1:4010/hooks/agent');
+    expect(composeConfig.triggerDelivery.url).toBe('http://sandbox:4010/hooks/agent');
+    expect(example.callbacks.allowHosts).toEqual(['127.0.0.1']);
+    expect(composeConfig.callbacks.allowHosts).toEqual(['sandbox']);
 
     composeConfig.integrations.demo.baseUrl = example.integrations.demo.baseUrl;
+    composeConfig.triggerDelivery.url = example.triggerDelivery.url;
+    composeConfig.callbacks.allowHosts = example.callbacks.allowHosts;
     expect(composeConfig).toEqual(example);
   });
 });

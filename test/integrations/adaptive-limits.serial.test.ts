@@ -1,8 +1,7 @@
-import { Redis } from 'ioredis';
-import { envSecretsProvider, parseConfig } from '@broker/shared';
-import { adaptivePauseMs, createWorkerApp, readRateLimitHeaders, resetToMs, type WorkerApp } from '@broker/worker';
-import { JobSubmitter, testLogger } from '../helpers/broker';
-import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
+import { parseConfig } from '@broker/shared';
+import { adaptivePauseMs, readRateLimitHeaders, resetToMs } from '@broker/worker';
+import { startWorkerRig, type WorkerRig } from '../helpers/broker';
+import { uniquePrefix } from '../helpers/redis';
 import { StubServer, type StubReply } from '../helpers/stub-server';
 
 /**
@@ -65,9 +64,7 @@ describe('adaptiveRateLimit in the config', () => {
 describe('pausing before the budget runs out', () => {
   const prefix = uniquePrefix('adaptive');
   let stub: StubServer;
-  let redis: Redis;
-  let jobs: JobSubmitter;
-  let worker: WorkerApp;
+  let rig: WorkerRig;
 
   interface Answer {
     integration: string;
@@ -160,24 +157,17 @@ describe('pausing before the budget runs out', () => {
       // Says the budget is gone on every answer; with adaptive limits off nobody listens.
       return { status: 200, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '30' }, body: { ok: true } };
     });
-    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    const config = parseConfig(rawConfig(stub.url));
-    jobs = new JobSubmitter(redis, prefix, config);
-    worker = createWorkerApp({ config, redis, prefix, secrets: envSecretsProvider({}), logger: testLogger('worker') });
-    await worker.ready();
+    rig = await startWorkerRig(parseConfig(rawConfig(stub.url)), prefix, {});
   });
 
   afterAll(async () => {
-    await worker.close();
-    await jobs.close();
+    await rig.close();
     await stub.close();
-    redis.disconnect();
-    await dropPrefix(prefix);
   });
 
   const run = async (tool: string, count: number) => {
-    const ids = await Promise.all(Array.from({ length: count }, (_, n) => jobs.submit(tool, { n })));
-    return Promise.all(ids.map((id) => jobs.settled(id, 15_000)));
+    const ids = await Promise.all(Array.from({ length: count }, (_, n) => rig.jobs.submit(tool, { n })));
+    return Promise.all(ids.map((id) => rig.jobs.settled(id, 15_000)));
   };
   const callsOf = (integration: string) => stub.requests.filter((r) => r.path.startsWith(`/${integration}/`)).map((r) => r.at);
 

@@ -1,9 +1,7 @@
-import { Redis } from 'ioredis';
-import { envSecretsProvider, parseConfig, type JobRecord } from '@broker/shared';
-import { createWorkerApp, type WorkerApp } from '@broker/worker';
-import { JobSubmitter, testLogger } from '../helpers/broker';
+import { parseConfig, type JobRecord } from '@broker/shared';
+import { startWorkerRig, type WorkerRig } from '../helpers/broker';
 import { maxInSlidingWindow } from '../helpers/processes';
-import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
+import { uniquePrefix } from '../helpers/redis';
 import { StubServer } from '../helpers/stub-server';
 import { waitFor } from '../helpers/wait-for';
 
@@ -16,9 +14,7 @@ import { waitFor } from '../helpers/wait-for';
  */
 const prefix = uniquePrefix('keyed');
 let stub: StubServer;
-let redis: Redis;
-let jobs: JobSubmitter;
-let worker: WorkerApp;
+let rig: WorkerRig;
 
 const SLOW = { max: 5, durationMs: 1000 };
 const FAST = { max: 20, durationMs: 1000 };
@@ -46,19 +42,12 @@ function rawConfig(baseUrl: string) {
 
 beforeAll(async () => {
   stub = await StubServer.start(() => ({ status: 200, body: { ok: true } }));
-  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const config = parseConfig(rawConfig(stub.url));
-  jobs = new JobSubmitter(redis, prefix, config);
-  worker = createWorkerApp({ config, redis, prefix, secrets: envSecretsProvider(KEYS), logger: testLogger('worker') });
-  await worker.ready();
+  rig = await startWorkerRig(parseConfig(rawConfig(stub.url)), prefix, KEYS);
 });
 
 afterAll(async () => {
-  await worker.close();
-  await jobs.close();
+  await rig.close();
   await stub.close();
-  redis.disconnect();
-  await dropPrefix(prefix);
 });
 
 it('holds each connection to its own sliding window; the slow one waits without holding up the fast one', async () => {
@@ -69,16 +58,16 @@ it('holds each connection to its own sliding window; the slow one waits without 
     n % 3 === 0 && n / 3 < slowCount ? ['slow', n] : ['fast', n],
   ) as [string, number][];
   const started = Date.now();
-  const ids = await Promise.all(submissions.map(([connection, n]) => jobs.submit('keyed.ping', { n }, connection).then((id) => ({ id, connection }))));
+  const ids = await Promise.all(submissions.map(([connection, n]) => rig.jobs.submit('keyed.ping', { n }, connection).then((id) => ({ id, connection }))));
   expect(ids.filter((j) => j.connection === 'slow')).toHaveLength(slowCount);
 
   // Over its window, a slow job is deferred: waiting, not failed.
   const slowIds = ids.filter((j) => j.connection === 'slow').map((j) => j.id);
-  await waitFor(async () => (await Promise.all(slowIds.map((id) => jobs.store.get(id)))).some((r) => r?.status === 'deferred'), {
+  await waitFor(async () => (await Promise.all(slowIds.map((id) => rig.jobs.store.get(id)))).some((r) => r?.status === 'deferred'), {
     what: 'a slow job deferred by its connection window',
   });
 
-  const finished: JobRecord[] = await Promise.all(ids.map(({ id }) => jobs.settled(id, 15_000)));
+  const finished: JobRecord[] = await Promise.all(ids.map(({ id }) => rig.jobs.settled(id, 15_000)));
   expect(finished.every((j) => j.status === 'succeeded')).toBe(true);
   // Waiting for the window spent no attempt.
   expect(finished.every((j) => j.attempts === 1)).toBe(true);

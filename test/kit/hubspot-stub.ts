@@ -15,7 +15,7 @@ export interface HubSpotStubOptions {
   token?: string;
   /**
    * Custom properties of the portal, by object type.
-   * @defaultValue `{ deals: [{ name: 'broker_reference', unique: true }] }` (what the README asks a portal to have)
+   * @defaultValue `{ deals: [{ name: 'broker_reference', unique: true }] }` (what docs/integrations.md asks a portal to have)
    */
   customProperties?: Partial<Record<ObjectType, CustomProperty[]>>;
 }

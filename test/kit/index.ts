@@ -1,7 +1,7 @@
 /**
  * The testing kit: stubs that speak each built-in integration's wire format
  * and inject failures, a recorder for real traffic, and a runner for one tool.
- * Usable from your own tests (see the README, "Testing your own tools").
+ * Usable from your own tests (see docs/testing.md, "Testing your own tools").
  */
 export { KitStub, randomId, type Fault, type FaultOptions } from './kit-stub';
 export { StripeStub, type StripeStubOptions } from './stripe-stub';

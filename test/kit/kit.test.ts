@@ -59,7 +59,7 @@ describe('fault injection', () => {
   });
 });
 
-describe('the README example', () => {
+describe('the docs/testing.md example', () => {
   it('a lost answer times out retryably, and the customer exists once', async () => {
     const stripe = await StripeStub.start();
     try {

@@ -18,7 +18,7 @@ export const KIT_SECRETS: Record<string, string> = {
 
 /**
  * The config section of each built-in integration, in its native auth form,
- * as a user writes it (see the README's "Built-in integrations").
+ * as a user writes it (see docs/integrations.md, "Built-in integrations").
  */
 export function builtinIntegrationConfig(name: 'stripe' | 'hubspot' | 'shopify' | 'github', baseUrl: string, extra: Record<string, unknown> = {}) {
   const auth = {

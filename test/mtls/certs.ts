@@ -28,7 +28,7 @@ export async function makeLeaf(ca: Pem, commonName: string, usage: 'server' | 'c
       { name: 'basicConstraints', cA: false },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
       { name: 'extKeyUsage', serverAuth: usage === 'server', clientAuth: usage === 'client' },
-      ...(usage === 'server' ? [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }] : []),
+      ...(usage === 'server' ? [{ name: 'subjectAltName' as const, altNames: [{ type: 7 as const, ip: '127.0.0.1' }] }] : []),
     ],
   });
   return { cert: pems.cert, key: pems.private };

@@ -1,12 +1,10 @@
 import { createServer, Agent as HttpsAgent, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { Redis } from 'ioredis';
 import { envSecretsProvider, parseConfig, type BrokerConfig } from '@broker/shared';
 import { IntegrationClient, staticCredentials, ToolError } from '@broker/tools';
-import { createWorkerApp, type WorkerApp } from '@broker/worker';
-import { JobSubmitter } from '../helpers/broker';
-import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
+import { startWorkerRig, type WorkerRig } from '../helpers/broker';
+import { uniquePrefix } from '../helpers/redis';
 import { capturingLogger } from '../oauth/leak-check';
 import { makeCa, makeLeaf, type Pem } from './certs';
 
@@ -26,9 +24,7 @@ let handshakes = 0;
 const env: Record<string, string | undefined> = {};
 const log = capturingLogger('worker');
 let config: BrokerConfig;
-let redis: Redis;
-let worker: WorkerApp;
-let jobs: JobSubmitter;
+let rig: WorkerRig;
 
 beforeAll(async () => {
   ca = await makeCa('Broker Test CA');
@@ -56,22 +52,16 @@ beforeAll(async () => {
       },
     },
   });
-  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  worker = createWorkerApp({ config, redis, prefix, secrets: envSecretsProvider(env), logger: log.logger });
-  await worker.ready();
-  jobs = new JobSubmitter(redis, prefix, config);
+  rig = await startWorkerRig(config, prefix, env, log.logger);
 }, 30_000);
 
 afterAll(async () => {
-  await worker?.close();
-  await jobs?.close();
+  await rig?.close();
   server?.closeAllConnections();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  redis?.disconnect();
-  await dropPrefix(prefix);
 });
 
-const run = async (n: string) => jobs.settled(await jobs.submit('secure.ping', { n }));
+const run = async (n: string) => rig.jobs.settled(await rig.jobs.submit('secure.ping', { n }));
 
 function present(pem: Pem | undefined): void {
   env.MTLS_CERT = pem?.cert;

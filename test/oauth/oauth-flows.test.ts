@@ -11,6 +11,7 @@ import {
   TokenCipher,
   type BrokerConfig,
   type PublicJob,
+  type RedisClient,
 } from '@broker/shared';
 import { createApi, type Api } from '@broker/api';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
@@ -44,9 +45,9 @@ let api: Api;
 let server: Server;
 let apiUrl: string;
 let worker: WorkerApp;
-let producer: Redis;
-let subscriber: Redis;
-let workerRedis: Redis;
+let producer: RedisClient;
+let subscriber: RedisClient;
+let workerRedis: RedisClient;
 let redis: Redis;
 let tokens: OAuthTokenStore;
 const apiLog = capturingLogger('api');

@@ -47,6 +47,9 @@ const ROUTES: Row[] = [
   { route: 'get /readyz', method: 'GET', path: '/readyz', access: { kind: 'public' } },
   { route: 'get /openapi.json', method: 'GET', path: '/openapi.json', access: { kind: 'public' } },
   { route: 'get /docs', method: 'GET', path: '/docs', access: { kind: 'public' } },
+  // RFC 9728 metadata of /mcp: public by design (404 here, as this config names no mcp.authorizationServer).
+  { route: 'get /.well-known/oauth-protected-resource', method: 'GET', path: '/.well-known/oauth-protected-resource', access: { kind: 'public' } },
+  { route: 'get /.well-known/oauth-protected-resource/mcp', method: 'GET', path: '/.well-known/oauth-protected-resource/mcp', access: { kind: 'public' } },
   { route: 'get /metrics', method: 'GET', path: '/metrics', access: { kind: 'admin', agents: 403 } },
   { route: 'use /admin/queues', method: 'GET', path: '/admin/queues/api/queues', access: { kind: 'basic-admin' } },
   { route: 'get /v1/tools', method: 'GET', path: '/v1/tools', access: { kind: 'agent' } },

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { request as httpRequest, type OutgoingHttpHeaders, type Server } from 'node:http';
+import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import type { Redis } from 'ioredis';
-import { createLogger, createRedis, envSecretsProvider, parseConfig, type BrokerConfig } from '@broker/shared';
-import { answerProtocolErrors, createApi } from '@broker/api';
-import { REDIS_URL } from '../helpers/redis';
-import { KEYS, portOf, startApi, type Harness } from '../api/harness';
+import { parseConfig, type BrokerConfig } from '@broker/shared';
+import { answerProtocolErrors } from '@broker/api';
+import { KEYS, portOf, secondApi, startApi, type Harness } from '../api/harness';
 import { SECRETS } from '../webhooks/signers';
 import { demoCreateOrderTool } from '../helpers/demo-tools';
 
@@ -17,7 +16,7 @@ import { demoCreateOrderTool } from '../helpers/demo-tools';
 
 export const ADMIN_TOKEN = `admin-${randomBytes(12).toString('hex')}`;
 export const OPS_KEY = `key-ops-${randomBytes(8).toString('hex')}`;
-export { KEYS };
+export { KEYS, secondApi };
 
 /** Agents of {@link securityConfig}: a = demo tools, b = demo reads + events:read, c = everything, ops = operator scopes only. */
 export const AGENT_KEYS = { a: KEYS.a, b: KEYS.bNew, c: KEYS.c, ops: OPS_KEY };
@@ -240,27 +239,4 @@ export function rawSocket(h: Harness, bytes: Buffer, timeoutMs = 5000): Promise<
       resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0), head, body: split < 0 ? '' : text.slice(split + 4) });
     });
   });
-}
-
-/**
- * A second API process-alike on the harness' Redis prefix (its own Redis
- * connections, its own Express app and port), to show that limits held in
- * Redis are shared by every API.
- */
-export async function secondApi(h: Harness, config: BrokerConfig): Promise<{ server: Server; close(): Promise<void> }> {
-  const producer = createRedis(REDIS_URL, 'producer');
-  const subscriber = createRedis(REDIS_URL, 'subscriber');
-  const api = await createApi({ config, redis: producer, subscriber, secrets: envSecretsProvider(h.env), logger: createLogger({ name: 'api-2', level: 'silent' }), prefix: h.prefix });
-  const server = api.app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  return {
-    server,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await api.close();
-      producer.disconnect();
-      subscriber.disconnect();
-    },
-  };
 }

@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import request from 'supertest';
 import { bearer, KEYS } from '../api/harness';
+import { CLI_MAIN, cliRunner, type Cli } from '../helpers/cli-runner';
 import { REDIS_URL } from '../helpers/redis';
 import { ADMIN_TOKEN, startStack, type Stack } from './stack';
 
@@ -11,34 +10,8 @@ import { ADMIN_TOKEN, startStack, type Stack } from './stack';
  * real api + worker + Redis whose config holds every demo.createOrder.
  */
 
-const MAIN = join(__dirname, '../../apps/cli/dist/main.js');
-
 let s: Stack;
-let baseEnv: Record<string, string>;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Asynchronous: the API under test runs in this process and must keep answering. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH, ...baseEnv, ...env } as NodeJS.ProcessEnv });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end('');
-  });
-}
+let cli: Cli;
 
 const A = bearer(KEYS.a);
 
@@ -49,9 +22,9 @@ async function heldOrder(sku: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build it with "npx tsc -p apps/cli"`);
+  if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: build it with "npx tsc -p apps/cli"`);
   s = await startStack('cli-approvals', { overrides: { approvals: [{ tools: 'demo.createOrder' }] } });
-  baseEnv = { REDIS_URL, BROKER_REDIS_PREFIX: s.h.prefix, BROKER_URL: s.baseUrl, BROKER_ADMIN_TOKEN: ADMIN_TOKEN };
+  cli = cliRunner({ REDIS_URL, BROKER_REDIS_PREFIX: s.h.prefix, BROKER_URL: s.baseUrl, BROKER_ADMIN_TOKEN: ADMIN_TOKEN });
 });
 afterAll(async () => {
   await s?.close();

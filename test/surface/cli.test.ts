@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { bearer, KEYS } from '../api/harness';
+import { CLI_MAIN, cliRunner, type Cli, type CliRun } from '../helpers/cli-runner';
 import { REDIS_URL } from '../helpers/redis';
 import { StubServer } from '../helpers/stub-server';
 import { waitFor } from '../helpers/wait-for';
@@ -16,45 +16,20 @@ import { ADMIN_TOKEN, demoUpstream, startStack, type Stack } from './stack';
  * operator runs it, against a real api + worker + Redis.
  */
 
-const MAIN = join(__dirname, '../../apps/cli/dist/main.js');
 const ACME_SECRET = `whsec_${Buffer.from('acme-cli-test-secret-0123456789').toString('base64')}`;
 const TRIGGER_SECRET = `whsec_${Buffer.from('trigger-cli-test-secret-012345').toString('base64')}`;
 
 let s: Stack;
 let receiver: StubServer;
-let baseEnv: Record<string, string>;
+let cli: Cli;
 const tmp = mkdtempSync(join(tmpdir(), 'broker-cli-'));
 /** Contacts whose upstream answers 500 while this holds. */
 const failing = new Set<string>();
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Asynchronous on purpose: the API under test runs in this process and must keep answering. */
-function cli(args: string[], env: Record<string, string | undefined> = {}, input?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH, ...baseEnv, ...env } as NodeJS.ProcessEnv });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input ?? '');
-  });
-}
-
-const json = (run: Run) => JSON.parse(run.stdout) as Record<string, unknown>;
+const json = (run: CliRun) => JSON.parse(run.stdout) as Record<string, unknown>;
 
 beforeAll(async () => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build it with "npx tsc -p apps/cli"`);
+  if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: build it with "npx tsc -p apps/cli"`);
   receiver = await StubServer.start(() => ({ status: 204 }));
   s = await startStack('cli', {
     overrides: {
@@ -66,7 +41,7 @@ beforeAll(async () => {
   s.h.env.ACME_WEBHOOK_SECRET = ACME_SECRET;
   s.h.env.TRIGGER_SIGNING_SECRET = TRIGGER_SECRET;
   s.upstream.setHandler((req, i) => (failing.has(req.path) ? { status: 500, body: { error: 'boom' } } : demoUpstream(req, i)));
-  baseEnv = { REDIS_URL, BROKER_REDIS_PREFIX: s.h.prefix, BROKER_URL: s.baseUrl, BROKER_ADMIN_TOKEN: ADMIN_TOKEN };
+  cli = cliRunner({ REDIS_URL, BROKER_REDIS_PREFIX: s.h.prefix, BROKER_URL: s.baseUrl, BROKER_ADMIN_TOKEN: ADMIN_TOKEN });
 });
 afterAll(async () => {
   await s?.close();

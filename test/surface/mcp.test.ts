@@ -1,14 +1,16 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import request from 'supertest';
 import { bearer, KEYS } from '../api/harness';
+import { connectValidating, lastJsonLine, type ValidatingClient } from './mcp-client';
 import { demoUpstream, startStack, type Stack } from './stack';
 
 /**
  * The MCP endpoint with the SDK's own client, against a real api + worker and
- * a stub upstream: tools filtered by scope, a call that returns the upstream's
- * answer, tool errors with our codes, and the same auth as the REST API.
+ * a stub upstream: tools filtered by scope, with annotations and output
+ * schemas, a call that returns the upstream's answer as structuredContent,
+ * tool errors with our codes and advice, and the same auth as the REST API.
+ * Every answer passes the client's own outputSchema validation (mcp-client.ts).
  */
 
 let s: Stack;
@@ -22,103 +24,143 @@ afterAll(async () => {
   await s?.close();
 });
 
-async function connect(key: string): Promise<Client> {
-  const client = new Client({ name: 'broker-test', version: '1.0.0' });
-  const transport = new StreamableHTTPClientTransport(new URL(`${s.baseUrl}/mcp`), {
-    requestInit: { headers: { Authorization: `Bearer ${key}` } },
-  });
-  await client.connect(transport);
-  clients.push(client);
-  return client;
+/** The SDK client, with its tools listed (which arms its outputSchema validation). */
+async function connect(key: string): Promise<ValidatingClient> {
+  const checked = await connectValidating(`${s.baseUrl}/mcp`, key);
+  clients.push(checked.client);
+  return checked;
 }
 
-const call = (client: Client, name: string, args: Record<string, unknown>, meta?: Record<string, unknown>) =>
-  client.callTool({ name, arguments: args, ...(meta ? { _meta: meta } : {}) }) as Promise<CallToolResult>;
-
-const structured = (result: CallToolResult) => result.structuredContent as Record<string, unknown>;
+interface Answer {
+  result?: unknown;
+  job?: Record<string, unknown> & { id: string };
+  error?: Record<string, unknown>;
+  tools?: unknown[];
+}
+const structured = (result: CallToolResult) => result.structuredContent as Answer;
+const text = (result: CallToolResult) => (result.content[0] as { text: string }).text;
 
 describe('MCP over Streamable HTTP', () => {
   it('lists only the tools the key may call, named with "_", with their JSON Schemas', async () => {
     const a = await connect(KEYS.a);
-    const { tools } = await a.listTools();
+    const { tools } = await a.client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(['demo_createOrder', 'demo_getContact', 'get_job', 'list_tools', 'retry_job']);
     const getContact = tools.find((t) => t.name === 'demo_getContact')!;
     expect(getContact.description).toBe('Fetch one contact');
     expect(getContact.inputSchema).toMatchObject({ type: 'object', required: ['id'], properties: { id: { type: 'string' } } });
 
     const b = await connect(KEYS.bNew);
-    expect((await b.listTools()).tools.map((t) => t.name).sort()).toEqual(['demo_getContact', 'get_job', 'list_tools', 'retry_job']);
+    expect((await b.client.listTools()).tools.map((t) => t.name).sort()).toEqual(['demo_getContact', 'get_job', 'list_tools', 'retry_job']);
   });
 
-  it('calls a tool through the job queue and returns its result', async () => {
+  it('annotates each tool (read-only for GETs, destructive writes, idempotent from the config, open world)', async () => {
+    const { tools } = await (await connect(KEYS.a)).client.listTools();
+    const annotations = Object.fromEntries(tools.map((t) => [t.name, t.annotations]));
+    expect(annotations.demo_getContact).toEqual({ title: 'demo.getContact', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true });
+    expect(annotations.demo_createOrder).toEqual({ title: 'demo.createOrder', readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true });
+    expect(annotations.get_job).toMatchObject({ readOnlyHint: true });
+    expect(annotations.retry_job).toMatchObject({ readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true });
+    expect(annotations.list_tools).toMatchObject({ readOnlyHint: true });
+  });
+
+  it("declares an object outputSchema for every tool: the tool's output under result, the job, the error", async () => {
+    const { tools } = await (await connect(KEYS.a)).client.listTools();
+    for (const tool of tools) expect(tool.outputSchema).toMatchObject({ type: 'object', properties: expect.objectContaining({ error: expect.objectContaining({ required: ['code', 'message', 'retryable'] }) }) });
+    const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
+    // demo.getContact's own output schema, as the config declares it.
+    expect(byName.demo_getContact!.outputSchema!.properties).toMatchObject({
+      result: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+      job: { type: 'object', required: expect.arrayContaining(['id', 'status']) },
+    });
+    // No output schema declared (`{}`): any result.
+    expect(byName.demo_createOrder!.outputSchema!.properties!.result).toEqual({ description: expect.any(String) });
+    expect(Object.keys(byName.get_job!.outputSchema!.properties!).sort()).toEqual(['error', 'job']);
+    expect(Object.keys(byName.list_tools!.outputSchema!.properties!).sort()).toEqual(['error', 'tools']);
+    expect(byName.demo_getContact!._meta).not.toHaveProperty('broker/outputSchema');
+  });
+
+  it('calls a tool through the job queue and returns its result as text and as structuredContent {result, job}', async () => {
     const a = await connect(KEYS.a);
-    const result = await call(a, 'demo_getContact', { id: 'c_mcp_1' });
+    const result = await a.call('demo_getContact', { id: 'c_mcp_1' });
     expect(result.isError).toBeFalsy();
-    expect(JSON.parse((result.content[0] as { text: string }).text)).toEqual({ id: 'c_mcp_1', name: 'Ada' });
-    const job = structured(result);
-    expect(job).toMatchObject({ tool: 'demo.getContact', status: 'succeeded', attempts: 1, result: { id: 'c_mcp_1', name: 'Ada' } });
+    expect(JSON.parse(text(result))).toEqual({ id: 'c_mcp_1', name: 'Ada' });
+    const { result: output, job } = structured(result);
+    expect(output).toEqual({ id: 'c_mcp_1', name: 'Ada' });
+    expect(job).toMatchObject({ tool: 'demo.getContact', status: 'succeeded', attempts: 1 });
+    expect(job).not.toHaveProperty('result');
     expect(s.upstream.count((r) => r.path === '/contacts/c_mcp_1')).toBe(1);
     // The same job the REST API shows: one code path.
-    const rest = await request(s.h.server).get(`/v1/jobs/${job.id as string}`).set(bearer(KEYS.a)).expect(200);
-    expect(rest.body).toEqual(job);
+    const rest = await request(s.h.server).get(`/v1/jobs/${job!.id}`).set(bearer(KEYS.a)).expect(200);
+    expect(rest.body).toEqual({ ...job, result: output });
   });
 
-  it('returns a failed job as a tool error carrying its code', async () => {
+  it('returns a failed job as a tool error: {error: job.error, job}, and text saying not to retry', async () => {
     const a = await connect(KEYS.a);
-    const result = await call(a, 'demo_getContact', { id: 'missing' });
+    const result = await a.call('demo_getContact', { id: 'missing' });
     expect(result.isError).toBe(true);
-    expect(structured(result)).toMatchObject({ code: 'NOT_FOUND', retryable: false, jobId: expect.stringMatching(/^job_/) });
-    expect(JSON.parse((result.content[0] as { text: string }).text)).toMatchObject({ code: 'NOT_FOUND' });
+    expect(structured(result)).toEqual({
+      error: { code: 'NOT_FOUND', message: expect.any(String), retryable: false, upstreamStatus: 404 },
+      job: expect.objectContaining({ id: expect.stringMatching(/^job_/), tool: 'demo.getContact', status: 'failed' }),
+    });
+    expect(structured(result).job!.error).toEqual(structured(result).error);
+    expect(text(result)).toMatch(/^Job job_\w+ \(demo\.getContact\) failed: NOT_FOUND: /);
+    expect(text(result)).toContain('Not retryable');
+    expect(lastJsonLine(result)).toEqual(result.structuredContent);
   });
 
-  it('refuses bad input before queueing, with the pointer of the REST API', async () => {
+  it('refuses bad input before queueing, with the pointer of the REST API, and no job', async () => {
     const a = await connect(KEYS.a);
     const before = s.upstream.count();
-    const result = await call(a, 'demo_createOrder', { sku: 'sku_1', qty: 0 });
+    const result = await a.call('demo_createOrder', { sku: 'sku_1', qty: 0 });
     expect(result.isError).toBe(true);
-    expect(structured(result)).toMatchObject({ code: 'VALIDATION_ERROR', retryable: false, errors: [{ pointer: '/input/qty' }] });
+    expect(structured(result)).toEqual({ error: { code: 'VALIDATION_ERROR', message: expect.any(String), retryable: false, errors: [{ pointer: '/input/qty', message: expect.any(String) }] } });
+    expect(text(result)).toMatch(/Nothing was queued\. Not retryable as is: .*\/input\/qty: /);
     expect(s.upstream.count()).toBe(before);
   });
 
   it('treats a tool outside the scopes as unknown', async () => {
     const b = await connect(KEYS.bNew);
-    const result = await call(b, 'demo_createOrder', { sku: 'sku_1', qty: 1 });
+    const result = await b.call('demo_createOrder', { sku: 'sku_1', qty: 1 });
     expect(result.isError).toBe(true);
-    expect(structured(result)).toMatchObject({ code: 'TOOL_NOT_FOUND' });
+    expect(structured(result).error).toMatchObject({ code: 'TOOL_NOT_FOUND', retryable: false });
   });
 
   it('makes a repeated write safe with _meta broker/idempotencyKey', async () => {
     const a = await connect(KEYS.a);
     const meta = { 'broker/idempotencyKey': 'mcp-order-1' };
-    const first = await call(a, 'demo_createOrder', { sku: 'sku_mcp', qty: 2 }, meta);
-    const second = await call(a, 'demo_createOrder', { sku: 'sku_mcp', qty: 2 }, meta);
+    const first = await a.call('demo_createOrder', { sku: 'sku_mcp', qty: 2 }, meta);
+    const second = await a.call('demo_createOrder', { sku: 'sku_mcp', qty: 2 }, meta);
     expect(first.isError).toBeFalsy();
-    expect(structured(second).id).toBe(structured(first).id);
+    expect(structured(first).result).toMatchObject({ sku: 'sku_mcp', qty: 2 });
+    expect(structured(second).job!.id).toBe(structured(first).job!.id);
     expect(s.upstream.count((r) => r.path === '/orders' && r.body.includes('sku_mcp'))).toBe(1);
-    const reused = await call(a, 'demo_createOrder', { sku: 'sku_mcp', qty: 3 }, meta);
-    expect(structured(reused)).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    const reused = await a.call('demo_createOrder', { sku: 'sku_mcp', qty: 3 }, meta);
+    expect(structured(reused).error).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
   });
 
-  it('answers with the job id past the wait bound, and get_job waits for the result', async () => {
+  it('answers {job} past the wait bound, not an error, and get_job waits for the result', async () => {
     const a = await connect(KEYS.a);
-    const pending = await call(a, 'demo_getContact', { id: 'slow-400' }, { 'broker/waitMs': 0 });
+    const pending = await a.call('demo_getContact', { id: 'slow-400' }, { 'broker/waitMs': 0 });
     expect(pending.isError).toBeFalsy();
-    const job = structured(pending);
+    expect(Object.keys(structured(pending))).toEqual(['job']);
+    const job = structured(pending).job!;
     expect(['queued', 'running']).toContain(job.status);
-    expect((pending.content[0] as { text: string }).text).toContain('get_job');
+    expect(text(pending)).toContain(`get_job with {"id":"${job.id}"`);
 
-    const done = await call(a, 'get_job', { id: job.id, waitMs: 10_000 });
+    const done = await a.call('get_job', { id: job.id, waitMs: 10_000 });
     expect(done.isError).toBeFalsy();
-    expect(structured(done)).toMatchObject({ id: job.id, status: 'succeeded', result: { id: 'slow-400' } });
+    expect(structured(done)).toEqual({ job: expect.objectContaining({ id: job.id, status: 'succeeded', result: { id: 'slow-400' } }) });
   });
 
   it('sends progress notifications while it waits, when the client asks for them', async () => {
     const a = await connect(KEYS.a);
     const messages: string[] = [];
-    const result = (await a.callTool({ name: 'demo_getContact', arguments: { id: 'slow-1500' } }, CallToolResultSchema, {
+    const before = a.validations.length;
+    const result = (await a.client.callTool({ name: 'demo_getContact', arguments: { id: 'slow-1500' } }, CallToolResultSchema, {
       onprogress: (p) => void messages.push(p.message ?? ''),
     })) as CallToolResult;
-    expect(structured(result)).toMatchObject({ status: 'succeeded' });
+    expect(structured(result).job).toMatchObject({ status: 'succeeded' });
+    expect(a.validations.slice(before)).toEqual([{ valid: true, errorMessage: undefined }]);
     expect(messages[0]).toMatch(/^job_[0-9a-f]{32}: queued$/);
     expect(messages.some((m) => m.includes('running'))).toBe(true);
   });
@@ -126,11 +168,11 @@ describe('MCP over Streamable HTTP', () => {
   it("refuses another agent's job in get_job as NOT_FOUND", async () => {
     const c = await request(s.h.server).post('/v1/jobs').set(bearer(KEYS.c)).send({ tool: 'other.ping', input: {} }).expect(202);
     const a = await connect(KEYS.a);
-    const result = await call(a, 'get_job', { id: c.body.id });
+    const result = await a.call('get_job', { id: c.body.id });
     expect(result.isError).toBe(true);
-    expect(structured(result)).toMatchObject({ code: 'NOT_FOUND', retryable: false });
-    const bad = await call(a, 'get_job', { id: 42 });
-    expect(structured(bad)).toMatchObject({ code: 'VALIDATION_ERROR', errors: [{ pointer: '/id' }] });
+    expect(structured(result)).toEqual({ error: expect.objectContaining({ code: 'NOT_FOUND', retryable: false }) });
+    const bad = await a.call('get_job', { id: 42 });
+    expect(structured(bad).error).toMatchObject({ code: 'VALIDATION_ERROR', errors: [{ pointer: '/id' }] });
   });
 
   it('runs a retryable failed job again with retry_job, waiting for the re-run; a second retry is CONFLICT', async () => {
@@ -139,21 +181,23 @@ describe('MCP over Streamable HTTP', () => {
     s.upstream.setHandler((req, i) => (req.path === path && s.upstream.count((r) => r.path === path) === 1 ? { status: 503, body: { error: 'busy' } } : demoUpstream(req, i)));
     try {
       const a = await connect(KEYS.a);
-      const failed = await call(a, 'demo_getContact', { id: 'c_mcp_retry' });
+      const failed = await a.call('demo_getContact', { id: 'c_mcp_retry' });
       expect(failed.isError).toBe(true);
-      const { jobId } = structured(failed);
-      expect(structured(failed)).toMatchObject({ code: 'UPSTREAM_ERROR', retryable: true, jobId: expect.stringMatching(/^job_/) });
+      const jobId = structured(failed).job!.id;
+      expect(structured(failed)).toMatchObject({ error: { code: 'UPSTREAM_ERROR', retryable: true }, job: { id: expect.stringMatching(/^job_/), status: 'failed' } });
+      // The text tells an LLM exactly what to call.
+      expect(text(failed)).toContain(`Retryable: call retry_job {"id":"${jobId}"}`);
 
-      const retried = await call(a, 'retry_job', { id: jobId, waitMs: 10_000 });
+      const retried = await a.call('retry_job', { id: jobId, waitMs: 10_000 });
       expect(retried.isError).toBeFalsy();
-      expect(structured(retried)).toMatchObject({ id: jobId, status: 'succeeded', attempts: 2, result: { id: 'c_mcp_retry' } });
+      expect(structured(retried)).toEqual({ job: expect.objectContaining({ id: jobId, status: 'succeeded', attempts: 2, result: { id: 'c_mcp_retry', name: 'Ada' } }) });
       expect(s.upstream.count((r) => r.path === path)).toBe(2);
 
-      const again = await call(a, 'retry_job', { id: jobId });
+      const again = await a.call('retry_job', { id: jobId });
       expect(again.isError).toBe(true);
-      expect(structured(again)).toMatchObject({ code: 'CONFLICT', retryable: false });
-      const bad = await call(a, 'retry_job', { id: jobId, waitMs: 'soon' });
-      expect(structured(bad)).toMatchObject({ code: 'VALIDATION_ERROR', errors: [{ pointer: '/waitMs' }] });
+      expect(structured(again).error).toMatchObject({ code: 'CONFLICT', retryable: false });
+      const bad = await a.call('retry_job', { id: jobId, waitMs: 'soon' });
+      expect(structured(bad).error).toMatchObject({ code: 'VALIDATION_ERROR', errors: [{ pointer: '/waitMs' }] });
     } finally {
       s.upstream.setHandler(demoUpstream);
     }
@@ -161,7 +205,7 @@ describe('MCP over Streamable HTTP', () => {
 
   it('lists the broker names and output schemas with list_tools', async () => {
     const b = await connect(KEYS.bNew);
-    const result = await call(b, 'list_tools', {});
+    const result = await b.call('list_tools', {});
     expect(structured(result)).toEqual({
       tools: [expect.objectContaining({ name: 'demo.getContact', mcpName: 'demo_getContact', outputSchema: expect.objectContaining({ required: ['id'] }) })],
     });
@@ -219,7 +263,7 @@ describe('MCP over Streamable HTTP', () => {
     it('allows a request without Origin (non-browser clients), as the SDK client shows', async () => {
       expectMcpAnswer(await post({}).expect(200));
       const a = await connect(KEYS.a);
-      expect((await a.listTools()).tools.length).toBeGreaterThan(0);
+      expect((await a.client.listTools()).tools.length).toBeGreaterThan(0);
     });
   });
 

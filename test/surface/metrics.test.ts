@@ -106,7 +106,7 @@ async function run(contact: string): Promise<{ id: string; status: string; reque
     .send({ tool: 'demo.getContact', input: { id: contact } })
     .expect(202);
   const done = await request(h.server).get(`/v1/jobs/${submitted.body.id}?waitMs=10000`).set(bearer(KEYS.a)).expect(200);
-  return { id: submitted.body.id, status: done.body.status, requestId: submitted.headers['x-request-id'] };
+  return { id: submitted.body.id, status: done.body.status, requestId: submitted.headers['x-request-id']! };
 }
 
 describe('after a success, a failure, a 429 and a retried 503', () => {

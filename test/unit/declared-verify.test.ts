@@ -146,6 +146,14 @@ describe('verify: what an earlier try did', () => {
     expect(error).toMatchObject({ code, upstreamStatus: reply.status });
   });
 
+  it.each([
+    ['an empty 204', { status: 204 }],
+    ['an HTML page answered 200 (a proxy, a maintenance page)', { status: 200, raw: '<html><body>Back soon</body></html>', headers: { 'content-type': 'text/html' } }],
+  ])('cannot tell, so it throws: %s', async (_, reply) => {
+    answer = () => reply;
+    await expect(verify({ verify: LOOKUP })).rejects.toMatchObject({ code: 'UNKNOWN', message: expect.stringMatching(/not a JSON object or array/) });
+  });
+
   it('cannot tell, so it throws: a timeout', async () => {
     answer = () => ({ hang: true });
     const config = integrations(stub.url, { reference: { in: 'body', name: 'clientRef' }, verify: LOOKUP });
@@ -221,9 +229,9 @@ describe('reference and verify in the config file', () => {
     expect(problems({ async, reference: { in: 'body', name: 'clientRef' } })).toEqual([]);
   });
 
-  it('accepts the README example', () => {
-    const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('### Writes without an idempotency key'));
+  it('accepts the docs/configuration.md example', () => {
+    const doc = readFileSync(join(__dirname, '../../docs/configuration.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('## Writes without an idempotency key'));
     const example = JSON.parse(/```json\n([\s\S]*?)```/.exec(section)![1]!) as Record<string, unknown>;
     const config = parseConfig({ integrations: { acme: { baseUrl: 'http://127.0.0.1:9', tools: [example] } } });
     expect(config.integrations.acme!.tools[0]).toMatchObject({ reference: { in: 'body', name: 'clientRef' }, verify: { found: '/data/0' } });

@@ -61,7 +61,7 @@ describe('events API', () => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const res = await list(`?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`).expect(200);
+      const res: request.Response = await list(`?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`).expect(200);
       expect(res.body.events.length).toBeLessThanOrEqual(2);
       seen.push(...res.body.events.map((e: { id: string }) => e.id));
       cursor = res.body.nextCursor;

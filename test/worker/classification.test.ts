@@ -1,8 +1,6 @@
-import { Redis } from 'ioredis';
-import { envSecretsProvider, parseConfig, type BrokerConfig } from '@broker/shared';
-import { createWorkerApp, type WorkerApp } from '@broker/worker';
-import { JobSubmitter, testLogger } from '../helpers/broker';
-import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
+import { parseConfig, type BrokerConfig } from '@broker/shared';
+import { startWorkerRig, type WorkerRig } from '../helpers/broker';
+import { uniquePrefix } from '../helpers/redis';
 import { StubServer, type StubReply, type StubRequest } from '../helpers/stub-server';
 
 /**
@@ -11,9 +9,7 @@ import { StubServer, type StubReply, type StubRequest } from '../helpers/stub-se
  */
 const prefix = uniquePrefix('classify');
 let stub: StubServer;
-let redis: Redis;
-let worker: WorkerApp;
-let jobs: JobSubmitter;
+let rig: WorkerRig;
 let config: BrokerConfig;
 
 /** Per-path scripts: each path answers its list of replies in turn, the last one forever. */
@@ -81,28 +77,16 @@ beforeAll(async () => {
       },
     },
   });
-  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  worker = createWorkerApp({
-    config,
-    redis,
-    prefix,
-    secrets: envSecretsProvider({ UP_KEY: 'sk_test_up' }),
-    logger: testLogger('worker'),
-  });
-  await worker.ready();
-  jobs = new JobSubmitter(redis, prefix, config);
+  rig = await startWorkerRig(config, prefix, { UP_KEY: 'sk_test_up' });
 });
 
 afterAll(async () => {
-  await worker.close();
-  await jobs.close();
+  await rig.close();
   await stub.close();
-  redis.disconnect();
-  await dropPrefix(prefix);
 });
 
 async function run(tool: string, input: Record<string, unknown>) {
-  return jobs.settled(await jobs.submit(tool, input));
+  return rig.jobs.settled(await rig.jobs.submit(tool, input));
 }
 
 describe('classification of upstream answers', () => {

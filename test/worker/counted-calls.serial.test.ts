@@ -5,7 +5,7 @@ import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { JobSubmitter, testLogger } from '../helpers/broker';
 import { maxInSlidingWindow, startApp, stopApp, writeConfigFile, type RunningProcess } from '../helpers/processes';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
-import { StubServer, type StubRequest } from '../helpers/stub-server';
+import { StubServer, type StubReply, type StubRequest } from '../helpers/stub-server';
 import { waitFor } from '../helpers/wait-for';
 import { startMockOAuth, type MockOAuth } from '../oauth/mock-oauth';
 
@@ -111,7 +111,7 @@ function rawIssue(number: number) {
   return { id: number, number, title: `issue ${number}`, state: 'open', html_url: `https://github.invalid/o/r/issues/${number}`, created_at: at, updated_at: at };
 }
 
-function answer(req: StubRequest) {
+function answer(req: StubRequest): StubReply {
   if (req.path.startsWith('/contacts/')) {
     // The seeded token is the stale one: a call sent with it would be answered 401 (and show up here).
     const token = String(req.headers.authorization ?? '').replace(/^Bearer /, '');

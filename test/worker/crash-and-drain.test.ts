@@ -67,8 +67,15 @@ const rawConfig = () => ({
         { name: 'shop.createOrder', method: 'POST', path: '/orders', idempotent: true, input: { type: 'object' } },
         { name: 'shop.slow', method: 'GET', path: '/slow', input: { type: 'object' } },
         { name: 'shop.addNote', method: 'POST', path: '/notes', input: { type: 'object' } },
+      ],
+    },
+    // The lookup after an interrupted try waits the integration's timeoutMs: short here.
+    notes: {
+      baseUrl: stub.url,
+      timeoutMs: 1000,
+      tools: [
         {
-          name: 'shop.addFindableNote',
+          name: 'notes.addFindable',
           method: 'POST',
           path: '/notes',
           input: { type: 'object' },
@@ -132,7 +139,7 @@ it('looks up a write without an idempotency key whose worker died mid-call, by i
   await Promise.all(processes.splice(0).map((p) => stopApp(p)));
   const configFile = writeConfigFile(rawConfig());
   const doomed = await startApp('worker', workerEnv(configFile), 'worker ready');
-  const id = await jobs.submit('shop.addFindableNote', { text: 'n2' });
+  const id = await jobs.submit('notes.addFindable', { text: 'n2' });
 
   await waitFor(() => notes.some((n) => n.clientRef === id), { what: 'the note to be made' });
   doomed.child.kill('SIGKILL');

@@ -1,8 +1,6 @@
-import { Redis } from 'ioredis';
-import { envSecretsProvider, parseConfig, type BrokerConfig } from '@broker/shared';
-import { createWorkerApp, type WorkerApp } from '@broker/worker';
-import { JobSubmitter, testLogger } from '../helpers/broker';
-import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
+import { parseConfig, type BrokerConfig } from '@broker/shared';
+import { startWorkerRig, type WorkerRig } from '../helpers/broker';
+import { uniquePrefix } from '../helpers/redis';
 import { StubServer, type StubReply, type StubRequest } from '../helpers/stub-server';
 import { waitFor } from '../helpers/wait-for';
 
@@ -16,9 +14,7 @@ import { waitFor } from '../helpers/wait-for';
  */
 const prefix = uniquePrefix('unkeyed');
 let stub: StubServer;
-let redis: Redis;
-let worker: WorkerApp;
-let jobs: JobSubmitter;
+let rig: WorkerRig;
 let config: BrokerConfig;
 
 interface Order {
@@ -31,6 +27,8 @@ interface Order {
 const orders: Order[] = [];
 /** Refs whose lookup answers 500. */
 const failingLookups = new Set<string>();
+/** Refs whose lookup is answered 401 after another try claimed the job (its resend must not go). */
+const stolenLookups = new Set<string>();
 
 /** What the stub does with the n-th POST (0-based) of an order, by its `play`. */
 type Play = (n: number, req: StubRequest) => { apply: boolean; reply?: StubReply } | Promise<{ apply: boolean; reply?: StubReply }>;
@@ -44,9 +42,13 @@ const plays: Record<string, Play> = {
     failingLookups.add(clientRefOf(req));
     return n === 0 ? { apply: true, reply: { status: 502 } } : { apply: true };
   },
+  'applied-then-502-lookup-stolen': (n, req) => {
+    stolenLookups.add(clientRefOf(req));
+    return n === 0 ? { apply: true, reply: { status: 502 } } : { apply: true };
+  },
   // Another try claims the job while this one waits for its 401's resend: the resend must not go.
   'stolen-then-401': async (_n, req) => {
-    await jobs.store.claimTry(clientRefOf(req), 'thief');
+    await rig.jobs.store.claimTry(clientRefOf(req), 'thief');
     return { apply: false, reply: { status: 401, body: { error: 'token expired' } } };
   },
 };
@@ -61,6 +63,10 @@ async function handle(req: StubRequest): Promise<StubReply> {
   if (req.method === 'GET') {
     const ref = req.query.get('clientRef') ?? '';
     if (failingLookups.has(ref)) return { status: 500, body: { error: 'search is down' } };
+    if (stolenLookups.has(ref) && lookupsOf(ref).length === 1) {
+      await rig.jobs.store.claimTry(ref, 'thief');
+      return { status: 401, body: { error: 'token expired' } };
+    }
     return { status: 200, body: { data: ordersOf(ref) } };
   }
   const body = JSON.parse(req.body) as { clientRef: string; sku: string; play: string };
@@ -107,25 +113,21 @@ beforeAll(async () => {
       ]),
       // One attempt: a try that may have applied the write is looked up by a run that sends nothing.
       once: integration(1, [orderTool('once.createOrder', lookedUp)]),
+      // A lookup 1.5 s after the failed try: long enough to try to cancel meanwhile.
+      slow: { ...integration(2, [orderTool('slow.createOrder', lookedUp)]), timeoutMs: 1500 },
     },
   });
-  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  worker = createWorkerApp({ config, redis, prefix, secrets: envSecretsProvider({ SHOP_KEY: 'sk_shop' }), logger: testLogger('worker') });
-  await worker.ready();
-  jobs = new JobSubmitter(redis, prefix, config);
+  rig = await startWorkerRig(config, prefix, { SHOP_KEY: 'sk_shop' });
 });
 
 afterAll(async () => {
-  await worker.close();
-  await jobs.close();
+  await rig.close();
   await stub.close();
-  redis.disconnect();
-  await dropPrefix(prefix);
 });
 
 async function run(tool: string, play: string) {
-  const id = await jobs.submit(tool, { sku: `sku-${play}`, play });
-  return { id, job: await jobs.settled(id) };
+  const id = await rig.jobs.submit(tool, { sku: `sku-${play}`, play });
+  return { id, job: await rig.jobs.settled(id) };
 }
 
 describe('a write without an idempotency key whose try may have reached the upstream', () => {
@@ -196,12 +198,33 @@ describe('the last attempt may have applied the write', () => {
   });
 });
 
+describe('while the broker is about to look an earlier try up', () => {
+  it('the agent cannot cancel the job (it may have been applied); the lookup then finds it', async () => {
+    const id = await rig.jobs.submit('slow.createOrder', { sku: 'sku-cancel', play: 'applied-then-502' });
+    await waitFor(async () => postsOf(id).length === 1 && (await rig.jobs.store.get(id))?.status === 'queued', { timeoutMs: 5000, what: 'the 502 and the wait for the lookup' });
+    expect(await rig.jobs.store.cancel(id, 'agent-test')).toEqual({ kind: 'uncertain', status: 'queued' });
+    const job = await rig.jobs.settled(id);
+    expect(job).toMatchObject({ status: 'succeeded', result: { clientRef: id } });
+    expect(postsOf(id)).toHaveLength(1);
+  });
+});
+
 describe('a try whose job another try claimed (its worker lost the lock)', () => {
+  it('fenced out in the middle of a lookup, it leaves the job alone: no OUTCOME_UNKNOWN written over the other try', async () => {
+    const id = await rig.jobs.submit('once.createOrder', { sku: 'sku-stolen-lookup', play: 'applied-then-502-lookup-stolen' });
+    await waitFor(async () => (await rig.jobs.queue('once').getJob(id))?.isFailed(), { timeoutMs: 10_000, what: 'the fenced-out try to end' });
+    expect(lookupsOf(id)).toHaveLength(1);
+    expect(postsOf(id)).toHaveLength(1);
+    const record = await rig.jobs.store.get(id);
+    expect(record).toMatchObject({ status: 'running' });
+    expect(await rig.jobs.store.holdsClaim(id, 'thief')).toBe(true);
+  });
+
   it('sends nothing more and leaves the job record to the try that claimed it', async () => {
-    const id = await jobs.submit('once.createOrder', { sku: 'sku-stolen', play: 'stolen-then-401' });
+    const id = await rig.jobs.submit('once.createOrder', { sku: 'sku-stolen', play: 'stolen-then-401' });
     const bullJob = await waitFor(
       async () => {
-        const job = await jobs.queue('once').getJob(id);
+        const job = await rig.jobs.queue('once').getJob(id);
         return job && (await job.isFailed()) ? job : undefined;
       },
       { timeoutMs: 10_000, what: 'the fenced-out try to end' },
@@ -209,9 +232,9 @@ describe('a try whose job another try claimed (its worker lost the lock)', () =>
     // The 401 would have been resent once with fresh credentials; the fence stopped it.
     expect(postsOf(id)).toHaveLength(1);
     expect(bullJob.failedReason).toMatch(/another try claimed job/);
-    const record = await jobs.store.get(id);
+    const record = await rig.jobs.store.get(id);
     expect(record).toMatchObject({ status: 'running' });
     expect(record?.error).toBeUndefined();
-    expect(await jobs.store.holdsClaim(id, 'thief')).toBe(true);
+    expect(await rig.jobs.store.holdsClaim(id, 'thief')).toBe(true);
   });
 });

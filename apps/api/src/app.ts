@@ -6,6 +6,10 @@ import type { EgressProxy } from '@broker/tools/http';
 import { agentAuth, agentResolver } from './auth/agent-auth';
 import { BULL_BOARD_PATH, bullBoard } from './admin/bull-board';
 import { adminAuth, adminTokenChecker, operatorAuth } from './auth/operator-auth';
+import type { IssuerKeysOptions } from './auth/issuer-keys';
+import { mcpAuth } from './auth/mcp-auth';
+import { createMcpOAuth } from './auth/mcp-oauth';
+import { PROTECTED_RESOURCE_PATH } from './auth/mcp-resource';
 import type { ApiContext } from './context';
 import { accessLog } from './http/access-log';
 import { errorHandler } from './http/error-handler';
@@ -44,6 +48,7 @@ import { listTools } from './routes/list-tools';
 import { openapiJson } from './routes/openapi';
 import { oauthCallback } from './routes/oauth-callback';
 import { oauthConnect } from './routes/oauth-connect';
+import { protectedResourceMetadata, protectedResourceMetadataCors } from './routes/protected-resource-metadata';
 import { putConnectionToken } from './routes/put-connection-token';
 import { readyz } from './routes/readyz';
 import { receiveWebhook } from './routes/receive-webhook';
@@ -68,6 +73,8 @@ export interface ApiDeps {
   publicUrl?: string;
   /** The OAuth code exchange calls providers' token endpoints through it. @defaultValue undefined: direct */
   egressProxy?: EgressProxy;
+  /** How `/mcp` caches and fetches the authorization server's keys (`mcp.authorizationServer`). @defaultValue ISSUER_KEYS_DEFAULTS */
+  issuerKeys?: Partial<IssuerKeysOptions>;
 }
 
 export interface Api {
@@ -166,11 +173,16 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
   app.route('/oauth/:integration/connect').get(adminAuth(isAdmin), oauthConnect(oauth)).all(methodNotAllowed(['GET']));
   // No broker credential: the provider sends the user's browser here; the single-use state is the proof.
   app.route('/oauth/:integration/callback').get(oauthCallback(oauth)).all(methodNotAllowed(['GET']));
+  // `/mcp` also takes OAuth access tokens with mcp.authorizationServer (RFC 9728 metadata below; 404 without it).
+  const mcpOAuth = createMcpOAuth({ config, logger, publicUrl: deps.publicUrl, egressProxy: deps.egressProxy, keys: deps.issuerKeys });
+  for (const path of [PROTECTED_RESOURCE_PATH, `${PROTECTED_RESOURCE_PATH}/mcp`]) {
+    app.route(path).all(protectedResourceMetadataCors()).get(protectedResourceMetadata(mcpOAuth)).all(methodNotAllowed(['GET']));
+  }
   // Origin first (DNS rebinding), before authentication or any MCP processing, on every method.
   app
     .route('/mcp')
     .all(mcpOriginCheck({ allowedOrigins: config.mcp?.allowedOrigins, publicUrl: deps.publicUrl }))
-    .post(auth, ...jsonBody(), mcpEndpoint(ctx))
+    .post(mcpAuth(resolveAgent, mcpOAuth, logger), limitAgents, ...jsonBody(), mcpEndpoint(ctx))
     .all(methodNotAllowed(['POST']));
   app.route('/openapi.json').get(openapiJson()).all(methodNotAllowed(['GET']));
   app.route('/docs').get(docsPage()).all(methodNotAllowed(['GET']));

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createLogger, createRedis, createSecretsProvider, type Logger } from '@broker/shared';
+import { createLogger, createRedis, createSecretsProvider, describeUnreadableSecrets, unreadableSecrets, type Logger } from '@broker/shared';
 import type { RedisClient } from '@broker/shared';
 import { vaultHttp } from '@broker/tools/http';
 import { createApi } from './app';
@@ -37,6 +37,13 @@ function logRedisErrors(redis: RedisClient, role: string, logger: Logger): void 
 async function main(): Promise<void> {
   const settings = settingsOrExit();
   const logger = createLogger({ name: 'api', level: settings.logLevel });
+  const secrets = createSecretsProvider(settings.secrets, { vaultHttp: vaultHttp({ proxy: settings.egressProxy }) });
+  // Without them every agent gets 401 (or every job fails) while /healthz says ok: refuse to start instead.
+  const missing = await unreadableSecrets(settings.config, secrets, ['api']);
+  if (missing.length > 0) {
+    console.error(`api: ${describeUnreadableSecrets(missing, secrets.kind)}`);
+    process.exit(1);
+  }
 
   const topology = { cluster: settings.redisCluster, sentinel: settings.redisSentinel };
   const redis = createRedis(settings.redisUrl, 'producer', 'broker-api', topology);
@@ -48,7 +55,7 @@ async function main(): Promise<void> {
     config: settings.config,
     redis,
     subscriber,
-    secrets: createSecretsProvider(settings.secrets, { vaultHttp: vaultHttp({ proxy: settings.egressProxy }) }),
+    secrets,
     logger,
     prefix: settings.redisPrefix,
     ...(settings.publicUrl ? { publicUrl: settings.publicUrl } : {}),

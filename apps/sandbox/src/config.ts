@@ -10,6 +10,13 @@ export interface SandboxConfig {
   host: string;
   /** Bearer token the broker sends; the same value the broker resolves for the secret `DEMO_API_KEY`. */
   apiKey: string;
+  /**
+   * The example config's `TRIGGER_SIGNING_SECRET` and `CALLBACK_SIGNING_SECRET`
+   * (`pnpm start` hands every process the same secrets): with them `GET /received`
+   * says whether each delivery's signature verified. @defaultValue unset: not checked
+   */
+  triggerSecret: string | undefined;
+  callbackSecret: string | undefined;
 }
 
 export class SandboxConfigError extends Error {
@@ -38,5 +45,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SandboxConfig 
   }
 
   if (problems.length > 0) throw new SandboxConfigError(problems);
-  return { port, host, apiKey };
+  return { port, host, apiKey, triggerSecret: env.TRIGGER_SIGNING_SECRET?.trim() || undefined, callbackSecret: env.CALLBACK_SIGNING_SECRET?.trim() || undefined };
 }

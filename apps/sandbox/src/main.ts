@@ -13,7 +13,12 @@ function main(): void {
     process.exit(1);
   }
 
-  const server = createSandboxServer({ apiKey: config.apiKey });
+  const server = createSandboxServer({
+    apiKey: config.apiKey,
+    receiverSecrets: { trigger: config.triggerSecret, callback: config.callbackSecret },
+    // One line per delivery: `pnpm start` shows it as `[sandbox] received …`.
+    onReceived: (delivery) => console.log(`received ${delivery.summary} (GET /received #${delivery.seq})`),
+  });
 
   server.once('error', (error) => {
     console.error(`sandbox: cannot listen on ${config.host}:${config.port}: ${error.message}`);

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { isAuthorized } from './auth';
 import { HttpError } from './http-error';
 import { sendJson } from './http';
+import { Inbox, type DeliveryKind, type ReceivedDelivery } from './inbox';
 import { OrderStore } from './order-store';
 import { routes, type Route } from './routes';
 
@@ -22,20 +23,41 @@ export interface SandboxServerOptions {
    * @defaultValue console.error
    */
   onError?: (error: unknown) => void;
+  /**
+   * The secret values the broker signs triggers (`triggerDelivery.secret`) and
+   * callbacks (`callbacks.secret`) with, so `GET /received` can say whether
+   * each signature verified; read on each delivery. @defaultValue none: not checked
+   */
+  receiverSecrets?: Partial<Record<DeliveryKind, string | (() => string | undefined)>>;
+  /** Called with each trigger or callback received. @defaultValue nothing */
+  onReceived?: (delivery: ReceivedDelivery) => void;
+  /**
+   * Deliveries `GET /received` keeps, newest first.
+   * @defaultValue 100
+   */
+  receivedLimit?: number;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 /**
  * The demo API the example config points at: contacts to read, orders to create
- * idempotently and read back. Returns a server that is not yet listening, so tests
- * can bind it to port 0.
+ * idempotently and read back, and a receiver for the broker's trigger deliveries
+ * (`POST /hooks/agent`) and job callbacks (`POST /callbacks`), shown at
+ * `GET /received`. Returns a server that is not yet listening, so tests can bind
+ * it to port 0.
  */
 export function createSandboxServer(options: SandboxServerOptions): Server {
   const readKey = typeof options.apiKey === 'function' ? options.apiKey : () => options.apiKey as string;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const onError = options.onError ?? ((error: unknown) => console.error('[sandbox] unhandled error', error));
   const orders = new OrderStore();
+  const inbox = new Inbox(options.receivedLimit);
+  const receiverSecret = (kind: DeliveryKind) => {
+    const secret = options.receiverSecrets?.[kind];
+    return typeof secret === 'function' ? secret() : secret;
+  };
+  const onReceived = options.onReceived ?? (() => undefined);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // Echoed so a client can verify that its pinned API version reached the upstream.
@@ -52,20 +74,26 @@ export function createSandboxServer(options: SandboxServerOptions): Server {
       return;
     }
 
-    // Authentication comes before routing so an unauthenticated caller cannot map the API.
-    if (!isAuthorized(req.headers.authorization, readKey())) {
-      throw new HttpError(401, 'missing or invalid API key', { 'WWW-Authenticate': 'Bearer realm="sandbox"' });
+    // The receiver's paths are the only ones answered without the key (the broker signs
+    // what it delivers instead). For every other path authentication comes before
+    // routing, so an unauthenticated caller cannot map the API.
+    const matchesOf = (candidates: readonly Route[]) =>
+      candidates
+        .map((route) => ({ route, match: route.pattern.exec(path) }))
+        .filter((m): m is { route: Route; match: RegExpExecArray } => m.match !== null);
+    let matches = matchesOf(routes.filter((route) => route.public));
+    if (matches.length === 0) {
+      if (!isAuthorized(req.headers.authorization, readKey())) {
+        throw new HttpError(401, 'missing or invalid API key', { 'WWW-Authenticate': 'Bearer realm="sandbox"' });
+      }
+      matches = matchesOf(routes.filter((route) => !route.public));
     }
-
-    const matches = routes
-      .map((route) => ({ route, match: route.pattern.exec(path) }))
-      .filter((m): m is { route: Route; match: RegExpExecArray } => m.match !== null);
     if (matches.length === 0) throw new HttpError(404, `no route for ${method} ${path}`);
 
     const hit = matches.find((m) => m.route.method === method);
     if (!hit) throw methodNotAllowed(matches.map((m) => m.route.method));
 
-    await hit.route.handle({ req, res, params: decodeParams(hit.match), orders, maxBodyBytes });
+    await hit.route.handle({ req, res, params: decodeParams(hit.match), orders, maxBodyBytes, inbox, receiverSecret, onReceived });
   }
 
   return createServer((req, res) => {

@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, createRedis } from '@broker/shared';
+import { ConfigError, createLogger, createRedis, describeUnreadableSecrets, unreadableSecrets } from '@broker/shared';
 import { readSettings } from './config';
 import { adminTokenChecker, agentKeyChecker } from './metrics/admin-token';
 import { startMetricsServer, type MetricsServer } from './metrics/metrics-server';
@@ -10,6 +10,12 @@ async function main(): Promise<void> {
     settings = readSettings();
   } catch (err) {
     console.error(err instanceof ConfigError ? err.message : `worker: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  // Without them every job of an integration fails (or no trigger is signed) while the worker looks healthy: refuse to start instead.
+  const missing = await unreadableSecrets(settings.config, settings.secrets, settings.metricsPort === undefined ? ['worker'] : ['worker', 'worker-metrics']);
+  if (missing.length > 0) {
+    console.error(`worker: ${describeUnreadableSecrets(missing, settings.secrets.kind)}`);
     process.exit(1);
   }
   const logger = createLogger({ name: 'worker', level: settings.logLevel });

@@ -88,7 +88,8 @@ export async function footprint({ quick }) {
     const eventIds = [];
     for (let i = 0; i < 1000; i += 50) eventIds.push(...(await Promise.all(Array.from({ length: 50 }, (_, j) => postEvent(apiUrl, i + j)))));
     const perEvent = ((await redisUsedMemory(conn)) - beforeEvents) / eventIds.length;
-    const dedupeKeyBytes = Number(await conn.memory('USAGE', keys.webhookDedupe('stripe', eventIds[0])));
+    // The last event's: the first one's key may already have expired (a short retention, a slow machine).
+    const dedupeKeyBytes = Number(await conn.memory('USAGE', keys.webhookDedupe('stripe', eventIds.at(-1))));
 
     const done = countFinished(sub, prefix, n);
     for (let i = 0; i < n; i += 5000) await broker.enqueue(Math.min(5000, n - i));

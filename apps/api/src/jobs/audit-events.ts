@@ -3,7 +3,7 @@ import { auditEntry, type AuditTrail, type JobRecord } from '@broker/shared';
 import { canonicalJson } from './idempotency';
 
 /*
- * The api's entries of the audit trail (README "Audit trail"). Each is one
+ * The api's entries of the audit trail (docs/guardrails.md "Audit trail"). Each is one
  * XADD sent without being awaited: a request never waits for its trail, and
  * a failed write is logged and counted by AuditTrail, never answered.
  */

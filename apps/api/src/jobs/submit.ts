@@ -128,7 +128,7 @@ export async function submitToolJob(ctx: ApiContext, agent: AuthenticatedAgent, 
       { pointer: '/connection', message: `not among this agent's connections` },
     ]);
   }
-  // A capped tool's amount is part of the job's validity (spend caps, README "Spend caps").
+  // A capped tool's amount is part of the job's validity (spend caps, docs/guardrails.md "Spend caps").
   const spend = ctx.spendCaps.measure(agent.id, tool.name, body);
   const errors = [...(await jobErrors(ctx, tool, body, connection)), ...spend.errors];
   if (errors.length > 0) throw new ProblemError('VALIDATION_ERROR', 'The job was not queued.', errors);

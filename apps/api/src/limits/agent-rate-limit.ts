@@ -25,7 +25,7 @@ function limitsByAgent(config: BrokerConfig): Map<string, { max: number; windowM
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 /**
- * Per-agent request limits on the API (README "Security"), mounted right
+ * Per-agent request limits on the API (docs/guardrails.md "Request limits per agent"), mounted right
  * after authentication so that they are keyed by the agent, not by an IP a
  * proxy may hide. Counted in Redis by express-rate-limit's Redis store, so
  * every API process shares one budget per agent. A fixed window per agent:

@@ -48,7 +48,7 @@ export function endOfUtcDay(now: Date): Date {
 }
 
 /**
- * Cost guard (README "Security"): `agents[].dailyJobCaps` caps the jobs an
+ * Cost guard (docs/guardrails.md "Daily job caps"): `agents[].dailyJobCaps` caps the jobs an
  * agent may submit per UTC day, by tool glob. Checked at submit after the
  * request is validated and before anything else is written; a job over a cap
  * is 429 `RATE_LIMITED` with `Retry-After` until midnight UTC. The counters

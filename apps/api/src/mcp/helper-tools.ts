@@ -8,11 +8,11 @@ import { toolEntry } from '../routes/list-tools';
 import { readOwnJob } from '../routes/own-job';
 import { retryOwnJob } from '../routes/retry-job';
 import { MCP_WAIT_MS, waitMsOf } from './call-options';
+import { JOB_TOOL_OUTPUT_SCHEMA, LIST_TOOLS_OUTPUT_SCHEMA } from './output-schemas';
 import { jobResult } from './results';
 import { mcpToolName } from './tool-names';
 import { waitForJob } from './wait-for-job';
 
-/** The broker's own tools, beside the integrations' ones. */
 /** The input of a helper tool that names one of the agent's jobs and may wait for it. */
 function jobIdInput(waitDescription: string): Tool['inputSchema'] {
   return {
@@ -26,13 +26,15 @@ function jobIdInput(waitDescription: string): Tool['inputSchema'] {
   };
 }
 
+/** The broker's own tools, beside the integrations' ones. */
 export const HELPER_TOOLS: Tool[] = [
   {
     name: 'get_job',
     description:
       'Read a job you submitted (by id, e.g. the one a tool call answered with when it was still running), ' +
-      `waiting up to waitMs (0..${MCP_WAIT_MS}) for it to finish. Returns the job: status, attempts, result or error.`,
+      `waiting up to waitMs (0..${MCP_WAIT_MS}) for it to finish. Returns {job}: status, attempts, result or error.`,
     inputSchema: jobIdInput('wait for the job to finish; default 0'),
+    outputSchema: JOB_TOOL_OUTPUT_SCHEMA,
     annotations: { readOnlyHint: true, openWorldHint: false },
   },
   {
@@ -42,8 +44,9 @@ export const HELPER_TOOLS: Tool[] = [
       '(retryable: true) or OUTCOME_UNKNOWN (a write without an idempotency key is looked up by its reference first and sent ' +
       'again only if cleanly absent; a tool that cannot be looked up is not sent again: check the external state and submit ' +
       'a new job if it did not happen). Not before its retryAt. Waits up to waitMs ' +
-      `(0..${MCP_WAIT_MS}) for the re-run to finish. Any other state is a CONFLICT error. Returns the job.`,
+      `(0..${MCP_WAIT_MS}) for the re-run to finish. Any other state is a CONFLICT error. Returns {job}.`,
     inputSchema: jobIdInput('wait for the re-run to finish; default 0'),
+    outputSchema: JOB_TOOL_OUTPUT_SCHEMA,
     // It calls the external API again; a second call while the job runs or after it succeeded is refused (CONFLICT).
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
   },
@@ -53,6 +56,7 @@ export const HELPER_TOOLS: Tool[] = [
       "List the broker tools this key may call with the broker's names, integration, idempotency and output schemas " +
       '(MCP names replace "." with "_").',
     inputSchema: { type: 'object', properties: {}, additionalProperties: false },
+    outputSchema: LIST_TOOLS_OUTPUT_SCHEMA,
     annotations: { readOnlyHint: true, openWorldHint: false },
   },
 ];

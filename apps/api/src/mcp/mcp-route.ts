@@ -6,9 +6,10 @@ import { createMcpServer } from './mcp-server';
 
 /**
  * `POST /mcp`: MCP over Streamable HTTP, stateless. Every request gets its own
- * server and transport, built for the agent its bearer key names (agentAuth
- * runs first), so any API instance can answer any request and nothing is kept
- * between them. Answers stream as SSE, which carries progress notifications.
+ * server and transport, built for the agent its bearer credential names
+ * (mcpAuth runs first: an agent key, or with `mcp.authorizationServer` an OAuth
+ * access token, whose scopes are then the token's and the agent's in common),
+ * so any API instance can answer any request and nothing is kept between them. Answers stream as SSE, which carries progress notifications.
  * GET (a standalone SSE stream) and DELETE (ending a session) have nothing to
  * do without sessions: 405, which MCP clients expect from a stateless server.
  */

@@ -7,12 +7,14 @@ import type { ApiContext } from '../context';
 import { MCP_WAIT_MS } from './call-options';
 import { callBrokerTool } from './call-tool';
 import { getJobTool, HELPER_TOOLS, listToolsTool, retryJobTool } from './helper-tools';
+import { brokerToolOutputSchema } from './output-schemas';
 import { withToolErrors } from './tool-errors';
 import { agentToolsByMcpName } from './tool-names';
 
 const INSTRUCTIONS = [
   'Each tool call queues a job at the agent request broker, which calls the external API with rate limits and retries.',
   `A call waits up to ${MCP_WAIT_MS / 1000} s for the result; if the job is still running it answers with the job id: call get_job {"id","waitMs"} to wait more.`,
+  'Every answer is JSON (structuredContent): {result, job} when the job succeeded, {job} while it runs, {error, job?} for a tool error.',
   'Errors carry code, retryable and retryAt: retry only when retryable is true, not before retryAt.',
   'A failed job whose error is retryable (or OUTCOME_UNKNOWN: a write is looked up by its reference before it is sent again) runs again as the same job with retry_job {"id"}; calling the tool again with the same broker/idempotencyKey only answers the same failed job.',
   'For writes, pass _meta {"broker/idempotencyKey": "<unique per operation>"} so that calling again cannot act twice.',
@@ -30,6 +32,7 @@ function describe(mcpName: string, tool: ToolDescriptor): Tool {
     title: tool.name,
     description: tool.description || `${tool.name} (${tool.integration})`,
     inputSchema: objectSchema(tool.inputSchema),
+    outputSchema: brokerToolOutputSchema(tool.outputSchema),
     annotations: {
       title: tool.name,
       readOnlyHint: !tool.write,
@@ -38,16 +41,17 @@ function describe(mcpName: string, tool: ToolDescriptor): Tool {
       destructiveHint: tool.write,
       openWorldHint: true,
     },
-    _meta: { 'broker/tool': tool.name, 'broker/integration': tool.integration, 'broker/idempotent': tool.idempotent, 'broker/outputSchema': tool.outputSchema },
+    _meta: { 'broker/tool': tool.name, 'broker/integration': tool.integration, 'broker/idempotent': tool.idempotent },
   };
 }
 
 /**
  * One MCP server for one authenticated request (stateless Streamable HTTP):
  * it sees only the tools the agent's scopes allow, plus `get_job`,
- * `retry_job` and `list_tools`. Output schemas are not declared as MCP
- * `outputSchema`, since a call that outlives its wait answers with the job
- * instead of the result.
+ * `retry_job` and `list_tools`. Each tool's `outputSchema` is an envelope
+ * (`{result, job, error}`, see output-schemas.ts), since a call that outlives
+ * its wait answers with the job instead of the result, and the SDK client
+ * validates tool errors' `structuredContent` too.
  */
 export function createMcpServer(ctx: ApiContext, agent: AuthenticatedAgent, requestId: string): Server {
   const server = new Server({ name: 'agent-request-broker', version: '0.1.0' }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });

@@ -1,6 +1,6 @@
 import { MAX_WAIT_MS } from '../routes/get-job';
 import { ref } from './components';
-import { AGENT_KEY, json, pathParam, problems, queryParam, type PathItem } from './operation';
+import { AGENT_KEY, json, NO_AUTH, pathParam, problems, queryParam, type PathItem } from './operation';
 
 const jobId = pathParam('id', 'The job id (`job_` + 32 hex digits).', { type: 'string', pattern: '^job_[0-9a-f]{32}$' });
 
@@ -111,9 +111,12 @@ export const agentPaths: Record<string, PathItem> = {
         'JSON-RPC messages of MCP. Each tool the key may call is an MCP tool named with `.` replaced by `_` ' +
         '(e.g. `demo_getContact`), plus `get_job`, `retry_job` and `list_tools`. A call queues a job like `POST /v1/jobs`, waits up to 25 s, ' +
         'and returns the result, a tool error (`isError`) carrying `code`, `retryable`, `retryAt`, or the job id to poll. ' +
-        'Send `Accept: application/json, text/event-stream`. GET and DELETE answer 405 (no sessions).',
+        'Send `Accept: application/json, text/event-stream`. GET and DELETE answer 405 (no sessions). ' +
+        'With `mcp.authorizationServer`, a JWT access token from that issuer works too (OAuth 2.1; see the protected resource metadata): ' +
+        'it acts as the agent its `sub` (or `mcp.agentClaim`) names, with the token\'s `scope` and the agent\'s scopes in common. ' +
+        'A 401 then carries `WWW-Authenticate: Bearer resource_metadata="…"` (and `error="invalid_token"` for a refused token).',
       tags: ['mcp'],
-      security: AGENT_KEY,
+      security: [...AGENT_KEY, { mcpAccessToken: [] }],
       requestBody: {
         required: true,
         content: { 'application/json': { schema: { description: 'A JSON-RPC 2.0 request or notification', type: ['object', 'array'] } } },
@@ -126,7 +129,41 @@ export const agentPaths: Record<string, PathItem> = {
         '202': { description: 'A notification or response was accepted' },
         ...problems(401, 413, 415, 429),
         '406': { description: 'The Accept header does not allow both application/json and text/event-stream' },
+        '503': {
+          ...problems(503)['503'],
+          description: 'Redis cannot be reached, or the authorization server\'s keys cannot be read to check an access token (`UNAVAILABLE`), with `Retry-After`',
+        },
       },
     },
   },
+  ...protectedResourceMetadataPaths(),
 };
+
+/** RFC 9728 metadata of `/mcp`, at the root and at the path-suffixed location (§3.1). */
+function protectedResourceMetadataPaths(): Record<string, PathItem> {
+  const metadata = {
+    type: 'object',
+    required: ['resource', 'authorization_servers', 'bearer_methods_supported'],
+    properties: {
+      resource: { type: 'string', description: 'The MCP URL: `BROKER_PUBLIC_URL` + `/mcp`, else worked out from the request' },
+      authorization_servers: { type: 'array', items: { type: 'string' }, description: '`mcp.authorizationServer.issuer`' },
+      bearer_methods_supported: { type: 'array', items: { const: 'header' } },
+      scopes_supported: { type: 'array', items: { type: 'string' }, description: 'Every scope some agent holds' },
+      resource_name: { type: 'string' },
+    },
+  };
+  const operation = (operationId: string) => ({
+    get: {
+      operationId,
+      summary: 'OAuth 2.0 protected resource metadata of /mcp (RFC 9728)',
+      description: 'Names the authorization server whose access tokens `/mcp` accepts. 404 without `mcp.authorizationServer`. Readable cross-origin.',
+      tags: ['mcp'],
+      security: NO_AUTH,
+      responses: { '200': json('The metadata', metadata), ...problems(404) },
+    },
+  });
+  return {
+    '/.well-known/oauth-protected-resource': operation('protectedResourceMetadata'),
+    '/.well-known/oauth-protected-resource/mcp': operation('mcpProtectedResourceMetadata'),
+  };
+}

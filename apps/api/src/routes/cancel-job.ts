@@ -31,6 +31,12 @@ export function cancelJob({ store, queues, logger, callbacks, metrics, config, a
         const outcome = await store.cancel(id, agent.id);
         if (outcome.kind === 'missing') throw jobNotFound();
         if (outcome.kind === 'conflict') throw notCancellable(outcome.status);
+        if (outcome.kind === 'uncertain') {
+          throw new ProblemError(
+            'CONFLICT',
+            'An earlier try of this write may have taken effect upstream, and the broker is about to look it up by its reference; it cannot be cancelled until that is known. Poll the job.',
+          );
+        }
 
         const record = await store.get(id);
         if (record) {

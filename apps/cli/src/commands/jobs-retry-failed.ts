@@ -79,6 +79,11 @@ export const jobsRetryFailed: Command = {
             continue;
           }
           try {
+            // As an agent's retry: a look-only verdict is dropped, and an OUTCOME_UNKNOWN write is looked up before it is sent.
+            const { lookOnly: _look, ...data } = job.data;
+            if (_look !== undefined || (record.error?.code === 'OUTCOME_UNKNOWN' && !data.mayHaveApplied)) {
+              await job.updateData({ ...data, ...(record.error?.code === 'OUTCOME_UNKNOWN' ? { mayHaveApplied: true as const } : {}) });
+            }
             await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
             retried.push(id);
             // `by: operator`: not the agent's own retry. Awaited: the process exits right after.

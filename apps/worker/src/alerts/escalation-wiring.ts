@@ -16,7 +16,7 @@ export interface EscalationDeps {
   metrics: Metrics;
 }
 
-/** Everything of a worker that raises alerts, built once (README "Alerts"). */
+/** Everything of a worker that raises alerts, built once (docs/operations.md "Alerts"). */
 export interface EscalationKit {
   alerter: Alerter;
   escalations: Escalations;

@@ -60,7 +60,7 @@ const EVENT_CLOCK_SKEW_MS = 60_000;
 const RETRY_SOON_MS = 1000;
 
 /**
- * Async tools (README "Async tools"). After a first call that answered
+ * Async tools (docs/async-tools.md "Async tools"). After a first call that answered
  * "pending", the job stays `running` with the reference in `progress` and
  * sleeps as a BullMQ delayed job — no worker slot held — until:
  * - its next status check is due (backoff from the tool's interval to its

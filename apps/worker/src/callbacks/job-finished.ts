@@ -23,12 +23,12 @@ export class FinishReportingJobStore extends JobStore {
     super(redis, keys, options);
   }
 
-  override async succeed(id: string, result: unknown): Promise<boolean> {
-    return this.report(id, 'succeeded', await this.finishJob(id, { status: 'succeeded', result: JSON.stringify(result ?? null) }, ['error']));
+  override async succeed(id: string, result: unknown, tryToken = ''): Promise<boolean> {
+    return this.report(id, 'succeeded', await this.finishJob(id, { status: 'succeeded', result: JSON.stringify(result ?? null) }, ['error'], tryToken));
   }
 
-  override async fail(id: string, error: JobError): Promise<boolean> {
-    return this.report(id, 'failed', await this.finishJob(id, { status: 'failed', error: JSON.stringify(error) }, ['result']), error);
+  override async fail(id: string, error: JobError, tryToken = ''): Promise<boolean> {
+    return this.report(id, 'failed', await this.finishJob(id, { status: 'failed', error: JSON.stringify(error) }, ['result'], tryToken), error);
   }
 
   /** A held job nobody decided in time ends `failed` here too: counted, its callback queued, its spend given back. */

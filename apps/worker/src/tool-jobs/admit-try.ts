@@ -27,8 +27,12 @@ export type TryAdmission =
     }
   /** The job is not to run: cancelled, finished already (a stalled re-run), or without a record. */
   | { kind: 'skip'; status: JobStatus | 'missing' }
-  /** The breaker is open or probing: the job waits (a CIRCUIT_OPEN error carrying the wait). */
-  | { kind: 'held'; error: ToolError };
+  /**
+   * The breaker is open or probing, or the gate refused: the job waits (the
+   * error carries the wait). The claim was made: its token, and whether it
+   * found an earlier try interrupted, matter all the same.
+   */
+  | { kind: 'held'; error: ToolError; tryToken: string; interrupted: boolean };
 
 /**
  * The first step of a try: claim the job's record (it turns `running` and
@@ -71,8 +75,8 @@ export async function admitTry(
   if (claim.status !== 'running') return { kind: 'skip', status: claim.status };
   if (!ticket.admitted) {
     const error = new ToolError('CIRCUIT_OPEN', { message: ticket.error.message, retryAfterMs: ticket.waitMs, stage: 'prepare' });
-    return { kind: 'held', error };
+    return { kind: 'held', error, tryToken, interrupted: claim.interrupted };
   }
-  if (!verdict.admitted) return { kind: 'held', error: CallHeldBack.from(verdict, false) };
+  if (!verdict.admitted) return { kind: 'held', error: CallHeldBack.from(verdict, false), tryToken, interrupted: claim.interrupted };
   return { kind: 'run', attempt: claim.attempts, ticket, tryToken, preAdmission: { askedAt }, interrupted: claim.interrupted };
 }

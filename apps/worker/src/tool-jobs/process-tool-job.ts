@@ -4,6 +4,7 @@ import { asToolError, isPending, ToolError } from '@broker/tools';
 import { admitTry } from './admit-try';
 import { CallHeldBack } from './call-held-back';
 import { ClaimLost } from './claim-lost';
+import { settleInterruptedWrite } from './interrupted-write';
 import { endHold } from './end-hold';
 import { runTry, type TryOutcome } from './run-try';
 import { settleFailedTry } from './settle-try';
@@ -83,21 +84,20 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
       if (admission.status !== 'missing') await deps.resendCallback?.(id);
       return { status: admission.status };
     }
-    if (admission.kind === 'held') return settleFailedTry(deps, { job, token, data, integration, error: admission.error, log });
-
-    const { ticket } = admission;
     // A re-run after a try that never reported back (its worker died mid-call): for a write
     // without an idempotency key, that try may have reached the upstream, so no blind resend.
-    if (admission.interrupted && unkeyedWrite && !tool.verify) {
-      await Promise.all([ticket.release(), deps.gate.release(data.integration, data.connection, admission.tryToken)]);
-      await deps.store.fail(id, mayHaveApplied('the previous try of this write was interrupted (its worker stopped) and may have reached the upstream').toJobError());
-      throw new UnrecoverableError('an interrupted try may have taken effect; not resent without an idempotency key');
+    if (admission.interrupted && unkeyedWrite) {
+      if (admission.kind === 'run') await Promise.all([admission.ticket.release(), deps.gate.release(data.integration, data.connection, admission.tryToken)]);
+      return settleInterruptedWrite(deps, { job, token, data, integration, canLookUp: tool.verify !== undefined, tryToken: admission.tryToken, log });
     }
-    // ...with one, it is looked up first (run-try.ts).
-    const looks = unkeyedWrite && (admission.interrupted || data.mayHaveApplied === true);
+    if (admission.kind === 'held') return settleFailedTry(deps, { job, token, data, integration, error: admission.error, log, tryToken: admission.tryToken });
+
+    const { ticket, tryToken } = admission;
+    // An earlier try may have applied it: with a way to look it up, it is looked up first (run-try.ts).
+    const looks = unkeyedWrite && data.mayHaveApplied === true;
     if (data.lookOnly && !looks) {
       // No attempt was left and the tool now sends an idempotency key (its config changed): end as the last try did.
-      await Promise.all([ticket.release(), deps.gate.release(data.integration, data.connection, admission.tryToken), deps.store.fail(id, data.lookOnly)]);
+      await Promise.all([ticket.release(), deps.gate.release(data.integration, data.connection, tryToken), deps.store.fail(id, data.lookOnly, tryToken)]);
       throw new UnrecoverableError(`${data.lookOnly.code}: ${data.lookOnly.message}`);
     }
     const lookFirst = looks ? { lookFirst: data.lookOnly ? { only: data.lookOnly } : {} } : {};
@@ -105,7 +105,7 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
     try {
       outcome = await runTry(
         deps,
-        { id, submittedAt: job.timestamp, data, integration, tool, client, input: input.value, attempt: admission.attempt, tryToken: admission.tryToken, preAdmission: admission.preAdmission, ticket, log, ...lookFirst },
+        { id, submittedAt: job.timestamp, data, integration, tool, client, input: input.value, attempt: admission.attempt, tryToken, preAdmission: admission.preAdmission, ticket, log, ...lookFirst },
         isPending,
       );
     } catch (err) {
@@ -114,10 +114,10 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
       // Another try holds the job now (this worker lost its lock): its record is that try's to write.
       if (error instanceof ClaimLost) throw error;
       if (!(error instanceof CallHeldBack)) deps.metrics.toolErrors.inc({ integration: data.integration, code: error.code });
-      return settleFailedTry(deps, { job, token, data, integration, error, log, canLookUp: tool.verify !== undefined });
+      return settleFailedTry(deps, { job, token, data, integration, error, log, canLookUp: tool.verify !== undefined, tryToken });
     }
     if (outcome.kind === 'absent') {
-      await Promise.all([ticket.settle(), deps.store.fail(id, outcome.error)]);
+      await Promise.all([ticket.settle(), deps.store.fail(id, outcome.error, tryToken)]);
       throw new UnrecoverableError(`${outcome.error.code}: ${outcome.error.message}`);
     }
     if (outcome.kind === 'pending') {
@@ -125,10 +125,10 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
       // The async wait puts the job to sleep, or finishes it for good, itself.
       if (deps.asyncWaits) return deps.asyncWaits.begin({ job, token, data, tool, input: input.value, log }, outcome.pending);
       const error = new ToolError('UNKNOWN', { message: 'the tool answered pending, but async waits are not set up' });
-      return settleFailedTry(deps, { job, token, data, integration, error, log });
+      return settleFailedTry(deps, { job, token, data, integration, error, log, tryToken });
     }
     // Independent writes: sent together, one round trip.
-    await Promise.all([ticket.settle(), deps.store.succeed(id, outcome.value)]);
+    await Promise.all([ticket.settle(), deps.store.succeed(id, outcome.value, tryToken)]);
     successLog.info({ jobId: id, requestId: data.requestId, tool: data.tool, integration: data.integration, attempt: admission.attempt }, 'job succeeded');
     return { status: 'succeeded' };
   };

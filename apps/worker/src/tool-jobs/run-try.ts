@@ -100,7 +100,7 @@ export async function runTry(deps: ToolJobDeps, run: TryRun, isPending: (output:
     signal: NOTHING_CANCELS_A_TRY,
     http,
     reportProgress: async (progress) => {
-      await deps.store.setProgress(id, progress);
+      await deps.store.setProgress(id, progress, run.tryToken);
     },
     // A budget reported in a body (GraphQL query cost) is the credential's, like a 429.
     pauseIntegration: async (ms, reason) => {

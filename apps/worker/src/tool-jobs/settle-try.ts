@@ -3,6 +3,7 @@ import type { IntegrationConfig, Logger, ToolJobData } from '@broker/shared';
 import type { ToolError } from '@broker/tools';
 import { throttleScope } from '../limits/call-gate';
 import { CallHeldBack } from './call-held-back';
+import { ClaimLost } from './claim-lost';
 import { decideTry, type Pause, type TryDecision } from './decide-try';
 import type { ToolJobDeps } from './tool-job-deps';
 
@@ -29,6 +30,13 @@ export interface FailedTry {
   log: Logger;
   /** The tool can look up what an earlier try did by its reference (`verify`). */
   canLookUp?: boolean;
+  /** The claim's token: the record is written only while this try still holds the job. */
+  tryToken?: string;
+}
+
+/** The record did not take the write: a later claim holds the job, and its try writes the record. */
+function ownedOrLost(id: string, written: boolean): void {
+  if (!written) throw new ClaimLost(id);
 }
 
 async function applyPause(deps: ToolJobDeps, data: ToolJobData, pause: Pause, reason: string): Promise<void> {
@@ -48,6 +56,7 @@ async function applyPause(deps: ToolJobDeps, data: ToolJobData, pause: Pause, re
 export async function settleFailedTry(deps: ToolJobDeps, failed: FailedTry): Promise<never> {
   const { job, token, data, integration, error, log } = failed;
   const id = job.id!;
+  const tryToken = failed.tryToken ?? '';
   const deferrals = data.rateLimitDeferrals ?? 0;
   const decision: TryDecision = decideTry(
     error,
@@ -75,11 +84,11 @@ export async function settleFailedTry(deps: ToolJobDeps, failed: FailedTry): Pro
         scope: decision.hold,
         reason: held ? error.reason : decision.countsDeferral ? 'upstream_429' : 'circuit_open',
       });
+      ownedOrLost(id, await deps.store.markWaiting(id, 'deferred', held ? undefined : error.toJobError(new Date(Date.now() + decision.waitMs)), tryToken, data.mayHaveApplied === true));
       await Promise.all([
         // A look-only run's claim counted no attempt.
         data.lookOnly ? undefined : deps.store.incrementAttempts(id, -1),
         decision.countsDeferral ? job.updateData({ ...data, rateLimitDeferrals: deferrals + 1 }) : undefined,
-        deps.store.markWaiting(id, 'deferred', held ? undefined : error.toJobError(new Date(Date.now() + decision.waitMs))),
       ]);
       if (decision.hold === 'connection') {
         await job.moveToDelayed(Date.now() + decision.waitMs, token);
@@ -92,18 +101,21 @@ export async function settleFailedTry(deps: ToolJobDeps, failed: FailedTry): Pro
       deps.metrics.retries.inc({ integration: data.integration });
       // Noted before the record moves on: a crash in between leaves it running, which a re-run treats the same.
       if (decision.lookFirst && !data.mayHaveApplied) await job.updateData({ ...data, mayHaveApplied: true });
-      await deps.store.markWaiting(id, 'queued', error.toJobError(new Date(Date.now() + decision.waitMs)));
+      const uncertain = decision.lookFirst === true || data.mayHaveApplied === true;
+      ownedOrLost(id, await deps.store.markWaiting(id, 'queued', error.toJobError(new Date(Date.now() + decision.waitMs)), tryToken, uncertain));
       throw new RetryLaterError(error, decision.waitMs);
     }
     case 'look': {
       // No attempt left: one more run looks the effect up and sends nothing (a DelayedError spends no attempt).
       await job.updateData({ ...data, mayHaveApplied: true, lookOnly: decision.error.toJobError() });
-      await deps.store.markWaiting(id, 'queued', error.toJobError(new Date(Date.now() + decision.waitMs)));
+      ownedOrLost(id, await deps.store.markWaiting(id, 'queued', error.toJobError(new Date(Date.now() + decision.waitMs)), tryToken, true));
       await job.moveToDelayed(Date.now() + decision.waitMs, token);
       throw new DelayedError();
     }
     case 'fail': {
-      await deps.store.fail(id, decision.error.toJobError());
+      // A later re-run (an agent's or an operator's retry) must look before it sends.
+      if (decision.error.code === 'OUTCOME_UNKNOWN' && !data.mayHaveApplied) await job.updateData({ ...data, mayHaveApplied: true });
+      await deps.store.fail(id, decision.error.toJobError(), tryToken);
       throw new UnrecoverableError(`${decision.error.code}: ${decision.error.message}`);
     }
   }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * How many requests one agent may make to the API per window: a fixed window
- * counted in Redis, so every API process shares it (README "Security").
+ * counted in Redis, so every API process shares it (docs/guardrails.md "Request limits per agent").
  */
 export const apiRateLimitSchema = z.strictObject({
   max: z.int().positive(),

@@ -5,6 +5,7 @@ import { asyncToolSchema, eventTypeList } from './async-schema';
 import { referenceSchema, verifySchema, writeLookupIssues } from './verify-schema';
 import { secretName } from './secret-name';
 import { agentConnectionSchema, agentKeySchema, approvalRuleSchema, spendCapSchema } from './guardrails-schema';
+import { mcpAgentClaimSchema, mcpAuthorizationServerSchema } from './mcp-schema';
 
 export { REFERENCE_PLACEHOLDER, type ReferenceConfig, type VerifyConfig } from './verify-schema';
 
@@ -87,7 +88,7 @@ export const declaredToolSchema = z
     idempotent: z.boolean().default(false),
     input: jsonSchemaObject.default({ type: 'object' }),
     output: jsonSchemaObject.optional(),
-    /** The upstream finishes later: poll a status path and/or wait for a correlated webhook (README "Async tools"). */
+    /** The upstream finishes later: poll a status path and/or wait for a correlated webhook (docs/async-tools.md "Async tools"). */
     async: asyncToolSchema.optional(),
     /** A write without an idempotency key: every try carries the job id here, so `verify` can find it. */
     reference: referenceSchema.optional(),
@@ -154,7 +155,7 @@ const agentSchema = z.strictObject({
   connections: z.array(agentConnectionSchema).optional(),
   /** This agent's request limit on the API; overrides the top-level `apiRateLimit`. */
   rateLimit: apiRateLimitSchema.optional(),
-  /** Cost guard: jobs per UTC day per tool glob (README "Security"). */
+  /** Cost guard: jobs per UTC day per tool glob (docs/guardrails.md "Daily job caps"). */
   dailyJobCaps: dailyJobCapsSchema.optional(),
   /** Spend guard: the sum of an input field per UTC day per tool glob. */
   spendCaps: z.array(spendCapSchema).optional(),
@@ -240,9 +241,9 @@ export const configSchema = z
      * (`replicated`, `WAIT 1`; none in time: 503). @defaultValue "local"
      */
     durability: z.enum(['local', 'replicated']).default('local'),
-    /** Jobs held for a person's approval before any upstream call (README "Approval holds"). */
+    /** Jobs held for a person's approval before any upstream call (docs/guardrails.md "Approval holds"). */
     approvals: z.array(approvalRuleSchema).default([]),
-    /** Where alerts go (README "Alerts"); without it they are logged and counted only. */
+    /** Where alerts go (docs/operations.md "Alerts"); without it they are logged and counted only. */
     alerts: alertsSchema.optional(),
     /** The MCP endpoint (`/mcp`). */
     mcp: z
@@ -252,6 +253,14 @@ export const configSchema = z
          * other `Origin` is refused 403 (DNS rebinding protection). @defaultValue []
          */
         allowedOrigins: z.array(webOrigin).default([]),
+        /** Also accept JWT access tokens from this OAuth 2.1 authorization server (docs/mcp-and-openclaw.md "OAuth for MCP clients"). */
+        authorizationServer: mcpAuthorizationServerSchema.optional(),
+        /** The token claim naming the agent. @defaultValue "sub" */
+        agentClaim: mcpAgentClaimSchema.optional(),
+      })
+      .refine((mcp) => mcp.agentClaim === undefined || mcp.authorizationServer !== undefined, {
+        path: ['agentClaim'],
+        message: 'agentClaim needs authorizationServer (it names the agent in that server\'s tokens)',
       })
       .optional(),
   })

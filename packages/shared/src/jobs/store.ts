@@ -42,7 +42,12 @@ export interface FinishedJobFacts {
 }
 
 /** `from`: the status the job was cancelled in (`awaiting_approval` for a held job). */
-export type CancelOutcome = { kind: 'cancelled'; from: JobStatus } | { kind: 'missing' } | { kind: 'conflict'; status: JobStatus };
+export type CancelOutcome =
+  | { kind: 'cancelled'; from: JobStatus }
+  | { kind: 'missing' }
+  | { kind: 'conflict'; status: JobStatus }
+  /** An earlier try may have applied the write; the broker looks it up before anything else happens to the job. */
+  | { kind: 'uncertain'; status: JobStatus };
 
 /**
  * What a decision on a held job did: `decided` with the record after it;
@@ -135,12 +140,14 @@ if redis.call('HEXISTS', KEYS[1], 'startedAt') == 0 then redis.call('HSET', KEYS
 return {'running', redis.call('HINCRBY', KEYS[1], 'attempts', ARGV[3]), status == 'running' and 1 or 0}
 `);
 
-// KEYS: job. ARGV: status, field, value, ... Only while the job is not terminal.
+// KEYS: job. ARGV: status, try token ('' for any), field, value, ... Only while the
+// job is not terminal and, with a token, while that try still holds it (see holdsClaim).
 const UPDATE_OPEN = new LuaScript(`
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status or status == 'cancelled' or status == 'succeeded' or status == 'failed' then return 0 end
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], 'try') ~= ARGV[2] then return 0 end
 local fields = {'status', ARGV[1]}
-for i = 2, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 return 1
 `);
@@ -151,15 +158,16 @@ return 1
  * node, while a second KEY would have to share the job's slot.
  */
 
-// KEYS: job. ARGV: ttlSeconds, jobId, clearFields (comma list), channel, field, value, ...
+// KEYS: job. ARGV: ttlSeconds, jobId, clearFields (comma list), channel, try token ('' for any), field, value, ...
 const FINISH = new LuaScript(`
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status or status == 'cancelled' or status == 'succeeded' or status == 'failed' then return 0 end
+if ARGV[5] ~= '' and redis.call('HGET', KEYS[1], 'try') ~= ARGV[5] then return 0 end
 if ARGV[3] ~= '' then
   for f in string.gmatch(ARGV[3], '[^,]+') do redis.call('HDEL', KEYS[1], f) end
 end
 local fields = {}
-for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('PUBLISH', ARGV[4], ARGV[2])
@@ -174,6 +182,8 @@ local owner = redis.call('HGET', KEYS[1], 'agentId')
 if not owner or owner ~= ARGV[1] then return {'missing'} end
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'queued' and status ~= 'deferred' and status ~= 'awaiting_approval' then return {'conflict', status or 'missing'} end
+-- An earlier try may have applied the write, and the broker is about to look it up: cancelling now would say nothing happened.
+if redis.call('HGET', KEYS[1], 'uncertain') == '1' then return {'uncertain', status} end
 redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finishedAt', ARGV[2])
 redis.call('HDEL', KEYS[1], 'error')
 redis.call('EXPIRE', KEYS[1], ARGV[3])
@@ -466,7 +476,8 @@ export class JobStore {
    * another worker now runs, is fenced out by this before each request).
    */
   async holdsClaim(id: string, tryToken: string): Promise<boolean> {
-    return (await this.redis.hget(this.keys.job(id), 'try')) === tryToken;
+    const [token, status] = await this.redis.hmget(this.keys.job(id), 'try', 'status');
+    return token === tryToken && status === 'running';
   }
 
   /** Counts a try (or, with -1, takes back one that did not count). */
@@ -475,21 +486,28 @@ export class JobStore {
   }
 
   /** Moves a job that has not finished to `queued` or `deferred` (e.g. waiting for a retry). */
-  async markWaiting(id: string, status: 'queued' | 'deferred', error?: JobError): Promise<boolean> {
-    const args = error ? ['error', JSON.stringify(error)] : [];
-    return (await UPDATE_OPEN.run(this.redis, [this.keys.job(id)], [status, ...args])) === 1;
+  /**
+   * Moves a job that has not finished to `queued` or `deferred`. With
+   * `tryToken` (a worker's try), only while that try still holds the job: a
+   * try fenced out by a later claim must not move the job under the try that
+   * runs it now. The same holds for setProgress, succeed and fail.
+   */
+  async markWaiting(id: string, status: 'queued' | 'deferred', error?: JobError, tryToken = '', uncertain = false): Promise<boolean> {
+    // `uncertain`: an earlier try may have applied an unkeyed write and the next run looks it up; the job cannot be cancelled meanwhile.
+    const args = [...(error ? ['error', JSON.stringify(error)] : []), ...(uncertain ? ['uncertain', '1'] : [])];
+    return (await UPDATE_OPEN.run(this.redis, [this.keys.job(id)], [status, tryToken, ...args])) === 1;
   }
 
-  async setProgress(id: string, progress: unknown): Promise<void> {
-    await UPDATE_OPEN.run(this.redis, [this.keys.job(id)], ['running', 'progress', JSON.stringify(progress)]);
+  async setProgress(id: string, progress: unknown, tryToken = ''): Promise<void> {
+    await UPDATE_OPEN.run(this.redis, [this.keys.job(id)], ['running', tryToken, 'progress', JSON.stringify(progress)]);
   }
 
-  async succeed(id: string, result: unknown): Promise<boolean> {
-    return (await this.finishJob(id, { status: 'succeeded', result: JSON.stringify(result ?? null) }, ['error'])) !== undefined;
+  async succeed(id: string, result: unknown, tryToken = ''): Promise<boolean> {
+    return (await this.finishJob(id, { status: 'succeeded', result: JSON.stringify(result ?? null) }, ['error'], tryToken)) !== undefined;
   }
 
-  async fail(id: string, error: JobError): Promise<boolean> {
-    return (await this.finishJob(id, { status: 'failed', error: JSON.stringify(error) }, ['result'])) !== undefined;
+  async fail(id: string, error: JobError, tryToken = ''): Promise<boolean> {
+    return (await this.finishJob(id, { status: 'failed', error: JSON.stringify(error) }, ['result'], tryToken)) !== undefined;
   }
 
   /**
@@ -497,11 +515,11 @@ export class JobStore {
    * listener needs to know of the job it finished (so nobody reads the record
    * again), or undefined when this call did not finish it.
    */
-  protected async finishJob(id: string, fields: Fields, clear: string[]): Promise<FinishedJobFacts | undefined> {
+  protected async finishJob(id: string, fields: Fields, clear: string[], tryToken = ''): Promise<FinishedJobFacts | undefined> {
     const answer = await FINISH.run<0 | [1, string, string, string, string, string, string, string]>(
       this.redis,
       [this.keys.job(id)],
-      [String(this.options.retentionSeconds), id, clear.join(','), this.keys.jobEvents, ...flatten({ ...fields, finishedAt: this.now().toISOString() })],
+      [String(this.options.retentionSeconds), id, clear.join(','), this.keys.jobEvents, tryToken, ...flatten({ ...fields, finishedAt: this.now().toISOString() })],
     );
     if (!Array.isArray(answer)) return undefined;
     const [, tool, integration, connection, callbackUrl, retries, agentId, spendDay] = answer;
@@ -574,7 +592,7 @@ export class JobStore {
   }
 
   async cancel(id: string, agentId: string): Promise<CancelOutcome> {
-    const [kind, status] = await CANCEL.run<['ok' | 'missing' | 'conflict', (JobStatus | 'missing')?]>(
+    const [kind, status] = await CANCEL.run<['ok' | 'missing' | 'conflict' | 'uncertain', (JobStatus | 'missing')?]>(
       this.redis,
       [this.keys.job(id)],
       [agentId, this.now().toISOString(), String(this.options.retentionSeconds), id, this.keys.jobEvents],
@@ -582,6 +600,7 @@ export class JobStore {
     // A hash with an owner but no status is no job an agent can see.
     if (kind === 'missing' || status === undefined || status === 'missing') return { kind: 'missing' };
     if (kind === 'conflict') return { kind: 'conflict', status };
+    if (kind === 'uncertain') return { kind: 'uncertain', status };
     if (status === 'awaiting_approval') this.unindex(id);
     return { kind: 'cancelled', from: status };
   }

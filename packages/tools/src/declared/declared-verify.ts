@@ -33,6 +33,12 @@ export function declaredVerify(spec: VerifyConfig): (input: unknown, ctx: ToolCo
       throw err;
     }
     const value = readJsonPointer(data, spec.found);
-    return absent(value) ? { found: false } : { found: true, output: value };
+    if (!absent(value)) return { found: true, output: value };
+    // "Nothing there" only counts in a JSON answer: an empty body or an HTML maintenance page
+    // (a proxy's 200) says nothing about the write, and must not be resent on.
+    if (data === null || typeof data !== 'object') {
+      throw new ToolError('UNKNOWN', { message: "the lookup's answer is not a JSON object or array: it cannot tell whether the write was applied" });
+    }
+    return { found: false };
   };
 }

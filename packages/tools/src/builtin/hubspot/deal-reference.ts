@@ -18,7 +18,7 @@ import { objectsPath, type crmObject } from './schemas';
  * Unique properties exist for contacts, companies, deals, tickets and custom
  * objects (https://developers.hubspot.com/changelog/unique-properties-for-contacts),
  * not for notes: see note-reference.ts. The portal must have this property
- * (README, "Built-in integrations").
+ * (docs/integrations.md, "Built-in integrations").
  */
 export const DEAL_REFERENCE_PROPERTY = 'broker_reference';
 
@@ -45,7 +45,7 @@ export function missingReferenceProperty(err: unknown): ToolError | undefined {
   if (!(err instanceof ToolError) || err.code !== 'VALIDATION_ERROR') return undefined;
   if (!err.message.includes('PROPERTY_DOESNT_EXIST') || !err.message.includes(DEAL_REFERENCE_PROPERTY)) return undefined;
   return new ToolError('VALIDATION_ERROR', {
-    message: `the HubSpot portal has no deal property "${DEAL_REFERENCE_PROPERTY}", which carries the job's reference so a retry never creates a second deal: create it once as a unique single-line text property (see the README, "Built-in integrations"). HubSpot said: ${err.message}`,
+    message: `the HubSpot portal has no deal property "${DEAL_REFERENCE_PROPERTY}", which carries the job's reference so a retry never creates a second deal: create it once as a unique single-line text property (see docs/integrations.md, "Built-in integrations"). HubSpot said: ${err.message}`,
     upstreamStatus: err.upstreamStatus ?? 400,
     cause: err,
   });
