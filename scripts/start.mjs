@@ -8,7 +8,7 @@
 // gives a shell the agent key for curl.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startChild } from './lib/children.mjs';
@@ -17,7 +17,8 @@ import { ensureRedis } from './lib/redis.mjs';
 import { generateEncryptionKey, generateSecret, secretNames } from './lib/secrets.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const configPath = join(root, 'broker.config.example.json');
+// BROKER_CONFIG picks another config (e.g. the example plus guardrails); default: the example.
+const configPath = process.env.BROKER_CONFIG ? resolve(process.env.BROKER_CONFIG) : join(root, 'broker.config.example.json');
 const devEnvPath = join(root, '.data', 'dev.env');
 
 /** Matches compose's stop_grace_period: long enough for the worker to drain. */
