@@ -17,7 +17,7 @@ import {
   type PublicJob,
   type RedisClient,
 } from '@broker/shared';
-import { createApi, type Api } from '@broker/api';
+import { createApi, type Api, type ApiDeps } from '@broker/api';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
 import { demoGetContactTool, demoCreateOrderTool } from '../helpers/demo-tools';
 import { waitFor } from '../helpers/wait-for';
@@ -159,14 +159,25 @@ export const portOf = (server: Server) => (server.address() as AddressInfo).port
  * connections, its own Express app and port), as after a deploy with a new
  * config, or to show that what the API holds in Redis is shared by every API.
  */
-export async function secondApi(h: Harness, config: BrokerConfig): Promise<{ server: Server; close(): Promise<void> }> {
+export interface ListeningApi {
+  server: Server;
+  base: string;
+  close(): Promise<void>;
+}
+
+/**
+ * An API on its own Redis connections, listening on a free loopback port:
+ * `deps` as createApi takes them, without the connections.
+ */
+export async function listenApi(deps: Omit<ApiDeps, 'redis' | 'subscriber'>): Promise<ListeningApi> {
   const producer = createRedis(REDIS_URL, 'producer');
   const subscriber = createRedis(REDIS_URL, 'subscriber');
-  const api = await createApi({ config, redis: producer, subscriber, secrets: envSecretsProvider(h.env), logger: createLogger({ name: 'api-2', level: 'silent' }), prefix: h.prefix });
+  const api = await createApi({ ...deps, redis: producer, subscriber });
   const server = api.app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   return {
     server,
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -175,4 +186,8 @@ export async function secondApi(h: Harness, config: BrokerConfig): Promise<{ ser
       subscriber.disconnect();
     },
   };
+}
+
+export async function secondApi(h: Harness, config: BrokerConfig): Promise<ListeningApi> {
+  return listenApi({ config, secrets: envSecretsProvider(h.env), logger: createLogger({ name: 'api-2', level: 'silent' }), prefix: h.prefix });
 }

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { startReadyChild } from '../helpers/ready-child';
 
 /** What a test asks mcp-oauth-issuer-server.mjs to sign; a claim set to null is removed. */
 export interface SignRequest {
@@ -32,38 +32,13 @@ async function post<T>(url: string, body: unknown): Promise<T> {
 
 /** Starts test/api/mcp-oauth-issuer-server.mjs (oauth2-mock-server, ESM-only) as a child process. */
 export async function startTestIssuer(timeoutMs = 10_000): Promise<TestIssuer> {
-  const child = spawn(process.execPath, [join(__dirname, 'mcp-oauth-issuer-server.mjs')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`test issuer not ready:\n${out}`)), timeoutMs);
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /READY (\d+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`test issuer exited (${code}):\n${out}`));
-    });
-  });
+  const { port, stop } = await startReadyChild(join(__dirname, 'mcp-oauth-issuer-server.mjs'), 'test issuer', timeoutMs);
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
     sign: async (request = {}) => (await post<{ token: string }>(`${url}/__sign`, request)).token,
     rotate: async (alg, kid) => void (await post(`${url}/__rotate`, { alg, kid })),
     counts: async () => ((await (await fetch(`${url}/__stats`)).json()) as { counts: Record<string, number> }).counts,
-    async close() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await exited;
-      clearTimeout(timer);
-    },
+    close: stop,
   };
 }

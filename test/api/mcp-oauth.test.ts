@@ -1,18 +1,18 @@
 import { createHmac } from 'node:crypto';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { createRedis, envSecretsProvider, JobStore, parseConfig, redisKeys, type BrokerConfig, type RedisClient } from '@broker/shared';
-import { createApi, type ApiDeps } from '@broker/api';
+import type { ApiDeps } from '@broker/api';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { testLogger } from '../helpers/broker';
 import { demoCreateOrderTool, demoGetContactTool } from '../helpers/demo-tools';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
 import { StubServer, type StubReply } from '../helpers/stub-server';
+import { listenApi } from './harness';
 import { startTestIssuer, type TestIssuer } from './mcp-oauth-issuer';
 
 /**
@@ -45,21 +45,12 @@ const running: Running[] = [];
 
 async function startApi(label: string, config: BrokerConfig, extra: Partial<ApiDeps> = {}): Promise<Running> {
   const prefix = uniquePrefix(label);
-  const producer = createRedis(REDIS_URL, 'producer');
-  const subscriber = createRedis(REDIS_URL, 'subscriber');
-  const api = await createApi({ config, redis: producer, subscriber, secrets: envSecretsProvider(env), logger: testLogger(label), prefix, issuerKeys: { now: clock }, ...extra });
-  const server = api.app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const api = await listenApi({ config, secrets: envSecretsProvider(env), logger: testLogger(label), prefix, issuerKeys: { now: clock }, ...extra });
   const handle: Running = {
-    server,
-    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    ...api,
     prefix,
     async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
       await api.close();
-      producer.disconnect();
-      subscriber.disconnect();
       await dropPrefix(prefix);
     },
   };
