@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { waitFor } from '../helpers/wait-for';
 import { balanceJobs, ledgerFaults, NO_FAULTS } from './accounting';
 import { BrokerClient, Deployment, TriggerReceiver, type BrokerProcess, type Exchange } from './broker';
+import type { PrivateRedis } from './private-redis';
 import { SentinelGroup } from './private-sentinel';
 import { OrderUpstream } from './upstream';
 
@@ -70,18 +71,26 @@ it('keeps every acknowledged event and job through the loss of the primary, answ
   };
   const loops = Promise.all([loop('event'), loop('event'), loop('job'), loop('job')]);
 
-  await waitFor(() => acknowledged.events.size >= 40 && acknowledged.jobs.size >= 40, { timeoutMs: 20_000, what: 'traffic before the failover' });
-  const old = await group.primary();
-  await old.kill();
-  const killedAt = Date.now();
-  const promoted = await group.promotedAfter(old);
-  const promotedAt = Date.now();
-  // Back without a restart: the same processes acknowledge again, then a little more traffic.
-  const before = { events: acknowledged.events.size, jobs: acknowledged.jobs.size };
-  await waitFor(() => acknowledged.events.size >= before.events + 30 && acknowledged.jobs.size >= before.jobs + 30, { timeoutMs: 30_000, what: 'acknowledgements after the failover' });
-  const backAt = Date.now();
-  running = false;
-  await loops;
+  let killedAt = 0;
+  let promotedAt = 0;
+  let backAt = 0;
+  let promoted: PrivateRedis;
+  try {
+    await waitFor(() => acknowledged.events.size >= 40 && acknowledged.jobs.size >= 40, { timeoutMs: 20_000, what: 'traffic before the failover' });
+    const old = await group.primary();
+    await old.kill();
+    killedAt = Date.now();
+    promoted = await group.promotedAfter(old);
+    promotedAt = Date.now();
+    // Back without a restart: the same processes acknowledge again, then a little more traffic.
+    const before = { events: acknowledged.events.size, jobs: acknowledged.jobs.size };
+    await waitFor(() => acknowledged.events.size >= before.events + 30 && acknowledged.jobs.size >= before.jobs + 30, { timeoutMs: 30_000, what: 'acknowledgements after the failover' });
+    backAt = Date.now();
+  } finally {
+    // Stop the clients even when the broker never came back, so the failure is reported instead of a hung run.
+    running = false;
+    await loops;
+  }
   expect(processes.map((p) => p.child.exitCode)).toEqual([null, null, null]);
 
   // Every request was answered, 2xx or 503 (with Retry-After), within 2 s.
