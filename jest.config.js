@@ -8,8 +8,9 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test', '<rootDir>/packages', '<rootDir>/apps'],
   testMatch: ['**/*.test.ts'],
-  // Timing-sensitive process-level tests run alone afterwards (jest.serial.config.js, jest.chaos.config.js).
-  testPathIgnorePatterns: ['/node_modules/', '/dist/', '\\.serial\\.test\\.ts$', '\\.chaos\\.test\\.ts$'],
+  // Timing-sensitive process-level tests run alone afterwards (jest.serial.config.js, jest.chaos.config.js);
+  // the real-OpenClaw test only on request (jest.openclaw.config.js, `pnpm test:openclaw`).
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '\\.serial\\.test\\.ts$', '\\.chaos\\.test\\.ts$', '\\.openclaw\\.test\\.ts$'],
   transform: {
     '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
     // jose 6 ships ES modules only. The api loads it with import() (CommonJS under Node), which
@@ -20,6 +21,7 @@ module.exports = {
   moduleNameMapper: {
     '^@broker/shared$': '<rootDir>/packages/shared/src/index.ts',
     '^@broker/tools$': '<rootDir>/packages/tools/src/index.ts',
+    '^@broker/tools/descriptors$': '<rootDir>/packages/tools/src/descriptors.ts',
     '^@broker/tools/catalogue$': '<rootDir>/packages/tools/src/catalogue.ts',
     '^@broker/tools/oauth$': '<rootDir>/packages/tools/src/oauth/index.ts',
     '^@broker/tools/http$': '<rootDir>/packages/tools/src/http/index.ts',

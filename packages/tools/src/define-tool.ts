@@ -1,7 +1,7 @@
-import { z } from 'zod';
-import { toPointer } from '@broker/shared';
+import type { z } from 'zod';
 import type { Pending, StatusCheck } from './async/pending';
-import type { EarlierEffect, RunnableTool, ToolContext, ValidationResult } from './types';
+import { describedTool, describeTool, zodValidator, type ToolDescription } from './describe-tool';
+import type { EarlierEffect, RunnableTool, ToolContext } from './types';
 
 /** What a built-in tool knows about how it was configured. */
 export interface ToolRunMeta {
@@ -9,22 +9,8 @@ export interface ToolRunMeta {
   apiVersion: string | null;
 }
 
-export interface ToolDefinition<I extends z.ZodType, O extends z.ZodType> {
-  /** `<integration>.<action>`, e.g. `stripe.createCustomer`. */
-  name: string;
-  integration: string;
-  description: string;
-  input: I;
-  output: O;
-  /** Every attempt sends the job's idempotency key upstream, so retries are safe. */
-  idempotent: boolean;
-  /** Changes state upstream. @defaultValue true */
-  write?: boolean;
-  /**
-   * The upstream API version the tool is written against (its wire format).
-   * The config file's `apiVersion.value` overrides it. @defaultValue none
-   */
-  apiVersion?: string;
+/** What a tool written in code does: the worker's half, typed by its description's schemas. */
+export interface ToolHandlers<I extends z.ZodType, O extends z.ZodType> {
   /** The output, or `pending(reference, …)` when the upstream finishes the work later. */
   run(input: z.output<I>, ctx: ToolContext, meta: ToolRunMeta): Promise<z.input<O> | Pending>;
   /**
@@ -40,40 +26,74 @@ export interface ToolDefinition<I extends z.ZodType, O extends z.ZodType> {
   resultFromEvent?(value: unknown, input: z.output<I>): z.input<O>;
 }
 
-function zodValidator(schema: z.ZodType): (value: unknown) => ValidationResult {
-  return (value) => {
-    const result = schema.safeParse(value);
-    if (result.success) return { ok: true, value: result.data };
+/** A tool written in code all at once: description and handlers (generated tools, your own). */
+export interface ToolDefinition<I extends z.ZodType, O extends z.ZodType> extends ToolDescription<I, O>, ToolHandlers<I, O> {}
+
+/** The configured tool: `(the file's apiVersion.value, or null) => RunnableTool`. */
+export type BuiltinTool = (configured: string | null) => RunnableTool;
+
+/** A description paired with what does it: the worker makes a BuiltinTool of it (`toBuiltinTool`). */
+export interface ToolImplementation<D extends ToolDescription = ToolDescription> {
+  readonly description: D;
+  readonly handlers: ToolHandlers<z.ZodType, z.ZodType>;
+}
+
+/**
+ * The implementation of a described tool: `run` (and `verify`, `checkStatus`,
+ * `resultFromEvent`) typed by the description's schemas, which it does not
+ * restate.
+ */
+export function implementTool<I extends z.ZodType, O extends z.ZodType, N extends string>(
+  description: ToolDescription<I, O, N>,
+  handlers: ToolHandlers<I, O>,
+): ToolImplementation<ToolDescription<I, O, N>> {
+  return { description, handlers };
+}
+
+/** What the worker runs: the described tool, its output checked by the same schema, calling the handlers. */
+export function toBuiltinTool({ description, handlers }: ToolImplementation): BuiltinTool {
+  return (configured) => {
+    const descriptor = describedTool(description, configured);
+    const meta: ToolRunMeta = { apiVersion: descriptor.apiVersion };
     return {
-      ok: false,
-      errors: result.error.issues.map((issue) => ({ pointer: toPointer(issue.path), message: issue.message })),
+      ...descriptor,
+      validateOutput: zodValidator(description.output),
+      run: (input, ctx) => handlers.run(input, ctx, meta),
+      ...(handlers.verify ? { verify: (input: unknown, ctx: ToolContext) => handlers.verify!(input, ctx, meta) } : {}),
+      ...(handlers.checkStatus ? { checkStatus: (reference: string, input: unknown, ctx: ToolContext) => handlers.checkStatus!(reference, input, ctx, meta) } : {}),
+      ...(handlers.resultFromEvent ? { resultFromEvent: (value: unknown, input: unknown) => handlers.resultFromEvent!(value, input) } : {}),
     };
   };
 }
 
-/** A tool written in code: zod schemas, exported to agents as JSON Schema. */
-export function defineTool<I extends z.ZodType, O extends z.ZodType>(definition: ToolDefinition<I, O>) {
-  return (configured: string | null): RunnableTool => {
-    const apiVersion = configured ?? definition.apiVersion ?? null;
-    return {
-      name: definition.name,
-      integration: definition.integration,
-      description: definition.description,
-      idempotent: definition.idempotent,
-      write: definition.write ?? true,
-      apiVersion,
-      inputSchema: z.toJSONSchema(definition.input, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>,
-      outputSchema: z.toJSONSchema(definition.output, { io: 'output', unrepresentable: 'any' }) as Record<string, unknown>,
-      validateInput: zodValidator(definition.input),
-      validateOutput: zodValidator(definition.output),
-      run: (input, ctx) => definition.run(input as z.output<I>, ctx, { apiVersion }),
-      ...(definition.verify ? { verify: (input: unknown, ctx: ToolContext) => definition.verify!(input as z.output<I>, ctx, { apiVersion }) } : {}),
-      ...(definition.checkStatus
-        ? { checkStatus: (reference: string, input: unknown, ctx: ToolContext) => definition.checkStatus!(reference, input as z.output<I>, ctx, { apiVersion }) }
-        : {}),
-      ...(definition.resultFromEvent ? { resultFromEvent: (value: unknown, input: unknown) => definition.resultFromEvent!(value, input as z.output<I>) } : {}),
-    };
-  };
+/**
+ * Pairs an integration's descriptions with their implementations, keyed
+ * alike: the compiler refuses a description left without an implementation,
+ * an implementation without a description, or one of another tool (its name
+ * is part of its type). The order is the descriptions'.
+ */
+export function pairTools<D extends Record<string, ToolDescription>>(
+  descriptions: D,
+  implementations: { readonly [K in keyof D]: ToolImplementation<D[K]> },
+): BuiltinTool[] {
+  return Object.entries(descriptions).map(([key, description]) => {
+    const implementation = implementations[key]!;
+    if (implementation.description !== description) {
+      throw new Error(`the implementation of ${description.name} was made for ${implementation.description.name}`);
+    }
+    return toBuiltinTool(implementation);
+  });
 }
 
-export type BuiltinTool = ReturnType<typeof defineTool>;
+/** A tool written in code, description and handlers at once. */
+export function defineTool<I extends z.ZodType, O extends z.ZodType>(definition: ToolDefinition<I, O>): BuiltinTool {
+  const { run, verify, checkStatus, resultFromEvent, ...description } = definition;
+  return toBuiltinTool(
+    implementTool(describeTool(description), {
+      run,
+      ...(verify ? { verify } : {}),
+      ...(checkStatus ? { checkStatus } : {}),
+      ...(resultFromEvent ? { resultFromEvent } : {}),
+    }),
+  );
+}

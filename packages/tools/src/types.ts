@@ -71,8 +71,8 @@ export interface ToolContext {
 }
 
 /**
- * What a lookup of an earlier try's effect found (CONTRACT §3, "No write is
- * ever applied twice"): `found` with the tool's output (the output schema is
+ * What a lookup of an earlier try's effect found (docs/configuration.md#writes-without-an-idempotency-key-reference-and-verify;
+ * "No write is applied twice" in docs/api.md#guarantees): `found` with the tool's output (the output schema is
  * applied to it), or cleanly absent — the upstream said so (a 404, an empty
  * list), so a resend carrying the same reference cannot apply the write twice.
  * A lookup that cannot tell throws; the job then ends OUTCOME_UNKNOWN.

@@ -5,9 +5,12 @@ import { shopifyTools } from './shopify';
 import { stripeTools } from './stripe';
 
 /**
- * Tools written in code, by integration name. An integration's built-in tools
- * are offered only when the config file configures that integration (its
- * `baseUrl` and credentials), so the same code runs against a sandbox or a stub.
+ * Tools written in code, by integration name: the worker's side of
+ * builtinDescriptors (builtin/descriptors.ts), each integration's
+ * implementations paired with its descriptions by `pairTools`. An
+ * integration's built-in tools are offered only when the config file
+ * configures that integration (its `baseUrl` and credentials), so the same
+ * code runs against a sandbox or a stub.
  */
 export const builtinIntegrations: Record<string, readonly BuiltinTool[]> = {
   stripe: stripeTools,

@@ -1,29 +1,18 @@
 import type { DeclaredTool, IntegrationConfig } from '@broker/shared';
 import type { HttpRequest, RunnableTool } from '../types';
 import { declaredAsync } from './declared-async';
+import { describeDeclared } from './declared-descriptor';
 import { withReference } from './declared-reference';
 import { declaredVerify } from './declared-verify';
-import { compileJsonSchema } from './json-schema';
 import { fillPath } from './fill-path';
-
-const ANY_OUTPUT = {};
 
 /** A tool declared in the config file: method + path template + JSON Schemas (+ `reference`/`verify` for an unkeyed write). */
 export function declaredTool(integrationName: string, integration: IntegrationConfig, tool: DeclaredTool): RunnableTool {
-  const validateInput = compileJsonSchema(tool.input);
-  const validateOutput = compileJsonSchema(tool.output ?? ANY_OUTPUT);
+  const { descriptor, validateOutput } = describeDeclared(integrationName, integration, tool);
   const sendsQuery = tool.method === 'GET' || tool.method === 'DELETE';
   const async = tool.async ? declaredAsync(tool.name, tool.async) : undefined;
   return {
-    name: tool.name,
-    integration: integrationName,
-    description: tool.description,
-    idempotent: tool.idempotent,
-    write: tool.method !== 'GET',
-    apiVersion: integration.apiVersion?.value ?? null,
-    inputSchema: tool.input,
-    outputSchema: tool.output ?? ANY_OUTPUT,
-    validateInput,
+    ...descriptor,
     validateOutput,
     async run(input, ctx) {
       const { path, rest } = fillPath(tool.path, input as Record<string, unknown>);

@@ -9,7 +9,7 @@ export interface UpstreamAnswer {
   body: string;
 }
 
-/** The classification table (CONTRACT §3), one row per status. */
+/** The classification table (docs/api.md#tool-error-codes-in-joberrorcode), one row per status. */
 const BY_STATUS: Record<number, { code: ToolErrorCode; retryable: boolean }> = {
   400: { code: 'VALIDATION_ERROR', retryable: false },
   401: { code: 'AUTHENTICATION_FAILED', retryable: false },

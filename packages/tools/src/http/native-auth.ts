@@ -1,5 +1,5 @@
 import type { AuthConfig } from '@broker/shared';
-import { builtinIntegrations } from '../builtin';
+import { builtinDescriptors } from '../builtin/descriptors';
 
 /** The header an `apiKey` credential is sent in, and what goes before the key. */
 export interface ApiKeyHeader {
@@ -27,13 +27,13 @@ const NOT_BEARER: Readonly<Record<string, ApiKeyHeader>> = {
 
 /** What an integration sends when its `apiKey` auth writes neither `header` nor `prefix`. */
 export function nativeApiKeyHeader(integrationName: string): ApiKeyHeader {
-  // Built-in is decided as the registry decides it: the integration's name is a key of builtinIntegrations.
-  if (!Object.hasOwn(builtinIntegrations, integrationName)) return DECLARED;
+  // Built-in is decided as the catalogue decides it: the integration's name is a key of builtinDescriptors.
+  if (!Object.hasOwn(builtinDescriptors, integrationName)) return DECLARED;
   return NOT_BEARER[integrationName] ?? BEARER;
 }
 
 /**
- * The effective header and prefix of an `apiKey` credential (CONTRACT §2): each
+ * The effective header and prefix of an `apiKey` credential (docs/integrations.md#built-in-integrations): each
  * of `header`/`prefix` written in the file wins on its own; one left out takes
  * the integration's native value.
  */

@@ -18,6 +18,7 @@ export function vaultHttp(options: { proxy?: EgressProxy | undefined } = {}): Va
       return { status: res.status, body: typeof res.data === 'string' ? res.data : '' };
     } catch (err) {
       // An AxiosError holds the request's config, X-Vault-Token included: only the socket's code goes on.
+      // eslint-disable-next-line preserve-caught-error -- the cause would carry the token
       throw new Error((err as { code?: string }).code ?? 'network error');
     }
   };

@@ -1,8 +1,8 @@
 import { ToolError } from '../tool-error';
+import { DEFAULT_MAX_RECORDS } from '../list-limits';
 import type { ToolContext } from '../types';
 
-/** A list tool returns at most this many records unless told otherwise. @defaultValue 10000 */
-export const DEFAULT_MAX_RECORDS = 10_000;
+export { DEFAULT_MAX_RECORDS };
 
 /** One page: its records, and where the next one starts (undefined: this was the last). */
 export interface Page<T, C> {

@@ -1,21 +1,8 @@
-import { z } from 'zod';
 import { pending, type StatusCheck } from '../../async/pending';
-import { defineTool } from '../../define-tool';
+import { implementTool } from '../../define-tool';
 import { ToolError } from '../../tool-error';
-import { GITHUB_API_VERSION, githubHeaders } from './schemas';
-
-const org = z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'a GitHub organization name');
-
-const migration = z.object({
-  id: z.int(),
-  guid: z.string(),
-  state: z.string().describe('pending, exporting, exported or failed'),
-  repositories: z.array(z.string()).describe('Full names of the exported repositories'),
-  archive_url: z.string().describe('GET it (with the token) for a 302 to the archive; GitHub deletes it after 7 days'),
-  created_at: z.string(),
-  updated_at: z.string(),
-});
-type Migration = z.output<typeof migration>;
+import { githubDescriptors } from './descriptors';
+import { githubHeaders, type Migration } from './schemas';
 
 interface RawMigration {
   id: number;
@@ -56,22 +43,7 @@ function verdict(m: Migration): StatusCheck<Migration> {
  * export is done (https://docs.github.com/rest/migrations/orgs). An export
  * takes minutes to hours: the job stays running and is checked with backoff.
  */
-export const exportRepositories = defineTool({
-  name: 'github.exportRepositories',
-  integration: 'github',
-  description:
-    'Export repositories of a GitHub organization to a migration archive and wait until it is ready. The job stays running (progress.reference = the migration id, progress.upstream.state = pending or exporting) and succeeds with the migration, whose archive_url downloads the archive; TIMEOUT after `deadlineMinutes` (default 120). Not retried after a timeout (GitHub has no idempotency keys).',
-  apiVersion: GITHUB_API_VERSION,
-  idempotent: false,
-  input: z.strictObject({
-    org: org.describe('The organization, e.g. "octo-org"'),
-    repositories: z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/)).min(1).max(100).describe('Repository names in the organization'),
-    lock_repositories: z.boolean().default(false).describe('Lock them during the export (for a move)'),
-    exclude_attachments: z.boolean().optional(),
-    exclude_releases: z.boolean().optional(),
-    deadlineMinutes: z.int().min(1).max(7 * 24 * 60).default(120),
-  }),
-  output: migration,
+export const exportRepositories = implementTool(githubDescriptors.exportRepositories, {
   async run({ org: orgName, deadlineMinutes, ...body }, ctx, { apiVersion }) {
     const res = await ctx.http.request({ method: 'POST', path: migrationPath(orgName), headers: githubHeaders(apiVersion), json: body });
     const started = toMigration(res.data, orgName);

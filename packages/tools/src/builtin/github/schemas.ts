@@ -78,3 +78,17 @@ export function toIssue(raw: unknown): Issue {
     is_pull_request: r.pull_request !== undefined && r.pull_request !== null,
   };
 }
+
+export const org = z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'a GitHub organization name');
+
+/** An organization migration (https://docs.github.com/rest/migrations/orgs), as `exportRepositories` returns it. */
+export const migration = z.object({
+  id: z.int(),
+  guid: z.string(),
+  state: z.string().describe('pending, exporting, exported or failed'),
+  repositories: z.array(z.string()).describe('Full names of the exported repositories'),
+  archive_url: z.string().describe('GET it (with the token) for a 302 to the archive; GitHub deletes it after 7 days'),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+export type Migration = z.output<typeof migration>;

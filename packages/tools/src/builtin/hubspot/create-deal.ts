@@ -1,20 +1,11 @@
-import { z } from 'zod';
-import { defineTool } from '../../define-tool';
-import { DEAL_REFERENCE_PROPERTY, findDealByReference, mayBeReferenceConflict, missingReferenceProperty } from './deal-reference';
-import { ASSOCIATION, associateWith, crmObject, HUBSPOT_API_VERSION, objectsPath, propertyValues } from './schemas';
-
-const input = z.strictObject({
-  dealname: z.string().min(1).max(500),
-  dealstage: z.string().min(1).describe('Stage internal id, e.g. "appointmentscheduled"'),
-  pipeline: z.string().min(1).default('default').describe('Pipeline internal id'),
-  amount: z.number().nonnegative().optional(),
-  closedate: z.iso.datetime({ offset: true }).optional().describe('Expected close, ISO 8601'),
-  contactId: z.string().regex(/^\d+$/).optional().describe('Contact record id to associate the deal with'),
-  properties: propertyValues.optional().describe(`Any other deal properties (${DEAL_REFERENCE_PROPERTY} is the broker's)`),
-});
+import type { z } from 'zod';
+import { implementTool } from '../../define-tool';
+import { findDealByReference, mayBeReferenceConflict, missingReferenceProperty } from './deal-reference';
+import { hubspotDescriptors } from './descriptors';
+import { ASSOCIATION, associateWith, DEAL_REFERENCE_PROPERTY, objectsPath, type crmObject } from './schemas';
 
 /** What a try sends as the deal's properties: the reference last, so an agent's value cannot replace it. */
-function dealProperties({ contactId: _contact, properties, ...standard }: z.output<typeof input>, reference: string): Record<string, unknown> {
+function dealProperties({ contactId: _contact, properties, ...standard }: z.output<typeof hubspotDescriptors.createDeal.input>, reference: string): Record<string, unknown> {
   return {
     ...properties,
     ...Object.fromEntries(Object.entries(standard).map(([k, v]) => [k, String(v)])),
@@ -25,18 +16,10 @@ function dealProperties({ contactId: _contact, properties, ...standard }: z.outp
 /**
  * POST /crm/v3/objects/deals, associated to a contact when one is given.
  * HubSpot has no idempotency keys: every try sets the job id as the deal's
- * unique `broker_reference` (see deal-reference.ts), `verify` reads the deal
+ * unique `broker_reference` (see DEAL_REFERENCE_PROPERTY), `verify` reads the deal
  * by it, and HubSpot refuses a second deal with it.
  */
-export const createDeal = defineTool({
-  name: 'hubspot.createDeal',
-  integration: 'hubspot',
-  description:
-    `Create a HubSpot deal in a pipeline stage, optionally associated with a contact. Returns the deal record. HubSpot has no idempotency keys: the deal carries the job id in its unique property ${DEAL_REFERENCE_PROPERTY} (the portal must have it), and a try that may have reached HubSpot is looked up by it before the deal is sent again, so a retry never creates a second deal.`,
-  apiVersion: HUBSPOT_API_VERSION,
-  idempotent: false,
-  input,
-  output: crmObject,
+export const createDeal = implementTool(hubspotDescriptors.createDeal, {
   async run(values, ctx, { apiVersion }) {
     const properties = dealProperties(values, ctx.jobId);
     try {

@@ -1,8 +1,9 @@
-import { z } from 'zod';
-import { defineTool } from '../../define-tool';
+import type { z } from 'zod';
+import { implementTool } from '../../define-tool';
+import { hubspotDescriptors } from './descriptors';
 import { findNoteByReference } from './find-note-by-reference';
 import { noteOutput, noteReferenceMarker, withNoteReference } from './note-reference';
-import { ASSOCIATION, associateWith, crmObject, HUBSPOT_API_VERSION, objectsPath } from './schemas';
+import { ASSOCIATION, associateWith, objectsPath, type crmObject } from './schemas';
 
 /**
  * POST /crm/v3/objects/notes: a note engagement on the contact's timeline
@@ -11,20 +12,7 @@ import { ASSOCIATION, associateWith, crmObject, HUBSPOT_API_VERSION, objectsPath
  * comment, and `verify` finds an earlier try's note by it among the contact's
  * notes (see note-reference.ts and find-note-by-reference.ts).
  */
-export const logActivity = defineTool({
-  name: 'hubspot.logActivity',
-  integration: 'hubspot',
-  description:
-    "Log an activity on a HubSpot contact's timeline as a note (plain text or simple HTML). Returns the note record. HubSpot has no idempotency keys: the note body carries the job id in an invisible HTML comment, and a try that may have reached HubSpot is looked up by it among the contact's notes before the note is sent again, so a retry never logs it twice.",
-  apiVersion: HUBSPOT_API_VERSION,
-  idempotent: false,
-  input: z.strictObject({
-    contactId: z.string().regex(/^\d+$/).describe('Contact record id'),
-    // Leaves room for the reference marker within HubSpot's 65,536-character note body.
-    body: z.string().min(1).max(65_000).describe('The note text'),
-    timestamp: z.iso.datetime({ offset: true }).optional().describe('When it happened, ISO 8601; default: when the job was submitted'),
-  }),
-  output: crmObject,
+export const logActivity = implementTool(hubspotDescriptors.logActivity, {
   async run(input, ctx, { apiVersion }) {
     const res = await ctx.http.request<z.input<typeof crmObject>>({
       method: 'POST',

@@ -30,3 +30,22 @@ export const ASSOCIATION = { dealToContact: 3, noteToContact: 202 } as const;
 export const associateWith = (contact: string, typeId: number) => [
   { to: { id: contact }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: typeId }] },
 ];
+
+/**
+ * The custom deal property that carries the job's reference. HubSpot has no
+ * idempotency keys, but a property created with `hasUniqueValue: true` is an
+ * identifier of the portal's own (at most 10 per object):
+ * - a deal can be read by it, `GET /crm/v3/objects/deals/{value}?idProperty=…`
+ *   (https://developers.hubspot.com/docs/api/crm/properties, "Create unique
+ *   identifier properties"; https://developers.hubspot.com/changelog/updating-objects-by-custom-field-and-adding-owner-properties-via-the-api).
+ *   That is a read of the record store, not of the search index, which lags
+ *   writes by seconds (https://blog.sequin.io/building-a-sync-on-hubspots-api/,
+ *   "The Search API is eventually consistent"): a 404 there means absent now;
+ * - HubSpot itself refuses a second deal with the same value, so even a resend
+ *   racing a slow first try cannot make two deals.
+ * Unique properties exist for contacts, companies, deals, tickets and custom
+ * objects (https://developers.hubspot.com/changelog/unique-properties-for-contacts),
+ * not for notes: see note-reference.ts. The portal must have this property
+ * (docs/integrations.md, "Built-in integrations").
+ */
+export const DEAL_REFERENCE_PROPERTY = 'broker_reference';

@@ -1,8 +1,9 @@
-import { z } from 'zod';
-import { defineTool } from '../../define-tool';
+import type { z } from 'zod';
+import { implementTool } from '../../define-tool';
 import { GraphqlClient } from '../../graphql';
-import { cursorPages, DEFAULT_MAX_RECORDS, paginate } from '../../pagination';
-import { graphqlPath, order, ORDER_FIELDS, SHOPIFY_API_VERSION } from './schemas';
+import { cursorPages, paginate } from '../../pagination';
+import { shopifyDescriptors } from './descriptors';
+import { graphqlPath, ORDER_FIELDS, type order } from './schemas';
 
 const LIST_ORDERS = `query ListOrders($first: Int!, $after: String, $query: String, $sortKey: OrderSortKeys, $reverse: Boolean) {
   orders(first: $first, after: $after, query: $query, sortKey: $sortKey, reverse: $reverse) {
@@ -16,28 +17,7 @@ interface OrdersPage {
 }
 
 /** `orders` of the Admin GraphQL API, every page (https://shopify.dev/docs/api/admin-graphql/latest/queries/orders). */
-export const listOrders = defineTool({
-  name: 'shopify.listOrders',
-  integration: 'shopify',
-  description:
-    `List a Shopify store's orders, reading every page up to maxRecords (default ${DEFAULT_MAX_RECORDS}). Filter with Shopify's search syntax in query (e.g. "financial_status:paid created_at:>2025-01-01"). When more exist, truncated is true and nextCursor resumes the listing (pass it as after). Follows the store's query cost budget: it pauses rather than being throttled.`,
-  apiVersion: SHOPIFY_API_VERSION,
-  idempotent: true,
-  write: false,
-  input: z.strictObject({
-    query: z.string().max(1000).optional().describe('Shopify search syntax'),
-    sortKey: z.enum(['CREATED_AT', 'UPDATED_AT', 'PROCESSED_AT', 'TOTAL_PRICE', 'ORDER_NUMBER', 'ID']).optional(),
-    reverse: z.boolean().optional().describe('Newest (or largest) first'),
-    pageSize: z.int().min(1).max(250).default(50).describe('Orders per query; larger pages cost more points each'),
-    maxRecords: z.int().min(1).max(DEFAULT_MAX_RECORDS).default(DEFAULT_MAX_RECORDS).describe('Stop after this many orders'),
-    after: z.string().min(1).optional().describe("Resume after this cursor (a previous answer's nextCursor)"),
-  }),
-  output: z.object({
-    orders: z.array(order),
-    pages: z.int(),
-    truncated: z.boolean(),
-    nextCursor: z.string().nullable(),
-  }),
+export const listOrders = implementTool(shopifyDescriptors.listOrders, {
   async run(input, ctx, { apiVersion }) {
     const client = new GraphqlClient(ctx, { path: graphqlPath(apiVersion) });
     const fetch = cursorPages(async (after, limit) => {

@@ -34,6 +34,14 @@ export const order = z.object({
   customer: z.object({ id: z.string(), displayName: z.string(), email: z.string().nullable() }).nullable(),
 });
 
+export const lineItem = z.object({
+  id: z.string(),
+  title: z.string(),
+  quantity: z.int(),
+  sku: z.string().nullable(),
+  originalUnitPriceSet: z.object({ shopMoney: z.object({ amount: z.string(), currencyCode: z.string() }) }),
+});
+
 /** A numeric order id, or its global id. */
 export const orderId = z
   .string()

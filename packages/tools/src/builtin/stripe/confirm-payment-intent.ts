@@ -1,9 +1,10 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { pending, type StatusCheck } from '../../async/pending';
-import { defineTool } from '../../define-tool';
+import { implementTool } from '../../define-tool';
 import { ToolError } from '../../tool-error';
-import { paymentIntentObject, stripeId } from './schemas';
-import { publicFields, STRIPE_API_VERSION, stripeCall, stripeFor } from './stripe-client';
+import { stripeDescriptors } from './descriptors';
+import type { paymentIntentObject } from './schemas';
+import { publicFields, stripeCall, stripeFor } from './stripe-client';
 
 type PaymentIntentOut = z.input<typeof paymentIntentObject>;
 
@@ -38,20 +39,7 @@ function verdict(intent: PaymentIntentOut & { last_payment_error?: { message?: s
 }
 
 /** POST /v1/payment_intents/{id}/confirm, then the wait for the payment to settle. */
-export const confirmPaymentIntent = defineTool({
-  name: 'stripe.confirmPaymentIntent',
-  integration: 'stripe',
-  description:
-    'Confirm a Stripe PaymentIntent ("pi_…") and wait for the payment to settle. The job stays running (progress.reference = the PaymentIntent id) while Stripe processes it or the customer authenticates, and ends when the broker receives the `payment_intent.succeeded` webhook (succeeded: the PaymentIntent) or `payment_intent.payment_failed` (failed), or with TIMEOUT after `deadlineMinutes` (default 60). Safe to retry: one Idempotency-Key per job.',
-  apiVersion: STRIPE_API_VERSION,
-  idempotent: true,
-  input: z.strictObject({
-    id: stripeId('pi').describe('The PaymentIntent to confirm'),
-    payment_method: stripeId('pm').optional().describe('The PaymentMethod to charge, when the PaymentIntent has none'),
-    return_url: z.url().optional().describe('Where the customer returns after authenticating (redirect-based methods)'),
-    deadlineMinutes: z.int().min(1).max(7 * 24 * 60).default(60).describe('Give up waiting (TIMEOUT) after this long'),
-  }),
-  output: paymentIntentObject,
+export const confirmPaymentIntent = implementTool(stripeDescriptors.confirmPaymentIntent, {
   async run({ id, deadlineMinutes, ...params }, ctx, { apiVersion }) {
     const stripe = stripeFor(ctx, apiVersion);
     const intent = publicFields(await stripeCall(() => stripe.paymentIntents.confirm(id, params))) as PaymentIntentOut;

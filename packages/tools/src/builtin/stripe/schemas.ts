@@ -1,4 +1,13 @@
+import type Stripe from 'stripe';
 import { z } from 'zod';
+
+/**
+ * The Stripe API version the tools are written against. Typed as the SDK's
+ * latest version, so upgrading the SDK fails the build until the tools are
+ * checked against the new version and this pin is moved on purpose. (A type
+ * import: the descriptors load no SDK.)
+ */
+export const STRIPE_API_VERSION: Stripe.LatestApiVersion = '2026-10-28.endive';
 
 /** Stripe's metadata: up to 50 keys of up to 40 characters, values up to 500. */
 export const metadata = z

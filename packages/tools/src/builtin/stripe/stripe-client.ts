@@ -2,13 +2,7 @@ import Stripe from 'stripe';
 import { ToolError } from '../../tool-error';
 import type { ToolContext } from '../../types';
 import { BrokerStripeHttpClient } from './http-client';
-
-/**
- * The Stripe API version the tools are written against. Typed as the SDK's
- * latest version, so upgrading the SDK fails the build until the tools are
- * checked against the new version and this pin is moved on purpose.
- */
-export const STRIPE_API_VERSION: Stripe.LatestApiVersion = '2026-10-28.endive';
+import { STRIPE_API_VERSION } from './schemas';
 
 /**
  * A Stripe SDK for one try of one tool, sending through `ctx.http`. Host,
