@@ -1,7 +1,7 @@
 import express from 'express';
 import type { RedisClient } from '@broker/shared';
 import { AuditTrail, createMetrics, EventStore, JobStore, oauthConnectionState, redisKeys, type BrokerConfig, type Logger, type Metrics, type SecretsProvider } from '@broker/shared';
-import { createCatalogue } from '@broker/tools/catalogue';
+import { createCatalogue } from '@broker/tools/descriptors';
 import type { EgressProxy } from '@broker/tools/http';
 import { agentAuth, agentResolver } from './auth/agent-auth';
 import { BULL_BOARD_PATH, bullBoard } from './admin/bull-board';
@@ -182,7 +182,7 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
   app
     .route('/mcp')
     .all(mcpOriginCheck({ allowedOrigins: config.mcp?.allowedOrigins, publicUrl: deps.publicUrl }))
-    .post(mcpAuth(resolveAgent, mcpOAuth, logger), limitAgents, ...jsonBody(), mcpEndpoint(ctx))
+    .post(mcpAuth(resolveAgent, mcpOAuth, logger), limitAgents, ...jsonBody(), mcpEndpoint(ctx, { keys }))
     .all(methodNotAllowed(['POST']));
   app.route('/openapi.json').get(openapiJson()).all(methodNotAllowed(['GET']));
   app.route('/docs').get(docsPage()).all(methodNotAllowed(['GET']));

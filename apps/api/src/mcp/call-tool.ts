@@ -1,10 +1,10 @@
 import type { CallToolResult, ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import { toPublicJob, type JobRecord } from '@broker/shared';
-import type { ToolDescriptor } from '@broker/tools/catalogue';
+import type { ToolDescriptor } from '@broker/tools/descriptors';
 import type { AuthenticatedAgent } from '../auth/agent-auth';
 import type { ApiContext } from '../context';
 import { submitToolJob } from '../jobs/submit';
-import { callOptionsOf } from './call-options';
+import { callOptionsOf, type CallOptions } from './call-options';
 import { jobOutcomeResult } from './results';
 import { waitForJob } from './wait-for-job';
 
@@ -36,6 +36,16 @@ function progressReporter(token: ProgressToken | undefined, extra: CallExtra) {
   };
 }
 
+/** Submits the call's job exactly as `POST /v1/jobs` would (same validation, scopes, idempotency, metrics). */
+export async function submitCall(ctx: ApiContext, agent: AuthenticatedAgent, request: CallRequest): Promise<{ record: JobRecord; options: CallOptions }> {
+  const options = callOptionsOf(request.meta);
+  const body: Record<string, unknown> = { tool: request.tool.name, input: request.args ?? {} };
+  if (options.connection !== undefined) body.connection = options.connection;
+  if (options.callbackUrl !== undefined) body.callbackUrl = options.callbackUrl;
+  const { record } = await submitToolJob(ctx, agent, { body, idempotencyKey: options.idempotencyKey, requestId: request.requestId });
+  return { record, options };
+}
+
 /**
  * A broker tool called over MCP: the job is submitted exactly as
  * `POST /v1/jobs` would (same validation, scopes, idempotency, metrics), then
@@ -43,12 +53,7 @@ function progressReporter(token: ProgressToken | undefined, extra: CallExtra) {
  * asked for it, and answers with the result, the error, or the job id to poll.
  */
 export async function callBrokerTool(ctx: ApiContext, agent: AuthenticatedAgent, request: CallRequest, extra: CallExtra): Promise<CallToolResult> {
-  const options = callOptionsOf(request.meta);
-  const body: Record<string, unknown> = { tool: request.tool.name, input: request.args ?? {} };
-  if (options.connection !== undefined) body.connection = options.connection;
-  if (options.callbackUrl !== undefined) body.callbackUrl = options.callbackUrl;
-
-  const { record } = await submitToolJob(ctx, agent, { body, idempotencyKey: options.idempotencyKey, requestId: request.requestId });
+  const { record, options } = await submitCall(ctx, agent, request);
   const token = request.meta?.progressToken as ProgressToken | undefined;
   const report = progressReporter(token, extra);
   await report(record);

@@ -1,6 +1,6 @@
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { ProblemError, toPublicJob } from '@broker/shared';
-import type { ToolDescriptor } from '@broker/tools/catalogue';
+import type { ToolDescriptor } from '@broker/tools/descriptors';
 import type { AuthenticatedAgent } from '../auth/agent-auth';
 import type { ApiContext } from '../context';
 import { withRedisDeadline } from '../redis/deadline';

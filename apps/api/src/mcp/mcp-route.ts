@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import type { RedisKeys } from '@broker/shared';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { ApiContext } from '../context';
 import { agentOf } from '../http/locals';
@@ -13,10 +14,10 @@ import { createMcpServer } from './mcp-server';
  * GET (a standalone SSE stream) and DELETE (ending a session) have nothing to
  * do without sessions: 405, which MCP clients expect from a stateless server.
  */
-export function mcpEndpoint(ctx: ApiContext): RequestHandler {
+export function mcpEndpoint(ctx: ApiContext, { keys }: { keys: RedisKeys }): RequestHandler {
   return async (req, res) => {
     const agent = agentOf(res);
-    const server = createMcpServer(ctx, agent, res.locals.requestId);
+    const server = createMcpServer(ctx, agent, res.locals.requestId, keys);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     res.on('close', () => {
       void transport.close();

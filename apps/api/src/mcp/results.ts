@@ -3,7 +3,7 @@ import { TERMINAL_STATUSES, type FieldError, type JobError, type Problem, type P
 
 /**
  * `structuredContent.error` of an MCP tool error: the same `code`/`retryable`/
- * `retryAt` an agent reads in `job.error` over REST (CONTRACT §5), or why the
+ * `retryAt` an agent reads in `job.error` over REST (docs/mcp-and-openclaw.md), or why the
  * call was refused before any job existed, with `errors` for bad input.
  */
 export interface McpToolError {
@@ -80,13 +80,18 @@ export function toolError(error: McpToolError, job?: PublicJob): CallToolResult 
 /** API refusals worth trying again later (Redis away; rate limited). */
 const RETRYABLE_STATUSES = new Set([429, 503]);
 
-/** A refused request (validation, unknown tool, Redis away…) as a tool error; `Retry-After` becomes `retryAt`. */
-export function problemResult(problem: Problem, headers: Record<string, string> = {}): CallToolResult {
+/** Why a request was refused (validation, unknown tool, Redis away…); `Retry-After` becomes `retryAt`. */
+export function problemToolError(problem: Problem, headers: Record<string, string> = {}): McpToolError {
   const error: McpToolError = { code: problem.code, message: problem.detail, retryable: RETRYABLE_STATUSES.has(problem.status) };
   const retryAfter = Number(headers['Retry-After']);
   if (error.retryable && Number.isFinite(retryAfter)) error.retryAt = new Date(Date.now() + retryAfter * 1000).toISOString();
   if (problem.errors) error.errors = problem.errors;
-  return toolError(error);
+  return error;
+}
+
+/** A refused request as a tool error. */
+export function problemResult(problem: Problem, headers: Record<string, string> = {}): CallToolResult {
+  return toolError(problemToolError(problem, headers));
 }
 
 function fromJobError(e: JobError): McpToolError {

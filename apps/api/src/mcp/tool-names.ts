@@ -1,12 +1,12 @@
 import type { Logger } from '@broker/shared';
-import type { Catalogue, ToolDescriptor } from '@broker/tools/catalogue';
+import type { Catalogue, ToolDescriptor } from '@broker/tools/descriptors';
 import type { AuthenticatedAgent } from '../auth/agent-auth';
 
 /** The broker's own MCP tools; a broker tool whose MCP name would shadow one of them is not offered over MCP. */
 export const HELPER_TOOL_NAMES = ['get_job', 'retry_job', 'list_tools'] as const;
 
 /**
- * `demo.getContact` → `demo_getContact` (CONTRACT §5): many MCP clients only
+ * `demo.getContact` → `demo_getContact` (docs/mcp-and-openclaw.md): many MCP clients only
  * accept `[A-Za-z0-9_-]` in tool names, and a dot is not among them.
  */
 export function mcpToolName(name: string): string {

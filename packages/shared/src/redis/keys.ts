@@ -47,6 +47,12 @@ export function redisKeys(prefix: string) {
      * job is held, and entries of jobs that are not are dropped when read.
      */
     approvals: `${prefix}:approvals`,
+    /**
+     * Sorted set of one agent's MCP task ids (job ids of task-augmented
+     * `tools/call`s) by createdAt (ms), for `tasks/list`. Entries whose job
+     * record has expired are dropped when read (apps/api/src/mcp/task-index.ts).
+     */
+    mcpTasks: (agentId: string) => `${prefix}:mcp-tasks:{mcp:${agentId}}`,
     /** Pub/sub channel: a job id is published when that job reaches a terminal state. */
     jobEvents: `${prefix}:job-events`,
     rateWindow: (integration: string) => `${prefix}:{int:${integration}}:rl`,
