@@ -22,7 +22,7 @@ const USAGE = `usage: node scripts/sign-webhook.mjs <stripe|github|shopify|stand
   --secret VALUE  signing secret (default: $STRIPE_WEBHOOK_SECRET, $GITHUB_WEBHOOK_SECRET,
                   $SHOPIFY_WEBHOOK_SECRET or $ACME_WEBHOOK_SECRET; the first of a comma list)
   --source NAME   webhook source in the URL (default: stripe, github, shopify, acme)
-  --url URL       the broker's base URL (default: http://localhost:8080)
+  --url URL       the broker's base URL (default: $BROKER_URL, else http://localhost:8080)
   --type TYPE     event type (github: "<event>.<action>" or "<event>")
   --id ID         event id (default: a new random one)
   --body JSON     the body (default: a small sample event of that type)
@@ -34,7 +34,7 @@ const { values, positionals } = parseArgs({
   options: {
     secret: { type: 'string' },
     source: { type: 'string' },
-    url: { type: 'string', default: 'http://localhost:8080' },
+    url: { type: 'string', default: process.env.BROKER_URL || 'http://localhost:8080' },
     type: { type: 'string' },
     id: { type: 'string' },
     body: { type: 'string' },

@@ -8,6 +8,7 @@ import { createSandboxServer, type ReceivedDelivery } from '@broker/sandbox';
 import { ROOT, startApp, stopApp, writeConfigFile, type RunningProcess } from '../helpers/processes';
 import { dropPrefix, uniquePrefix } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';
+import { containsPair, namedPairs, readmeQuickStart } from './readme-quick-start';
 
 /**
  * The quick start, as a user runs it: the production entry points of the api
@@ -77,6 +78,60 @@ async function awaitJob(id: string) {
   return (await res.json()) as Record<string, unknown>;
 }
 
+/** Runs one README command with bash, as a user would after `source .data/dev.env`. */
+async function shell(command: string): Promise<string> {
+  const { stdout } = await promisify(execFile)('bash', ['-c', command], {
+    cwd: ROOT,
+    // What .data/dev.env gives the user's shell; BROKER_URL points scripts/sign-webhook.mjs at this api.
+    env: { PATH: process.env.PATH ?? '', ...secrets, BROKER_URL: base },
+    timeout: 20_000,
+  });
+  return stdout;
+}
+
+function parsed(output: string): unknown {
+  try {
+    return JSON.parse(output);
+  } catch {
+    return undefined;
+  }
+}
+
+// First in the file: the sandbox has received nothing yet, as after a fresh `pnpm start`.
+it("runs the README's quick start as written: every command succeeds and answers as the README shows", async () => {
+  const steps = readmeQuickStart();
+  expect(steps.length).toBeGreaterThanOrEqual(8);
+  const apiHost = base.replace('http://', '');
+  const sandboxHost = sandboxUrl.replace('http://', '');
+  let jobId = '';
+  for (const step of steps) {
+    const command = step.command
+      .replaceAll('localhost:8080', apiHost)
+      .replace(/(?:localhost|127\.0\.0\.1):4010/g, sandboxHost)
+      .replaceAll('<id>', jobId);
+    // A delivery is asynchronous: a step that shows one is run again until it appears (or 15 s pass).
+    const output = step.shows
+      ? await waitFor(
+          async () => {
+            const out = await shell(command);
+            return namedPairs(step.shows!).every((pair) => containsPair(parsed(out), pair)) && out;
+          },
+          { timeoutMs: 15_000, what: `the answer the README shows for: ${step.command}` },
+        ).catch(async (err: Error) => {
+          const out = await shell(command);
+          const missing = namedPairs(step.shows!).filter((pair) => !containsPair(parsed(out), pair)).map((pair) => pair.text);
+          throw new Error(`${err.message}\nmissing ${missing.join(', ')} in:\n${out}`);
+        })
+      : await shell(command);
+    const answer = parsed(output) as { id?: string; type?: string } | undefined;
+    // curl -s exits 0 on a 4xx: a problem+json answer is a failed step.
+    expect([step.command, answer?.type?.startsWith('urn:broker:error') ? answer : 'ok']).toEqual([step.command, 'ok']);
+    if (step.command.includes('sign-webhook.mjs')) expect(output.startsWith('200 ')).toBe(true);
+    if (!jobId && answer?.id?.startsWith('job_')) jobId = answer.id;
+  }
+  expect(jobId).not.toBe('');
+});
+
 it('runs the README example: submit, long-poll, succeeded', async () => {
   const { status, job } = await submit({ tool: 'demo.getContact', input: { id: 'c_123' } });
   expect(status).toBe(202);
@@ -86,8 +141,9 @@ it('runs the README example: submit, long-poll, succeeded', async () => {
 });
 
 it('creates one order for two submissions with the same Idempotency-Key', async () => {
-  const first = await submit({ tool: 'demo.createOrder', input: { sku: 'sku_1', qty: 2 } }, { 'Idempotency-Key': 'order-42' });
-  const again = await submit({ tool: 'demo.createOrder', input: { sku: 'sku_1', qty: 2 } }, { 'Idempotency-Key': 'order-42' });
+  // Not the README's order-42: the quick-start test above sent that one already.
+  const first = await submit({ tool: 'demo.createOrder', input: { sku: 'sku_1', qty: 2 } }, { 'Idempotency-Key': 'order-e2e-43' });
+  const again = await submit({ tool: 'demo.createOrder', input: { sku: 'sku_1', qty: 2 } }, { 'Idempotency-Key': 'order-e2e-43' });
   expect([first.status, again.status]).toEqual([202, 200]);
   expect(again.job.id).toBe(first.job.id);
   const done = await awaitJob(first.job.id);
