@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `pnpm start` (after `pnpm build`): the whole broker on the example config, with the
 // local sandbox API and a Redis found or started, so a new user can submit a job within
-// a minute and no accounts (CONTRACT §1).
+// a minute and no accounts (docs/getting-started.md#what-pnpm-start-runs).
 //
 // Secrets the config names but nobody set are generated once and kept in
 // .data/dev.env, so keys stay the same across restarts and `source .data/dev.env`
@@ -62,6 +62,7 @@ process.on('SIGINT', () => void shutdown(0, 'SIGINT'));
 process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'));
 
 const redis = await ensureRedis({ cwd: root });
+// eslint-disable-next-line prefer-const -- a signal during ensureRedis() runs shutdown(), which reads stopRedis: a const here would throw in its TDZ
 stopRedis = redis.stop;
 log(`Redis at ${redis.url}${redis.started ? ' (started here; stopped on exit)' : ''}`);
 
@@ -72,14 +73,14 @@ const baseEnv = {
   REDIS_URL: redis.url,
   LOG_LEVEL: process.env.LOG_LEVEL || 'info',
 };
-// PORT is the API's (CONTRACT §1); keeping it from the others avoids two processes
+// PORT is the API's (docs/configuration.md#environment); keeping it from the others avoids two processes
 // racing for the same port if either ever reads it.
 const { PORT: _ignored, ...envWithoutPort } = baseEnv;
 const width = Math.max(...CHILDREN.map((c) => c.name.length));
 
 for (const { name, script } of CHILDREN) {
   if (shuttingDown) break;
-  // Local only: the api listens on loopback, not on every interface (CONTRACT §5).
+  // Local only: the api listens on loopback, not on every interface (`HOST` in docs/configuration.md#environment).
   const env = name === 'api' ? { ...envWithoutPort, PORT: String(port), HOST: '127.0.0.1' } : envWithoutPort;
   const child = startChild({ name, script: join(root, script), env, cwd: root, width });
   running.push(child);

@@ -1,4 +1,4 @@
-// Finds or starts the Redis that `pnpm start` and `pnpm test` run against (CONTRACT §1).
+// Finds or starts the Redis that `pnpm start` and `pnpm test` run against (docs/getting-started.md#install).
 // Plain Node, no dependencies: it must work before anything is installed or built.
 
 import { spawn } from 'node:child_process';
@@ -86,7 +86,7 @@ async function startRedis(binary, dir) {
   mkdirSync(dir, { recursive: true });
   const args = [
     '--port', String(PORT), '--bind', HOST,
-    // CONTRACT §1 and BullMQ's production guide: AOF so queued jobs survive a crash,
+    // docs/operations.md#redis-settings and BullMQ's production guide: AOF so queued jobs survive a crash,
     // noeviction so Redis refuses writes rather than silently dropping job keys.
     '--appendonly', 'yes', '--appendfsync', 'everysec',
     '--dir', dir, '--maxmemory-policy', 'noeviction',

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 
 /**
  * Every secret name a config references: the value of each `"secret"` key and of each
- * OAuth `clientSecret`, anywhere in the document (CONTRACT §2: the file only names them).
+ * OAuth `clientSecret`, anywhere in the document (docs/configuration.md#configuration: the file only names them).
  *
  * @param {unknown} config parsed JSON
  * @returns {string[]} unique names in order of first appearance
@@ -36,7 +36,7 @@ export function generateSecret() {
   return randomBytes(24).toString('hex');
 }
 
-/** CONTRACT §2: the token encryption key is 32 bytes, base64. */
+/** docs/oauth.md: the token encryption key is 32 bytes, base64. */
 export function generateEncryptionKey() {
   return randomBytes(32).toString('base64');
 }

@@ -7,7 +7,7 @@ import { bearer } from '../api/harness';
 import { asyncConfig, startBroker, type Broker } from '../async-tools/harness';
 import { StubServer } from '../helpers/stub-server';
 import { waitFor } from '../helpers/wait-for';
-import { SECRETS, standardEvent } from '../webhooks/signers';
+import { standardEvent } from '../webhooks/signers';
 
 /**
  * Every alert cause, raised for real against stub upstreams, arrives once at a

@@ -14,7 +14,7 @@ import { StubServer, type StubReply, type StubRequest } from '../helpers/stub-se
 import { bearer, portOf, secondApi, startApi, type Harness } from './harness';
 
 /**
- * `agents[].connections` (CONTRACT §2) against a real api + worker + Redis and
+ * `agents[].connections` (docs/guardrails.md#connections-per-agent-and-hashed-keys) against a real api + worker + Redis and
  * a counting stub upstream: an integration with two tenants' credentials, and
  * agents bound to one tenant, to a glob, or to nothing. A connection outside
  * the agent's list is 403 FORBIDDEN, pointer `/connection`, over HTTP, MCP and

@@ -12,7 +12,7 @@ import { waitFor } from '../helpers/wait-for';
 import { bearer, KEYS, startApi, testConfig, type Harness } from './harness';
 
 /**
- * Approval holds (CONTRACT §2 `approvals`, §3 approve/deny, GET /v1/approvals)
+ * Approval holds (docs/guardrails.md#approval-holds: approve/deny, GET /v1/approvals)
  * against a real api + worker + Redis and a counting upstream stub: a held job
  * never reaches the upstream until an operator approves it; a denied, expired
  * or cancelled one never does. Decisions race safely, alerts name the job

@@ -12,7 +12,7 @@ import { waitFor } from '../helpers/wait-for';
 import { bearer, KEYS, startApi, testConfig, type Harness } from './harness';
 
 /**
- * The audit trail (CONTRACT §5, `GET /v1/audit`) against a real api + worker +
+ * The audit trail (`GET /v1/audit`, docs/guardrails.md#audit-trail) against a real api + worker +
  * Redis and a counting stub upstream: each job's life in order, paging,
  * filters, who may read it, what it never holds, and its retention.
  */

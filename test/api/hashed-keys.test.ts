@@ -11,7 +11,7 @@ import { REDIS_URL } from '../helpers/redis';
 import { bearer, portOf, startApi, type Harness } from './harness';
 
 /**
- * `agents[].key` as `{"sha256": …}` (CONTRACT §2): digests printed by the real
+ * `agents[].key` as `{"sha256": …}` (docs/guardrails.md#connections-per-agent-and-hashed-keys): digests printed by the real
  * `broker keys hash`, written in the config, authenticate their keys on the
  * API, on `/mcp` and on the worker's `/metrics` (403, a known key that is not
  * the admin token); no secret store holds the keys.

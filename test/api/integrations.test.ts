@@ -11,6 +11,7 @@ import {
   listIntegrationsResponseSchema,
   parseConfig,
   redisKeys,
+  type IntegrationStatus,
 } from '@broker/shared';
 import { errorFromResponse } from '@broker/tools';
 import { CircuitBreaker } from '@broker/worker';
@@ -18,7 +19,7 @@ import { REDIS_URL } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';
 import { bearer, KEYS, startApi, type Harness } from './harness';
 
-/** `GET /v1/integrations` (CONTRACT §5): what operators see of each integration. */
+/** `GET /v1/integrations` (docs/integrations.md#integrations-get-v1integrations): what operators see of each integration. */
 const ADMIN = 'admin-token-for-integrations';
 const DEMO_KEY_VALUE = 'sk-demo-never-shown';
 const RECOVERY_MS = 300;
@@ -71,7 +72,7 @@ afterAll(async () => {
 
 const list = (token: string) => request(h.server).get('/v1/integrations').set(bearer(token));
 const byName = (res: request.Response, name: string) =>
-  (res.body.integrations as { name: string }[]).find((i) => i.name === name) as Record<string, any>;
+  (res.body.integrations as IntegrationStatus[]).find((i) => i.name === name) as IntegrationStatus;
 
 it('answers the contract shape for every integration, and never a secret', async () => {
   const res = await list(ADMIN).expect(200);

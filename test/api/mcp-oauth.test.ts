@@ -16,7 +16,7 @@ import { listenApi } from './harness';
 import { startTestIssuer, type TestIssuer } from './mcp-oauth-issuer';
 
 /**
- * `/mcp` as an OAuth 2.1 resource server (CONTRACT §5, the MCP authorization
+ * `/mcp` as an OAuth 2.1 resource server (docs/mcp-and-openclaw.md#oauth-for-mcp-clients, the MCP authorization
  * spec, RFC 9728): against a real authorization server (oauth2-mock-server in
  * its own process: discovery, JWKS, RS256/ES256-signed JWTs), the MCP SDK's own
  * client, a real api + worker on Redis and a stub upstream. The api's JWKS

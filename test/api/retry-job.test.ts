@@ -12,7 +12,7 @@ import { waitFor } from '../helpers/wait-for';
 import { bearer, KEYS, startApi, testConfig, type Harness } from './harness';
 
 /**
- * `POST /v1/jobs/{id}/retry` (CONTRACT §3) against a real api + worker + Redis
+ * `POST /v1/jobs/{id}/retry` (docs/api.md#retrying-a-failed-job) against a real api + worker + Redis
  * and a stub upstream whose answers each test scripts by path: a failed job
  * whose error is retryable (or OUTCOME_UNKNOWN) runs again as the same job,
  * with the same upstream Idempotency-Key; anything else is 409, another

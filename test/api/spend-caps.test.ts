@@ -12,7 +12,7 @@ import { waitFor } from '../helpers/wait-for';
 import { bearer, portOf, startApi, testConfig, type Harness } from './harness';
 
 /*
- * Spend caps (CONTRACT §2 `agents[].spendCaps`) against a real api + worker +
+ * Spend caps (`agents[].spendCaps`, docs/guardrails.md#spend-caps) against a real api + worker +
  * Redis and a counting stub upstream: the sum of an input field over an
  * agent's accepted jobs per UTC day never exceeds `max`, reserved atomically
  * at submit; a cancelled job, and one that failed before any upstream

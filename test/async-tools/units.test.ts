@@ -1,4 +1,4 @@
-import { ConfigError, parseConfig, readJsonPath, scalarText } from '@broker/shared';
+import { parseConfig, readJsonPath, scalarText, type ConfigError } from '@broker/shared';
 import { pending, ToolError, type RunnableTool } from '@broker/tools';
 import { afterCheck, nextWake, planWait } from '@broker/worker';
 

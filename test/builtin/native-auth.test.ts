@@ -4,7 +4,7 @@ import type { StubRequest } from '../helpers/stub-server';
 import { GitHubStub, HubSpotStub, KIT_SECRETS, runTool, ShopifyStub, StripeStub } from '../kit';
 
 /**
- * CONTRACT §2: a built-in integration configured with `{"type":"apiKey","secret":"NAME"}`
+ * docs/integrations.md#built-in-integrations: a built-in integration configured with `{"type":"apiKey","secret":"NAME"}`
  * alone sends its API's native form; a `header`/`prefix` written in the file wins.
  */
 

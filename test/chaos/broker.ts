@@ -132,6 +132,7 @@ export interface Exchange {
   status: number;
   /** Connection-level failure (refused, reset) or the client's own timeout: no answer at all. */
   error?: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON, like supertest's res.body: checks read whichever fields they assert on
   body: any;
   headers: Headers | undefined;
   startedAt: number;

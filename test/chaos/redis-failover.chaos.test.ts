@@ -71,9 +71,9 @@ it('keeps every acknowledged event and job through the loss of the primary, answ
   };
   const loops = Promise.all([loop('event'), loop('event'), loop('job'), loop('job')]);
 
-  let killedAt = 0;
-  let promotedAt = 0;
-  let backAt = 0;
+  let killedAt: number;
+  let promotedAt: number;
+  let backAt: number;
   let promoted: PrivateRedis;
   try {
     await waitFor(() => acknowledged.events.size >= 40 && acknowledged.jobs.size >= 40, { timeoutMs: 20_000, what: 'traffic before the failover' });

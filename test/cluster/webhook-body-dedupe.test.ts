@@ -4,7 +4,7 @@ import { EventStore, redisKeys, webhookBodyKey, type NewEvent } from '@broker/sh
 import { startLocalCluster, type LocalCluster } from '../helpers/redis-cluster';
 
 /*
- * The ingest script with a body claim (GitHub, Shopify: CONTRACT §4) on a
+ * The ingest script with a body claim (GitHub, Shopify: docs/webhooks.md#source-types) on a
  * 3-primary Redis Cluster: its seven keys must share the source's slot, or
  * the script fails with CROSSSLOT.
  */

@@ -1,5 +1,5 @@
 /**
- * The two declared tools of the contract's example config (CONTRACT §2), as
+ * The two declared tools of the example config (broker.config.example.json), as
  * test configs write them: one read with an output schema, one idempotent write.
  */
 export const demoGetContactTool = {

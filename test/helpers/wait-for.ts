@@ -24,15 +24,15 @@ export async function waitFor<T>(
 
 /** Resolves when `emitter` emits `event`, or rejects after `timeoutMs`. */
 export function onceWithin<T = unknown>(
-  emitter: { once(event: string, fn: (...args: any[]) => void): unknown; off?(event: string, fn: (...args: any[]) => void): unknown },
+  emitter: { once(event: string, fn: (...args: unknown[]) => void): unknown; off?(event: string, fn: (...args: unknown[]) => void): unknown },
   event: string,
   timeoutMs = 10_000,
 ): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no "${event}" within ${timeoutMs} ms`)), timeoutMs);
-    emitter.once(event, (value: T) => {
+    emitter.once(event, (...args: unknown[]) => {
       clearTimeout(timer);
-      resolve(value);
+      resolve(args[0] as T);
     });
   });
 }

@@ -61,7 +61,7 @@ export async function fuzzEndpoint(h: Harness, name: string, cases: fc.Arbitrary
     try {
       res = await rawRequest(h, { method: c.method, path: c.path, headers: c.headers, ...(c.body ? { body: c.body } : {}) });
     } catch (err) {
-      throw new Error(`${name}: no answer (${(err as Error).message})\n${describeCase(c)}`);
+      throw new Error(`${name}: no answer (${(err as Error).message})\n${describeCase(c)}`, { cause: err });
     }
     tally.cases++;
     if (process.env.FUZZ_DEBUG) console.log(`${res.status} ${c.method} ${c.path.slice(0, 80)} ${JSON.stringify(c.headers).slice(0, 200)} → ${res.text.slice(0, 200)}`);

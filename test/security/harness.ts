@@ -207,7 +207,7 @@ export function rawRequest(
   });
 }
 
-/** Is this answer a problem+json body with a code (CONTRACT §3)? Returns what is wrong, or undefined. */
+/** Is this answer a problem+json body with a code (docs/api.md#api-error-codes)? Returns what is wrong, or undefined. */
 export function problemIssue(res: RawResponse): string | undefined {
   const type = String(res.headers['content-type'] ?? '');
   if (!type.startsWith('application/problem+json')) return `content-type ${type || '(none)'}`;

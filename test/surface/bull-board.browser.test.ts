@@ -7,7 +7,7 @@ import { portOf, startApi, testConfig, type Harness } from '../api/harness';
 import { waitFor } from '../helpers/wait-for';
 
 /**
- * Bull Board at /admin/queues (CONTRACT §5), driven in Debian's headless
+ * Bull Board at /admin/queues (docs/operations.md#bull-board-adminqueues), driven in Debian's headless
  * Chromium: the browser is challenged with HTTP Basic, the board lists every
  * queue of the broker with the right key prefix, and a failed job's error is
  * readable on the failed tab. `.ci/run` installs /usr/bin/chromium.

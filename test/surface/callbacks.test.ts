@@ -20,7 +20,7 @@ import { StubServer, type StubReply, type StubRequest } from '../helpers/stub-se
 import { waitFor } from '../helpers/wait-for';
 
 /**
- * Completion callbacks end to end (CONTRACT §3): the api takes the job and its
+ * Completion callbacks end to end (docs/callbacks.md): the api takes the job and its
  * callbackUrl, a real worker runs it against a stub upstream and POSTs the
  * finished job to a stub receiver, signed with Standard Webhooks headers. The
  * SSRF guard is exercised at delivery, where DNS may have changed since the
@@ -234,7 +234,7 @@ describe('delivery', () => {
   });
 });
 
-describe('idempotency keys and the receiver answers (CONTRACT §4)', () => {
+describe('idempotency keys and the receiver answers (docs/callbacks.md)', () => {
   /** How often the receiver has seen the delivery `req` belongs to, this one included. */
   const seen = (req: StubRequest) => receiver.requests.filter((r) => r.headers['webhook-id'] === req.headers['webhook-id']).length;
   /** The callback job's data: the deliverer records the last failed try there. */

@@ -10,7 +10,7 @@ import { REDIS_URL, uniquePrefix, dropPrefix } from '../helpers/redis';
 import { StubServer, type StubReply, type StubRequest } from '../helpers/stub-server';
 
 /**
- * Prometheus `/metrics` of the api and of the worker (CONTRACT §5), scraped
+ * Prometheus `/metrics` of the api and of the worker (docs/operations.md#metrics-metrics), scraped
  * over HTTP after real jobs ran against a stub upstream: a success, a
  * failure, a 429 and a 503 that is retried. Values are asserted, not just
  * names, and no label may carry a job id.

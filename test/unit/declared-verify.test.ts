@@ -6,8 +6,8 @@ import { runTool, verifyTool } from '../kit';
 import { StubServer, type StubHandler } from '../helpers/stub-server';
 
 /**
- * `reference` and `verify` of a declared tool (CONTRACT §2, §3 "No write is
- * ever applied twice"): every try of an unkeyed write carries the job id, and
+ * `reference` and `verify` of a declared tool (docs/configuration.md#writes-without-an-idempotency-key-reference-and-verify;
+ * "No write is applied twice" in docs/api.md#guarantees): every try of an unkeyed write carries the job id, and
  * the lookup by it says found (with the output), cleanly absent, or throws.
  */
 

@@ -1,6 +1,6 @@
 import { DEFAULT_SENTINEL_NAME, sentinelSettingsFromEnv } from '@broker/shared';
 
-/** REDIS_SENTINELS / REDIS_SENTINEL_NAME (CONTRACT §2): parsed once, every mistake named. */
+/** REDIS_SENTINELS / REDIS_SENTINEL_NAME (docs/operations.md#redis-failover-sentinel-and-replicated-durability): parsed once, every mistake named. */
 describe('sentinelSettingsFromEnv', () => {
   it('is off without REDIS_SENTINELS', () => {
     expect(sentinelSettingsFromEnv({})).toEqual({ settings: undefined, problems: [] });

@@ -9,7 +9,7 @@ import { githubEvent, shopifyEvent, standardEvent, type Signed } from './signers
 import { createHash } from 'node:crypto';
 
 /*
- * CONTRACT §4: GitHub and Shopify sign the body, not the delivery id header,
+ * docs/webhooks.md#source-types: GitHub and Shopify sign the body, not the delivery id header,
  * so a captured body resent under a new id is a duplicate too: answered with
  * the event already stored, nothing stored or queued for it.
  */

@@ -1,13 +1,13 @@
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import request from 'supertest';
 import type { EventDelivery } from '@broker/shared';
 import type { Harness } from '../api/harness';
-import { StubServer } from '../helpers/stub-server';
+import type { StubServer } from '../helpers/stub-server';
 import { post, REPLAYER_KEY, startDeliveryRig, type DeliveryRig } from './harness';
 import { SECRETS, standardEvent } from './signers';
 
 /**
- * What a trigger receiver's answer does to a delivery (CONTRACT §4, "No write
+ * What a trigger receiver's answer does to a delivery (docs/webhooks.md#trigger-delivery, "No write
  * applied twice"): every try carries `Idempotency-Key` = `webhook-id`; a 4xx
  * other than 408/429 is final; the first 500 bytes of a failing answer are
  * kept in the delivery's `lastError`, our secrets blanked. A real worker
@@ -25,7 +25,6 @@ describe('trigger delivery: idempotency keys and the receiver answers', () => {
   });
   afterAll(() => rig.close());
 
-  const readEvent = (id: string) => rig.readEvent(id);
   const settled = (id: string, count = 1) => rig.settled(id, count);
 
   const requestsFor = (marker: string) => stub.requests.filter((r) => r.body.includes(marker));

@@ -29,7 +29,7 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /*
  * GitHub and Shopify bodies are deduplicated too (their ids are not signed,
- * CONTRACT §4), so each default body carries a `test_nonce` and is unique, as
+ * docs/webhooks.md#source-types), so each default body carries a `test_nonce` and is unique, as
  * real ones are (they carry update times): two calls are two events unless a
  * test reuses a body on purpose.
  */

@@ -4,7 +4,7 @@ import { uniquePrefix } from '../helpers/redis';
 import { StubServer, type StubReply, type StubRequest } from '../helpers/stub-server';
 
 /**
- * Every row of the classification table (CONTRACT §3), end to end: a real
+ * Every row of the classification table (docs/api.md#tool-error-codes-in-joberrorcode), end to end: a real
  * worker, real Redis, and a stub upstream that plays each failure.
  */
 const prefix = uniquePrefix('classify');

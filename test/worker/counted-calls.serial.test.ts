@@ -11,7 +11,7 @@ import { startMockOAuth, type MockOAuth } from '../oauth/mock-oauth';
 
 /**
  * Every upstream request counts in the windows from the moment it is sent,
- * whatever happens before it or after it (CONTRACT §2): a slow credential
+ * whatever happens before it or after it (docs/integrations.md#limits-and-the-circuit-breaker): a slow credential
  * refresh does not let calls admitted before it pile up after it, a resend
  * after a 401 is a call of its own, a 429 holds back only the credential that
  * got it while a 503's Retry-After holds back the whole integration, and a

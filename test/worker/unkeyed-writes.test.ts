@@ -5,7 +5,7 @@ import { StubServer, type StubReply, type StubRequest } from '../helpers/stub-se
 import { waitFor } from '../helpers/wait-for';
 
 /**
- * No write is applied twice (CONTRACT §3), for writes the upstream cannot
+ * No write is applied twice (docs/api.md#guarantees), for writes the upstream cannot
  * deduplicate: every try carries the job id as `clientRef`, and a try that
  * may have reached the upstream is looked up by it before anything is sent
  * again. The stub is an order API without idempotency keys: every POST makes

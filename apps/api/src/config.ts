@@ -2,7 +2,7 @@ import { ConfigError, loadConfigFile, secretsSettingsFromEnv, sentinelSettingsFr
 import { egressProxyFromEnv, type EgressProxy } from '@broker/tools/http';
 
 /**
- * Everything the API process takes from its environment (CONTRACT §1). This is
+ * Everything the API process takes from its environment (docs/configuration.md#environment). This is
  * the only file that reads `process.env`; the rest of the app receives
  * {@link ApiSettings} as a plain object, so tests build it inline.
  */

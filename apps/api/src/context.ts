@@ -1,6 +1,6 @@
 import type { RedisClient } from '@broker/shared';
 import type { AuditTrail, BrokerConfig, EventStore, JobStore, Logger, Metrics } from '@broker/shared';
-import type { Catalogue } from '@broker/tools/catalogue';
+import type { Catalogue } from '@broker/tools/descriptors';
 import type { ApprovalHolds } from './jobs/approval-holds';
 import type { CallbackQueue } from './jobs/callbacks';
 import type { JobEventHub } from './jobs/job-events';

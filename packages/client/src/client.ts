@@ -24,7 +24,7 @@ export interface SubmitOptions {
   callbackUrl?: string;
 }
 
-/** The API's ceiling for one long-poll (CONTRACT §3). */
+/** The API's ceiling for one long-poll (docs/api.md#the-agent-api). */
 export const MAX_WAIT_MS = 30_000;
 
 async function problemOf(res: Response): Promise<Problem> {

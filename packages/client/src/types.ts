@@ -1,5 +1,5 @@
 /*
- * The broker's wire types (CONTRACT §3), written out here so the client needs
+ * The broker's wire types (docs/api.md), written out here so the client needs
  * no other package. They mirror the zod schemas in @broker/shared, which
  * generate /openapi.json; test/surface/client.test.ts checks them against a
  * running API.

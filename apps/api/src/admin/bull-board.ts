@@ -6,7 +6,7 @@ import type { RequestHandler } from 'express';
 import helmet from 'helmet';
 import { adminBasicAuth } from './basic-auth';
 
-/** Where the board is mounted (CONTRACT §5). */
+/** Where the board is mounted (docs/operations.md#bull-board-adminqueues). */
 export const BULL_BOARD_PATH = '/admin/queues';
 
 export interface BullBoardOptions {

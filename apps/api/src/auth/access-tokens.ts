@@ -44,7 +44,7 @@ function reasonOf(jose: typeof Jose, err: InstanceType<typeof Jose.errors.JOSEEr
 
 /**
  * Verifies a JWT access token from the configured authorization server
- * (CONTRACT §5, the MCP authorization spec): its signature by one of the
+ * (docs/mcp-and-openclaw.md#oauth-for-mcp-clients, the MCP authorization spec): its signature by one of the
  * issuer's keys ({@link IssuerKeys}), `iss` equal to the issuer, `aud` naming one
  * of `audiences`, `exp` present and not past, `nbf` not ahead (both give
  * {@link CLOCK_TOLERANCE_SECONDS}), and an algorithm of {@link ACCEPTED_ALGORITHMS}.

@@ -26,7 +26,7 @@ function challenge(oauth: McpOAuth, req: Request, refused?: string): string {
 
 /**
  * Authentication of `/mcp`: an agent key, as on every route; and, with
- * `mcp.authorizationServer`, a JWT access token from that server (CONTRACT §5),
+ * `mcp.authorizationServer`, a JWT access token from that server (docs/mcp-and-openclaw.md#oauth-for-mcp-clients),
  * which speaks for the agent its claim names, with the scopes it and the agent
  * share. Only `/mcp` takes tokens; `/v1/*` keeps agent keys only.
  *

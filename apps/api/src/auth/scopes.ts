@@ -1,5 +1,5 @@
 /**
- * Scope grammar (CONTRACT §3): `tools:<glob>`, where `*` matches any run of
+ * Scope grammar (docs/api.md#scopes): `tools:<glob>`, where `*` matches any run of
  * characters, dots included, so `tools:demo.*` grants every demo tool and
  * `tools:*` every tool. Other scopes (`events:read`, …) are kept for other
  * endpoints and ignored here.

@@ -2,7 +2,7 @@ import express, { type RequestHandler } from 'express';
 import { ProblemError } from '@broker/shared';
 import { limitJsonDepth } from './json-depth';
 
-/** @defaultValue 1 MiB (CONTRACT §3) */
+/** @defaultValue 1 MiB (docs/api.md#api-error-codes) */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 const JSON_TYPES = ['application/json', 'application/*+json'];

@@ -13,7 +13,7 @@ const MALFORMED = { code: 'BAD_REQUEST' as ApiErrorCode, detail: 'The request is
 
 /**
  * Makes the answers Node's HTTP server gives on its own problem+json too, so
- * that every error a client can meet has a `code` (CONTRACT §3):
+ * that every error a client can meet has a `code` (docs/api.md#api-error-codes):
  * - a request the parser refuses (malformed request line or header, repeated
  *   or conflicting Content-Length, headers over 16 KiB, a slow request) gets a
  *   problem body instead of Node's bare status line, and bytes that follow a

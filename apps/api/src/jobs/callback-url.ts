@@ -10,7 +10,7 @@ export interface CallbackPolicy {
 }
 
 /**
- * Checks a job's `callbackUrl` at submission (CONTRACT §3) with the shared
+ * Checks a job's `callbackUrl` at submission (docs/callbacks.md) with the shared
  * SSRF policy (`vetTarget`): hosts the operator allows pass as they are; any
  * other host is resolved and refused if any of its addresses is internal.
  *

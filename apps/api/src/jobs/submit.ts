@@ -14,7 +14,7 @@ import {
   type Logger,
   namedConnection,
 } from '@broker/shared';
-import type { ToolDescriptor } from '@broker/tools/catalogue';
+import type { ToolDescriptor } from '@broker/tools/descriptors';
 import type { AuthenticatedAgent } from '../auth/agent-auth';
 import type { ApiContext } from '../context';
 import { withRedisDeadline } from '../redis/deadline';

@@ -14,7 +14,7 @@ const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
  *   script's SHA1, so when it fails the SHA1 is computed here instead; the
  *   store's first EVALSHA then meets NOSCRIPT, and it loads the script again.
  * - every command is bounded like any other Redis work of a request, so a
- *   hung Redis is a 503 within the 2 s budget (CONTRACT §3), not a hang.
+ *   hung Redis is a 503 within the 2 s budget (docs/api.md#api-error-codes), not a hang.
  */
 export function redisRateStore(redis: RedisClient, prefix: string): RedisStore {
   return new RedisStore({

@@ -66,7 +66,7 @@ function isAmount(value: unknown): value is number {
 }
 
 /**
- * Spend guard (CONTRACT §2 `agents[].spendCaps`, docs/guardrails.md "Spend caps"): the
+ * Spend guard (`agents[].spendCaps`, docs/guardrails.md#spend-caps): the
  * sum of one field of the submitted body (`sum`, e.g. `/input/amount`) over
  * an agent's accepted jobs of the tools `tools` matches, per UTC day, never
  * exceeds `max`. Each job's amounts are reserved at submit, atomically with

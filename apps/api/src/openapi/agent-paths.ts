@@ -4,7 +4,7 @@ import { AGENT_KEY, json, NO_AUTH, pathParam, problems, queryParam, type PathIte
 
 const jobId = pathParam('id', 'The job id (`job_` + 32 hex digits).', { type: 'string', pattern: '^job_[0-9a-f]{32}$' });
 
-/** The agent API (CONTRACT §3) and its MCP face. */
+/** The agent API (docs/api.md) and its MCP face (docs/mcp-and-openclaw.md#mcp-mcp). */
 export const agentPaths: Record<string, PathItem> = {
   '/v1/tools': {
     get: {

@@ -6,7 +6,7 @@ const connectionStates = ['ok', 'needs_reauth', 'missing'] as const satisfies re
 const authTypes = ['none', 'apiKey', 'oauth2'] as const satisfies readonly AuthConfig['type'][];
 
 /**
- * `GET /v1/integrations` (CONTRACT §5), for the OpenAPI document. The route
+ * `GET /v1/integrations` (docs/integrations.md#integrations-get-v1integrations), for the OpenAPI document. The route
  * builds its answer from live state rather than parsing it, so this schema
  * describes it; its enums are checked against the shared types above.
  */

@@ -28,7 +28,7 @@ function decisionOperation(verb: 'approve' | 'deny', summary: string, effect: st
   };
 }
 
-/** Operators (CONTRACT §5) and the webhook intake (§4). */
+/** Operators (docs/operations.md, docs/webhooks.md#events-api, docs/guardrails.md#audit-trail) and the webhook intake (docs/webhooks.md#what-post-hookssource-answers). */
 export const operatorPaths: Record<string, PathItem> = {
   '/v1/events': {
     get: {

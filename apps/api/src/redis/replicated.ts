@@ -8,7 +8,7 @@ export const REPLICA_WAIT_MAX_MS = 1400;
 const REPLICA_WAIT_MIN_MS = 50;
 
 /**
- * `durability: "replicated"` (CONTRACT §2): the acknowledgement of a write —
+ * `durability: "replicated"` (docs/operations.md#redis-failover-sentinel-and-replicated-durability): the acknowledgement of a write —
  * a webhook's 200, a job's 202 — waits until at least one replica has every
  * write this connection made (`WAIT 1`), so a failover to that replica loses
  * nothing acknowledged. No replica in time: 503 UNAVAILABLE with

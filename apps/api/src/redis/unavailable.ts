@@ -1,6 +1,6 @@
 /**
  * Failures that mean "Redis cannot be reached right now", as opposed to a bug.
- * They become 503 + Retry-After (CONTRACT §3) instead of 500, so agents retry.
+ * They become 503 + Retry-After (docs/api.md#api-error-codes) instead of 500, so agents retry.
  *
  * ioredis signals them only by message, so the messages are matched here, in
  * one place, rather than wherever a command is sent.

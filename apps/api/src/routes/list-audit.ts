@@ -52,7 +52,7 @@ const querySchema = z.object({
 });
 
 /**
- * `GET /v1/audit?agent=&tool=&since=&limit=&cursor=` (CONTRACT §5): the audit
+ * `GET /v1/audit?agent=&tool=&since=&limit=&cursor=` (docs/guardrails.md#audit-trail): the audit
  * trail, newest first. Filters are applied while scanning, at most
  * AUDIT_SCAN_BUDGET entries per request: a page can hold fewer than `limit`
  * entries (even none) while `nextCursor` is set; pass it back as `cursor`,

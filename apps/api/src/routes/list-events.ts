@@ -56,7 +56,7 @@ const querySchema = z.object({
 });
 
 /**
- * `GET /v1/events?source=&type=&since=&until=&limit=&cursor=` (CONTRACT §5):
+ * `GET /v1/events?source=&type=&since=&until=&limit=&cursor=` (docs/webhooks.md#events-api):
  * newest first. Pass `nextCursor` back as `cursor`, with the same filters, for
  * the next page; `null` means there is none.
  */

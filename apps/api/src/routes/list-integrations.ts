@@ -25,7 +25,7 @@ const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 /**
  * `GET /v1/integrations` (operators): each integration's tools, API version,
  * auth type, rate limit, circuit breaker state, queue counts and connections
- * (CONTRACT §5). It shows whether a credential is set, never the credential.
+ * (docs/integrations.md#integrations-get-v1integrations). It shows whether a credential is set, never the credential.
  * Everything is read at request time, so what it says is what workers meet.
  */
 export function listIntegrations(ctx: ApiContext, options: ListIntegrationsOptions): RequestHandler {

@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { ToolList } from '@broker/shared';
-import type { ToolDescriptor } from '@broker/tools/catalogue';
+import type { ToolDescriptor } from '@broker/tools/descriptors';
 import type { ApiContext } from '../context';
 import { agentOf } from '../http/locals';
 

@@ -31,7 +31,7 @@ function tooLarge(err: unknown): boolean {
 }
 
 /**
- * `POST /hooks/:source` (CONTRACT §4). In order: unknown source 404; body over
+ * `POST /hooks/:source` (docs/webhooks.md#what-post-hookssource-answers). In order: unknown source 404; body over
  * the source's limit 413; signature checked on the raw bytes by the source
  * type's verifier (400 INVALID_SIGNATURE, nothing stored); then the event is
  * written to Redis with its dedupe claim (and, for a type that does not sign

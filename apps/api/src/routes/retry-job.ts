@@ -77,7 +77,7 @@ async function settledJob(ctx: ApiContext, record: JobRecord): Promise<Found> {
 
 
 /**
- * Runs a failed job of this agent again, as the same job (CONTRACT §3,
+ * Runs a failed job of this agent again, as the same job (docs/api.md#retrying-a-failed-job,
  * `POST /v1/jobs/{id}/retry`), shared by the REST route and MCP `retry_job`:
  * 1. the record moves failed → queued in one script that checks the owner,
  *    the status and the error (so two concurrent retries make one re-run);
@@ -136,7 +136,7 @@ export async function retryOwnJob(ctx: ApiContext, agent: Pick<AuthenticatedAgen
   return record;
 }
 
-/** One line per retry, with the fields of an audit entry (CONTRACT §5, event `retried`). */
+/** One line per retry, with the fields of an audit entry (docs/guardrails.md#audit-trail, event `retried`). */
 function logRetried(ctx: ApiContext, record: JobRecord, undo: RetryUndo, facts: { agentId: string; requestId: string | undefined; from: string }): void {
   ctx.logger.info(
     {

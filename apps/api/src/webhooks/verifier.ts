@@ -24,7 +24,7 @@ export interface WebhookVerifier {
    * Whether the signature covers the event id. When it does not (GitHub's
    * `X-GitHub-Delivery`, Shopify's `X-Shopify-Webhook-Id` are headers outside
    * the HMAC), a captured body could be resent under a new id, so the body
-   * itself is deduplicated too (CONTRACT §4).
+   * itself is deduplicated too (docs/webhooks.md#source-types).
    */
   readonly signsEventId: boolean;
   verify(request: WebhookRequest, secrets: readonly string[]): VerifiedWebhook;

@@ -3,7 +3,7 @@ import { readJson, sendJson } from '../http';
 import type { OrderInput } from '../order-store';
 import type { Route } from './route';
 
-/** Same rule as the broker's own API (CONTRACT §3): 1–255 printable ASCII characters. */
+/** Same rule as the broker's own API (docs/api.md#api-error-codes): 1–255 printable ASCII characters. */
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
 
 export const createOrder: Route = {

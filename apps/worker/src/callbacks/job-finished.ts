@@ -95,7 +95,7 @@ export function jobFinishedListener(deps: JobFinishedDeps): FinishedListener {
   };
 }
 
-/** `POST /v1/jobs/{id}/retry` takes it (CONTRACT §3): a retryable error, or OUTCOME_UNKNOWN. */
+/** `POST /v1/jobs/{id}/retry` takes it (docs/api.md#retrying-a-failed-job): a retryable error, or OUTCOME_UNKNOWN. */
 function mayRunAgain(error: JobError): boolean {
   return error.retryable || error.code === 'OUTCOME_UNKNOWN';
 }

@@ -69,12 +69,12 @@ function describeTarget(raw: string): string {
 }
 
 /**
- * Delivers one completion callback (CONTRACT §3): the public job object,
+ * Delivers one completion callback (docs/callbacks.md): the public job object,
  * POSTed to the job's `callbackUrl` with Standard Webhooks headers. The body
  * is read from the job record at each try (a finished record never changes,
  * so every try sends the same bytes) and `webhook-id` is derived from the job
  * and sent again as `Idempotency-Key`, so the receiver can tell a retry from a
- * new message (CONTRACT §4). A try that fails records its `lastError` on the
+ * new message (docs/callbacks.md). A try that fails records its `lastError` on the
  * callback job (see CallbackJobState).
  */
 export function createCallbackProcessor(deps: CallbackDeps) {
@@ -162,7 +162,7 @@ export function createCallbackProcessor(deps: CallbackDeps) {
       case 'retry':
         return retryOrFail(lastErrorOf(verdict.reason, outcome, forms), verdict.retryAfterMs, status);
       case 'stop': {
-        // A 4xx other than 408/429 (and a 3xx, a refused URL) is final: no retry (CONTRACT §4).
+        // A 4xx other than 408/429 (and a 3xx, a refused URL) is final: no retry (docs/callbacks.md).
         const lastError = lastErrorOf(verdict.reason, outcome, forms);
         await recordFailure(lastError, status);
         deps.metrics.callbackDeliveries.inc({ outcome: 'failed' });

@@ -28,7 +28,7 @@ export class AdaptiveLimits {
   observer(name: string, integration: IntegrationConfig, connection: string, log: Logger): ((answer: UpstreamAnswerHeaders) => void) | undefined {
     const settings = integration.adaptiveRateLimit;
     if (settings === false) return undefined;
-    // A reported budget is the credential's, as a 429 is (CONTRACT §2).
+    // A reported budget is the credential's, as a 429 is (docs/integrations.md#adaptive-limits).
     const pausedConnection = throttleScope(integration) === 'connection' ? connection : undefined;
     return (answer) => {
       try {

@@ -7,7 +7,7 @@ import type { IntegrationConfig, RedisKeys } from '@broker/shared';
  * Decides, atomically for every worker process, whether one more upstream call
  * of an integration may start now.
  *
- * Rate limits are sliding windows (CONTRACT §2): at no moment may more than
+ * Rate limits are sliding windows (docs/integrations.md#limits-and-the-circuit-breaker): at no moment may more than
  * `max` calls have started within the last `durationMs`. Each window is a
  * sorted set of calls by their stamp (below); a call is admitted only when the set, pruned
  * to the window, holds fewer than `max` entries, and is then recorded in the
@@ -102,7 +102,7 @@ export type GateVerdict =
   | { admitted: false; scope: HoldScope; waitMs: number; reason: 'paused' | 'rate_limit' };
 
 /**
- * What a throttle on one connection's credential holds back (CONTRACT §2): APIs
+ * What a throttle on one connection's credential holds back (docs/integrations.md#keyed-limits-per-connection): APIs
  * meter each credential on its own, so a 429 pauses that connection only; an
  * integration with no named connections has one credential, so the pause is
  * the whole integration's (and the queue can be held rather than each job).

@@ -164,7 +164,7 @@ export function probeLeaseMs(integration: IntegrationConfig, timings: ProbeTimin
 export type BreakerOutcome = 'success' | 'failure' | 'neutral';
 
 /**
- * What a try tells the breaker (CONTRACT §2): only 5xx answers, timeouts and
+ * What a try tells the breaker (docs/integrations.md#circuit-breaker): only 5xx answers, timeouts and
  * network errors are failures. Any other answer, 4xx included, shows the
  * upstream alive; a 429 says nothing about its health (the pause handles it),
  * nor does a failure before anything was sent (missing credentials, the

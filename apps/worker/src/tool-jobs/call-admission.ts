@@ -67,7 +67,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * The `admit` hook of one try's HTTP handle (CONTRACT §2: every upstream
+ * The `admit` hook of one try's HTTP handle (docs/integrations.md#limits-and-the-circuit-breaker: every upstream
  * request counts from the moment it is sent). The HTTP layer calls it right
  * before each request is written — after credentials are resolved or
  * refreshed, for resends after a 401 or a refused connection too — so no

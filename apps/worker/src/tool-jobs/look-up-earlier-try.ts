@@ -4,7 +4,7 @@ import { ClaimLost } from './claim-lost';
 
 /**
  * Asks the upstream what an earlier try of this unkeyed write did, by the
- * reference every try carries (the tool's `verify`; CONTRACT §3). Found or
+ * reference every try carries (the tool's `verify`; docs/configuration.md#writes-without-an-idempotency-key-reference-and-verify). Found or
  * cleanly absent are answers. A lookup held back or throttled (the gate, a
  * 429, an open circuit), one that never left (credentials, secrets), or one
  * fenced out by a later claim proves nothing either way: those errors pass

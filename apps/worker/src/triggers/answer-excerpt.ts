@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 
 /**
- * Bytes of a failing answer's body kept in a delivery's `lastError` (CONTRACT §4):
+ * Bytes of a failing answer's body kept in a delivery's `lastError` (docs/webhooks.md#trigger-delivery):
  * enough for a receiver's error message, never its whole page.
  * @defaultValue 500
  */

@@ -58,7 +58,7 @@ async function secretValues(secrets: SecretsProvider, name: string): Promise<str
  * The request of one try: signed anew each time (fresh timestamp), same
  * `webhook-id` and the same `Idempotency-Key` (the delivery id), so a receiver
  * that dedupes on that header, as OpenClaw does, starts one run per delivery
- * however often it is retried (CONTRACT §4). A replay is a new delivery, hence
+ * however often it is retried (docs/webhooks.md#trigger-delivery). A replay is a new delivery, hence
  * a new key. Also the forms of every secret the receiver holds or is sent,
  * blanked from what its answer quotes back.
  */

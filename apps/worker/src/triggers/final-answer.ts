@@ -1,5 +1,5 @@
 /**
- * Whether a receiver's answer ends a trigger delivery for good (CONTRACT §4):
+ * Whether a receiver's answer ends a trigger delivery for good (docs/webhooks.md#trigger-delivery):
  * any 4xx but 408 Request Timeout and 429 Too Many Requests, which say "later",
  * not "no". The receiver refused this message (a bad token, an unknown agent,
  * a body it will not take, 410 Gone) and resending the same bytes gets the

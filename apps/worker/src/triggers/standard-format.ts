@@ -21,7 +21,7 @@ function deeperThan(value: unknown, limit: number): boolean {
   return false;
 }
 
-/** The parsed body when it is JSON (and not absurdly deep), else the body as a string (CONTRACT §4). */
+/** The parsed body when it is JSON (and not absurdly deep), else the body as a string (docs/webhooks.md#trigger-delivery). */
 export function payloadOf(event: StoredEvent): unknown {
   if (event.bodyEncoding === 'utf8') {
     try {
@@ -34,7 +34,7 @@ export function payloadOf(event: StoredEvent): unknown {
   return event.body;
 }
 
-/** `format: "standard"` (CONTRACT §4). */
+/** `format: "standard"` (docs/webhooks.md#trigger-delivery). */
 export function standardBody(event: StoredEvent, trigger: string): TriggerDeliveryBody {
   return {
     trigger,

@@ -112,7 +112,7 @@ function globMatcher(glob: string): (value: string) => boolean {
 }
 
 /**
- * The audit trail (CONTRACT §5, docs/guardrails.md "Audit trail"): one Redis stream per
+ * The audit trail (docs/guardrails.md#audit-trail): one Redis stream per
  * deployment prefix, appended to and never rewritten. Every write trims the
  * entries older than the retention (`XADD … MINID ~`: whole stream nodes, so
  * the work per write is bounded and the stream's size follows the traffic of

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The events of a job's life the audit trail records (CONTRACT §5). Stored
+ * The events of a job's life the audit trail records (docs/guardrails.md#audit-trail). Stored
  * entries carry these names: renaming one leaves old entries under the old name.
  */
 export const AUDIT_EVENTS = ['submitted', 'held', 'approved', 'denied', 'call', 'verified', 'succeeded', 'failed', 'cancelled', 'retried'] as const;

@@ -3,7 +3,7 @@ import { secretName } from './secret-name';
 import { jsonPointerSchema } from './verify-schema';
 
 /*
- * Guardrails for agents with side effects (CONTRACT §2): which connections an
+ * Guardrails for agents with side effects (docs/guardrails.md): which connections an
  * agent may act with, how much it may spend per day, which jobs wait for a
  * person's approval, and keys stored as digests only.
  */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /*
- * `/mcp` as an OAuth 2.1 resource server (CONTRACT §5; the MCP authorization
+ * `/mcp` as an OAuth 2.1 resource server (docs/mcp-and-openclaw.md#oauth-for-mcp-clients; the MCP authorization
  * spec): the authorization server whose JWT access tokens `/mcp` accepts
  * beside agent keys, and the claim that names the agent.
  */

@@ -10,7 +10,7 @@ import { mcpAgentClaimSchema, mcpAuthorizationServerSchema } from './mcp-schema'
 export { REFERENCE_PLACEHOLDER, type ReferenceConfig, type VerifyConfig } from './verify-schema';
 
 /**
- * The configuration file (CONTRACT §2). Objects are strict so that a typo in a
+ * The configuration file (docs/configuration.md). Objects are strict so that a typo in a
  * field name is reported at start instead of silently ignored.
  */
 
@@ -43,7 +43,7 @@ const apiKeyAuth = z.strictObject({
   /**
    * No zod default, so that a header written in the file can be told from one
    * left out: left out, the tools' resolver (`apiKeyHeader`) sends the
-   * integration's native form (CONTRACT §2). @defaultValue `Authorization`;
+   * integration's native form (docs/integrations.md#built-in-integrations). @defaultValue `Authorization`;
    * `X-Shopify-Access-Token` for the built-in shopify
    */
   header: z.string().min(1).optional(),
@@ -92,7 +92,7 @@ export const declaredToolSchema = z
     async: asyncToolSchema.optional(),
     /** A write without an idempotency key: every try carries the job id here, so `verify` can find it. */
     reference: referenceSchema.optional(),
-    /** How to look up what an earlier try did before the write is sent again (CONTRACT §3). */
+    /** How to look up what an earlier try did before the write is sent again (docs/configuration.md#writes-without-an-idempotency-key-reference-and-verify). */
     verify: verifySchema.optional(),
   })
   .superRefine((tool, ctx) => {

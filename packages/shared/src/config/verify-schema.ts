@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
 /*
- * `reference` and `verify` of a declared tool (CONTRACT §2, §3 "No write is
- * ever applied twice"). An upstream that takes no idempotency key cannot
+ * `reference` and `verify` of a declared tool (docs/configuration.md#writes-without-an-idempotency-key-reference-and-verify;
+ * "No write is applied twice" in docs/api.md#guarantees). An upstream that takes no idempotency key cannot
  * dedupe a resend, so a write whose earlier try may have reached it is not
  * sent blind: every try carries the job id (`reference`), and before a resend
  * the worker looks up (`verify`) whether a try with that id took effect.

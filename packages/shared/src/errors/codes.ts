@@ -1,5 +1,5 @@
 /**
- * Error codes an agent can reason about (CONTRACT §3). Each code says whether
+ * Error codes an agent can reason about (docs/api.md#api-error-codes, docs/api.md#tool-error-codes-in-joberrorcode). Each code says whether
  * trying the same call again later may succeed, and which HTTP status the API
  * uses when the code describes a request the API itself refuses.
  */

@@ -3,7 +3,7 @@ import type { AuthConfig, IntegrationConfig } from '../config/schema';
 import { splitSecretValues, type SecretsProvider } from '../secrets/provider';
 
 /**
- * Whether a connection can authenticate a call now (CONTRACT §5):
+ * Whether a connection can authenticate a call now (docs/integrations.md#integrations-get-v1integrations):
  * - `ok`: its credentials are there (or it needs none);
  * - `missing`: nothing to send (an unset API-key secret, an OAuth connection without a token);
  * - `needs_reauth`: an OAuth token that can no longer be refreshed; an operator must seed a new one.

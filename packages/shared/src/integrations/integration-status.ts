@@ -3,7 +3,7 @@ import { deprecationSchema } from './deprecations';
 
 const window = z.object({ max: z.int().positive(), durationMs: z.int().positive() });
 
-/** One entry of `GET /v1/integrations` (CONTRACT §5). */
+/** One entry of `GET /v1/integrations` (docs/integrations.md#integrations-get-v1integrations). */
 export const integrationStatusSchema = z.object({
   name: z.string(),
   /** Tool names, sorted. */
@@ -15,7 +15,7 @@ export const integrationStatusSchema = z.object({
   circuitBreaker: z.object({ state: z.enum(['closed', 'open', 'half_open']) }),
   queue: z.object({ waiting: z.int().min(0), active: z.int().min(0), delayed: z.int().min(0), failed: z.int().min(0) }),
   connections: z.array(z.object({ name: z.string(), state: z.enum(['ok', 'needs_reauth', 'missing']) })),
-  /** API versions the upstream said are deprecated or will be retired (beyond CONTRACT §5). */
+  /** API versions the upstream said are deprecated or will be retired (docs/operations.md#api-deprecation-watch). */
   deprecations: z.array(deprecationSchema),
 });
 export type IntegrationStatus = z.infer<typeof integrationStatusSchema>;

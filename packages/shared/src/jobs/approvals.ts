@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { publicJobSchema } from './schema';
 
 /*
- * Approval holds (CONTRACT §2 `approvals`, §3 approve/deny, `GET /v1/approvals`):
+ * Approval holds (docs/guardrails.md#approval-holds; approve/deny and `GET /v1/approvals` in docs/api.md#the-agent-api):
  * what a held job's record keeps, the operators' request and answer bodies,
  * and the alert request the api hands the worker's alerter.
  */

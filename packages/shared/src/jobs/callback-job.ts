@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * A completion callback (CONTRACT §3): one signed POST of a finished job to
+ * A completion callback (docs/callbacks.md): one signed POST of a finished job to
  * its `callbackUrl`, delivered by the worker from CALLBACKS_QUEUE. The payload
  * names the job only; the deliverer reads the job record for the URL and the
  * body, so nothing in the queue can disagree with what agents read.

@@ -16,7 +16,7 @@ export const jobErrorSchema = z.object({
 });
 export type JobError = z.infer<typeof jobErrorSchema>;
 
-/** The job as agents see it (CONTRACT §3). */
+/** The job as agents see it (docs/api.md#the-agent-api). */
 export const publicJobSchema = z.object({
   id: z.string(),
   tool: z.string(),
@@ -55,7 +55,7 @@ export const toolJobDataSchema = z.object({
   retriedByAgent: z.literal(true).optional(),
   /**
    * An earlier try may have taken effect upstream, so a write without an
-   * idempotency key is not sent again blindly (CONTRACT §3): the next try
+   * idempotency key is not sent again blindly (docs/api.md#tool-error-codes-in-joberrorcode): the next try
    * looks its effect up by its reference first (the tool's `verify`), or the
    * job ends OUTCOME_UNKNOWN. Written by the worker (a try that failed after
    * its request may have reached the upstream) and by the api (an agent's

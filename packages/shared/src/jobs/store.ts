@@ -218,7 +218,7 @@ return 'reopened'
 `);
 
 /*
- * An agent's retry (CONTRACT §3): a failed job whose error is retryable, or
+ * An agent's retry (docs/api.md#retrying-a-failed-job): a failed job whose error is retryable, or
  * OUTCOME_UNKNOWN, goes back to queued as the same job. The check and the
  * move are one script, so of two concurrent retries exactly one wins. Its
  * `attempts` are kept (they go on counting); `startedAt` stays the first
@@ -269,7 +269,7 @@ return 1
 `);
 
 /*
- * Approval holds (CONTRACT §2 `approvals`). A held record carries `holdUntil`
+ * Approval holds (docs/guardrails.md#approval-holds). A held record carries `holdUntil`
  * (ms since epoch) beside its `hold`; approve, deny, the agent's cancel and
  * the worker's expiry are each one script on the record, so of any two that
  * race exactly one wins. Approve and deny refuse a hold that has run out (the

@@ -3,7 +3,7 @@ import type { RedisKeys } from '../redis/keys';
 import { LuaScript } from '../redis/lua-script';
 
 /*
- * Spend caps (CONTRACT §2 `agents[].spendCaps`): the ledger of one agent's
+ * Spend caps (`agents[].spendCaps`, docs/guardrails.md#spend-caps): the ledger of one agent's
  * UTC day, in two hashes of one hash slot (`{spend:<agent>:<day>}`, so every
  * script below runs on a Redis Cluster):
  *
@@ -97,7 +97,7 @@ return 1
 `);
 
 /**
- * Concurrent duplicates of one keyed request (CONTRACT §3: one job, every one
+ * Concurrent duplicates of one keyed request (docs/api.md#the-agent-api: one job, every one
  * answered 200 or 202 with it) are not counted each: the first to reserve
  * marks the request (`twin`, its Idempotency-Key hash and fingerprint) for
  * `windowMs`, and the others pass on its reservation (`twin`) instead of being

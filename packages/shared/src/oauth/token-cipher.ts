@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { splitSecretValues, type SecretsProvider } from '../secrets/provider';
 import { EncryptionKeyError } from './encryption-key-error';
 
-/** The secret that holds the at-rest key (CONTRACT §2). */
+/** The secret that holds the at-rest key (docs/oauth.md, docs/security.md#what-is-stored-and-how). */
 export const ENCRYPTION_KEY_SECRET = 'BROKER_ENCRYPTION_KEY';
 
 const FORMAT = 'v1';

@@ -6,7 +6,7 @@ const TEN_YEARS_S = 10 * 365 * 24 * 3600;
 
 /**
  * Body of `PUT /v1/integrations/{name}/connections/{connection}/token`
- * (CONTRACT §2): an operator seeds or replaces a connection's tokens.
+ * (docs/oauth.md): an operator seeds or replaces a connection's tokens.
  * `expiresIn` is in seconds, as in an OAuth token response; `expiresAt` is
  * ISO 8601. Neither: the token is used until the upstream answers 401.
  */

@@ -246,7 +246,7 @@ export class OAuthTokenManager {
   }
 
   /**
-   * 5 minutes before expiry (CONTRACT §2). A token the broker obtained itself
+   * 5 minutes before expiry (docs/oauth.md). A token the broker obtained itself
    * and that lives less than 10 minutes is refreshed halfway instead, or every
    * call would refresh it.
    */

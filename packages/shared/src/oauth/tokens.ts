@@ -16,5 +16,5 @@ export interface TokenSet {
   issuedAt?: number;
 }
 
-/** Access tokens are refreshed this long before they expire (CONTRACT §2). @defaultValue 5 minutes */
+/** Access tokens are refreshed this long before they expire (docs/oauth.md). @defaultValue 5 minutes */
 export const REFRESH_MARGIN_MS = 5 * 60 * 1000;

@@ -1,5 +1,5 @@
 /**
- * Redis Sentinel (CONTRACT §2): `REDIS_SENTINELS` (`host:port,…`) and
+ * Redis Sentinel (docs/operations.md#redis-failover-sentinel-and-replicated-durability): `REDIS_SENTINELS` (`host:port,…`) and
  * `REDIS_SENTINEL_NAME` (default `mymaster`) connect through the sentinels
  * instead of `REDIS_URL`'s host, so a promoted replica is followed without a
  * restart. `REDIS_URL` still gives the credentials and TLS of the data nodes;

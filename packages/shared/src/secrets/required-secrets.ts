@@ -41,7 +41,7 @@ const usesOAuth = (config: BrokerConfig) =>
   );
 
 /**
- * Every secret a config names (CONTRACT §2: the file names them, the provider
+ * Every secret a config names (docs/configuration.md#configuration: the file names them, the provider
  * resolves them) that one of `readers` reads, in the order the file names
  * them, plus `BROKER_ENCRYPTION_KEY` when an integration uses OAuth (its
  * tokens are stored encrypted with it). A process that starts without one of

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** One entry of `GET /v1/tools` (CONTRACT §3): what an agent needs to call a tool, JSON Schemas included. */
+/** One entry of `GET /v1/tools` (docs/api.md#the-agent-api): what an agent needs to call a tool, JSON Schemas included. */
 export const toolSummarySchema = z.object({
   /** `<integration>.<action>`, e.g. `demo.getContact`. */
   name: z.string(),

@@ -87,7 +87,7 @@ export interface ListPosition {
 
 /**
  * The claim on a raw body's SHA-256 (hex), for sources whose signature does
- * not cover the event id (GitHub, Shopify: CONTRACT §4): its value is the id
+ * not cover the event id (GitHub, Shopify: docs/webhooks.md#source-types): its value is the id
  * of the event stored with that body. In the source's slot, beside its dedupe
  * keys, because the ingest script writes both. Built here rather than in
  * redisKeys because only the event store reads or writes it.
@@ -242,7 +242,7 @@ export class EventStore {
    * entries (trimmed to the same retention: older entries point at expired
    * events). With `dedupeBody` the SHA-256 of the raw body is claimed too, for
    * the same retention, and a body already claimed is a duplicate whatever
-   * the event id: for sources that do not sign their ids (CONTRACT §4).
+   * the event id: for sources that do not sign their ids (docs/webhooks.md#source-types).
    *
    * A duplicate comes back with the id of the event already stored, and
    * nothing is written. A new event comes back with the JSON paths async jobs

@@ -1,9 +1,9 @@
-import type { BrokerConfig, TriggerDeliveryConfig, WebhookSourceConfig } from '../config/schema';
+import type { TriggerDeliveryConfig, WebhookSourceConfig } from '../config/schema';
 
 /** @defaultValue 7 days: longer than Stripe's 3 days of retries, so dedupe outlives them. */
 export const DEFAULT_WEBHOOK_RETENTION_DAYS = 7;
 
-/** @defaultValue 1 MiB (CONTRACT §4) */
+/** @defaultValue 1 MiB (docs/webhooks.md#what-post-hookssource-answers) */
 export const DEFAULT_WEBHOOK_MAX_BODY_BYTES = 1024 * 1024;
 
 /** The worker registers a backoff strategy for trigger jobs under this name. */

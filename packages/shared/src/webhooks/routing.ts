@@ -43,7 +43,7 @@ export function deliveryIdFor(source: string, eventId: string, trigger: string, 
   return `dlv_${digest.slice(0, 32)}`;
 }
 
-/** A replay is a new delivery on purpose (CONTRACT §4: new `webhook-id`). */
+/** A replay is a new delivery on purpose (docs/webhooks.md#trigger-delivery: new `webhook-id`). */
 export function newReplayDeliveryId(): string {
   return `dlv_${randomUUID().replace(/-/g, '')}`;
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /*
  * Webhook events and trigger deliveries: the api <-> worker contract (the
- * trigger job payload) and the operators' view (CONTRACT §4–5).
+ * trigger job payload) and the operators' view (docs/webhooks.md#trigger-delivery, docs/webhooks.md#events-api).
  */
 
 /**
@@ -11,7 +11,7 @@ import { z } from 'zod';
  */
 export const PROVIDER_EVENT_ID = /^[\x21-\x7e]{1,255}$/;
 
-/** `<source>:<eventId>` (CONTRACT §4), e.g. `stripe:evt_123`. */
+/** `<source>:<eventId>` (docs/webhooks.md#what-post-hookssource-answers), e.g. `stripe:evt_123`. */
 export const STORED_EVENT_ID = /^[a-z][a-z0-9_-]{0,62}:[\x21-\x7e]{1,255}$/;
 
 export function storedEventId(source: string, eventId: string): string {
@@ -103,7 +103,7 @@ export const replayReceiptSchema = z.object({
   deliveries: z.array(eventDeliverySchema),
 });
 
-/** The body of a `format: "standard"` trigger delivery (CONTRACT §4). */
+/** The body of a `format: "standard"` trigger delivery (docs/webhooks.md#trigger-delivery). */
 export interface TriggerDeliveryBody {
   trigger: string;
   source: string;
