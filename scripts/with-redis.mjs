@@ -43,7 +43,7 @@ const code = await new Promise((resolve) => {
   });
   child.once('exit', (exitCode, signal) => {
     // Shell convention: a command killed by a signal exits 128 + signal number.
-    resolve(exitCode ?? 128 + (signal ? constants.signals[signal] ?? 0 : 0));
+    resolve(exitCode ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
   });
 });
 

@@ -15,7 +15,8 @@ export function comparisons(results) {
     const r = s.ingest?.[key];
     if (r) rows.push({ what: `ingest req/s, ${r.connections} conn`, ours: r.oursRps, bare: r.bareRps, ratio: r.ratio, spread: r.ratioSpread, target: TARGETS.ingest });
   }
-  if (s.drain) rows.push({ what: 'drain jobs/s', ours: s.drain.oursJobsPerSec, bare: s.drain.bareJobsPerSec, ratio: s.drain.ratio, spread: s.drain.ratioSpread, target: TARGETS.drain });
+  if (s.drain)
+    rows.push({ what: 'drain jobs/s', ours: s.drain.oursJobsPerSec, bare: s.drain.bareJobsPerSec, ratio: s.drain.ratio, spread: s.drain.ratioSpread, target: TARGETS.drain });
   if (s.latency) {
     rows.push({
       what: `submit→done p50 ms @ ${s.latency.ratePerSec}/s`,

@@ -48,7 +48,9 @@ export function startChild({ name, script, env, cwd, width }) {
     });
   });
 
-  const killOnExit = () => { if (!done) child.kill('SIGTERM'); };
+  const killOnExit = () => {
+    if (!done) child.kill('SIGTERM');
+  };
   process.once('exit', killOnExit);
   void exited.then(() => process.off('exit', killOnExit));
 

@@ -73,7 +73,10 @@ export function loadEnvFile(path, env) {
 export function writeExportFile(path, values, header) {
   mkdirSync(dirname(path), { recursive: true });
   const lines = [...values].map(([key, value]) => `export ${key}=${shellQuote(value)}`);
-  const body = `${header.split('\n').map((l) => `# ${l}`).join('\n')}\n${lines.join('\n')}\n`;
+  const body = `${header
+    .split('\n')
+    .map((l) => `# ${l}`)
+    .join('\n')}\n${lines.join('\n')}\n`;
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, body, { mode: 0o600 });
   chmodSync(tmp, 0o600);

@@ -38,15 +38,16 @@ export async function ensureRedis({ cwd, env = process.env }) {
   if (reply !== undefined) {
     // Something speaks RESP but refuses PING (e.g. -NOAUTH): starting our own would
     // only fail to bind, so say what is there instead.
-    fail(`something on ${HOST}:${PORT} answered PING with "${reply}". ` +
-      `Set REDIS_URL (e.g. redis://:password@${HOST}:${PORT}) to use it.`);
+    fail(`something on ${HOST}:${PORT} answered PING with "${reply}". ` + `Set REDIS_URL (e.g. redis://:password@${HOST}:${PORT}) to use it.`);
   }
 
   const binary = findOnPath('redis-server', env.PATH);
   if (!binary) {
-    fail(`no Redis answers on ${HOST}:${PORT} and redis-server is not on PATH.\n` +
-      'Either install Redis (e.g. apt-get install redis-server / brew install redis) ' +
-      'or run `docker compose up -d redis`, or set REDIS_URL to an existing Redis.');
+    fail(
+      `no Redis answers on ${HOST}:${PORT} and redis-server is not on PATH.\n` +
+        'Either install Redis (e.g. apt-get install redis-server / brew install redis) ' +
+        'or run `docker compose up -d redis`, or set REDIS_URL to an existing Redis.',
+    );
   }
   return startRedis(binary, join(cwd, '.data', 'redis'));
 }
@@ -85,11 +86,20 @@ export function ping(host = HOST, port = PORT, timeoutMs = PING_TIMEOUT_MS) {
 async function startRedis(binary, dir) {
   mkdirSync(dir, { recursive: true });
   const args = [
-    '--port', String(PORT), '--bind', HOST,
+    '--port',
+    String(PORT),
+    '--bind',
+    HOST,
     // docs/operations.md#redis-settings and BullMQ's production guide: AOF so queued jobs survive a crash,
     // noeviction so Redis refuses writes rather than silently dropping job keys.
-    '--appendonly', 'yes', '--appendfsync', 'everysec',
-    '--dir', dir, '--maxmemory-policy', 'noeviction',
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'everysec',
+    '--dir',
+    dir,
+    '--maxmemory-policy',
+    'noeviction',
   ];
   process.stderr.write(`[redis] starting ${binary} on ${HOST}:${PORT} (data in ${dir})\n`);
 
@@ -101,7 +111,9 @@ async function startRedis(binary, dir) {
   let spawnError;
   /** @type {string | undefined} */
   let exitReason;
-  child.once('error', (error) => { spawnError = error; });
+  child.once('error', (error) => {
+    spawnError = error;
+  });
   const exited = new Promise((resolve) => {
     child.once('exit', (code, signal) => {
       exitReason = signal ? `signal ${signal}` : `code ${code}`;
@@ -110,7 +122,9 @@ async function startRedis(binary, dir) {
   });
 
   // Backstop for an exit that skips stop() (uncaught error, process.exit elsewhere).
-  const killOnExit = () => { if (exitReason === undefined) child.kill('SIGTERM'); };
+  const killOnExit = () => {
+    if (exitReason === undefined) child.kill('SIGTERM');
+  };
   process.once('exit', killOnExit);
 
   const stop = async () => {

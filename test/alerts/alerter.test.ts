@@ -96,7 +96,10 @@ it('without a webhook, an alert is a log line and a metric', async () => {
 });
 
 it('raiseOnce sends a cause once, ever', async () => {
-  const { a } = alerter({ webhook: { format: 'standard', url: `${receiver.url}/alerts`, secret: 'SIGN' }, windowMs: 100 }, { SIGN: `whsec_${Buffer.from('k'.repeat(24)).toString('base64')}` });
+  const { a } = alerter(
+    { webhook: { format: 'standard', url: `${receiver.url}/alerts`, secret: 'SIGN' }, windowMs: 100 },
+    { SIGN: `whsec_${Buffer.from('k'.repeat(24)).toString('base64')}` },
+  );
   await a.raiseOnce({ ...alert(), kind: 'api_deprecation', key: 'x/1' });
   await a.raiseOnce({ ...alert(), kind: 'api_deprecation', key: 'x/1' });
   await a.settled();

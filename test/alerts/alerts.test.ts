@@ -25,8 +25,7 @@ interface Received {
   type: string;
   data: { kind: string; cause: string; count: number; summary: string; severity: string; details: Record<string, unknown> };
 }
-const received = (): Received[] =>
-  receiver.requests.map((r) => new Webhook(ALERT_SECRET).verify(r.body, r.headers as Record<string, string>) as Received);
+const received = (): Received[] => receiver.requests.map((r) => new Webhook(ALERT_SECRET).verify(r.body, r.headers as Record<string, string>) as Received);
 const alertsOf = (cause: string) => received().filter((a) => a.data.cause === cause);
 const arrived = (cause: string) => waitFor(() => alertsOf(cause)[0], { timeoutMs: 8000, what: `alert ${cause}` });
 
@@ -54,7 +53,14 @@ beforeAll(async () => {
       sso: {
         baseUrl: upstream.url,
         retry: { attempts: 1 },
-        auth: { type: 'oauth2', grant: 'authorization_code', tokenUrl: `${upstream.url}/token`, authorizeUrl: `${upstream.url}/authorize`, clientId: 'broker', clientSecret: 'SSO_CLIENT_SECRET' },
+        auth: {
+          type: 'oauth2',
+          grant: 'authorization_code',
+          tokenUrl: `${upstream.url}/token`,
+          authorizeUrl: `${upstream.url}/authorize`,
+          clientId: 'broker',
+          clientSecret: 'SSO_CLIENT_SECRET',
+        },
         tools: [ping('sso')],
       },
       drift: {
@@ -75,7 +81,12 @@ beforeAll(async () => {
       },
     },
   });
-  broker = await startBroker('alerts', config, { CRM_KEY: 'crm-key', ALERT_SIGNING_SECRET: ALERT_SECRET, SSO_CLIENT_SECRET: 'sso-secret', BROKER_ENCRYPTION_KEY: randomBytes(32).toString('base64') }, { logger: createLogger({ name: 'alerts-test', level: 'info', destination: out }) });
+  broker = await startBroker(
+    'alerts',
+    config,
+    { CRM_KEY: 'crm-key', ALERT_SIGNING_SECRET: ALERT_SECRET, SSO_CLIENT_SECRET: 'sso-secret', BROKER_ENCRYPTION_KEY: randomBytes(32).toString('base64') },
+    { logger: createLogger({ name: 'alerts-test', level: 'info', destination: out }) },
+  );
 });
 
 afterAll(async () => {
@@ -92,7 +103,10 @@ it('a connection whose credentials are refused after a retry needs re-authorisat
   const jobs = await failed('crm.call', 2);
   expect(jobs.map((j) => j.error?.code)).toEqual(['AUTHENTICATION_FAILED', 'AUTHENTICATION_FAILED']);
   const alert = await arrived('connection_needs_reauth:crm/default');
-  expect(alert).toMatchObject({ type: 'broker.alert.connection_needs_reauth', data: { kind: 'connection_needs_reauth', severity: 'critical', details: { integration: 'crm', connection: 'default' } } });
+  expect(alert).toMatchObject({
+    type: 'broker.alert.connection_needs_reauth',
+    data: { kind: 'connection_needs_reauth', severity: 'critical', details: { integration: 'crm', connection: 'default' } },
+  });
   expect(JSON.stringify(alert)).not.toContain('crm-key');
 });
 
@@ -154,7 +168,15 @@ it('sends each cause once per window, logs it and counts it', async () => {
   await broker.worker.escalation.alerter.settled();
 
   const causes = received().map((a) => a.data.cause);
-  for (const cause of ['connection_needs_reauth:crm/default', 'connection_needs_reauth:sso/default', 'job_failure_rate:down', 'dead_letters:tools-down', 'circuit_open:tripped', 'schema_mismatch:drift.getThing', 'trigger_delivery_exhausted:acme_any']) {
+  for (const cause of [
+    'connection_needs_reauth:crm/default',
+    'connection_needs_reauth:sso/default',
+    'job_failure_rate:down',
+    'dead_letters:tools-down',
+    'circuit_open:tripped',
+    'schema_mismatch:drift.getThing',
+    'trigger_delivery_exhausted:acme_any',
+  ]) {
     expect(causes.filter((c) => c === cause)).toHaveLength(1);
     expect(lines.filter((l) => l.msg === `alert: ${alertsOf(cause)[0]!.data.summary}`)).toHaveLength(1);
   }

@@ -40,7 +40,8 @@ beforeAll(async () => {
         },
       };
     }
-    if (req.path === '/shop/orders') return { body: [], headers: { 'X-Shopify-API-Version': '2024-01', 'X-Shopify-API-Deprecated-Reason': 'https://shopify.dev/changelog/orders-field-removed' } };
+    if (req.path === '/shop/orders')
+      return { body: [], headers: { 'X-Shopify-API-Version': '2024-01', 'X-Shopify-API-Deprecated-Reason': 'https://shopify.dev/changelog/orders-field-removed' } };
     return { body: { ok: true } };
   });
   receiver = await StubServer.start(() => ({ status: 204 }));
@@ -66,10 +67,13 @@ it('shows what the headers said in GET /v1/integrations, per integration and API
     const { id } = await broker.submit(tool, {});
     expect((await broker.settled(id)).status).toBe('succeeded');
   }
-  const seen = await waitFor(async () => {
-    const all = await integrations();
-    return all.get('legacy')!.length > 0 && all.get('shop')!.length > 0 ? all : undefined;
-  }, { what: 'deprecations recorded' });
+  const seen = await waitFor(
+    async () => {
+      const all = await integrations();
+      return all.get('legacy')!.length > 0 && all.get('shop')!.length > 0 ? all : undefined;
+    },
+    { what: 'deprecations recorded' },
+  );
   expect(seen.get('legacy')).toEqual([
     {
       apiVersion: '2023-01-01',
@@ -85,7 +89,13 @@ it('shows what the headers said in GET /v1/integrations, per integration and API
   ]);
   // No version configured: the one the upstream says it served.
   expect(seen.get('shop')).toEqual([
-    expect.objectContaining({ apiVersion: '2024-01', deprecatedAt: null, sunsetAt: null, notice: 'https://shopify.dev/changelog/orders-field-removed', signals: ['x-shopify-api-deprecated-reason'] }),
+    expect.objectContaining({
+      apiVersion: '2024-01',
+      deprecatedAt: null,
+      sunsetAt: null,
+      notice: 'https://shopify.dev/changelog/orders-field-removed',
+      signals: ['x-shopify-api-deprecated-reason'],
+    }),
   ]);
   expect(seen.get('fresh')).toEqual([]);
 
@@ -95,7 +105,11 @@ it('shows what the headers said in GET /v1/integrations, per integration and API
 
 it('alerts once per integration and version, across processes', async () => {
   await waitFor(() => deprecationAlerts().length === 2, { what: 'two deprecation alerts' });
-  expect(deprecationAlerts().map((a) => a.data.cause).sort()).toEqual(['api_deprecation:legacy/2023-01-01', 'api_deprecation:shop/2024-01']);
+  expect(
+    deprecationAlerts()
+      .map((a) => a.data.cause)
+      .sort(),
+  ).toEqual(['api_deprecation:legacy/2023-01-01', 'api_deprecation:shop/2024-01']);
   // Another worker (no memory of its own) sees the same notice: recorded again, not alerted again.
   const other = new DeprecationWatch(new DeprecationStore(broker.h.redis, redisKeys(broker.h.prefix)), broker.worker.escalation.alerter, createMetrics({ defaultMetrics: false }));
   other.observer('legacy', 'legacy.getThing', '2023-01-01', createLogger({ name: 't', level: 'silent' }))({ status: 200, headers: { deprecation: 'true' } });
@@ -107,14 +121,17 @@ it('alerts once per integration and version, across processes', async () => {
 });
 
 describe('reading the headers', () => {
-  it('RFC 9745 dates, legacy values, Sunset, Link relations and providers\' notices', () => {
+  it("RFC 9745 dates, legacy values, Sunset, Link relations and providers' notices", () => {
     expect(parseDeprecation('@1688169599')).toBe('2023-06-30T23:59:59.000Z');
     expect(parseDeprecation('true')).toBeNull();
     expect(parseDeprecation('Sun, 11 Nov 2018 23:59:59 GMT')).toBe('2018-11-11T23:59:59.000Z');
     expect(linkWithRel('<https://a.example/x>; rel="alternate", <https://a.example/sunset>; rel="sunset"', ['deprecation', 'sunset'])).toBe('https://a.example/sunset');
     expect(readDeprecationHeaders({ 'content-type': 'application/json' })).toBeUndefined();
     expect(readDeprecationHeaders({ warning: '199 - "miscellaneous"' })).toBeUndefined();
-    expect(readDeprecationHeaders({ warning: '299 - "This API is deprecated and will be removed by Summer \'22."' })).toMatchObject({ signals: ['warning'], notice: expect.stringContaining('deprecated') });
+    expect(readDeprecationHeaders({ warning: '299 - "This API is deprecated and will be removed by Summer \'22."' })).toMatchObject({
+      signals: ['warning'],
+      notice: expect.stringContaining('deprecated'),
+    });
     expect(readDeprecationHeaders({ 'stripe-notice': 'A newer API version is available: 2026-01-28.clover' })).toMatchObject({ signals: ['stripe-notice'], deprecatedAt: null });
     expect(readDeprecationHeaders({ sunset: 'not a date' })).toMatchObject({ signals: ['sunset'], sunsetAt: null });
   });

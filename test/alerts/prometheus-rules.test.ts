@@ -77,6 +77,10 @@ it.each(rules.map((r) => [r.alert!, r.expr!] as const))('%s uses only metrics an
   // Labels named in `by (...)` must exist on some metric of the expression.
   const all = new Set(used.flatMap((u) => series.get(u.name) ?? []));
   for (const m of expr.matchAll(/\bby\s*\(([^)]*)\)/g)) {
-    for (const label of m[1]!.split(',').map((l) => l.trim()).filter(Boolean)) expect({ label, known: all.has(label) }).toEqual({ label, known: true });
+    for (const label of m[1]!
+      .split(',')
+      .map((l) => l.trim())
+      .filter(Boolean))
+      expect({ label, known: all.has(label) }).toEqual({ label, known: true });
   }
 });

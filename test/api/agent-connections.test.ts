@@ -235,10 +235,15 @@ describe('over MCP', () => {
     const x = await connect(KEY.x);
     const before = await written();
     const calls = upstream.count();
-    for (const [id, connection] of [['mcp-x-b', 'tenant-b'], ['mcp-x-default', undefined]] as const) {
+    for (const [id, connection] of [
+      ['mcp-x-b', 'tenant-b'],
+      ['mcp-x-default', undefined],
+    ] as const) {
       const result = await call(x, 'crm_getContact', { id }, connection);
       expect(result.isError).toBe(true);
-      expect(result.structuredContent).toEqual({ error: { code: 'FORBIDDEN', message: expect.stringMatching(/may not use connection/), retryable: false, errors: [{ pointer: '/connection', message: expect.any(String) }] } });
+      expect(result.structuredContent).toEqual({
+        error: { code: 'FORBIDDEN', message: expect.stringMatching(/may not use connection/), retryable: false, errors: [{ pointer: '/connection', message: expect.any(String) }] },
+      });
       expect((result.content[0] as { text: string }).text).toMatch(/^FORBIDDEN: /);
       refusedIds.push(id);
     }
@@ -279,7 +284,9 @@ describe('retry after the config narrowed', () => {
       expect(res.body).toMatchObject({ status: 403, code: 'FORBIDDEN', detail: expect.stringMatching(/tenant-a/) });
 
       const client = new Client({ name: 'broker-test', version: '1.0.0' });
-      await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${portOf(narrowed.server)}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${KEY.x}` } } }));
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${portOf(narrowed.server)}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${KEY.x}` } } }),
+      );
       try {
         const result = (await client.callTool({ name: 'retry_job', arguments: { id } })) as CallToolResult;
         expect(result.isError).toBe(true);
@@ -309,7 +316,9 @@ describe('refused submissions', () => {
 
 describe('OpenAPI', () => {
   it('documents the 403 for a connection outside the list, on submit and on retry', async () => {
-    const doc = (await request(h.server).get('/openapi.json').expect(200)).body as { paths: Record<string, Record<string, { responses: Record<string, { description: string }> }>> };
+    const doc = (await request(h.server).get('/openapi.json').expect(200)).body as {
+      paths: Record<string, Record<string, { responses: Record<string, { description: string }> }>>;
+    };
     expect(doc.paths['/v1/jobs']!.post!.responses['403']!.description).toMatch(/`connections`.*\/connection/);
     expect(doc.paths['/v1/jobs/{id}/retry']!.post!.responses['403']!.description).toMatch(/connection/);
   });

@@ -77,7 +77,10 @@ interface AlertBody {
 }
 const alertFor = (jobId: string) =>
   waitFor(
-    () => alerts.requests.map((r) => ({ raw: r.body, body: new Webhook(ALERT_SECRET).verify(r.body, r.headers as Record<string, string>) as AlertBody })).find((a) => a.body.data.details.jobId === jobId),
+    () =>
+      alerts.requests
+        .map((r) => ({ raw: r.body, body: new Webhook(ALERT_SECRET).verify(r.body, r.headers as Record<string, string>) as AlertBody }))
+        .find((a) => a.body.data.details.jobId === jobId),
     { what: `the approval_requested alert of ${jobId}` },
   );
 
@@ -158,7 +161,10 @@ describe('a held job', () => {
 
   it('denied: failed APPROVAL_DENIED with the reason, no upstream call, its BullMQ job removed, its callback sent, its long-poll woken', async () => {
     const id = await held(A, { tool: 'demo.refund', input: { amount: 7000, note: 'held-deny' }, callbackUrl: `${callbacks.url}/cb` });
-    const poll = request(h.server).get(`/v1/jobs/${id}?waitMs=20000`).set(A).then((r) => r.body as PublicJob);
+    const poll = request(h.server)
+      .get(`/v1/jobs/${id}?waitMs=20000`)
+      .set(A)
+      .then((r) => r.body as PublicJob);
     await waitFor(() => h.api.waiting() > 0, { what: 'the long-poll to start waiting' });
 
     const res = await deny(ADMIN, id, { reason: 'over the monthly budget' }).expect(200);
@@ -235,7 +241,9 @@ describe('a held job', () => {
       .set('Accept', 'application/json, text/event-stream')
       .send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'demo_refund', arguments: { amount: 9000, note: 'held-mcp' }, _meta: { 'broker/waitMs': 0 } } })
       .expect(200);
-    const answer = JSON.parse(/^data: (.*)$/m.exec(res.text)?.[1] ?? res.text) as { result: { isError?: boolean; structuredContent: { job: PublicJob }; content: Array<{ text: string }> } };
+    const answer = JSON.parse(/^data: (.*)$/m.exec(res.text)?.[1] ?? res.text) as {
+      result: { isError?: boolean; structuredContent: { job: PublicJob }; content: Array<{ text: string }> };
+    };
     expect(answer.result.isError).toBeFalsy();
     expect(answer.result.structuredContent).toEqual({ job: expect.objectContaining({ status: 'awaiting_approval' }) });
     expect(answer.result.content[0]!.text).toContain('approve');
@@ -269,7 +277,7 @@ describe('which jobs are held', () => {
 });
 
 describe('who may decide', () => {
-  it('an agent with jobs:approve approves another agent\'s job; without it 403; no token 401; its own job 403', async () => {
+  it("an agent with jobs:approve approves another agent's job; without it 403; no token 401; its own job 403", async () => {
     const id = await held(A, { tool: 'demo.refund', input: { amount: 6000, note: 'agent-approve' } });
     expect((await approve(B, id).expect(403)).body.code).toBe('FORBIDDEN');
     expect((await approve(undefined, id).expect(401)).body.code).toBe('UNAUTHENTICATED');

@@ -60,7 +60,12 @@ interface Page {
 }
 
 async function page(query: Record<string, string | number>, auth = ADMIN): Promise<Page> {
-  const res = await request(h.server).get('/v1/audit').query(query).set(auth).expect(200).expect('Content-Type', /application\/json/);
+  const res = await request(h.server)
+    .get('/v1/audit')
+    .query(query)
+    .set(auth)
+    .expect(200)
+    .expect('Content-Type', /application\/json/);
   return res.body as Page;
 }
 
@@ -121,7 +126,13 @@ beforeAll(async () => {
   h.env.AUDITOR_KEY = AUDITOR_KEY;
   workerRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const { manual: _manual, ...workerIntegrations } = config.integrations;
-  worker = createWorkerApp({ config: { ...config, integrations: workerIntegrations }, redis: workerRedis, prefix: h.prefix, secrets: envSecretsProvider(h.env), logger: testLogger('audit') });
+  worker = createWorkerApp({
+    config: { ...config, integrations: workerIntegrations },
+    redis: workerRedis,
+    prefix: h.prefix,
+    secrets: envSecretsProvider(h.env),
+    logger: testLogger('audit'),
+  });
   await worker.ready();
 });
 
@@ -218,7 +229,11 @@ describe("GET /v1/audit: a job's life", () => {
 
 describe('GET /v1/audit: approval holds', () => {
   it('records a held job approved by an operator: submitted, held, approved (by), call, succeeded', async () => {
-    const res = await request(h.server).post('/v1/jobs').set(A).send({ tool: 'demo.createOrder', input: { sku: 'sku_big', qty: 500 } }).expect(202);
+    const res = await request(h.server)
+      .post('/v1/jobs')
+      .set(A)
+      .send({ tool: 'demo.createOrder', input: { sku: 'sku_big', qty: 500 } })
+      .expect(202);
     expect(res.body.status).toBe('awaiting_approval');
     const id = res.body.id as string;
     await request(h.server).post(`/v1/jobs/${id}/approve`).set(ADMIN).send({ reason: 'ok' }).expect(200);
@@ -321,10 +336,17 @@ describe('GET /v1/audit: what the trail never holds', () => {
 
 describe('GET /v1/audit: who may read it', () => {
   it('answers 401 without a credential, 403 for an agent key without audit:read, 200 for the admin token and the scope', async () => {
-    const none = await request(h.server).get('/v1/audit').expect(401).expect('Content-Type', /application\/problem\+json/);
+    const none = await request(h.server)
+      .get('/v1/audit')
+      .expect(401)
+      .expect('Content-Type', /application\/problem\+json/);
     expect(none.body.code).toBe('UNAUTHENTICATED');
     await request(h.server).get('/v1/audit').set(bearer('not-a-key')).expect(401);
-    const forbidden = await request(h.server).get('/v1/audit').set(A).expect(403).expect('Content-Type', /application\/problem\+json/);
+    const forbidden = await request(h.server)
+      .get('/v1/audit')
+      .set(A)
+      .expect(403)
+      .expect('Content-Type', /application\/problem\+json/);
     expect(forbidden.body).toMatchObject({ code: 'FORBIDDEN', status: 403 });
     await request(h.server).get('/v1/audit').set(C).expect(403);
     const admin = await page({ limit: 5 }, ADMIN);
@@ -346,7 +368,28 @@ describe('GET /v1/audit: bad query values', () => {
 
   it('answers 422 problem+json naming the parameter', async () => {
     expect((await expectProblem('limit=0')).errors[0]!.pointer).toBe('/limit');
-    for (const q of ['limit=501', 'limit=-1', 'limit=1.5', 'limit=abc', 'limit=', 'limit=1&limit=2', 'since=yesterday', 'since=2024-13-45', 'since=', 'cursor=', 'cursor=abc', 'cursor=%00', `cursor=${Buffer.from('1-2-3').toString('base64url')}`, 'agent=', 'agent=a%20b', `agent=${'a'.repeat(65)}`, 'agent=a&agent=b', 'tool=', 'tool=a/b', 'tool=x&tool=y']) {
+    for (const q of [
+      'limit=501',
+      'limit=-1',
+      'limit=1.5',
+      'limit=abc',
+      'limit=',
+      'limit=1&limit=2',
+      'since=yesterday',
+      'since=2024-13-45',
+      'since=',
+      'cursor=',
+      'cursor=abc',
+      'cursor=%00',
+      `cursor=${Buffer.from('1-2-3').toString('base64url')}`,
+      'agent=',
+      'agent=a%20b',
+      `agent=${'a'.repeat(65)}`,
+      'agent=a&agent=b',
+      'tool=',
+      'tool=a/b',
+      'tool=x&tool=y',
+    ]) {
       await expectProblem(q);
     }
     expect((await expectProblem(`cursor=${'A'.repeat(2000)}`)).errors[0]!.pointer).toBe('/cursor');
@@ -422,7 +465,7 @@ describe('the audit trail itself', () => {
     expect(first.entries.map((e) => e.jobId)).toEqual(['job_r2']);
     expect(first.next).toBeDefined();
     const found = [...first.entries];
-    for (let next = first.next; next !== undefined; ) {
+    for (let next = first.next; next !== undefined;) {
       const p = await trail.read({ agent: 'rare', limit: 5, after: next });
       found.push(...p.entries);
       next = p.next;
@@ -454,8 +497,12 @@ describe('the audit trail itself', () => {
       const before = (await worker.metrics.auditWriteFailures.get()).values.reduce((n, v) => n + v.value, 0);
       const id = await submit(A, { tool: 'demo.getContact', input: { id: 'c_unaudited' } });
       expect(await h.finished(A, id)).toMatchObject({ status: 'succeeded', result: { id: 'c_unaudited' } });
-      await waitFor(async () => (await worker.metrics.auditWriteFailures.get()).values.reduce((n, v) => n + v.value, 0) >= before + 2, { what: 'the worker to count its lost entries' });
-      await waitFor(async () => (await h.api.metrics.auditWriteFailures.get()).values.some((v) => v.labels.event === 'submitted' && v.value >= 1), { what: 'the api to count its lost entry' });
+      await waitFor(async () => (await worker.metrics.auditWriteFailures.get()).values.reduce((n, v) => n + v.value, 0) >= before + 2, {
+        what: 'the worker to count its lost entries',
+      });
+      await waitFor(async () => (await h.api.metrics.auditWriteFailures.get()).values.some((v) => v.labels.event === 'submitted' && v.value >= 1), {
+        what: 'the api to count its lost entry',
+      });
     } finally {
       await h.redis.del(key);
       await h.redis.rename(saved, key);

@@ -40,10 +40,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): BrokerConfi
         baseUrl: 'http://127.0.0.1:9',
         retry: { attempts: 3 },
         connections: { eu: {} },
-        tools: [
-          demoGetContactTool,
-          demoCreateOrderTool,
-        ],
+        tools: [demoGetContactTool, demoCreateOrderTool],
       },
       other: {
         baseUrl: 'http://127.0.0.1:9',
@@ -76,10 +73,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startApi(
-  label: string,
-  options: { producerUrl?: string; subscriberUrl?: string; config?: BrokerConfig } = {},
-): Promise<Harness> {
+export async function startApi(label: string, options: { producerUrl?: string; subscriberUrl?: string; config?: BrokerConfig } = {}): Promise<Harness> {
   const prefix = uniquePrefix(label);
   const config = options.config ?? testConfig();
   const env: Record<string, string | undefined> = {

@@ -86,8 +86,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-const toolsOf = async (key: string) =>
-  ((await request(h.server).get('/v1/tools').set(bearer(key)).expect(200)).body.tools as { name: string }[]).map((t) => t.name).sort();
+const toolsOf = async (key: string) => ((await request(h.server).get('/v1/tools').set(bearer(key)).expect(200)).body.tools as { name: string }[]).map((t) => t.name).sort();
 
 describe('broker keys hash', () => {
   it('prints 64 lower-case hex characters, the same from the argument and from stdin', async () => {

@@ -71,8 +71,7 @@ afterAll(async () => {
 });
 
 const list = (token: string) => request(h.server).get('/v1/integrations').set(bearer(token));
-const byName = (res: request.Response, name: string) =>
-  (res.body.integrations as IntegrationStatus[]).find((i) => i.name === name) as IntegrationStatus;
+const byName = (res: request.Response, name: string) => (res.body.integrations as IntegrationStatus[]).find((i) => i.name === name) as IntegrationStatus;
 
 it('answers the contract shape for every integration, and never a secret', async () => {
   const res = await list(ADMIN).expect(200);

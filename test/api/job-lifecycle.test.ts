@@ -37,7 +37,7 @@ describe('GET /v1/jobs/:id', () => {
     expect(res.body).toEqual({ id, tool: 'demo.getContact', status: 'queued', attempts: 0, createdAt: expect.any(String) });
   });
 
-  it('answers 404 for an unknown id, a malformed id and another agent\'s job', async () => {
+  it("answers 404 for an unknown id, a malformed id and another agent's job", async () => {
     const id = await newJob();
     expectProblem(await getJob('job_00000000000000000000000000000000'), 404, 'NOT_FOUND');
     expectProblem(await getJob('whatever'), 404, 'NOT_FOUND');
@@ -136,7 +136,7 @@ describe('DELETE /v1/jobs/:id', () => {
     expect((await h.store.get(id))!.status).toBe('running');
   });
 
-  it('404 for another agent\'s job, which stays queued', async () => {
+  it("404 for another agent's job, which stays queued", async () => {
     const id = await newJob();
     const res = await request(h.server).delete(`/v1/jobs/${id}`).set(bearer(KEYS.c));
     expectProblem(res, 404, 'NOT_FOUND');

@@ -141,7 +141,10 @@ const resourceMetadataUrl = () => `${main.base}${METADATA_PATH}/mcp`;
 describe('protected resource metadata (RFC 9728)', () => {
   it('names the MCP URL and the issuer, at the root and at the path-suffixed location', async () => {
     for (const path of [METADATA_PATH, `${METADATA_PATH}/mcp`]) {
-      const res = await request(main.server).get(path).expect(200).expect('Content-Type', /application\/json/);
+      const res = await request(main.server)
+        .get(path)
+        .expect(200)
+        .expect('Content-Type', /application\/json/);
       expect(res.body).toEqual({
         resource: mcpUrl,
         authorization_servers: [issuer.url],
@@ -218,14 +221,18 @@ describe('a valid access token', () => {
     expect(await toolNames(b)).toEqual(['demo_getContact', 'get_job', 'list_tools', 'retry_job']);
   });
 
-  it('leaves agent keys working on /mcp, with the agent\'s own scopes', async () => {
+  it("leaves agent keys working on /mcp, with the agent's own scopes", async () => {
     const client = await connect(KEY_A);
     expect(await toolNames(client)).toEqual(['demo_createOrder', 'demo_getContact', 'get_job', 'list_tools', 'other_ping', 'retry_job']);
   });
 
   it('is not accepted on /v1: the REST API takes agent keys only', async () => {
     const jwt = await token({ scope: 'tools:*' });
-    const submit = await request(main.server).post('/v1/jobs').set('Authorization', `Bearer ${jwt}`).send({ tool: 'demo.getContact', input: { id: 'x' } }).expect(401);
+    const submit = await request(main.server)
+      .post('/v1/jobs')
+      .set('Authorization', `Bearer ${jwt}`)
+      .send({ tool: 'demo.getContact', input: { id: 'x' } })
+      .expect(401);
     expect(submit.body.code).toBe('UNAUTHENTICATED');
     expect(submit.headers['www-authenticate']).toBe('Bearer');
     await request(main.server).get('/v1/tools').set('Authorization', `Bearer ${jwt}`).expect(401);
@@ -249,7 +256,11 @@ describe('refused tokens: 401 invalid_token, nothing queued', () => {
     ['signed by another key under a published kid', () => token({}, { stranger: true }), /signature does not verify/],
     ['signed by a key the JWKS does not have', () => token({}, { stranger: true, kid: 'unpublished' }), /no key of the issuer/],
     ['alg none', async () => craft({ alg: 'none', typ: 'JWT' }, () => ''), /algorithm is not accepted/],
-    ['alg HS256', async () => craft({ alg: 'HS256', typ: 'JWT', kid: 'k1' }, (input) => createHmac('sha256', 'guess').update(input).digest('base64url')), /algorithm is not accepted/],
+    [
+      'alg HS256',
+      async () => craft({ alg: 'HS256', typ: 'JWT', kid: 'k1' }, (input) => createHmac('sha256', 'guess').update(input).digest('base64url')),
+      /algorithm is not accepted/,
+    ],
     ['an unknown sub', () => token({ sub: 'agent-nobody' }), /sub claim names no agent/],
     ['a sub that is not a string', () => token({ sub: 42 }), /sub claim names no agent/],
     [

@@ -28,7 +28,10 @@ const someId = 'job_0123456789abcdef0123456789abcdef';
 
 function endpoints(h: () => Harness) {
   const submit = () =>
-    request(h().server).post('/v1/jobs').set(bearer(KEYS.a)).send({ tool: 'demo.createOrder', input: { sku: 'A', qty: 1 } });
+    request(h().server)
+      .post('/v1/jobs')
+      .set(bearer(KEYS.a))
+      .send({ tool: 'demo.createOrder', input: { sku: 'A', qty: 1 } });
 
   it('POST /v1/jobs answers 503 UNAVAILABLE with Retry-After within 2 s', async () => {
     expectUnavailable(await timed(() => submit()));

@@ -99,7 +99,13 @@ beforeAll(async () => {
   workerRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   // The worker runs every integration but `manual`.
   const { manual: _manual, ...workerIntegrations } = config.integrations;
-  worker = createWorkerApp({ config: { ...config, integrations: workerIntegrations }, redis: workerRedis, prefix: h.prefix, secrets: envSecretsProvider(h.env), logger: testLogger('retry') });
+  worker = createWorkerApp({
+    config: { ...config, integrations: workerIntegrations },
+    redis: workerRedis,
+    prefix: h.prefix,
+    secrets: envSecretsProvider(h.env),
+    logger: testLogger('retry'),
+  });
   manualRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   manual = new Worker(integrationQueueName('manual'), null, { connection: manualRedis, prefix: bullPrefix(h.prefix, integrationQueueName('manual')) });
   await worker.ready();
@@ -126,7 +132,12 @@ describe('POST /v1/jobs/{id}/retry', () => {
     expect(failed).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'UPSTREAM_ERROR', retryable: true, upstreamStatus: 503 } });
 
     // A replay of the submission answers the same failed job; it does not run it again.
-    const replay = await request(h.server).post('/v1/jobs').set(A).set('Idempotency-Key', 'order-retry-1').send({ tool: 'demo.createOrder', input: { sku: 'sku_retry', qty: 1 } }).expect(200);
+    const replay = await request(h.server)
+      .post('/v1/jobs')
+      .set(A)
+      .set('Idempotency-Key', 'order-retry-1')
+      .send({ tool: 'demo.createOrder', input: { sku: 'sku_retry', qty: 1 } })
+      .expect(200);
     expect(replay.body).toMatchObject({ id, status: 'failed' });
 
     // Retried at once, while the worker may still be moving its BullMQ job to the failed set.
@@ -150,7 +161,12 @@ describe('POST /v1/jobs/{id}/retry', () => {
     expect(await h.redis.ttl(key)).toBeGreaterThan(0);
     expect((await h.queue.getJob(id))?.data).toMatchObject({ retriedByAgent: true });
 
-    const again = await request(h.server).post('/v1/jobs').set(A).set('Idempotency-Key', 'order-retry-1').send({ tool: 'demo.createOrder', input: { sku: 'sku_retry', qty: 1 } }).expect(200);
+    const again = await request(h.server)
+      .post('/v1/jobs')
+      .set(A)
+      .set('Idempotency-Key', 'order-retry-1')
+      .send({ tool: 'demo.createOrder', input: { sku: 'sku_retry', qty: 1 } })
+      .expect(200);
     expect(again.body).toMatchObject({ id, status: 'succeeded' });
   });
 
@@ -201,7 +217,9 @@ describe('POST /v1/jobs/{id}/retry', () => {
     const id = await submit(C, { tool: 'flaky.get', input: { id: 'f-theirs' } });
     const failed = await h.finished(C, id);
 
-    const theirs = await retry(A, id).expect(404).expect('Content-Type', /application\/problem\+json/);
+    const theirs = await retry(A, id)
+      .expect(404)
+      .expect('Content-Type', /application\/problem\+json/);
     const unknown = await retry(A, 'job_00000000000000000000000000000000').expect(404);
     expect(theirs.body).toEqual(unknown.body);
     expect(theirs.body.code).toBe('NOT_FOUND');
@@ -213,7 +231,9 @@ describe('POST /v1/jobs/{id}/retry', () => {
     const ok = await submit(A, { tool: 'demo.getContact', input: { id: 'c_ok' } });
     const succeeded = await h.finished(A, ok);
     expect(succeeded.status).toBe('succeeded');
-    const conflict = await retry(A, ok).expect(409).expect('Content-Type', /application\/problem\+json/);
+    const conflict = await retry(A, ok)
+      .expect(409)
+      .expect('Content-Type', /application\/problem\+json/);
     expect(conflict.body).toMatchObject({ code: 'CONFLICT', status: 409 });
     expect(conflict.body.detail).toContain('succeeded');
 
@@ -275,7 +295,7 @@ describe('POST /v1/jobs/{id}/retry', () => {
     const id = await submit(A, { tool: 'demo.createOrder', input: { sku: 'sku_cb', qty: 1 }, callbackUrl: `${receiver.url}/done` });
     expect((await h.finished(A, id)).status).toBe('failed');
     const delivered = () => receiver.requests.filter((r) => r.body.includes(id)).map((r) => (JSON.parse(r.body) as PublicJob).status);
-    await waitFor(() => delivered().length === 1, { what: 'the failed job\'s callback' });
+    await waitFor(() => delivered().length === 1, { what: "the failed job's callback" });
     await waitFor(async () => (await callbacks.getJobState(callbackJobId(id))) === 'completed', { what: 'the first delivery to complete' });
 
     await retry(A, id).expect(202);
@@ -349,7 +369,7 @@ describe('JobStore.retry / undoRetry (the record alone)', () => {
     connection: 'default',
   });
 
-  it('answers 403 when the agent may no longer call the job\'s tool (scopes narrowed since), and leaves the job failed', async () => {
+  it("answers 403 when the agent may no longer call the job's tool (scopes narrowed since), and leaves the job failed", async () => {
     // agent-b's scopes allow demo.get* only: a failed demo.logNote of its own must not run again.
     const r = { ...record(), tool: 'demo.logNote', agentId: 'agent-b' };
     await h.store.create(r);

@@ -67,7 +67,10 @@ function answer(req: StubRequest) {
 const callsFor = (prefix: string) => upstream.count((r) => r.path === '/charges' && (JSON.parse(r.body || '{}') as { ref?: string }).ref?.startsWith(prefix) === true);
 
 const charge = (name: AgentName, amount: unknown, ref: string, extra: Record<string, unknown> = {}, tool = 'pay.charge') =>
-  request(h.server).post('/v1/jobs').set(auth(name)).send({ tool, input: { ref, amount, ...extra } });
+  request(h.server)
+    .post('/v1/jobs')
+    .set(auth(name))
+    .send({ tool, input: { ref, amount, ...extra } });
 
 const today = () => new Date().toISOString().slice(0, 10);
 const totals = (name: AgentName) => h.redis.hgetall(redisKeys(h.prefix).spendTotals(agentId(name), today()));
@@ -84,13 +87,23 @@ beforeAll(async () => {
   const base = testConfig();
   const config = testConfig({
     agents: [
-      ...Object.entries(AGENTS).map(([name, spendCaps]) => ({ id: agentId(name as AgentName), key: { secret: `SPEND_${name.toUpperCase()}_KEY` }, scopes: ['tools:*'], spendCaps })),
+      ...Object.entries(AGENTS).map(([name, spendCaps]) => ({
+        id: agentId(name as AgentName),
+        key: { secret: `SPEND_${name.toUpperCase()}_KEY` },
+        scopes: ['tools:*'],
+        spendCaps,
+      })),
       // An agent without caps: pays nothing.
       ...base.agents.map(({ id }) => ({ id, key: { secret: `${id.replace('-', '_').toUpperCase()}_KEY` }, scopes: ['tools:*'] })),
     ],
     integrations: {
       pay: { baseUrl: upstream.url, retry: { attempts: 1 }, tools: [payCharge] },
-      locked: { baseUrl: upstream.url, auth: { type: 'apiKey', header: 'Authorization', prefix: 'Bearer ', secret: 'LOCKED_API_KEY' }, retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 }, tools: [lockedCharge] },
+      locked: {
+        baseUrl: upstream.url,
+        auth: { type: 'apiKey', header: 'Authorization', prefix: 'Bearer ', secret: 'LOCKED_API_KEY' },
+        retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
+        tools: [lockedCharge],
+      },
       parked: { baseUrl: upstream.url, tools: [parkedCharge] },
     },
   });
@@ -99,7 +112,13 @@ beforeAll(async () => {
   workerRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   // The worker runs every integration but `parked`.
   const { parked: _parked, ...workerIntegrations } = config.integrations;
-  worker = createWorkerApp({ config: { ...config, integrations: workerIntegrations }, redis: workerRedis, prefix: h.prefix, secrets: envSecretsProvider(h.env), logger: testLogger('spend-caps') });
+  worker = createWorkerApp({
+    config: { ...config, integrations: workerIntegrations },
+    redis: workerRedis,
+    prefix: h.prefix,
+    secrets: envSecretsProvider(h.env),
+    logger: testLogger('spend-caps'),
+  });
   await worker.ready();
 });
 
@@ -138,7 +157,12 @@ describe('spend caps', () => {
   });
 
   it('counts an idempotent replay once, concurrent duplicates included', async () => {
-    const send = () => request(h.server).post('/v1/jobs').set(auth('replay')).set('Idempotency-Key', 'spend-k1').send({ tool: 'pay.charge', input: { ref: 'replay-1', amount: 60 } });
+    const send = () =>
+      request(h.server)
+        .post('/v1/jobs')
+        .set(auth('replay'))
+        .set('Idempotency-Key', 'spend-k1')
+        .send({ tool: 'pay.charge', input: { ref: 'replay-1', amount: 60 } });
     const first = await send();
     expect(first.status).toBe(202);
     const again = await Promise.all(Array.from({ length: 5 }, send));
@@ -148,7 +172,15 @@ describe('spend caps', () => {
     }
     expect(await spent('replay')).toBe(60);
     // Concurrent duplicates of a new key: one job, counted once (the others give their reservation back).
-    const burst = await Promise.all(Array.from({ length: 6 }, () => request(h.server).post('/v1/jobs').set(auth('replay')).set('Idempotency-Key', 'spend-k2').send({ tool: 'pay.charge', input: { ref: 'replay-2', amount: 25 } })));
+    const burst = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        request(h.server)
+          .post('/v1/jobs')
+          .set(auth('replay'))
+          .set('Idempotency-Key', 'spend-k2')
+          .send({ tool: 'pay.charge', input: { ref: 'replay-2', amount: 25 } }),
+      ),
+    );
     expect(new Set(burst.map((r) => r.body.id)).size).toBe(1);
     expect(burst.every((r) => r.status === 200 || r.status === 202)).toBe(true);
     expect(await spent('replay')).toBe(85);
@@ -161,9 +193,16 @@ describe('spend caps', () => {
   });
 
   it('gives a cancelled job its amount back, once', async () => {
-    const parked = await request(h.server).post('/v1/jobs').set(auth('cancel')).send({ tool: 'parked.charge', input: { ref: 'cancel-1', amount: 70 } }).expect(202);
+    const parked = await request(h.server)
+      .post('/v1/jobs')
+      .set(auth('cancel'))
+      .send({ tool: 'parked.charge', input: { ref: 'cancel-1', amount: 70 } })
+      .expect(202);
     expect(await spent('cancel', '*')).toBe(70);
-    const over = await request(h.server).post('/v1/jobs').set(auth('cancel')).send({ tool: 'parked.charge', input: { ref: 'cancel-2', amount: 40 } });
+    const over = await request(h.server)
+      .post('/v1/jobs')
+      .set(auth('cancel'))
+      .send({ tool: 'parked.charge', input: { ref: 'cancel-2', amount: 40 } });
     expect(over.status).toBe(429);
     expect(over.body.code).toBe('BUDGET_EXCEEDED');
 
@@ -173,8 +212,16 @@ describe('spend caps', () => {
     await request(h.server).delete(`/v1/jobs/${parked.body.id}`).set(auth('cancel')).expect(409);
     expect(await giveBackSpend(h.redis, redisKeys(h.prefix), { id: parked.body.id, agentId: agentId('cancel'), spendDay: today() })).toBe(false);
 
-    await request(h.server).post('/v1/jobs').set(auth('cancel')).send({ tool: 'parked.charge', input: { ref: 'cancel-2', amount: 40 } }).expect(202);
-    await request(h.server).post('/v1/jobs').set(auth('cancel')).send({ tool: 'parked.charge', input: { ref: 'cancel-3', amount: 60 } }).expect(202);
+    await request(h.server)
+      .post('/v1/jobs')
+      .set(auth('cancel'))
+      .send({ tool: 'parked.charge', input: { ref: 'cancel-2', amount: 40 } })
+      .expect(202);
+    await request(h.server)
+      .post('/v1/jobs')
+      .set(auth('cancel'))
+      .send({ tool: 'parked.charge', input: { ref: 'cancel-3', amount: 60 } })
+      .expect(202);
     expect(await spent('cancel', '*')).toBe(100);
   });
 
@@ -230,10 +277,16 @@ describe('spend caps', () => {
       expect(res.body.errors).toEqual([{ pointer: AMOUNT, message: expect.stringMatching(bad === undefined ? /is required/ : /must be a number ≥ 0/) }]);
     }
     // Reported with the other problems of the request, in one round.
-    const both = await request(h.server).post('/v1/jobs').set(auth('invalid')).send({ tool: 'pay.charge', input: { amount: 'x' } });
+    const both = await request(h.server)
+      .post('/v1/jobs')
+      .set(auth('invalid'))
+      .send({ tool: 'pay.charge', input: { amount: 'x' } });
     expect(both.body.errors.map((e: { pointer: string }) => e.pointer).sort()).toEqual([AMOUNT, '/input/ref']);
     // A job under two caps: each missing field is named.
-    const multi = await request(h.server).post('/v1/jobs').set(auth('multi')).send({ tool: 'pay.charge', input: { ref: 'x', amount: 1 } });
+    const multi = await request(h.server)
+      .post('/v1/jobs')
+      .set(auth('multi'))
+      .send({ tool: 'pay.charge', input: { ref: 'x', amount: 1 } });
     expect(multi.status).toBe(422);
     expect(multi.body.errors).toEqual([{ pointer: '/input/fee', message: expect.stringMatching(/is required/) }]);
     expect(await h.jobKeyCount()).toBe(jobs);
@@ -270,7 +323,10 @@ describe('spend caps', () => {
     expect(keys.spendTotals('a', '2025-01-01')).toContain('{spend:a:2025-01-01}');
     expect(keys.spendJobs('a', '2025-01-01')).toContain('{spend:a:2025-01-01}');
 
-    const job = await request(h.server).post('/v1/jobs').set(bearer('key-agent-c')).send({ tool: 'pay.charge', input: { ref: 'free-1', amount: 1_000_000 } });
+    const job = await request(h.server)
+      .post('/v1/jobs')
+      .set(bearer('key-agent-c'))
+      .send({ tool: 'pay.charge', input: { ref: 'free-1', amount: 1_000_000 } });
     expect(job.status).toBe(202);
     expect(await h.redis.keys(`${h.prefix}:spend:{spend:agent-c:*`)).toEqual([]);
     expect(await h.store.get(job.body.id)).not.toHaveProperty('spendDay');

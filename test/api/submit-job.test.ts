@@ -13,7 +13,11 @@ afterAll(async () => {
 });
 
 const order = { tool: 'demo.createOrder', input: { sku: 'A-1', qty: 2 } };
-const submit = (body: unknown, key = KEYS.a) => request(h.server).post('/v1/jobs').set(bearer(key)).send(body as object);
+const submit = (body: unknown, key = KEYS.a) =>
+  request(h.server)
+    .post('/v1/jobs')
+    .set(bearer(key))
+    .send(body as object);
 
 function expectProblem(res: request.Response, status: number, code: string): void {
   expect(res.status).toBe(status);
@@ -107,22 +111,14 @@ describe('POST /v1/jobs: refused before anything is written', () => {
 
   it('400 INVALID_JSON for a malformed body', async () => {
     await expectNothingWritten(async () => {
-      const res = await request(h.server)
-        .post('/v1/jobs')
-        .set(bearer(KEYS.a))
-        .set('Content-Type', 'application/json')
-        .send('{"tool": "demo.createOrder",');
+      const res = await request(h.server).post('/v1/jobs').set(bearer(KEYS.a)).set('Content-Type', 'application/json').send('{"tool": "demo.createOrder",');
       expectProblem(res, 400, 'INVALID_JSON');
     });
   });
 
   it('415 for a body that is not JSON', async () => {
     await expectNothingWritten(async () => {
-      const res = await request(h.server)
-        .post('/v1/jobs')
-        .set(bearer(KEYS.a))
-        .set('Content-Type', 'text/plain')
-        .send(JSON.stringify(order));
+      const res = await request(h.server).post('/v1/jobs').set(bearer(KEYS.a)).set('Content-Type', 'text/plain').send(JSON.stringify(order));
       expectProblem(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
     });
   });
@@ -176,9 +172,7 @@ describe('POST /v1/jobs: idempotency', () => {
   it('turns 20 concurrent duplicates into exactly one job', async () => {
     const queued = await h.queuedCount();
     const records = await h.jobKeyCount();
-    const answers = await Promise.all(
-      Array.from({ length: 20 }, () => submit(order).set('Idempotency-Key', 'burst')),
-    );
+    const answers = await Promise.all(Array.from({ length: 20 }, () => submit(order).set('Idempotency-Key', 'burst')));
     for (const res of answers) expect([200, 202]).toContain(res.status);
     expect(answers.filter((r) => r.status === 202)).toHaveLength(1);
     const ids = new Set(answers.map((r) => r.body.id));

@@ -88,10 +88,13 @@ describe('a submission whose enqueue landed but was not confirmed', () => {
     await stalled;
 
     // Redis ran the add; the record it belongs to is cancelled, not deleted under a worker.
-    const [landed] = await waitFor(async () => {
-      const jobs = await bullJobsOf('unkeyed');
-      return jobs.length === 1 ? jobs : undefined;
-    }, { what: 'the BullMQ job of the unconfirmed add' });
+    const [landed] = await waitFor(
+      async () => {
+        const jobs = await bullJobsOf('unkeyed');
+        return jobs.length === 1 ? jobs : undefined;
+      },
+      { what: 'the BullMQ job of the unconfirmed add' },
+    );
     await waitFor(async () => (await recordStatus(landed!.id!)) === 'cancelled', { what: 'the unconfirmed job to be withdrawn' });
 
     // The agent, told 503, submits again; a worker then takes both jobs.

@@ -76,15 +76,21 @@ export async function startBroker(label: string, config: BrokerConfig, env: Reco
     },
     get,
     settled: (id, timeoutMs = 10_000) =>
-      waitFor(async () => {
-        const job = await get(id);
-        return ['succeeded', 'failed', 'cancelled'].includes(job.status) ? job : undefined;
-      }, { timeoutMs, what: `job ${id} to finish` }),
+      waitFor(
+        async () => {
+          const job = await get(id);
+          return ['succeeded', 'failed', 'cancelled'].includes(job.status) ? job : undefined;
+        },
+        { timeoutMs, what: `job ${id} to finish` },
+      ),
     waiting: (id, timeoutMs = 10_000) =>
-      waitFor(async () => {
-        const job = await get(id);
-        return job.status === 'running' && (job.progress as { reference?: string } | undefined)?.reference ? job : undefined;
-      }, { timeoutMs, what: `job ${id} to wait for its upstream operation` }),
+      waitFor(
+        async () => {
+          const job = await get(id);
+          return job.status === 'running' && (job.progress as { reference?: string } | undefined)?.reference ? job : undefined;
+        },
+        { timeoutMs, what: `job ${id} to wait for its upstream operation` },
+      ),
     hook(source, signed) {
       const req = request(h.server).post(`/hooks/${source}`);
       for (const [k, v] of Object.entries(signed.headers)) req.set(k, v);

@@ -42,7 +42,15 @@ function answer(req: StubRequest) {
     const state = req.method === 'POST' ? 'pending' : n < 2 ? 'exporting' : 'exported';
     return {
       status: req.method === 'POST' ? 201 : 200,
-      body: { id: 79, guid: 'g-79', state, url: `${stub.url}/orgs/acme/migrations/79`, repositories: [{ full_name: 'acme/web' }], created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z' },
+      body: {
+        id: 79,
+        guid: 'g-79',
+        state,
+        url: `${stub.url}/orgs/acme/migrations/79`,
+        repositories: [{ full_name: 'acme/web' }],
+        created_at: '2026-01-01T00:00:00Z',
+        updated_at: '2026-01-01T00:00:00Z',
+      },
     };
   }
   return { status: 404, body: {} };

@@ -51,15 +51,15 @@ describe('the async section of a declared tool', () => {
     expect(problems(() => tool({ referencePath: '$.id', webhook: { source: 'nope', event: 'a', path: '$.id' } }))).toEqual([
       'integrations.x.tools.0.async.webhook.source: unknown webhook source "nope"',
     ]);
-    expect(problems(() => tool({ referencePath: '$.id', webhook: { source: 'acme', event: ['a', 'b'], failEvent: 'b', path: '$.id' } }, { acme: { type: 'standard', secret: 'S' } }))).toEqual([
-      'integrations.x.tools.0.async.webhook.failEvent: an event type cannot both complete and fail the job',
-    ]);
+    expect(
+      problems(() => tool({ referencePath: '$.id', webhook: { source: 'acme', event: ['a', 'b'], failEvent: 'b', path: '$.id' } }, { acme: { type: 'standard', secret: 'S' } })),
+    ).toEqual(['integrations.x.tools.0.async.webhook.failEvent: an event type cannot both complete and fail the job']);
   });
 });
 
 describe('the wait plan', () => {
   const tool = { name: 't.go', checkStatus: async () => ({ state: 'pending' as const }) } as unknown as RunnableTool;
-  it('starts with the tool\'s interval, doubles after each check up to the cap, and never sleeps past the deadline', () => {
+  it("starts with the tool's interval, doubles after each check up to the cap, and never sleeps past the deadline", () => {
     let wait = planWait(tool, pending('r1', { poll: { intervalMs: 100, maxIntervalMs: 350 }, deadlineMs: 1000 }), 0);
     expect(wait).toMatchObject({ reference: 'r1', since: 0, deadline: 1000, poll: { nextAt: 100 } });
     const wakes = [nextWake(wait)];
@@ -71,7 +71,7 @@ describe('the wait plan', () => {
     expect(wait.checks).toBe(4);
   });
 
-  it('lets the integration\'s asyncPoll override the tool', () => {
+  it("lets the integration's asyncPoll override the tool", () => {
     expect(planWait(tool, pending('r', { poll: { intervalMs: 10_000 } }), 0, { intervalMs: 50 }).poll).toEqual({ nextAt: 50, intervalMs: 50, maxIntervalMs: 400 });
   });
 

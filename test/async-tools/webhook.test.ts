@@ -74,7 +74,7 @@ afterAll(async () => {
 });
 
 describe('stripe.confirmPaymentIntent, finished by its webhook', () => {
-  it('waits while the payment is processing, then succeeds with the event\'s PaymentIntent; the event\'s trigger still fires', async () => {
+  it("waits while the payment is processing, then succeeds with the event's PaymentIntent; the event's trigger still fires", async () => {
     const { id } = await broker.submit('stripe.confirmPaymentIntent', { id: 'pi_A' });
     const waiting = await broker.waiting(id);
     expect(waiting.progress).toMatchObject({ state: 'waiting', reference: 'pi_A', via: ['poll', 'webhook'], upstream: { status: 'processing' } });
@@ -91,7 +91,10 @@ describe('stripe.confirmPaymentIntent, finished by its webhook', () => {
     expect(JSON.stringify(job.result)).not.toContain('secret');
 
     const delivery = await waitFor(() => receiver.requests.find((r) => r.body.includes('evt_pi_A_')), { what: 'the trigger' });
-    expect(new Webhook(SECRETS.trigger).verify(delivery.body, delivery.headers as Record<string, string>)).toMatchObject({ trigger: 'payment_done', type: 'payment_intent.succeeded' });
+    expect(new Webhook(SECRETS.trigger).verify(delivery.body, delivery.headers as Record<string, string>)).toMatchObject({
+      trigger: 'payment_done',
+      type: 'payment_intent.succeeded',
+    });
     // One confirm; no status check needed.
     expect(upstream.count((r) => r.path === '/v1/payment_intents/pi_A/confirm')).toBe(1);
     expect(upstream.count((r) => r.path === '/v1/payment_intents/pi_A')).toBe(0);

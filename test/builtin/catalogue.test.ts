@@ -3,7 +3,7 @@ import { builtinIntegrations, createCatalogue } from '@broker/tools';
 import { builtinIntegrationConfig } from '../kit';
 
 describe('the built-in catalogue', () => {
-  it('offers an integration\'s built-in tools only when the config configures it', () => {
+  it("offers an integration's built-in tools only when the config configures it", () => {
     const none = createCatalogue(parseConfig({}));
     expect(none.list()).toEqual([]);
     const some = createCatalogue(parseConfig({ integrations: { github: builtinIntegrationConfig('github', 'http://127.0.0.1:1') } }));
@@ -17,12 +17,23 @@ describe('the built-in catalogue', () => {
       parseConfig({ integrations: Object.fromEntries((['stripe', 'hubspot', 'shopify', 'github'] as const).map((n) => [n, builtinIntegrationConfig(n, 'http://127.0.0.1:1')])) }),
     ).list();
     // Other built-ins may join these; the contract's are all there.
-    expect(all.map((t) => t.name)).toEqual(expect.arrayContaining([
-      'github.createIssue', 'github.getIssue', 'github.listIssues',
-      'hubspot.createDeal', 'hubspot.getContact', 'hubspot.logActivity', 'hubspot.updateContact',
-      'shopify.getOrder', 'shopify.listOrders',
-      'stripe.createCustomer', 'stripe.createPaymentIntent', 'stripe.createRefund', 'stripe.getPaymentIntent',
-    ]));
+    expect(all.map((t) => t.name)).toEqual(
+      expect.arrayContaining([
+        'github.createIssue',
+        'github.getIssue',
+        'github.listIssues',
+        'hubspot.createDeal',
+        'hubspot.getContact',
+        'hubspot.logActivity',
+        'hubspot.updateContact',
+        'shopify.getOrder',
+        'shopify.listOrders',
+        'stripe.createCustomer',
+        'stripe.createPaymentIntent',
+        'stripe.createRefund',
+        'stripe.getPaymentIntent',
+      ]),
+    );
     for (const tool of all) {
       expect(tool.description.length).toBeGreaterThan(40);
       expect(tool.inputSchema).toMatchObject({ type: 'object' });

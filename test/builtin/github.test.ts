@@ -14,8 +14,21 @@ const last = () => stub.requests.at(-1)!;
 
 describe('github built-in tools', () => {
   it('createIssue posts JSON with the token as Bearer and the pinned X-GitHub-Api-Version', async () => {
-    const out = await run('github.createIssue', { owner: 'octo', repo: 'kit', title: 'Broken build', body: 'It fails', labels: ['bug'], assignees: ['hubot'] }, { jobId: 'job_gh_post' });
-    expect(out).toMatchObject({ number: 251, title: 'Broken build', body: 'It fails', state: 'open', labels: ['bug'], assignees: ['hubot'], user: 'octocat', is_pull_request: false });
+    const out = await run(
+      'github.createIssue',
+      { owner: 'octo', repo: 'kit', title: 'Broken build', body: 'It fails', labels: ['bug'], assignees: ['hubot'] },
+      { jobId: 'job_gh_post' },
+    );
+    expect(out).toMatchObject({
+      number: 251,
+      title: 'Broken build',
+      body: 'It fails',
+      state: 'open',
+      labels: ['bug'],
+      assignees: ['hubot'],
+      user: 'octocat',
+      is_pull_request: false,
+    });
     expect(last()).toMatchObject({ method: 'POST', path: '/repos/octo/kit/issues' });
     expect(last().headers).toMatchObject({ authorization: 'Bearer ghp_kit', 'x-github-api-version': '2022-11-28', accept: 'application/vnd.github+json' });
     expect(JSON.parse(last().body)).toEqual({ title: 'Broken build', body: 'It fails\n\n<!-- broker-reference: job_gh_post -->', labels: ['bug'], assignees: ['hubot'] });
@@ -34,15 +47,28 @@ describe('github built-in tools', () => {
 
   it('listIssues follows the Link header across pages, reporting progress per page', async () => {
     const progress: unknown[] = [];
-    const out = (await run('github.listIssues', { owner: 'octo', repo: 'kit', state: 'all' }, { progress })) as { issues: { number: number }[]; pages: number; truncated: boolean; nextPage: number | null };
+    const out = (await run('github.listIssues', { owner: 'octo', repo: 'kit', state: 'all' }, { progress })) as {
+      issues: { number: number }[];
+      pages: number;
+      truncated: boolean;
+      nextPage: number | null;
+    };
     expect(out).toMatchObject({ pages: 3, truncated: false, nextPage: null });
     expect(out.issues).toHaveLength(251);
     expect(new Set(out.issues.map((i) => i.number)).size).toBe(251);
-    expect(progress).toEqual([{ page: 1, records: 100 }, { page: 2, records: 200 }, { page: 3, records: 251 }]);
+    expect(progress).toEqual([
+      { page: 1, records: 100 },
+      { page: 2, records: 200 },
+      { page: 3, records: 251 },
+    ]);
   });
 
   it('listIssues stops at maxRecords and says which page resumes', async () => {
-    const out = (await run('github.listIssues', { owner: 'octo', repo: 'kit', labels: ['bug'], maxRecords: 30 })) as { issues: { labels: string[] }[]; truncated: boolean; nextPage: number };
+    const out = (await run('github.listIssues', { owner: 'octo', repo: 'kit', labels: ['bug'], maxRecords: 30 })) as {
+      issues: { labels: string[] }[];
+      truncated: boolean;
+      nextPage: number;
+    };
     expect(out).toMatchObject({ truncated: true, nextPage: 2 });
     expect(out.issues).toHaveLength(30);
     expect(out.issues.every((i) => i.labels.includes('bug'))).toBe(true);
@@ -54,7 +80,11 @@ describe('github built-in tools', () => {
 
   it('reports a version GitHub does not support as VALIDATION_ERROR', async () => {
     await expect(
-      runTool({ config: { integrations: { github: builtinIntegrationConfig('github', stub.url, { apiVersion: { header: 'X-GitHub-Api-Version', value: '2019-01-01' } }) } }, tool: 'github.getIssue', input: { owner: 'octo', repo: 'kit', issue_number: 1 } }),
+      runTool({
+        config: { integrations: { github: builtinIntegrationConfig('github', stub.url, { apiVersion: { header: 'X-GitHub-Api-Version', value: '2019-01-01' } }) } },
+        tool: 'github.getIssue',
+        input: { owner: 'octo', repo: 'kit', issue_number: 1 },
+      }),
     ).rejects.toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringContaining("API version '2019-01-01' is not supported") });
   });
 });

@@ -23,7 +23,10 @@ describe('hubspot built-in tools', () => {
   });
 
   it('getContact looks up by email with idProperty, and answers NOT_FOUND for nobody', async () => {
-    await expect(run('hubspot.getContact', { id: 'ada@example.com', idProperty: 'email', properties: ['firstname'] })).resolves.toMatchObject({ id: contact, properties: { firstname: 'Ada' } });
+    await expect(run('hubspot.getContact', { id: 'ada@example.com', idProperty: 'email', properties: ['firstname'] })).resolves.toMatchObject({
+      id: contact,
+      properties: { firstname: 'Ada' },
+    });
     expect(last().path).toBe('/crm/v3/objects/contacts/ada%40example.com');
     await expect(run('hubspot.getContact', { id: 'nobody@example.com', idProperty: 'email' })).rejects.toMatchObject({ code: 'NOT_FOUND', upstreamStatus: 404 });
   });
@@ -44,7 +47,9 @@ describe('hubspot built-in tools', () => {
   });
 
   it('createDeal creates a deal in a stage, associated with the contact (type 3)', async () => {
-    const out = (await run('hubspot.createDeal', { dealname: 'Renewal', dealstage: 'appointmentscheduled', amount: 1200.5, contactId: contact }, { jobId: 'job_hs_deal' })) as { id: string };
+    const out = (await run('hubspot.createDeal', { dealname: 'Renewal', dealstage: 'appointmentscheduled', amount: 1200.5, contactId: contact }, { jobId: 'job_hs_deal' })) as {
+      id: string;
+    };
     expect(out).toMatchObject({ properties: { dealname: 'Renewal', amount: '1200.5', pipeline: 'default' } });
     expect(JSON.parse(last().body)).toEqual({
       properties: { dealname: 'Renewal', dealstage: 'appointmentscheduled', pipeline: 'default', amount: '1200.5', broker_reference: 'job_hs_deal' },
@@ -54,7 +59,10 @@ describe('hubspot built-in tools', () => {
   });
 
   it('logActivity writes a note on the contact timeline (association type 202)', async () => {
-    const out = (await run('hubspot.logActivity', { contactId: contact, body: 'Called about renewal', timestamp: '2026-05-01T10:00:00Z' }, { jobId: 'job_hs_call' })) as { id: string; properties: Record<string, string> };
+    const out = (await run('hubspot.logActivity', { contactId: contact, body: 'Called about renewal', timestamp: '2026-05-01T10:00:00Z' }, { jobId: 'job_hs_call' })) as {
+      id: string;
+      properties: Record<string, string>;
+    };
     expect(out.properties).toMatchObject({ hs_note_body: 'Called about renewal', hs_timestamp: '2026-05-01T10:00:00Z' });
     expect(stub.objects.notes!.get(out.id)!.associations).toEqual([{ toId: contact, typeId: 202 }]);
     await expect(run('hubspot.logActivity', { contactId: '999', body: 'x' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });

@@ -12,8 +12,7 @@ import { GitHubStub, HubSpotStub, KIT_SECRETS, runTool, ShopifyStub, StripeStub 
 const ONLY_SECRET = { type: 'apiKey', secret: 'X' } as const;
 
 /** Every header of a request that carries the key, so a second copy (or a wrong header) shows. */
-const headersCarrying = (req: StubRequest, key: string) =>
-  Object.fromEntries(Object.entries(req.headers).filter(([, value]) => String(value).includes(key)));
+const headersCarrying = (req: StubRequest, key: string) => Object.fromEntries(Object.entries(req.headers).filter(([, value]) => String(value).includes(key)));
 
 describe('built-in integrations send their native apiKey form by themselves', () => {
   it('stripe: Authorization: Bearer <secret key>', async () => {
@@ -58,7 +57,12 @@ describe('built-in integrations send their native apiKey form by themselves', ()
     try {
       const key = KIT_SECRETS.GITHUB_TOKEN!;
       stub.seedIssues('octo', 'kit', 1);
-      await runTool({ config: { integrations: { github: { baseUrl: stub.url, auth: ONLY_SECRET } } }, tool: 'github.getIssue', input: { owner: 'octo', repo: 'kit', issue_number: 1 }, secrets: { X: key } });
+      await runTool({
+        config: { integrations: { github: { baseUrl: stub.url, auth: ONLY_SECRET } } },
+        tool: 'github.getIssue',
+        input: { owner: 'octo', repo: 'kit', issue_number: 1 },
+        secrets: { X: key },
+      });
       expect(headersCarrying(stub.requests.at(-1)!, key)).toEqual({ authorization: `Bearer ${key}` });
     } finally {
       await stub.close();
@@ -71,7 +75,12 @@ describe('built-in integrations send their native apiKey form by themselves', ()
       const key = KIT_SECRETS.GITHUB_TOKEN!;
       stub.seedIssues('octo', 'kit', 1);
       const auth = { ...ONLY_SECRET, prefix: 'token ' };
-      await runTool({ config: { integrations: { github: { baseUrl: stub.url, auth } } }, tool: 'github.getIssue', input: { owner: 'octo', repo: 'kit', issue_number: 1 }, secrets: { X: key } });
+      await runTool({
+        config: { integrations: { github: { baseUrl: stub.url, auth } } },
+        tool: 'github.getIssue',
+        input: { owner: 'octo', repo: 'kit', issue_number: 1 },
+        secrets: { X: key },
+      });
       expect(headersCarrying(stub.requests.at(-1)!, key)).toEqual({ authorization: `token ${key}` });
     } finally {
       await stub.close();

@@ -15,7 +15,6 @@ const DIR = join(__dirname, '../pacts');
 const CONSUMER = 'agent-request-broker';
 const STRIPE_VERSION = '2026-10-28.endive';
 
-
 /**
  * Stripe's form-encoded bodies are written with PactV3: in pact-js 17 a V4
  * `.body('application/x-www-form-urlencoded', …)` carries a content-type rule
@@ -89,7 +88,16 @@ describe('pact: stripe', () => {
       withRequest: { method: 'GET', path: '/v1/payment_intents/pi_known', headers: { Authorization: 'Bearer sk_test_pact', 'Stripe-Version': STRIPE_VERSION } },
       willRespondWith: {
         status: 200,
-        body: { id: 'pi_known', object: 'payment_intent', amount: integer(1500), currency: like('usd'), status: like('succeeded'), customer: null, created: integer(1680800504), metadata: {} },
+        body: {
+          id: 'pi_known',
+          object: 'payment_intent',
+          amount: integer(1500),
+          currency: like('usd'),
+          status: like('succeeded'),
+          customer: null,
+          created: integer(1680800504),
+          metadata: {},
+        },
       },
     });
     await pact.executeTest(async (server) => {
@@ -113,10 +121,24 @@ describe('pact: stripe', () => {
     pact.addInteraction({
       states: [{ description: 'payment intent pi_paid succeeded for 1500' }],
       uponReceiving: 'a request to refund part of a payment',
-      withRequest: { method: 'POST', path: '/v1/refunds', headers: { ...headers, 'Idempotency-Key': like('job_pact_3') }, body: form({ payment_intent: 'pi_paid', amount: '500' }) },
+      withRequest: {
+        method: 'POST',
+        path: '/v1/refunds',
+        headers: { ...headers, 'Idempotency-Key': like('job_pact_3') },
+        body: form({ payment_intent: 'pi_paid', amount: '500' }),
+      },
       willRespondWith: {
         status: 200,
-        body: { id: like('re_1Nispe2eZvKYlo2Cd31jOCgZ'), object: 'refund', amount: 500, currency: like('usd'), status: like('succeeded'), payment_intent: 'pi_paid', reason: null, created: integer(1692942318) },
+        body: {
+          id: like('re_1Nispe2eZvKYlo2Cd31jOCgZ'),
+          object: 'refund',
+          amount: 500,
+          currency: like('usd'),
+          status: like('succeeded'),
+          payment_intent: 'pi_paid',
+          reason: null,
+          created: integer(1692942318),
+        },
       },
     });
     await pact.executeTest(async (server) => {
@@ -156,10 +178,14 @@ describe('pact: hubspot', () => {
       .addInteraction()
       .given('contact 512 exists')
       .uponReceiving('a request to update a contact')
-      .withRequest('PATCH', '/crm/v3/objects/contacts/512', (b) => b.headers({ ...auth, 'Content-Type': 'application/json' }).jsonBody({ properties: { lifecyclestage: 'customer' } }))
+      .withRequest('PATCH', '/crm/v3/objects/contacts/512', (b) =>
+        b.headers({ ...auth, 'Content-Type': 'application/json' }).jsonBody({ properties: { lifecyclestage: 'customer' } }),
+      )
       .willRespondWith(200, (b) => b.jsonBody(record({ lifecyclestage: 'customer' })))
       .executeTest(async (server) => {
-        await expect(run(server.url, 'hubspot.updateContact', { id: '512', properties: { lifecyclestage: 'customer' } })).resolves.toMatchObject({ properties: { lifecyclestage: 'customer' } });
+        await expect(run(server.url, 'hubspot.updateContact', { id: '512', properties: { lifecyclestage: 'customer' } })).resolves.toMatchObject({
+          properties: { lifecyclestage: 'customer' },
+        });
       }));
 
   it('creates a deal associated with a contact', () =>
@@ -175,7 +201,9 @@ describe('pact: hubspot', () => {
       )
       .willRespondWith(201, (b) => b.jsonBody(record({ dealname: 'Renewal', dealstage: 'appointmentscheduled', pipeline: 'default', broker_reference: jobId })))
       .executeTest(async (server) => {
-        await expect(run(server.url, 'hubspot.createDeal', { dealname: 'Renewal', dealstage: 'appointmentscheduled', contactId: '512' })).resolves.toMatchObject({ properties: { dealname: 'Renewal' } });
+        await expect(run(server.url, 'hubspot.createDeal', { dealname: 'Renewal', dealstage: 'appointmentscheduled', contactId: '512' })).resolves.toMatchObject({
+          properties: { dealname: 'Renewal' },
+        });
       }));
 
   it('logs a note on a contact', () =>
@@ -203,7 +231,9 @@ describe('pact: hubspot', () => {
       .given('contact 404 does not exist')
       .uponReceiving('a request for a missing contact')
       .withRequest('GET', '/crm/v3/objects/contacts/404', (b) => b.headers(auth).query({ properties: 'email,firstname,lastname,phone,company,lifecyclestage' }))
-      .willRespondWith(404, (b) => b.jsonBody({ status: 'error', message: like('resource not found'), category: 'OBJECT_NOT_FOUND', correlationId: like('0a1b2c3d-0000-4000-8000-000000000000') }))
+      .willRespondWith(404, (b) =>
+        b.jsonBody({ status: 'error', message: like('resource not found'), category: 'OBJECT_NOT_FOUND', correlationId: like('0a1b2c3d-0000-4000-8000-000000000000') }),
+      )
       .executeTest(async (server) => {
         await expect(run(server.url, 'hubspot.getContact', { id: '404' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
       }));

@@ -34,7 +34,12 @@ export const SCENARIOS: Scenario[] = [
     input: { payment_intent: 'pi_recorded2', amount: 500, reason: 'requested_by_customer' },
     seed: (s) => void (s as StripeStub).seedPaymentIntent({ id: 'pi_recorded2', amount: 1500, currency: 'usd', latest_charge: 'ch_recorded2' }),
   },
-  { tool: 'hubspot.getContact', integration: 'hubspot', input: { id: CONTACT }, seed: (s) => void (s as HubSpotStub).seedContact({ email: 'ada@example.com', firstname: 'Ada', lastname: 'Lovelace' }, CONTACT) },
+  {
+    tool: 'hubspot.getContact',
+    integration: 'hubspot',
+    input: { id: CONTACT },
+    seed: (s) => void (s as HubSpotStub).seedContact({ email: 'ada@example.com', firstname: 'Ada', lastname: 'Lovelace' }, CONTACT),
+  },
   {
     tool: 'hubspot.updateContact',
     integration: 'hubspot',
@@ -56,7 +61,17 @@ export const SCENARIOS: Scenario[] = [
   // Five orders, two a page: three recorded pages, cursors included.
   { tool: 'shopify.listOrders', integration: 'shopify', input: { pageSize: 2, query: 'financial_status:paid' }, seed: (s) => void (s as ShopifyStub).seedOrders(7) },
   { tool: 'shopify.getOrder', integration: 'shopify', input: { id: '450789470' }, seed: (s) => void (s as ShopifyStub).seedOrders(2) },
-  { tool: 'github.createIssue', integration: 'github', input: { owner: 'octo', repo: 'kit', title: 'Recorded issue', body: 'From the recorder', labels: ['bug'] }, seed: (s) => (s as GitHubStub).seedIssues('octo', 'kit', 0) },
+  {
+    tool: 'github.createIssue',
+    integration: 'github',
+    input: { owner: 'octo', repo: 'kit', title: 'Recorded issue', body: 'From the recorder', labels: ['bug'] },
+    seed: (s) => (s as GitHubStub).seedIssues('octo', 'kit', 0),
+  },
   { tool: 'github.getIssue', integration: 'github', input: { owner: 'octo', repo: 'kit', issue_number: 2 }, seed: (s) => (s as GitHubStub).seedIssues('octo', 'kit', 2) },
-  { tool: 'github.listIssues', integration: 'github', input: { owner: 'octo', repo: 'kit', state: 'all', maxRecords: 3 }, seed: (s) => (s as GitHubStub).seedIssues('octo', 'kit', 5) },
+  {
+    tool: 'github.listIssues',
+    integration: 'github',
+    input: { owner: 'octo', repo: 'kit', state: 'all', maxRecords: 3 },
+    seed: (s) => (s as GitHubStub).seedIssues('octo', 'kit', 5),
+  },
 ];

@@ -19,7 +19,11 @@ describe('shopify built-in tools', () => {
     expect(out).toMatchObject({ pages: 3, truncated: false, nextCursor: null });
     expect(out.orders).toHaveLength(120);
     expect(out.orders[0]).toMatchObject({ name: '#1001', totalPriceSet: { shopMoney: { amount: '10.00', currencyCode: 'USD' } }, customer: { displayName: 'Buyer 1' } });
-    expect(progress).toEqual([{ page: 1, records: 50 }, { page: 2, records: 100 }, { page: 3, records: 120 }]);
+    expect(progress).toEqual([
+      { page: 1, records: 50 },
+      { page: 2, records: 100 },
+      { page: 3, records: 120 },
+    ]);
     const req = stub.requests.at(-1)!;
     expect(req.path).toBe('/admin/api/2026-10/graphql.json');
     expect(req.headers['x-shopify-access-token']).toBe('shpat_kit');
@@ -28,7 +32,11 @@ describe('shopify built-in tools', () => {
   });
 
   it('listOrders filters with Shopify search syntax and stops at maxRecords with a resume cursor', async () => {
-    const out = (await run('shopify.listOrders', { query: 'financial_status:paid', pageSize: 25, maxRecords: 30 })) as { orders: { displayFinancialStatus: string }[]; truncated: boolean; nextCursor: string };
+    const out = (await run('shopify.listOrders', { query: 'financial_status:paid', pageSize: 25, maxRecords: 30 })) as {
+      orders: { displayFinancialStatus: string }[];
+      truncated: boolean;
+      nextCursor: string;
+    };
     expect(out.truncated).toBe(true);
     expect(out.orders).toHaveLength(30);
     expect(out.orders.every((o) => o.displayFinancialStatus === 'PAID')).toBe(true);
@@ -51,7 +59,10 @@ describe('shopify built-in tools', () => {
     } finally {
       stub.denied.clear();
     }
-    await expect(run('shopify.getOrder', { id: '450789470' }, { secrets: { SHOPIFY_ADMIN_TOKEN: 'shpat_wrong' } })).rejects.toMatchObject({ code: 'AUTHENTICATION_FAILED', upstreamStatus: 401 });
+    await expect(run('shopify.getOrder', { id: '450789470' }, { secrets: { SHOPIFY_ADMIN_TOKEN: 'shpat_wrong' } })).rejects.toMatchObject({
+      code: 'AUTHENTICATION_FAILED',
+      upstreamStatus: 401,
+    });
   });
 
   it('pauses before the cost bucket runs dry while listing', async () => {
@@ -60,7 +71,12 @@ describe('shopify built-in tools', () => {
       small.seedOrders(50);
       const pauses: { ms: number; reason: string }[] = [];
       // 10 orders a page cost 2 + 10 × 4 = 42 points: after four pages the bucket holds too little for a fifth.
-      const out = (await runTool({ config: { integrations: { shopify: builtinIntegrationConfig('shopify', small.url) } }, tool: 'shopify.listOrders', input: { pageSize: 10 }, pauses })) as { orders: unknown[] };
+      const out = (await runTool({
+        config: { integrations: { shopify: builtinIntegrationConfig('shopify', small.url) } },
+        tool: 'shopify.listOrders',
+        input: { pageSize: 10 },
+        pauses,
+      })) as { orders: unknown[] };
       // Had a page been throttled, the tool would have failed RATE_LIMITED.
       expect(out.orders).toHaveLength(50);
       expect(small.count()).toBe(5);

@@ -15,7 +15,9 @@ const lastRequest = () => stub.requests.at(-1)!;
 
 describe('stripe built-in tools', () => {
   it('are listed with their pinned API version, idempotent', () => {
-    const tools = createToolRegistry(parseConfig(config())).list().filter((t) => t.integration === 'stripe');
+    const tools = createToolRegistry(parseConfig(config()))
+      .list()
+      .filter((t) => t.integration === 'stripe');
     expect(tools.map((t) => [t.name, t.idempotent, t.write, t.apiVersion])).toEqual(
       expect.arrayContaining([
         ['stripe.createCustomer', true, true, '2026-10-28.endive'],
@@ -90,7 +92,10 @@ describe('stripe built-in tools', () => {
       upstreamStatus: 402,
       message: expect.stringContaining('card_declined'),
     });
-    await expect(run('stripe.createCustomer', {}, { secrets: { STRIPE_SECRET_KEY: 'sk_test_wrong' } })).rejects.toMatchObject({ code: 'AUTHENTICATION_FAILED', upstreamStatus: 401 });
+    await expect(run('stripe.createCustomer', {}, { secrets: { STRIPE_SECRET_KEY: 'sk_test_wrong' } })).rejects.toMatchObject({
+      code: 'AUTHENTICATION_FAILED',
+      upstreamStatus: 401,
+    });
     stub.inject(429, { headers: { 'retry-after': '3' } });
     await expect(run('stripe.createCustomer', {})).rejects.toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: 3000 });
   });

@@ -83,7 +83,10 @@ describe('built-in tools through the worker', () => {
     stripe.inject(500, { match: (r) => r.path === '/v1/payment_intents' });
     const job = await run('stripe.createPaymentIntent', { amount: 4200, currency: 'usd' });
     expect(job).toMatchObject({ status: 'succeeded', attempts: 2, result: { amount: 4200 } });
-    const keys = stripe.requests.filter((r) => r.path === '/v1/payment_intents').slice(-2).map((r) => r.headers['idempotency-key']);
+    const keys = stripe.requests
+      .filter((r) => r.path === '/v1/payment_intents')
+      .slice(-2)
+      .map((r) => r.headers['idempotency-key']);
     expect(keys).toEqual([job.id, job.id]);
   });
 
@@ -91,10 +94,13 @@ describe('built-in tools through the worker', () => {
     // Slow page 2 down so the record can be read mid-listing.
     github.inject({ delayMs: 600 }, { match: (r) => r.query.get('page') === '2' });
     const id = await rig.jobs.submit('github.listIssues', { owner: 'octo', repo: 'kit', state: 'all' });
-    const midway = await waitFor(async () => {
-      const record = await rig.jobs.store.get(id);
-      return record?.status === 'running' && record.progress ? record : undefined;
-    }, { what: 'progress of the first page' });
+    const midway = await waitFor(
+      async () => {
+        const record = await rig.jobs.store.get(id);
+        return record?.status === 'running' && record.progress ? record : undefined;
+      },
+      { what: 'progress of the first page' },
+    );
     expect(midway.progress).toEqual({ page: 1, records: 100 });
     const done = await rig.jobs.settled(id);
     expect(done).toMatchObject({ status: 'succeeded', attempts: 1, progress: { page: 3, records: 252 }, result: { pages: 3, truncated: false } });

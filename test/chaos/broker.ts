@@ -193,11 +193,10 @@ export class BrokerClient {
   postStripeEvent(eventId = `evt_${randomUUID().replace(/-/g, '')}`, timeoutMs = 5000): Promise<Exchange & { eventId: string }> {
     const body = JSON.stringify({ id: eventId, object: 'event', type: 'payment_intent.succeeded', data: { object: { id: `pi_${eventId}`, amount: 1200 } } });
     const signature = Stripe.webhooks.generateTestHeaderString({ payload: body, secret: SECRETS.STRIPE_WEBHOOK_SECRET });
-    return exchange(
-      `${this.base}/hooks/stripe`,
-      { method: 'POST', headers: { 'Content-Type': 'application/json', 'Stripe-Signature': signature }, body },
-      timeoutMs,
-    ).then((x) => ({ ...x, eventId }));
+    return exchange(`${this.base}/hooks/stripe`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Stripe-Signature': signature }, body }, timeoutMs).then((x) => ({
+      ...x,
+      eventId,
+    }));
   }
 
   getEvent(id: string): Promise<Exchange> {

@@ -84,7 +84,10 @@ it('keeps every acknowledged event and job through the loss of the primary, answ
     promotedAt = Date.now();
     // Back without a restart: the same processes acknowledge again, then a little more traffic.
     const before = { events: acknowledged.events.size, jobs: acknowledged.jobs.size };
-    await waitFor(() => acknowledged.events.size >= before.events + 30 && acknowledged.jobs.size >= before.jobs + 30, { timeoutMs: 30_000, what: 'acknowledgements after the failover' });
+    await waitFor(() => acknowledged.events.size >= before.events + 30 && acknowledged.jobs.size >= before.jobs + 30, {
+      timeoutMs: 30_000,
+      what: 'acknowledgements after the failover',
+    });
     backAt = Date.now();
   } finally {
     // Stop the clients even when the broker never came back, so the failure is reported instead of a hung run.

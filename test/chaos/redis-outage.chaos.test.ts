@@ -61,10 +61,9 @@ it('keeps every acknowledged event and job through a Redis crash, answers 503 wi
   await redis.kill();
   const killedAt = Date.now();
   // The outage lasts OUTAGE_MS, with the traffic going on (and answered 503) all along.
-  await waitFor(
-    () => Date.now() - killedAt >= OUTAGE_MS && count('event', (x) => x.status === 503, killedAt) >= 20 && count('job', (x) => x.status === 503, killedAt) >= 20,
-    { what: '503s during the outage' },
-  );
+  await waitFor(() => Date.now() - killedAt >= OUTAGE_MS && count('event', (x) => x.status === 503, killedAt) >= 20 && count('job', (x) => x.status === 503, killedAt) >= 20, {
+    what: '503s during the outage',
+  });
   const relaunchAt = Date.now();
   await redis.launch();
   const upAt = Date.now();

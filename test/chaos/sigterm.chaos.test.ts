@@ -56,24 +56,32 @@ it('finishes in-flight requests and calls on SIGTERM, and loses no job or event 
       }
     });
   const burst = Promise.all([
-    ...lanes(6, Array.from({ length: JOBS }, (_, i) => `deploy-${i}`), async (key) => {
-      const x = await first.submitOrder(key);
-      record(submissions, key, x);
-      if (x.status === 202) {
-        pollStarts.push(Date.now());
-        pollsInFlight.push(first.getJob(x.body.id, 20_000).then((p) => void polls.push(p)));
-      }
-    }),
-    ...lanes(2, Array.from({ length: EVENTS }, (_, i) => `evt_deploy_${i}`), async (eventId) => {
-      record(events, eventId, await first.postStripeEvent(eventId));
-    }),
+    ...lanes(
+      6,
+      Array.from({ length: JOBS }, (_, i) => `deploy-${i}`),
+      async (key) => {
+        const x = await first.submitOrder(key);
+        record(submissions, key, x);
+        if (x.status === 202) {
+          pollStarts.push(Date.now());
+          pollsInFlight.push(first.getJob(x.body.id, 20_000).then((p) => void polls.push(p)));
+        }
+      },
+    ),
+    ...lanes(
+      2,
+      Array.from({ length: EVENTS }, (_, i) => `evt_deploy_${i}`),
+      async (eventId) => {
+        record(events, eventId, await first.postStripeEvent(eventId));
+      },
+    ),
   ]);
 
   // SIGTERM in the middle of the burst, while the worker has calls out.
-  await waitFor(
-    () => submissions.size >= JOBS / 3 && pollStarts.filter((t) => Date.now() - t >= 200).length >= 5 && upstream.inFlight('W1').length >= 2,
-    { intervalMs: 2, what: 'the burst under way' },
-  );
+  await waitFor(() => submissions.size >= JOBS / 3 && pollStarts.filter((t) => Date.now() - t >= 200).length >= 5 && upstream.inFlight('W1').length >= 2, {
+    intervalMs: 2,
+    what: 'the burst under way',
+  });
   const drainingCalls = upstream.inFlight('W1').map((c) => c.key);
   const sigtermAt = Date.now();
   api1.child.kill('SIGTERM');

@@ -93,7 +93,10 @@ it('opens the breaker, fails no job, and drains the backlog at the configured ra
   // While down: the failures that opened it, calls already on their way (2 workers x 4), and one probe per recovery period.
   expect(refused.length).toBeLessThanOrEqual(THRESHOLD + 8 + Math.ceil(DOWN_MS / RECOVERY_MS) + 1);
   // The limit held across both workers, outage and drain alike.
-  const busiest = maxInSlidingWindow(upstream.calls.map((c) => c.at), WINDOW_MS);
+  const busiest = maxInSlidingWindow(
+    upstream.calls.map((c) => c.at),
+    WINDOW_MS,
+  );
   expect(busiest).toBeLessThanOrEqual(MAX);
   const made = upstream.calls.filter((c) => c.outcome === 'created');
   const lastAt = Math.max(...made.map((c) => c.at));

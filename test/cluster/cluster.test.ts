@@ -60,7 +60,10 @@ const submit = (body: object, key?: string) => {
   if (key) req.set('Idempotency-Key', key);
   return req.send(body);
 };
-const getJob = (id: string, waitMs = 0) => request(server).get(`/v1/jobs/${id}${waitMs ? `?waitMs=${waitMs}` : ''}`).set(bearer(KEYS.c));
+const getJob = (id: string, waitMs = 0) =>
+  request(server)
+    .get(`/v1/jobs/${id}${waitMs ? `?waitMs=${waitMs}` : ''}`)
+    .set(bearer(KEYS.c));
 const admin = { Authorization: 'Bearer admin-token-for-webhook-tests' };
 
 /** The node (by port) that serves `key`'s slot, asked of the cluster itself. */

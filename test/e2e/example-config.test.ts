@@ -119,7 +119,9 @@ it("runs the README's quick start as written: every command succeeds and answers
           { timeoutMs: 15_000, what: `the answer the README shows for: ${step.command}` },
         ).catch(async (err: Error) => {
           const out = await shell(command);
-          const missing = namedPairs(step.shows!).filter((pair) => !containsPair(parsed(out), pair)).map((pair) => pair.text);
+          const missing = namedPairs(step.shows!)
+            .filter((pair) => !containsPair(parsed(out), pair))
+            .map((pair) => pair.text);
           throw new Error(`${err.message}\nmissing ${missing.join(', ')} in:\n${out}`);
         })
       : await shell(command);

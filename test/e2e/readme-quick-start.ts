@@ -50,7 +50,13 @@ export function namedPairs(shows: string): { key: string; matches: (value: unkno
   return [...shows.matchAll(/"(\w+)":("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?|true|false)/g)].map((m) => {
     const [text, key, raw] = m as unknown as [string, string, string];
     if (!raw.startsWith('"')) return { key, text, matches: (v: unknown) => v === JSON.parse(raw) };
-    const pattern = new RegExp(`^${(JSON.parse(raw) as string).split('…').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
+    const pattern = new RegExp(
+      `^${(JSON.parse(raw) as string)
+        .split('…')
+        .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`,
+      's',
+    );
     return { key, text, matches: (v: unknown) => typeof v === 'string' && pattern.test(v) };
   });
 }

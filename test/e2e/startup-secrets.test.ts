@@ -15,8 +15,15 @@ import { StubServer } from '../helpers/stub-server';
 
 const EXAMPLE = JSON.parse(readFileSync(join(ROOT, 'broker.config.example.json'), 'utf8')) as Record<string, unknown>;
 const EXAMPLE_SECRETS = [
-  'AGENT_A_KEY', 'BROKER_ADMIN_TOKEN', 'DEMO_API_KEY', 'STRIPE_WEBHOOK_SECRET', 'GITHUB_WEBHOOK_SECRET',
-  'SHOPIFY_WEBHOOK_SECRET', 'ACME_WEBHOOK_SECRET', 'TRIGGER_SIGNING_SECRET', 'CALLBACK_SIGNING_SECRET',
+  'AGENT_A_KEY',
+  'BROKER_ADMIN_TOKEN',
+  'DEMO_API_KEY',
+  'STRIPE_WEBHOOK_SECRET',
+  'GITHUB_WEBHOOK_SECRET',
+  'SHOPIFY_WEBHOOK_SECRET',
+  'ACME_WEBHOOK_SECRET',
+  'TRIGGER_SIGNING_SECRET',
+  'CALLBACK_SIGNING_SECRET',
 ];
 
 /** Runs `apps/<app>/dist/main.js` with only `env` (and PATH); resolves with its exit code and output. */
@@ -72,7 +79,7 @@ describe.each(['api', 'worker'] as const)('%s started without the secrets the co
   });
 });
 
-it("wants the admin token in the worker only when it serves its own /metrics", async () => {
+it('wants the admin token in the worker only when it serves its own /metrics', async () => {
   const env = { BROKER_CONFIG: join(ROOT, 'broker.config.example.json'), WORKER_METRICS_PORT: '0', ...Object.fromEntries(NEEDS.worker.map((n) => [n, 'x'])) };
   const { code, stderr } = await run('worker', env);
   expect(code).toBe(1);
@@ -80,7 +87,9 @@ it("wants the admin token in the worker only when it serves its own /metrics", a
 });
 
 it('asks Vault too, and says when Vault cannot be read', async () => {
-  const vault = await StubServer.start((req) => (req.path.endsWith('/AGENT_KEY') ? { status: 200, body: { data: { data: { value: 'k' } } } } : { status: 404, body: { errors: [] } }));
+  const vault = await StubServer.start((req) =>
+    req.path.endsWith('/AGENT_KEY') ? { status: 200, body: { data: { data: { value: 'k' } } } } : { status: 404, body: { errors: [] } },
+  );
   try {
     const config = writeConfigFile({
       agents: [{ id: 'agent', key: { secret: 'AGENT_KEY' }, scopes: ['tools:*'] }],
@@ -141,13 +150,30 @@ describe('requiredSecrets', () => {
     expect(requiredSecrets(parseConfig({}))).toEqual([]);
     const names = (readers: Parameters<typeof requiredSecrets>[1]) => requiredSecrets(config, readers).map((r) => r.name);
     expect(names(['api'])).toEqual(['AGENT_KEYS', 'ADMIN', 'CRM_CLIENT_SECRET', 'CRM_EU_KEY', 'ACME', 'BROKER_ENCRYPTION_KEY']);
-    expect(names(['worker'])).toEqual(['CRM_CLIENT_SECRET', 'CRM_EU_KEY', 'CRM_CERT', 'CRM_KEY', 'CRM_CA', 'TRIGGERS', 'OPENCLAW_TOKEN', 'CALLBACKS', 'ALERT_URL', 'ALERT_SIGNING', 'BROKER_ENCRYPTION_KEY']);
+    expect(names(['worker'])).toEqual([
+      'CRM_CLIENT_SECRET',
+      'CRM_EU_KEY',
+      'CRM_CERT',
+      'CRM_KEY',
+      'CRM_CA',
+      'TRIGGERS',
+      'OPENCLAW_TOKEN',
+      'CALLBACKS',
+      'ALERT_URL',
+      'ALERT_SIGNING',
+      'BROKER_ENCRYPTION_KEY',
+    ]);
     expect(names(['worker', 'worker-metrics'])).toEqual(['ADMIN', ...names(['worker'])]);
   });
 
   it('checks that the OAuth encryption key is usable, not only set', async () => {
     const config = parseConfig({
-      integrations: { crm: { baseUrl: 'https://crm.example.com', auth: { type: 'oauth2', grant: 'authorization_code', tokenUrl: 'https://crm.example.com/token', clientId: 'id', clientSecret: 'CRM_SECRET' } } },
+      integrations: {
+        crm: {
+          baseUrl: 'https://crm.example.com',
+          auth: { type: 'oauth2', grant: 'authorization_code', tokenUrl: 'https://crm.example.com/token', clientId: 'id', clientSecret: 'CRM_SECRET' },
+        },
+      },
     });
     const env = { CRM_SECRET: 's', BROKER_ENCRYPTION_KEY: 'not-32-bytes' };
     expect(await unreadableSecrets(config, envSecretsProvider(env))).toEqual([

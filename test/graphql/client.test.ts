@@ -87,6 +87,10 @@ describe('GraphqlClient', () => {
 
   it('refuses a query costlier than the whole bucket for good', async () => {
     const client = new GraphqlClient(context(), { path: PATH });
-    await expect(client.request('query Big { orders(first: 250) { nodes { id customer { id } } } }', {}, 'Big')).rejects.toMatchObject({ code: 'VALIDATION_ERROR', retryable: false, message: expect.stringContaining('MAX_COST_EXCEEDED') });
+    await expect(client.request('query Big { orders(first: 250) { nodes { id customer { id } } } }', {}, 'Big')).rejects.toMatchObject({
+      code: 'VALIDATION_ERROR',
+      retryable: false,
+      message: expect.stringContaining('MAX_COST_EXCEEDED'),
+    });
   });
 });

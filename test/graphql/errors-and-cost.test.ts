@@ -33,7 +33,14 @@ describe('mapping GraphQL errors to tool errors', () => {
   });
 
   it('lets a throttle win over other errors in the same answer, since waiting fixes it', () => {
-    const mapped = toolErrorFromGraphql([{ message: 'gone', extensions: { code: 'NOT_FOUND' } }, { message: 'Throttled', extensions: { code: 'THROTTLED' } }], cost(10), false);
+    const mapped = toolErrorFromGraphql(
+      [
+        { message: 'gone', extensions: { code: 'NOT_FOUND' } },
+        { message: 'Throttled', extensions: { code: 'THROTTLED' } },
+      ],
+      cost(10),
+      false,
+    );
     expect(mapped.code).toBe('RATE_LIMITED');
   });
 
@@ -45,7 +52,11 @@ describe('mapping GraphQL errors to tool errors', () => {
 
   it('defers a THROTTLED job like a 429: no attempt spent, at least the bucket wait', () => {
     const error = toolErrorFromGraphql([{ message: 'Throttled', extensions: { code: 'THROTTLED' } }], cost(10), false);
-    const decision = decideTry(error, { attempt: 5, maxAttempts: 5, rateLimitDeferrals: 0, maxRateLimitDeferrals: 10, throttleScope: 'integration' }, { baseDelayMs: 100, maxDelayMs: 1000 });
+    const decision = decideTry(
+      error,
+      { attempt: 5, maxAttempts: 5, rateLimitDeferrals: 0, maxRateLimitDeferrals: 10, throttleScope: 'integration' },
+      { baseDelayMs: 100, maxDelayMs: 1000 },
+    );
     expect(decision).toMatchObject({ action: 'defer', waitMs: 1800 });
   });
 });

@@ -103,7 +103,9 @@ describe('tools generated from an introspection result', () => {
     expect(() =>
       graphqlTools({ integration: 'shopify', introspection, path: () => '/graphql', operations: [{ name: 'shopify.bad', field: 'product', selection: '{ id price }' }] }),
     ).toThrow(/Cannot query field "price" on type "Product"/);
-    expect(() => graphqlTools({ integration: 'shopify', introspection, path: () => '/graphql', operations: [{ name: 'shopify.none', field: 'nope' }] })).toThrow(/no query or mutation field "nope"/);
+    expect(() => graphqlTools({ integration: 'shopify', introspection, path: () => '/graphql', operations: [{ name: 'shopify.none', field: 'nope' }] })).toThrow(
+      /no query or mutation field "nope"/,
+    );
   });
 
   it('runs a generated query against the stub and returns the selected fields', async () => {

@@ -63,11 +63,7 @@ export class JobSubmitter {
       integration,
       connection,
     });
-    await this.queue(integration).add(
-      tool,
-      { tool, integration, input, connection, agentId: 'agent-test' },
-      toolJobOptions(id, this.config.integrations[integration]!, 3600),
-    );
+    await this.queue(integration).add(tool, { tool, integration, input, connection, agentId: 'agent-test' }, toolJobOptions(id, this.config.integrations[integration]!, 3600));
     return id;
   }
 
@@ -98,12 +94,7 @@ export interface WorkerRig {
 }
 
 /** Starts a {@link WorkerRig} for worker tests that need no HTTP in front; resolves once the worker is ready. */
-export async function startWorkerRig(
-  config: BrokerConfig,
-  prefix: string,
-  secrets: Record<string, string | undefined>,
-  logger: Logger = testLogger('worker'),
-): Promise<WorkerRig> {
+export async function startWorkerRig(config: BrokerConfig, prefix: string, secrets: Record<string, string | undefined>, logger: Logger = testLogger('worker')): Promise<WorkerRig> {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const worker = createWorkerApp({ config, redis, prefix, secrets: envSecretsProvider(secrets), logger });
   await worker.ready();

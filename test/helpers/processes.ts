@@ -25,20 +25,13 @@ export interface RunningProcess {
  * Starts a production entry point (`apps/<app>/dist/main.js`) as its own
  * process and resolves once its output contains `readyText`.
  */
-export async function startApp(
-  app: 'worker' | 'api',
-  env: Record<string, string>,
-  readyText: string,
-  timeoutMs = 15_000,
-): Promise<RunningProcess> {
+export async function startApp(app: 'worker' | 'api', env: Record<string, string>, readyText: string, timeoutMs = 15_000): Promise<RunningProcess> {
   const child = spawn(process.execPath, [join(ROOT, 'apps', app, 'dist', 'main.js')], {
     env: { PATH: process.env.PATH ?? '', REDIS_URL, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  const exited = new Promise<number | string>((resolveExit) =>
-    child.once('exit', (code, signal) => resolveExit(code ?? signal ?? 'unknown')),
-  );
+  const exited = new Promise<number | string>((resolveExit) => child.once('exit', (code, signal) => resolveExit(code ?? signal ?? 'unknown')));
   await new Promise<void>((resolveReady, reject) => {
     const timer = setTimeout(() => reject(new Error(`${app} not ready in ${timeoutMs} ms:\n${out}`)), timeoutMs);
     const onData = (chunk: Buffer) => {

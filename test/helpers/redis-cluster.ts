@@ -37,10 +37,10 @@ export async function startLocalCluster(primaries = 3): Promise<LocalCluster> {
     encoding: 'utf8',
   });
   if (create.status !== 0) throw new Error(`redis-cli --cluster create failed:\n${create.stdout}\n${create.stderr}`);
-  await waitFor(
-    () => ports.every((p) => /cluster_state:ok/.test(spawnSync('redis-cli', ['-p', String(p), 'cluster', 'info'], { encoding: 'utf8' }).stdout)),
-    { timeoutMs: 15_000, what: 'cluster_state:ok on every node' },
-  );
+  await waitFor(() => ports.every((p) => /cluster_state:ok/.test(spawnSync('redis-cli', ['-p', String(p), 'cluster', 'info'], { encoding: 'utf8' }).stdout)), {
+    timeoutMs: 15_000,
+    what: 'cluster_state:ok on every node',
+  });
   const nodes = ports.map((port) => ({ host: '127.0.0.1', port }));
   return {
     nodes,

@@ -128,7 +128,15 @@ describe('descriptors and implementations', () => {
       demo: {
         baseUrl: 'http://127.0.0.1:1',
         auth: { type: 'none' },
-        tools: [{ name: 'demo.get', method: 'GET', path: '/things/{id}', description: 'a declared tool', input: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } }],
+        tools: [
+          {
+            name: 'demo.get',
+            method: 'GET',
+            path: '/things/{id}',
+            description: 'a declared tool',
+            input: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+          },
+        ],
       },
     },
   });

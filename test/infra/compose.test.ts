@@ -40,18 +40,22 @@ function commandLine(s: Service): string {
 
 function environment(s: Service): Record<string, string> {
   if (!Array.isArray(s.environment)) return s.environment ?? {};
-  return Object.fromEntries(s.environment.map((line) => {
-    const at = line.indexOf('=');
-    return [line.slice(0, at), line.slice(at + 1)];
-  }));
+  return Object.fromEntries(
+    s.environment.map((line) => {
+      const at = line.indexOf('=');
+      return [line.slice(0, at), line.slice(at + 1)];
+    }),
+  );
 }
 
 /** Container path -> host path of each bind mount. */
 function mounts(s: Service): Map<string, string> {
-  return new Map((s.volumes ?? []).map((spec) => {
-    const [host = '', container = ''] = spec.split(':');
-    return [container, host];
-  }));
+  return new Map(
+    (s.volumes ?? []).map((spec) => {
+      const [host = '', container = ''] = spec.split(':');
+      return [container, host];
+    }),
+  );
 }
 
 describe('docker-compose.yml', () => {
@@ -148,8 +152,7 @@ describe('Dockerfile', () => {
     return instructions.slice(lastFrom);
   })();
 
-  const instruction = (name: string) =>
-    finalStage.filter((l) => l.toUpperCase().startsWith(`${name} `)).map((l) => l.slice(name.length + 1).trim());
+  const instruction = (name: string) => finalStage.filter((l) => l.toUpperCase().startsWith(`${name} `)).map((l) => l.slice(name.length + 1).trim());
 
   it('builds the final stage on Node 20', () => {
     expect(finalStage[0]).toMatch(/^FROM\s+node:20[\w.-]*(\s|$)/i);

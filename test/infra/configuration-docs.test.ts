@@ -28,7 +28,11 @@ const PAGE = join(ROOT, 'docs/configuration.md');
 type Path = string[];
 const ARRAY = '[]';
 const MAP_KEY = '<>';
-const show = (path: Path) => path.map((segment, i) => (segment === ARRAY ? ARRAY : i === 0 ? segment : `.${segment}`)).join('').replace(/\.<>/g, '.<name>');
+const show = (path: Path) =>
+  path
+    .map((segment, i) => (segment === ARRAY ? ARRAY : i === 0 ? segment : `.${segment}`))
+    .join('')
+    .replace(/\.<>/g, '.<name>');
 
 /** The parts of a zod 4 definition this walk reads. */
 interface Def {
@@ -137,7 +141,10 @@ function tableRows(markdown: string): { rows: Row[]; unresolved: string[] } {
       context = undefined; // a new table starts afresh
       continue;
     }
-    const cells = line.trim().replace(/^\||\|$/g, '').split(/(?<!\\)\|/);
+    const cells = line
+      .trim()
+      .replace(/^\||\|$/g, '')
+      .split(/(?<!\\)\|/);
     const first = cells[0] ?? '';
     if (/^\s*:?-{3,}/.test(first)) continue; // the |---| line
     const names = codeSpans(first);
@@ -225,7 +232,9 @@ describe('the convention this test reads', () => {
       'integrations.<name>.tools[].async.referencePath',
       'integrations.<name>.tools[].async.deadlineMs',
     ]);
-    const candidates = ['agents[].key.secret', 'agents[].key.sha256', 'integrations.<x>.retry.attempts', 'integrations.<x>.retry.maxDelayMs', 'integrations.<x>.concurrency'].map(parseName);
+    const candidates = ['agents[].key.secret', 'agents[].key.sha256', 'integrations.<x>.retry.attempts', 'integrations.<x>.retry.maxDelayMs', 'integrations.<x>.concurrency'].map(
+      parseName,
+    );
     expect(undocumentedKeys(candidates, parsed.rows)).toEqual(['agents[].key.sha256', 'integrations.<name>.retry.maxDelayMs', 'integrations.<name>.concurrency']);
   });
 

@@ -9,7 +9,12 @@ import { dirname, join, relative, resolve } from 'node:path';
 
 const ROOT = join(__dirname, '../..');
 const DOCS = join(ROOT, 'docs');
-const files = [join(ROOT, 'README.md'), ...readdirSync(DOCS).filter((name) => name.endsWith('.md')).map((name) => join(DOCS, name))];
+const files = [
+  join(ROOT, 'README.md'),
+  ...readdirSync(DOCS)
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => join(DOCS, name)),
+];
 
 /** The text outside fenced code blocks (``` or ~~~, possibly indented in a list), line by line. */
 function proseLines(markdown: string): string[] {

@@ -160,17 +160,29 @@ it('answers unknown routes with 404 JSON', async () => {
   expect(await res.json()).toEqual({ error: expect.any(String) });
 });
 
-describe('receiving the broker\'s triggers and callbacks', () => {
+describe("receiving the broker's triggers and callbacks", () => {
   /** A delivery as the broker's worker sends it: Standard Webhooks headers, and the id again as Idempotency-Key. */
   function deliver(path: string, body: unknown, secret: string | undefined, id = `msg_${Math.random().toString(36).slice(2)}`): Promise<Response> {
     const raw = JSON.stringify(body);
     const at = new Date();
-    const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Idempotency-Key': id, 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)) };
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/json',
+      'Idempotency-Key': id,
+      'webhook-id': id,
+      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+    };
     headers['webhook-signature'] = secret ? new Webhook(secret).sign(id, at, raw) : 'v1,bm90IGEgc2lnbmF0dXJl';
     return fetch(`${baseUrl}${path}`, { method: 'POST', headers, body: raw });
   }
   const received = async (query = '') => ((await (await fetch(`${baseUrl}/received${query}`)).json()) as { received: ReceivedDelivery[] }).received;
-  const trigger = { trigger: 'process_successful_payment', source: 'stripe', eventId: 'evt_1', type: 'payment_intent.succeeded', payload: { id: 'evt_1' }, receivedAt: '2026-01-01T00:00:00.000Z' };
+  const trigger = {
+    trigger: 'process_successful_payment',
+    source: 'stripe',
+    eventId: 'evt_1',
+    type: 'payment_intent.succeeded',
+    payload: { id: 'evt_1' },
+    receivedAt: '2026-01-01T00:00:00.000Z',
+  };
 
   it('records a trigger at POST /hooks/agent without the API key, verifies its signature, and shows it at GET /received', async () => {
     const res = await deliver('/hooks/agent', trigger, TRIGGER_SECRET, 'msg_trigger_1');

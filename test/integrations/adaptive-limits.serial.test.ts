@@ -17,9 +17,7 @@ describe('reading rate-limit headers', () => {
     expect(resetToMs(now + 1500, now)).toBe(1500);
     expect(resetToMs(30, now)).toBe(30_000);
     expect(resetToMs(now / 1000 - 5, now)).toBe(0); // already past
-    expect(readRateLimitHeaders({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(now / 1000 + 12) }, now).budgets).toEqual([
-      { remaining: 0, resetMs: 12_000 },
-    ]);
+    expect(readRateLimitHeaders({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(now / 1000 + 12) }, now).budgets).toEqual([{ remaining: 0, resetMs: 12_000 }]);
   });
 
   it('reads both shapes of the IETF RateLimit field, RateLimit-Policy and the older separate fields', () => {
@@ -49,8 +47,7 @@ describe('reading rate-limit headers', () => {
 });
 
 describe('adaptiveRateLimit in the config', () => {
-  const integration = (extra: Record<string, unknown>) =>
-    parseConfig({ integrations: { x: { baseUrl: 'http://127.0.0.1:9', ...extra } } }).integrations.x!.adaptiveRateLimit;
+  const integration = (extra: Record<string, unknown>) => parseConfig({ integrations: { x: { baseUrl: 'http://127.0.0.1:9', ...extra } } }).integrations.x!.adaptiveRateLimit;
 
   it('is on with a floor of 1 unless set; false turns it off; a floor is a whole number from 0', () => {
     expect(integration({})).toEqual({ floor: 1 });

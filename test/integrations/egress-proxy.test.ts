@@ -155,7 +155,14 @@ it('sends Vault reads and OAuth token requests through the proxy too, and NO_PRO
     oauthTokenFetcher(envSecretsProvider({ CLIENT_SECRET: 'client-secret-1234' }), { proxy: egress })({
       integration: 'crm',
       connection: 'default',
-      auth: { type: 'oauth2', grant: 'client_credentials', tokenUrl: `${plain.url}/oauth/token`, clientId: 'broker', clientSecret: 'CLIENT_SECRET', tokenAuthMethod: 'client_secret_post' },
+      auth: {
+        type: 'oauth2',
+        grant: 'client_credentials',
+        tokenUrl: `${plain.url}/oauth/token`,
+        clientId: 'broker',
+        clientSecret: 'CLIENT_SECRET',
+        tokenAuthMethod: 'client_secret_post',
+      },
       // The stub answers without an access_token: the request is what counts here.
     }).catch(() => undefined);
   const before = proxied.length;

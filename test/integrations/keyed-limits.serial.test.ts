@@ -54,9 +54,7 @@ it('holds each connection to its own sliding window; the slow one waits without 
   const slowCount = 15;
   const fastCount = 40;
   // Interleaved, so neither connection is first in the queue.
-  const submissions = Array.from({ length: slowCount + fastCount }, (_, n) =>
-    n % 3 === 0 && n / 3 < slowCount ? ['slow', n] : ['fast', n],
-  ) as [string, number][];
+  const submissions = Array.from({ length: slowCount + fastCount }, (_, n) => (n % 3 === 0 && n / 3 < slowCount ? ['slow', n] : ['fast', n])) as [string, number][];
   const started = Date.now();
   const ids = await Promise.all(submissions.map(([connection, n]) => rig.jobs.submit('keyed.ping', { n }, connection).then((id) => ({ id, connection }))));
   expect(ids.filter((j) => j.connection === 'slow')).toHaveLength(slowCount);

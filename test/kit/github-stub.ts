@@ -57,7 +57,12 @@ export class GitHubStub extends KitStub {
     return {
       status,
       headers: this.rateHeaders(),
-      body: { message: status === 429 ? 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.' : message, documentation_url: 'https://docs.github.com/rest', status: String(status), ...extra },
+      body: {
+        message: status === 429 ? 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.' : message,
+        documentation_url: 'https://docs.github.com/rest',
+        status: String(status),
+        ...extra,
+      },
     };
   }
 

@@ -88,7 +88,9 @@ export class HubSpotStub extends KitStub {
       status: 'error',
       message,
       correlationId: randomUUID(),
-      category: category ?? (status === 429 ? 'RATE_LIMITS' : status === 401 ? 'INVALID_AUTHENTICATION' : status === 404 ? 'OBJECT_NOT_FOUND' : status >= 500 ? 'INTERNAL_ERROR' : 'VALIDATION_ERROR'),
+      category:
+        category ??
+        (status === 429 ? 'RATE_LIMITS' : status === 401 ? 'INVALID_AUTHENTICATION' : status === 404 ? 'OBJECT_NOT_FOUND' : status >= 500 ? 'INTERNAL_ERROR' : 'VALIDATION_ERROR'),
     };
     if (status === 429) Object.assign(body, { errorType: 'RATE_LIMIT', policyName: 'TEN_SECONDLY_ROLLING' });
     return { status, body };
@@ -96,7 +98,11 @@ export class HubSpotStub extends KitStub {
 
   protected authorize(req: StubRequest): StubReply | undefined {
     if (req.headers.authorization !== `Bearer ${this.token}`) {
-      return this.errorReply(401, 'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview', 'INVALID_AUTHENTICATION');
+      return this.errorReply(
+        401,
+        'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview',
+        'INVALID_AUTHENTICATION',
+      );
     }
     return undefined;
   }
@@ -137,7 +143,11 @@ export class HubSpotStub extends KitStub {
       const invalid = this.invalidProperties(type, properties) ?? this.takenValues(type, properties);
       if (invalid) return invalid;
       const missing = REQUIRED[type].filter((p) => properties[p] === undefined || properties[p] === '');
-      if (missing.length > 0) return this.errorReply(400, `Property values were not valid: ${JSON.stringify(missing.map((name) => ({ isValid: false, message: `${name} is required`, error: 'REQUIRED_PROPERTY', name })))}`);
+      if (missing.length > 0)
+        return this.errorReply(
+          400,
+          `Property values were not valid: ${JSON.stringify(missing.map((name) => ({ isValid: false, message: `${name} is required`, error: 'REQUIRED_PROPERTY', name })))}`,
+        );
       const associations: CrmRecord['associations'] = [];
       for (const a of body.associations ?? []) {
         const toId = String(a.to?.id ?? '');
@@ -190,7 +200,14 @@ export class HubSpotStub extends KitStub {
     const results = found.filter((r): r is CrmRecord => r !== undefined).map((r) => this.view(r, body.properties));
     if (missing.length === 0) return { status: 200, body: { status: 'COMPLETE', results, startedAt: at, completedAt: at } };
     const objectName = type.slice(0, -1).toUpperCase();
-    const errors = [{ status: 'error', category: 'OBJECT_NOT_FOUND', message: `Could not get some ${objectName} objects, they may be deleted or not exist. Check that ids are valid.`, context: { ids: missing } }];
+    const errors = [
+      {
+        status: 'error',
+        category: 'OBJECT_NOT_FOUND',
+        message: `Could not get some ${objectName} objects, they may be deleted or not exist. Check that ids are valid.`,
+        context: { ids: missing },
+      },
+    ];
     return { status: 207, body: { status: 'COMPLETE', results, numErrors: errors.length, errors, startedAt: at, completedAt: at } };
   }
 

@@ -38,7 +38,10 @@ interface Replay {
   mismatches: StubRequest[];
 }
 
-export const randomId = (prefix: string, bytes = 12) => `${prefix}${randomBytes(bytes).toString('hex').slice(0, bytes * 2)}`;
+export const randomId = (prefix: string, bytes = 12) =>
+  `${prefix}${randomBytes(bytes)
+    .toString('hex')
+    .slice(0, bytes * 2)}`;
 
 /**
  * The common part of every integration stub: a real HTTP server on port 0

@@ -7,7 +7,7 @@ import { decideTry } from '@broker/worker';
 
 /** The kit itself: failures on demand in each integration's shape, Stripe's idempotency, the recorder. */
 describe('fault injection', () => {
-  it('answers injected statuses in the integration\'s own error shape, then behaves again', async () => {
+  it("answers injected statuses in the integration's own error shape, then behaves again", async () => {
     const hubspot = await HubSpotStub.start();
     const id = hubspot.seedContact({ email: 'a@example.com' });
     const run = () => runTool({ config: { integrations: { hubspot: builtinIntegrationConfig('hubspot', hubspot.url) } }, tool: 'hubspot.getContact', input: { id } });
@@ -35,7 +35,11 @@ describe('fault injection', () => {
       github.inject('reset-after-commit', { match: (r) => r.method === 'POST' });
       const lost = await runTool({ config, tool: 'github.createIssue', input: { owner: 'o', repo: 'r', title: 't' } }).catch((err: ToolError) => err);
       expect(lost).toMatchObject({ stage: 'exchange', writeWithoutKey: true });
-      const decision = decideTry(lost as ToolError, { attempt: 1, maxAttempts: 5, rateLimitDeferrals: 0, maxRateLimitDeferrals: 10, throttleScope: 'integration' }, { baseDelayMs: 10, maxDelayMs: 10 });
+      const decision = decideTry(
+        lost as ToolError,
+        { attempt: 1, maxAttempts: 5, rateLimitDeferrals: 0, maxRateLimitDeferrals: 10, throttleScope: 'integration' },
+        { baseDelayMs: 10, maxDelayMs: 10 },
+      );
       expect(decision).toMatchObject({ action: 'fail', error: { code: 'OUTCOME_UNKNOWN', retryable: false } });
       expect(github.repos.get('o/r')!.issues).toHaveLength(2);
       await expect(runTool({ config, tool: 'github.getIssue', input: { owner: 'o', repo: 'r', issue_number: 2 } })).resolves.toMatchObject({ number: 2 });
@@ -44,11 +48,13 @@ describe('fault injection', () => {
     }
   });
 
-  it('speaks Shopify\'s HTTP-level errors: a plain-text errors field, Retry-After on 429', async () => {
+  it("speaks Shopify's HTTP-level errors: a plain-text errors field, Retry-After on 429", async () => {
     const shopify = await ShopifyStub.start();
     try {
       shopify.inject(429);
-      await expect(runTool({ config: { integrations: { shopify: builtinIntegrationConfig('shopify', shopify.url) } }, tool: 'shopify.getOrder', input: { id: '1' } })).rejects.toMatchObject({
+      await expect(
+        runTool({ config: { integrations: { shopify: builtinIntegrationConfig('shopify', shopify.url) } }, tool: 'shopify.getOrder', input: { id: '1' } }),
+      ).rejects.toMatchObject({
         code: 'RATE_LIMITED',
         retryAfterMs: 2000,
         message: expect.stringContaining('Exceeded 2 calls per second'),
@@ -65,7 +71,11 @@ describe('the docs/testing.md example', () => {
     try {
       stripe.inject('timeout-after-commit', { match: (r) => r.path === '/v1/customers' });
       await expect(
-        runTool({ config: { integrations: { stripe: builtinIntegrationConfig('stripe', stripe.url, { timeoutMs: 300 }) } }, tool: 'stripe.createCustomer', input: { email: 'a@example.com' } }),
+        runTool({
+          config: { integrations: { stripe: builtinIntegrationConfig('stripe', stripe.url, { timeoutMs: 300 }) } },
+          tool: 'stripe.createCustomer',
+          input: { email: 'a@example.com' },
+        }),
       ).rejects.toMatchObject({ code: 'TIMEOUT', retryable: true });
       expect(stripe.customers.size).toBe(1);
     } finally {
@@ -127,7 +137,11 @@ describe('the recorder', () => {
       expect(text).not.toContain('sk_test_kit');
       expect(text).not.toMatch(/authorization/i);
       expect(fixture.interactions).toHaveLength(1);
-      expect(fixture.interactions[0]!.request).toMatchObject({ method: 'POST', path: '/v1/customers', headers: { 'stripe-version': '2026-10-28.endive', 'idempotency-key': '<present>' } });
+      expect(fixture.interactions[0]!.request).toMatchObject({
+        method: 'POST',
+        path: '/v1/customers',
+        headers: { 'stripe-version': '2026-10-28.endive', 'idempotency-key': '<present>' },
+      });
 
       const replayer = await StripeStub.start();
       try {
@@ -137,7 +151,9 @@ describe('the recorder', () => {
         expect(replayer.replayUnused).toHaveLength(0);
         expect(replayer.customers.size).toBe(0);
         // A request the recording does not know fails loudly.
-        await expect(runTool({ config: { integrations: { stripe: builtinIntegrationConfig('stripe', replayer.url) } }, tool: 'stripe.createCustomer', input: { email: 'other@example.com' } })).rejects.toMatchObject({ code: 'UPSTREAM_ERROR' });
+        await expect(
+          runTool({ config: { integrations: { stripe: builtinIntegrationConfig('stripe', replayer.url) } }, tool: 'stripe.createCustomer', input: { email: 'other@example.com' } }),
+        ).rejects.toMatchObject({ code: 'UPSTREAM_ERROR' });
         expect(replayer.replayMismatches).toHaveLength(1);
       } finally {
         await replayer.close();

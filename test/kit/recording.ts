@@ -39,7 +39,8 @@ export interface RecordedFixture {
 /** Request headers that must match on replay: a tool that changes its API version or stops sending its idempotency key fails. */
 const CONTRACT_HEADERS = ['stripe-version', 'x-github-api-version'];
 /** Response headers worth keeping: pagination, request ids, rate limits, replays. */
-const KEPT_RESPONSE_HEADERS = /^(content-type|link|request-id|x-request-id|x-github-request-id|idempotent-replayed|retry-after|x-ratelimit-.*|ratelimit.*|x-shopify-.*-call-limit|stripe-version)$/i;
+const KEPT_RESPONSE_HEADERS =
+  /^(content-type|link|request-id|x-request-id|x-github-request-id|idempotent-replayed|retry-after|x-ratelimit-.*|ratelimit.*|x-shopify-.*-call-limit|stripe-version)$/i;
 /** Secret-looking values scrubbed from recorded bodies, whatever the field. */
 const SECRET_PATTERNS = [/\b(sk|rk)_(live|test)_[A-Za-z0-9]+/g, /\bgh[pousr]_[A-Za-z0-9]{20,}/g, /\bshp(at|ca|pa|ss)_[A-Fa-f0-9]{20,}/g, /\bpat-[a-z0-9]{2,4}-[a-f0-9-]{20,}/g];
 

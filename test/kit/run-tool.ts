@@ -1,10 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  envSecretsProvider,
-  parseConfig,
-  type BrokerConfig,
-  type Logger,
-} from '@broker/shared';
+import { envSecretsProvider, parseConfig, type BrokerConfig, type Logger } from '@broker/shared';
 import { createIntegrationClients, createToolRegistry, ToolError, type BuiltinTool, type EarlierEffect, type RunnableTool, type ToolContext } from '@broker/tools';
 import { testLogger } from '../helpers/broker';
 

@@ -105,8 +105,25 @@ export class ShopifyStub extends KitStub {
         displayFinancialStatus: n % 3 === 0 ? 'PENDING' : 'PAID',
         displayFulfillmentStatus: 'UNFULFILLED',
         totalPriceSet: { shopMoney: { amount: `${10 * n}.00`, currencyCode: 'USD' }, presentmentMoney: { amount: `${10 * n}.00`, currencyCode: 'USD' } },
-        customer: { id: `gid://shopify/Customer/${700 + n}`, displayName: `Buyer ${n}`, firstName: 'Buyer', lastName: String(n), email: `buyer${n}@example.com`, phone: null, tags: [], createdAt: at },
-        lineItems: [{ id: `gid://shopify/LineItem/${9000 + n}`, title: 'Kit mug', quantity: 1, sku: 'MUG-1', originalUnitPriceSet: { shopMoney: { amount: `${10 * n}.00`, currencyCode: 'USD' }, presentmentMoney: { amount: `${10 * n}.00`, currencyCode: 'USD' } } }],
+        customer: {
+          id: `gid://shopify/Customer/${700 + n}`,
+          displayName: `Buyer ${n}`,
+          firstName: 'Buyer',
+          lastName: String(n),
+          email: `buyer${n}@example.com`,
+          phone: null,
+          tags: [],
+          createdAt: at,
+        },
+        lineItems: [
+          {
+            id: `gid://shopify/LineItem/${9000 + n}`,
+            title: 'Kit mug',
+            quantity: 1,
+            sku: 'MUG-1',
+            originalUnitPriceSet: { shopMoney: { amount: `${10 * n}.00`, currencyCode: 'USD' }, presentmentMoney: { amount: `${10 * n}.00`, currencyCode: 'USD' } },
+          },
+        ],
         ...fields(i),
       };
       this.orders.push(order);
@@ -128,7 +145,8 @@ export class ShopifyStub extends KitStub {
   }
 
   protected errorReply(status: number, message: string): StubReply {
-    const text = status === 429 ? 'Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.' : status >= 500 ? 'Internal Server Error' : message;
+    const text =
+      status === 429 ? 'Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.' : status >= 500 ? 'Internal Server Error' : message;
     return { status, headers: { 'x-request-id': randomUUID(), ...(status === 429 ? { 'retry-after': '2.0' } : {}) }, body: { errors: text } };
   }
 
@@ -174,7 +192,14 @@ export class ShopifyStub extends KitStub {
     const requested = this.options.costOf?.(body.operationName) ?? queryCost(schema, document, variables, body.operationName);
     const before = this.throttleStatus();
     if (requested > this.maximumAvailable) {
-      return answer({ errors: [{ message: `Query cost is ${requested}, which exceeds the single query max cost limit (${this.maximumAvailable}).`, extensions: { code: 'MAX_COST_EXCEEDED', cost: requested, maxCost: this.maximumAvailable } }] });
+      return answer({
+        errors: [
+          {
+            message: `Query cost is ${requested}, which exceeds the single query max cost limit (${this.maximumAvailable}).`,
+            extensions: { code: 'MAX_COST_EXCEEDED', cost: requested, maxCost: this.maximumAvailable },
+          },
+        ],
+      });
     }
     if (requested > before.currentlyAvailable) {
       return answer(
@@ -183,7 +208,13 @@ export class ShopifyStub extends KitStub {
       );
     }
     this.available -= requested;
-    const result = await execute({ schema, document, variableValues: variables, rootValue: this.resolvers(), ...(body.operationName ? { operationName: body.operationName } : {}) });
+    const result = await execute({
+      schema,
+      document,
+      variableValues: variables,
+      rootValue: this.resolvers(),
+      ...(body.operationName ? { operationName: body.operationName } : {}),
+    });
     return answer(
       { ...(result.data !== undefined ? { data: result.data } : {}), ...(result.errors ? { errors: result.errors.map((e) => e.toJSON()) } : {}) },
       { cost: { requestedQueryCost: requested, actualQueryCost: requested, throttleStatus: this.throttleStatus() } },
@@ -219,7 +250,10 @@ export class ShopifyStub extends KitStub {
         if (financial) list = list.filter((o) => o.displayFinancialStatus.toLowerCase() === financial.toLowerCase());
         if (args.sortKey === 'TOTAL_PRICE') list.sort((a, b) => Number(a.totalPriceSet.shopMoney.amount) - Number(b.totalPriceSet.shopMoney.amount));
         if (args.reverse) list.reverse();
-        return connection(list.map((o) => this.orderView(o)), args);
+        return connection(
+          list.map((o) => this.orderView(o)),
+          args,
+        );
       },
       order: ({ id }: { id: string }) => {
         this.guard('orders');

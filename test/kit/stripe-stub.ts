@@ -63,7 +63,11 @@ export class StripeStub extends KitStub {
 
   protected authorize(req: StubRequest): StubReply | undefined {
     const auth = req.headers.authorization;
-    if (!auth) return this.errorReply(401, 'You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. \'Authorization: Bearer YOUR_SECRET_KEY\').');
+    if (!auth)
+      return this.errorReply(
+        401,
+        "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+      );
     if (auth !== `Bearer ${this.apiKey}`) return this.errorReply(401, `Invalid API Key provided: ${auth.replace(/^Bearer /, '').slice(0, 8)}***`);
     return undefined;
   }
@@ -75,7 +79,11 @@ export class StripeStub extends KitStub {
       const stored = this.idempotency.get(key);
       if (stored) {
         if (stored.fingerprint !== fingerprint) {
-          return this.errorReply(400, `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`, { type: 'idempotency_error' });
+          return this.errorReply(
+            400,
+            `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`,
+            { type: 'idempotency_error' },
+          );
         }
         return { ...stored.reply, headers: { ...stored.reply.headers, 'idempotent-replayed': 'true', 'idempotency-key': key } };
       }
@@ -89,7 +97,11 @@ export class StripeStub extends KitStub {
 
   private dispatch(req: StubRequest): StubReply {
     const params = req.method === 'POST' ? parseForm(req.body) : Object.fromEntries(req.query);
-    const ok = (object: StripeObject): StubReply => ({ status: 200, headers: { 'request-id': randomId('req_', 7), 'stripe-version': String(req.headers['stripe-version'] ?? '') }, body: object });
+    const ok = (object: StripeObject): StubReply => ({
+      status: 200,
+      headers: { 'request-id': randomId('req_', 7), 'stripe-version': String(req.headers['stripe-version'] ?? '') },
+      body: object,
+    });
     if (req.method === 'POST' && req.path === '/v1/customers') return ok(this.customer(params));
     if (req.method === 'POST' && req.path === '/v1/payment_intents') return this.createPaymentIntent(params, ok);
     const pi = /^\/v1\/payment_intents\/([^/]+)$/.exec(req.path);
@@ -173,15 +185,23 @@ export class StripeStub extends KitStub {
 
   private createRefund(params: Record<string, unknown>, ok: (o: StripeObject) => StubReply): StubReply {
     const piId = params.payment_intent as string | undefined;
-    if (!piId && !params.charge) return this.errorReply(400, 'One of the following params should be provided for this request: payment_intent or charge.', { code: 'parameter_missing' });
+    if (!piId && !params.charge)
+      return this.errorReply(400, 'One of the following params should be provided for this request: payment_intent or charge.', { code: 'parameter_missing' });
     const pi = piId ? this.paymentIntents.get(piId) : [...this.paymentIntents.values()].find((p) => p.latest_charge === params.charge);
-    if (!pi) return this.errorReply(400, `No such ${piId ? 'payment_intent' : 'charge'}: '${piId ?? String(params.charge)}'`, { code: 'resource_missing', param: piId ? 'payment_intent' : 'charge' });
+    if (!pi)
+      return this.errorReply(400, `No such ${piId ? 'payment_intent' : 'charge'}: '${piId ?? String(params.charge)}'`, {
+        code: 'resource_missing',
+        param: piId ? 'payment_intent' : 'charge',
+      });
     if (pi.status !== 'succeeded') return this.errorReply(400, `This PaymentIntent (${pi.id}) does not have a successful charge to refund.`, { code: 'charge_not_refundable' });
     const refunded = [...this.refunds.values()].filter((r) => r.payment_intent === pi.id).reduce((sum, r) => sum + Number(r.amount), 0);
     const remaining = Number(pi.amount) - refunded;
     const amount = params.amount === undefined ? remaining : Number(params.amount);
     if (amount > remaining || remaining <= 0) {
-      return this.errorReply(400, `Refund amount ($${(amount / 100).toFixed(2)}) is greater than unrefunded amount on charge ($${(remaining / 100).toFixed(2)})`, { code: 'amount_too_large', param: 'amount' });
+      return this.errorReply(400, `Refund amount ($${(amount / 100).toFixed(2)}) is greater than unrefunded amount on charge ($${(remaining / 100).toFixed(2)})`, {
+        code: 'amount_too_large',
+        param: 'amount',
+      });
     }
     const refund: StripeObject = {
       id: randomId('re_', 12),

@@ -2,17 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
-import {
-  createRedis,
-  envSecretsProvider,
-  OAuthTokenStore,
-  parseConfig,
-  redisKeys,
-  TokenCipher,
-  type BrokerConfig,
-  type PublicJob,
-  type RedisClient,
-} from '@broker/shared';
+import { createRedis, envSecretsProvider, OAuthTokenStore, parseConfig, redisKeys, TokenCipher, type BrokerConfig, type PublicJob, type RedisClient } from '@broker/shared';
 import { createApi, type Api } from '@broker/api';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
@@ -55,8 +45,7 @@ const workerLog = capturingLogger('worker');
 /** Access tokens the upstream answers 401 to. */
 const revoked = new Set<string>();
 
-const bearerOf = (req: { headers: Record<string, string | string[] | undefined> }) =>
-  String(req.headers.authorization ?? '').replace(/^Bearer /, '');
+const bearerOf = (req: { headers: Record<string, string | string[] | undefined> }) => String(req.headers.authorization ?? '').replace(/^Bearer /, '');
 const upstreamTokens = (id: string) => upstream.requests.filter((r) => r.path === `/contacts/${id}`).map(bearerOf);
 
 beforeAll(async () => {
@@ -195,7 +184,14 @@ describe('authorization code with PKCE: connect → provider → callback', () =
     // The code was exchanged with the verifier (the server checks it against the challenge) and the client secret in the body.
     const exchanges = (await mock.requests()).filter((r) => r.grantType === 'authorization_code');
     expect(exchanges).toHaveLength(1);
-    expect(exchanges[0]).toMatchObject({ status: 200, hasVerifier: true, clientAuth: 'post', clientId: 'crm-client', clientSecret: env.CRM_CLIENT_SECRET, redirectUri: `${apiUrl}/oauth/crm/callback` });
+    expect(exchanges[0]).toMatchObject({
+      status: 200,
+      hasVerifier: true,
+      clientAuth: 'post',
+      clientId: 'crm-client',
+      clientSecret: env.CRM_CLIENT_SECRET,
+      redirectUri: `${apiUrl}/oauth/crm/callback`,
+    });
 
     // The state works once.
     await expectProblem(await fetch(callbackUrl, { redirect: 'manual' }), 400, 'BAD_REQUEST');

@@ -41,9 +41,7 @@ function rawConfig() {
 
 beforeAll(async () => {
   mock = await startMockOAuth();
-  upstream = await StubServer.start((req) =>
-    String(req.headers.authorization ?? '').startsWith('Bearer ') ? { status: 200, body: { id: req.path } } : { status: 401 },
-  );
+  upstream = await StubServer.start((req) => (String(req.headers.authorization ?? '').startsWith('Bearer ') ? { status: 200, body: { id: req.path } } : { status: 401 }));
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   jobs = new JobSubmitter(redis, prefix, parseConfig(rawConfig()));
 });

@@ -136,7 +136,10 @@ describe('OAuthTokenStore', () => {
   });
 
   it('after a lapse, a later set from the same refresh token wins, an earlier one does not', async () => {
-    for (const [connection, staleObtainedAt, winner] of [['w-raced-early', 1000, 'fresh'], ['w-raced-late', 3000, 'stale']] as const) {
+    for (const [connection, staleObtainedAt, winner] of [
+      ['w-raced-early', 1000, 'fresh'],
+      ['w-raced-late', 3000, 'stale'],
+    ] as const) {
       const stale = await holding(connection);
       await lapse(connection);
       const fresh = (await store.acquireLock('crm', connection, 30_000))!;
@@ -213,9 +216,7 @@ describe('OAuthTokenManager', () => {
         new OAuthTokenManager({ store, fetchToken, logger: testLogger() }),
         new OAuthTokenManager({ store: new OAuthTokenStore(other, keys, cipher), fetchToken, logger: testLogger() }),
       ];
-      const tokens = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => managers[i % 2]!.accessToken({ integration: 'crm', connection: 'busy', auth })),
-      );
+      const tokens = await Promise.all(Array.from({ length: 50 }, (_, i) => managers[i % 2]!.accessToken({ integration: 'crm', connection: 'busy', auth })));
       expect(calls).toHaveLength(1);
       expect(calls[0]!.refreshToken).toBe('rt-1');
       expect(new Set(tokens)).toEqual(new Set(['new-1']));
@@ -281,8 +282,21 @@ describe('oauthConnectionState', () => {
       integrations: {
         crm: {
           baseUrl: 'http://127.0.0.1:9',
-          auth: { type: 'oauth2', grant: 'authorization_code', tokenUrl: 'http://127.0.0.1:9/t', authorizeUrl: 'http://127.0.0.1:9/a', clientId: 'c', clientSecret: 'CLIENT_SECRET' },
-          connections: { sealed: {}, dead: {}, nothing: {}, expired: {}, svc: { auth: { type: 'oauth2', grant: 'client_credentials', tokenUrl: 'http://127.0.0.1:9/t', clientId: 'c', clientSecret: 'UNSET_SECRET' } } },
+          auth: {
+            type: 'oauth2',
+            grant: 'authorization_code',
+            tokenUrl: 'http://127.0.0.1:9/t',
+            authorizeUrl: 'http://127.0.0.1:9/a',
+            clientId: 'c',
+            clientSecret: 'CLIENT_SECRET',
+          },
+          connections: {
+            sealed: {},
+            dead: {},
+            nothing: {},
+            expired: {},
+            svc: { auth: { type: 'oauth2', grant: 'client_credentials', tokenUrl: 'http://127.0.0.1:9/t', clientId: 'c', clientSecret: 'UNSET_SECRET' } },
+          },
         },
       },
     });

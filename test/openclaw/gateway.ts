@@ -142,22 +142,17 @@ export async function startGateway(install: OpenClawInstall, options: GatewayOpt
     mcpProbe: (server) =>
       new Promise((resolve, reject) => {
         // Exits non-zero when a server did not connect or reported diagnostics, having printed the whole result.
-        execFile(
-          install.node,
-          [install.cli, 'mcp', 'probe', server, '--json'],
-          { env, timeout: 120_000, maxBuffer: 8 * 1024 * 1024 },
-          (err, stdout, stderr) => {
-            const start = stdout.indexOf('{');
-            if (start < 0) return reject(new Error(`openclaw mcp probe printed no JSON (${err?.message ?? 'exit 0'}):\n${stdout}\n${stderr}`));
-            resolve(
-              JSON.parse(stdout.slice(start)) as {
-                tools: string[];
-                diagnostics: unknown[];
-                servers: Record<string, unknown>;
-              },
-            );
-          },
-        );
+        execFile(install.node, [install.cli, 'mcp', 'probe', server, '--json'], { env, timeout: 120_000, maxBuffer: 8 * 1024 * 1024 }, (err, stdout, stderr) => {
+          const start = stdout.indexOf('{');
+          if (start < 0) return reject(new Error(`openclaw mcp probe printed no JSON (${err?.message ?? 'exit 0'}):\n${stdout}\n${stderr}`));
+          resolve(
+            JSON.parse(stdout.slice(start)) as {
+              tools: string[];
+              diagnostics: unknown[];
+              servers: Record<string, unknown>;
+            },
+          );
+        });
       }),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {

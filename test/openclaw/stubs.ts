@@ -94,9 +94,7 @@ export class LossyProxy {
         for await (const chunk of req) chunks.push(chunk as Buffer);
         const body = Buffer.concat(chunks).toString('utf8');
         const headers = Object.fromEntries(
-          Object.entries(req.headers).filter(
-            ([name, value]) => typeof value === 'string' && !['host', 'connection', 'content-length'].includes(name),
-          ),
+          Object.entries(req.headers).filter(([name, value]) => typeof value === 'string' && !['host', 'connection', 'content-length'].includes(name)),
         ) as Record<string, string>;
         const upstream = await fetch(`${proxy.target}${req.url ?? '/'}`, {
           method: req.method ?? 'POST',

@@ -29,7 +29,11 @@ describe('paginate', () => {
     const result = await paginate(ctx, fetch);
     expect(result).toMatchObject({ pages: 3, truncated: false, next: null });
     expect(result.items).toEqual(Array.from({ length: 25 }, (_, i) => i));
-    expect(reports).toEqual([{ page: 1, records: 10 }, { page: 2, records: 20 }, { page: 3, records: 25 }]);
+    expect(reports).toEqual([
+      { page: 1, records: 10 },
+      { page: 2, records: 20 },
+      { page: 3, records: 25 },
+    ]);
   });
 
   it('stops at the cap, asking the last page for no more than it needs, and says where to resume', async () => {
@@ -65,7 +69,11 @@ describe('paginate', () => {
     }, 10);
     const result = await paginate(progressLog().ctx, fetch);
     expect(result.items).toEqual(rows);
-    expect(calls).toEqual([[0, 10], [10, 10], [20, 10]]);
+    expect(calls).toEqual([
+      [0, 10],
+      [10, 10],
+      [20, 10],
+    ]);
 
     const withTotal = offsetPages<string>(async (offset, limit) => ({ items: rows.slice(offset, offset + limit), total: 20 }), 10);
     const bounded = await paginate(progressLog().ctx, withTotal);
@@ -103,7 +111,9 @@ describe('link-header pagination', () => {
         .get('github')!
         .forCall({ tool: 't', jobId: 'j', attempt: 1, connection: 'default', write: false, requestId: 'r' });
       const { ctx, reports } = progressLog();
-      const fetch = linkHeaderPages(http, { method: 'GET', path: '/repos/octo/kit/issues', query: { per_page: '5', state: 'open' } }, (d) => (d as { number: number }[]).map((i) => i.number));
+      const fetch = linkHeaderPages(http, { method: 'GET', path: '/repos/octo/kit/issues', query: { per_page: '5', state: 'open' } }, (d) =>
+        (d as { number: number }[]).map((i) => i.number),
+      );
       const result = await paginate(ctx, fetch);
       expect(result.items).toEqual([12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
       expect(reports).toHaveLength(3);

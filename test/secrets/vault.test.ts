@@ -63,10 +63,14 @@ describe('vaultSecretsProvider', () => {
   });
 
   it('fails loudly (without the token) when Vault refuses or cannot be reached', async () => {
-    const refused = await vaultSecretsProvider({ addr: vault.url, token: 'wrong-token' }, http).get('API_KEY').catch((e: Error) => e);
+    const refused = await vaultSecretsProvider({ addr: vault.url, token: 'wrong-token' }, http)
+      .get('API_KEY')
+      .catch((e: Error) => e);
     expect(refused).toBeInstanceOf(VaultError);
     expect((refused as Error).message).toMatch(/403.*API_KEY/);
-    const down = await vaultSecretsProvider({ addr: 'http://127.0.0.1:9', token: VAULT_TOKEN }, http).get('API_KEY').catch((e: Error) => e);
+    const down = await vaultSecretsProvider({ addr: 'http://127.0.0.1:9', token: VAULT_TOKEN }, http)
+      .get('API_KEY')
+      .catch((e: Error) => e);
     expect(down).toBeInstanceOf(VaultError);
     expect((down as Error).message).not.toContain(VAULT_TOKEN);
     // A job that meets it is retried later rather than failed for good.

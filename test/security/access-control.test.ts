@@ -77,7 +77,13 @@ const ROUTES: Row[] = [
   { route: 'get /v1/audit', method: 'GET', path: '/v1/audit', access: { kind: 'operator', scope: 'audit:read' } },
   { route: 'get /v1/approvals', method: 'GET', path: '/v1/approvals', access: { kind: 'operator', scope: 'jobs:approve' } },
   { route: 'post /v1/jobs/:id/approve', method: 'POST', path: '/v1/jobs/job_00000000000000000000000000000000/approve', access: { kind: 'operator', scope: 'jobs:approve' } },
-  { route: 'post /v1/jobs/:id/deny', method: 'POST', path: '/v1/jobs/job_00000000000000000000000000000000/deny', body: { reason: 'acl' }, access: { kind: 'operator', scope: 'jobs:approve' } },
+  {
+    route: 'post /v1/jobs/:id/deny',
+    method: 'POST',
+    path: '/v1/jobs/job_00000000000000000000000000000000/deny',
+    body: { reason: 'acl' },
+    access: { kind: 'operator', scope: 'jobs:approve' },
+  },
 ];
 
 function send(row: Row, authorization: string | undefined): request.Test {
@@ -94,7 +100,13 @@ beforeAll(async () => {
   h = await startSecurityApi('access', securityConfig());
   const signed = stripeEvent({ id: 'evt_access_1' });
   await request(h.server).post('/hooks/stripe').set(signed.headers).send(signed.body).expect(200);
-  jobOfC = (await request(h.server).post('/v1/jobs').set('Authorization', `Bearer ${AGENT_KEYS.c}`).send({ tool: 'demo.getContact', input: { id: 'c-own' } }).expect(202)).body.id;
+  jobOfC = (
+    await request(h.server)
+      .post('/v1/jobs')
+      .set('Authorization', `Bearer ${AGENT_KEYS.c}`)
+      .send({ tool: 'demo.getContact', input: { id: 'c-own' } })
+      .expect(202)
+  ).body.id;
 });
 
 afterAll(async () => {
@@ -104,7 +116,13 @@ afterAll(async () => {
 describe('access control over every route', () => {
   it('the table covers every route the app mounts', () => {
     const stack = (h.api.app as unknown as { router: { stack: Array<{ route?: { path: string; methods: Record<string, boolean> }; name: string }> } }).router.stack;
-    const mounted = stack.flatMap((layer) => (layer.route ? Object.keys(layer.route.methods).filter((m) => m !== '_all').map((m) => `${m} ${layer.route!.path}`) : []));
+    const mounted = stack.flatMap((layer) =>
+      layer.route
+        ? Object.keys(layer.route.methods)
+            .filter((m) => m !== '_all')
+            .map((m) => `${m} ${layer.route!.path}`)
+        : [],
+    );
     const missing = mounted.filter((r) => !ROUTES.some((row) => row.route === r));
     expect(missing).toEqual([]);
     // The board is a mounted sub-app, not a route: its row is the mount.
@@ -117,7 +135,8 @@ describe('access control over every route', () => {
       const expect401 = async (label: string, authorization: string | undefined) => {
         const res = await send(row, authorization);
         if (res.status !== 401) problems.push(`${label}: ${res.status}, expected 401`);
-        else if (!String(res.headers['content-type']).startsWith('application/problem+json') || res.body.code !== 'UNAUTHENTICATED') problems.push(`${label}: 401 without an UNAUTHENTICATED problem`);
+        else if (!String(res.headers['content-type']).startsWith('application/problem+json') || res.body.code !== 'UNAUTHENTICATED')
+          problems.push(`${label}: 401 without an UNAUTHENTICATED problem`);
       };
       const expectAllowed = async (label: string, authorization: string | undefined) => {
         const res = await send(row, authorization);
@@ -133,7 +152,8 @@ describe('access control over every route', () => {
         await expectAllowed('no credential', undefined);
       } else if (access.kind === 'basic-admin') {
         const none = await send(row, undefined);
-        if (none.status !== 401 || !/^Basic /.test(String(none.headers['www-authenticate']))) problems.push(`no credential: ${none.status} ${String(none.headers['www-authenticate'])}`);
+        if (none.status !== 401 || !/^Basic /.test(String(none.headers['www-authenticate'])))
+          problems.push(`no credential: ${none.status} ${String(none.headers['www-authenticate'])}`);
         await expect401('bearer admin token', `Bearer ${ADMIN_TOKEN}`);
         await expect401('basic, wrong password', basic('wrong'));
         for (const key of Object.keys(AGENT_SCOPES)) await expect401(`basic, agent key ${key}`, basic(key));
@@ -169,7 +189,11 @@ describe('access control over every route', () => {
 });
 
 /** One MCP JSON-RPC call; the answer comes back as one SSE `message` event. */
-async function mcp(key: string, method: string, params: Record<string, unknown>): Promise<{ result?: { isError?: boolean; structuredContent?: unknown; content?: Array<{ text: string }>; tools?: Array<{ name: string }> } }> {
+async function mcp(
+  key: string,
+  method: string,
+  params: Record<string, unknown>,
+): Promise<{ result?: { isError?: boolean; structuredContent?: unknown; content?: Array<{ text: string }>; tools?: Array<{ name: string }> } }> {
   const res = await request(h.server)
     .post('/mcp')
     .set('Authorization', `Bearer ${key}`)
@@ -190,7 +214,7 @@ describe('object-level isolation between agents', () => {
     expect(waited.status).toBe(404);
   });
 
-  it("another agent cannot cancel a job: 404, and the job is untouched", async () => {
+  it('another agent cannot cancel a job: 404, and the job is untouched', async () => {
     const res = await request(h.server).delete(`/v1/jobs/${jobOfC}`).set('Authorization', `Bearer ${AGENT_KEYS.a}`);
     expect(res.status).toBe(404);
     expect((await h.store.get(jobOfC))?.status).toBe('queued');
@@ -237,7 +261,10 @@ describe('object-level isolation between agents', () => {
   });
 
   it('REST: a tool outside the scopes is 403 and not listed', async () => {
-    const res = await request(h.server).post('/v1/jobs').set('Authorization', `Bearer ${AGENT_KEYS.b}`).send({ tool: 'demo.createOrder', input: { sku: 's', qty: 1 } });
+    const res = await request(h.server)
+      .post('/v1/jobs')
+      .set('Authorization', `Bearer ${AGENT_KEYS.b}`)
+      .send({ tool: 'demo.createOrder', input: { sku: 's', qty: 1 } });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe('FORBIDDEN');
     const tools = await request(h.server).get('/v1/tools').set('Authorization', `Bearer ${AGENT_KEYS.b}`).expect(200);

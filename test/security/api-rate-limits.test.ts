@@ -45,7 +45,9 @@ describe('per-agent API rate limits', () => {
   it('counts an agent across both API processes and answers 429 RATE_LIMITED with Retry-After past the limit', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 8; i++) {
-      const res = await request(servers()[i % 2]!).get('/v1/tools').set(bearer(AGENT_KEYS.a));
+      const res = await request(servers()[i % 2]!)
+        .get('/v1/tools')
+        .set(bearer(AGENT_KEYS.a));
       statuses.push(res.status);
       if (res.status === 200) expect(res.headers.ratelimit).toMatch(/^limit=6, remaining=\d+, reset=\d+$/);
     }
@@ -65,13 +67,23 @@ describe('per-agent API rate limits', () => {
   it('keys the limit by agent: another agent still gets through, and its own rateLimit overrides the default', async () => {
     await request(h.server).get('/v1/tools').set(bearer(AGENT_KEYS.c)).expect(200);
     const b = [];
-    for (let i = 0; i < 3; i++) b.push((await request(servers()[i % 2]!).get('/v1/tools').set(bearer(AGENT_KEYS.b))).status);
+    for (let i = 0; i < 3; i++)
+      b.push(
+        (
+          await request(servers()[i % 2]!)
+            .get('/v1/tools')
+            .set(bearer(AGENT_KEYS.b))
+        ).status,
+      );
     expect(b).toEqual([200, 200, 429]);
   });
 
   it('refuses an over-limit job before reading its body: nothing is queued', async () => {
     const before = await h.jobKeyCount();
-    const res = await request(h.server).post('/v1/jobs').set(bearer(AGENT_KEYS.a)).send({ tool: 'demo.getContact', input: { id: 'x' } });
+    const res = await request(h.server)
+      .post('/v1/jobs')
+      .set(bearer(AGENT_KEYS.a))
+      .send({ tool: 'demo.getContact', input: { id: 'x' } });
     expect(res.status).toBe(429);
     expect(await h.jobKeyCount()).toBe(before);
     expect(await h.queuedCount()).toBe(0);
@@ -83,11 +95,19 @@ describe('per-agent API rate limits', () => {
     const second = await request(other.server).get('/v1/events').set(bearer(AGENT_KEYS.ops));
     expect(second.status).toBe(429);
     expect(second.body.code).toBe('RATE_LIMITED');
-    for (let i = 0; i < 10; i++) await request(servers()[i % 2]!).get('/v1/integrations').set(bearer(ADMIN_TOKEN)).expect(200);
+    for (let i = 0; i < 10; i++)
+      await request(servers()[i % 2]!)
+        .get('/v1/integrations')
+        .set(bearer(ADMIN_TOKEN))
+        .expect(200);
   });
 
   it('opens again when the window ends', async () => {
-    await waitFor(async () => (await request(h.server).get('/v1/integrations').set(bearer(AGENT_KEYS.ops))).status === 200, { timeoutMs: 3000, intervalMs: 100, what: 'the 1 s window to end' });
+    await waitFor(async () => (await request(h.server).get('/v1/integrations').set(bearer(AGENT_KEYS.ops))).status === 200, {
+      timeoutMs: 3000,
+      intervalMs: 100,
+      what: 'the 1 s window to end',
+    });
   });
 
   it('unknown keys are refused 401 before any counting', async () => {
@@ -135,7 +155,10 @@ describe('per-agent API rate limits', () => {
     Object.assign(down.env, securitySecrets());
     try {
       for (let i = 0; i < 8; i++) await request(down.server).get('/v1/tools').set(bearer(AGENT_KEYS.a)).expect(200);
-      const job = await request(down.server).post('/v1/jobs').set(bearer(AGENT_KEYS.a)).send({ tool: 'demo.getContact', input: { id: 'x' } });
+      const job = await request(down.server)
+        .post('/v1/jobs')
+        .set(bearer(AGENT_KEYS.a))
+        .send({ tool: 'demo.getContact', input: { id: 'x' } });
       expect(job.status).toBe(503);
     } finally {
       await down.close();

@@ -66,7 +66,10 @@ describe('daily job caps (cost guard)', () => {
   });
 
   it('still validates first: a bad request over the cap is 422, not 429', async () => {
-    const res = await request(h.server).post('/v1/jobs').set(bearer(AGENT_KEYS.a)).send({ tool: 'demo.createOrder', input: { sku: 'x', qty: 0 } });
+    const res = await request(h.server)
+      .post('/v1/jobs')
+      .set(bearer(AGENT_KEYS.a))
+      .send({ tool: 'demo.createOrder', input: { sku: 'x', qty: 0 } });
     expect(res.status).toBe(422);
   });
 
@@ -92,7 +95,12 @@ describe('daily job caps (cost guard)', () => {
   it('holds under concurrency across two API processes: exactly the cap gets through', async () => {
     const before = await h.jobKeyCount();
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => request([h.server, other.server][i % 2]!).post('/v1/jobs').set(bearer(AGENT_KEYS.c)).send(contact(`burst-${i}`))),
+      Array.from({ length: 20 }, (_, i) =>
+        request([h.server, other.server][i % 2]!)
+          .post('/v1/jobs')
+          .set(bearer(AGENT_KEYS.c))
+          .send(contact(`burst-${i}`)),
+      ),
     );
     const statuses = results.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 202)).toHaveLength(5);
@@ -109,7 +117,12 @@ describe('daily job caps (cost guard)', () => {
   });
 
   it('leaves agents without caps alone and costs them no Redis work', async () => {
-    for (let i = 0; i < 8; i++) await request(h.server).post('/v1/jobs').set(bearer(AGENT_KEYS.ops)).send(contact(`ops-${i}`)).expect(202);
+    for (let i = 0; i < 8; i++)
+      await request(h.server)
+        .post('/v1/jobs')
+        .set(bearer(AGENT_KEYS.ops))
+        .send(contact(`ops-${i}`))
+        .expect(202);
     expect(await h.redis.keys(`${h.prefix}:job-cap:{cap:agent-ops:*`)).toEqual([]);
   });
 });

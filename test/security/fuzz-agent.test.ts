@@ -27,8 +27,14 @@ const oddMethod = fc.constantFrom('PUT', 'PATCH', 'OPTIONS', 'HEAD', 'TRACE', 'P
 
 beforeAll(async () => {
   h = await startSecurityApi('fuzz-agent');
-  const a = await request(h.server).post('/v1/jobs').set('Authorization', `Bearer ${AGENT_KEYS.a}`).send({ tool: 'demo.getContact', input: { id: 'own' } });
-  const c = await request(h.server).post('/v1/jobs').set('Authorization', `Bearer ${AGENT_KEYS.c}`).send({ tool: 'demo.getContact', input: { id: 'theirs' } });
+  const a = await request(h.server)
+    .post('/v1/jobs')
+    .set('Authorization', `Bearer ${AGENT_KEYS.a}`)
+    .send({ tool: 'demo.getContact', input: { id: 'own' } });
+  const c = await request(h.server)
+    .post('/v1/jobs')
+    .set('Authorization', `Bearer ${AGENT_KEYS.c}`)
+    .send({ tool: 'demo.getContact', input: { id: 'theirs' } });
   ownJob = a.body.id;
   othersJob = c.body.id;
   expect(ownJob).toMatch(/^job_/);
@@ -38,16 +44,35 @@ beforeAll(async () => {
 afterAll(async () => {
   watch.stop();
   await h?.close();
-  if (process.env.FUZZ_DEBUG) console.log([...tally.byStatus].sort().map(([k, v]) => `${k}: ${v}`).join('\n'));
+  if (process.env.FUZZ_DEBUG)
+    console.log(
+      [...tally.byStatus]
+        .sort()
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('\n'),
+    );
   console.log(`fuzz-agent: ${tally.cases} cases (${tally.rejected} rejected, ${tally.accepted} accepted): ${[...tally.byEndpoint].map(([k, v]) => `${k} ${v}`).join(', ')}`);
 });
 
-const jobBody = objectWith({
-  tool: fc.constantFrom('"demo.getContact"', '"demo.createOrder"', '"crm.getContact"', '"demo.*"', '"__proto__"', '"constructor.name"', '"demo.getcontact"'),
-  input: fc.oneof(fc.constantFrom('{"id":"c_1"}', '{"sku":"s","qty":2}', '{"__proto__":{"polluted":1},"id":"x"}', '{"id":"x","constructor":{"prototype":{"polluted":1}}}'), objectWith({ id: fc.constant('"c_1"'), sku: fc.constant('"s"'), qty: fc.constant('2') })),
-  connection: fc.constantFrom('"default"', '"eu"', '"__proto__"', '"constructor"', '"toString"', '"acme"'),
-  callbackUrl: fc.constantFrom('"http://127.0.0.1:9/cb"', '"http://10.0.0.1/cb"', '"http://[::1]/"', '"http://2130706433/"', '"ftp://127.0.0.1/"', '"http://user:pw@127.0.0.1:9/"'),
-}, ['connection', 'callbackUrl']);
+const jobBody = objectWith(
+  {
+    tool: fc.constantFrom('"demo.getContact"', '"demo.createOrder"', '"crm.getContact"', '"demo.*"', '"__proto__"', '"constructor.name"', '"demo.getcontact"'),
+    input: fc.oneof(
+      fc.constantFrom('{"id":"c_1"}', '{"sku":"s","qty":2}', '{"__proto__":{"polluted":1},"id":"x"}', '{"id":"x","constructor":{"prototype":{"polluted":1}}}'),
+      objectWith({ id: fc.constant('"c_1"'), sku: fc.constant('"s"'), qty: fc.constant('2') }),
+    ),
+    connection: fc.constantFrom('"default"', '"eu"', '"__proto__"', '"constructor"', '"toString"', '"acme"'),
+    callbackUrl: fc.constantFrom(
+      '"http://127.0.0.1:9/cb"',
+      '"http://10.0.0.1/cb"',
+      '"http://[::1]/"',
+      '"http://2130706433/"',
+      '"ftp://127.0.0.1/"',
+      '"http://user:pw@127.0.0.1:9/"',
+    ),
+  },
+  ['connection', 'callbackUrl'],
+);
 
 describe('fuzz: agent API', () => {
   it(`POST /v1/jobs (${RUNS} cases)`, async () => {
@@ -57,10 +82,27 @@ describe('fuzz: agent API', () => {
         auth: agentAuth,
         type: contentType,
         extra: someHeaders(allAuth),
-        body: spoiled(fc.oneof({ weight: 4, arbitrary: jobBody }, { weight: 1, arbitrary: jsonText }, { weight: 1, arbitrary: deepText.map((d) => `{"tool":"demo.createOrder","input":{"sku":"s","qty":1,"deep":${d}}}`) })),
+        body: spoiled(
+          fc.oneof(
+            { weight: 4, arbitrary: jobBody },
+            { weight: 1, arbitrary: jsonText },
+            { weight: 1, arbitrary: deepText.map((d) => `{"tool":"demo.createOrder","input":{"sku":"s","qty":1,"deep":${d}}}`) },
+          ),
+        ),
         query: hostileQuery(['tool', 'waitMs']),
       })
-      .map((r) => ({ method: r.method, path: `/v1/jobs${r.query}`, headers: headerList([['authorization', r.auth], ['content-type', r.type]], r.extra), body: r.body }));
+      .map((r) => ({
+        method: r.method,
+        path: `/v1/jobs${r.query}`,
+        headers: headerList(
+          [
+            ['authorization', r.auth],
+            ['content-type', r.type],
+          ],
+          r.extra,
+        ),
+        body: r.body,
+      }));
     await fuzzEndpoint(h, 'POST /v1/jobs', cases, { runs: RUNS, seed: SEED });
   });
 
@@ -79,7 +121,12 @@ describe('fuzz: agent API', () => {
         extra: someHeaders(allAuth),
         body: fc.option(spoiled(jsonText), { nil: undefined }),
       })
-      .map((r) => ({ method: r.method, path: `/v1/jobs/${r.target[0]}${r.target[1]}`, headers: headerList([['authorization', r.auth]], r.extra), ...(r.body ? { body: r.body } : {}) }));
+      .map((r) => ({
+        method: r.method,
+        path: `/v1/jobs/${r.target[0]}${r.target[1]}`,
+        headers: headerList([['authorization', r.auth]], r.extra),
+        ...(r.body ? { body: r.body } : {}),
+      }));
     await fuzzEndpoint(h, 'GET|DELETE /v1/jobs/:id', cases, { runs: RUNS, seed: SEED + 1 });
   });
 
@@ -97,7 +144,13 @@ describe('fuzz: agent API', () => {
       .map((r) => ({
         method: r.method,
         path: `/v1/jobs/${r.target}/retry${r.query}`,
-        headers: headerList([['authorization', r.auth], ['content-type', r.type]], r.extra),
+        headers: headerList(
+          [
+            ['authorization', r.auth],
+            ['content-type', r.type],
+          ],
+          r.extra,
+        ),
         ...(r.body ? { body: r.body } : {}),
       }));
     await fuzzEndpoint(h, 'POST /v1/jobs/:id/retry', cases, { runs: RUNS, seed: SEED + 5 });
@@ -121,9 +174,25 @@ describe('fuzz: agent API', () => {
     // Every call carries broker/waitMs 0: a valid call must not wait 25 s for a job no worker runs.
     const params = fc.oneof(
       objectWith({
-        name: fc.constantFrom('"demo_getContact"', '"demo_createOrder"', '"get_job"', '"retry_job"', '"list_tools"', '"crm_getContact"', '"__proto__"', '"constructor"', '"demo.getContact"'),
+        name: fc.constantFrom(
+          '"demo_getContact"',
+          '"demo_createOrder"',
+          '"get_job"',
+          '"retry_job"',
+          '"list_tools"',
+          '"crm_getContact"',
+          '"__proto__"',
+          '"constructor"',
+          '"demo.getContact"',
+        ),
         arguments: fc.oneof(jsonText, fc.constantFrom(`{"id":"${othersJob}"}`, `{"id":"${ownJob}","waitMs":"1"}`, '{"id":"x"}', '{"sku":"s","qty":0}')),
-        _meta: fc.constantFrom('{"broker/waitMs":0}', '{"broker/waitMs":0,"broker/idempotencyKey":"\\u0000"}', '{"broker/waitMs":0,"broker/connection":"__proto__"}', '{"broker/waitMs":0,"broker/callbackUrl":"http://169.254.169.254/"}', '{"broker/waitMs":0,"progressToken":{"__proto__":1}}'),
+        _meta: fc.constantFrom(
+          '{"broker/waitMs":0}',
+          '{"broker/waitMs":0,"broker/idempotencyKey":"\\u0000"}',
+          '{"broker/waitMs":0,"broker/connection":"__proto__"}',
+          '{"broker/waitMs":0,"broker/callbackUrl":"http://169.254.169.254/"}',
+          '{"broker/waitMs":0,"progressToken":{"__proto__":1}}',
+        ),
       }).filter((p) => p.includes('"_meta":{"broker/waitMs":0')),
       fc.constantFrom('{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"fuzz","version":"1"}}', '{}', 'null', '[]'),
     );
@@ -135,17 +204,28 @@ describe('fuzz: agent API', () => {
     }).filter((t) => !t.includes('"tools/call"') || t.includes('"_meta":{"broker/waitMs":0'));
     // A well-formed call whose arguments are hostile: the path into submitToolJob.
     const call = fc
-      .tuple(fc.constantFrom('demo_getContact', 'demo_createOrder', 'get_job', 'retry_job', 'list_tools', 'crm_getContact', 'other_ping'), fc.oneof(jsonText, objectWith({ id: fc.constantFrom('"c_1"', `"${othersJob}"`), sku: fc.constant('"s"'), qty: fc.constant('1') })))
+      .tuple(
+        fc.constantFrom('demo_getContact', 'demo_createOrder', 'get_job', 'retry_job', 'list_tools', 'crm_getContact', 'other_ping'),
+        fc.oneof(jsonText, objectWith({ id: fc.constantFrom('"c_1"', `"${othersJob}"`), sku: fc.constant('"s"'), qty: fc.constant('1') })),
+      )
       .map(([name, args]) => `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"${name}","arguments":${args},"_meta":{"broker/waitMs":0}}}`);
     const body = spoiled(
-      fc.oneof({ weight: 5, arbitrary: call }, { weight: 3, arbitrary: rpc }, { weight: 1, arbitrary: rpc.map((r) => `[${r},${r}]`) }, { weight: 1, arbitrary: jsonText.filter((t) => !t.includes('tools/call')) }),
+      fc.oneof(
+        { weight: 5, arbitrary: call },
+        { weight: 3, arbitrary: rpc },
+        { weight: 1, arbitrary: rpc.map((r) => `[${r},${r}]`) },
+        { weight: 1, arbitrary: jsonText.filter((t) => !t.includes('tools/call')) },
+      ),
     );
     const cases: fc.Arbitrary<FuzzCase> = fc
       .record({
         method: fc.oneof({ weight: 9, arbitrary: fc.constant('POST') }, { weight: 1, arbitrary: fc.constantFrom('GET', 'DELETE', 'PUT') }),
         auth: agentAuth,
         type: contentType,
-        accept: fc.oneof({ weight: 6, arbitrary: fc.constant('application/json, text/event-stream') }, { weight: 1, arbitrary: fc.constantFrom('application/json', 'text/event-stream', '*/*', undefined, 'text/html') }),
+        accept: fc.oneof(
+          { weight: 6, arbitrary: fc.constant('application/json, text/event-stream') },
+          { weight: 1, arbitrary: fc.constantFrom('application/json', 'text/event-stream', '*/*', undefined, 'text/html') },
+        ),
         protocol: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(undefined, '2025-06-18') }, { weight: 1, arbitrary: fc.constantFrom('2025-03-26', '1999-01-01', 'x') }),
         extra: someHeaders(allAuth),
         body,
@@ -153,7 +233,15 @@ describe('fuzz: agent API', () => {
       .map((r) => ({
         method: r.method,
         path: '/mcp',
-        headers: headerList([['authorization', r.auth], ['content-type', r.type], ['accept', r.accept], ['mcp-protocol-version', r.protocol]], r.extra),
+        headers: headerList(
+          [
+            ['authorization', r.auth],
+            ['content-type', r.type],
+            ['accept', r.accept],
+            ['mcp-protocol-version', r.protocol],
+          ],
+          r.extra,
+        ),
         body: r.body,
       }));
     await fuzzEndpoint(h, 'POST /mcp', cases, {
@@ -174,20 +262,23 @@ describe('fuzz: agent API', () => {
     const cases = fc.record({
       method: fc.constantFrom('POST', 'GET', 'G ET', 'POST\u0000', 'post', 'CONNECT', 'PRI'),
       target: fc.oneof(
-        fc.constantFrom('/v1/jobs', '/v1/tools', 'http://evil.example/v1/tools', '*', '/v1/jobs#frag', '/v1/jobs?x=\u00ff', '/v1/j obs', '/v1/jobs\u0000', '//v1//jobs', '/%2e%2e/v1/tools', '\\v1\\tools'),
+        fc.constantFrom(
+          '/v1/jobs',
+          '/v1/tools',
+          'http://evil.example/v1/tools',
+          '*',
+          '/v1/jobs#frag',
+          '/v1/jobs?x=\u00ff',
+          '/v1/j obs',
+          '/v1/jobs\u0000',
+          '//v1//jobs',
+          '/%2e%2e/v1/tools',
+          '\\v1\\tools',
+        ),
         fc.integer({ min: 8000, max: 20_000 }).map((n) => `/v1/tools?${'p'.repeat(n)}`),
       ),
       version: fc.constantFrom('HTTP/1.1', 'HTTP/1.1', 'HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/9.9', 'HTTP/1.1 x', 'HTTP/1.10', ''),
-      framing: fc.constantFrom(
-        'ok',
-        'two-lengths',
-        'length-and-chunked',
-        'chunked-then-smuggle',
-        'bad-chunk',
-        'negative-length',
-        'huge-length',
-        'te-obfuscated',
-      ),
+      framing: fc.constantFrom('ok', 'two-lengths', 'length-and-chunked', 'chunked-then-smuggle', 'bad-chunk', 'negative-length', 'huge-length', 'te-obfuscated'),
       junk: fc.constantFrom(
         [],
         ['Bad Header: x'],
@@ -218,7 +309,15 @@ describe('fuzz: agent API', () => {
           'te-obfuscated': { headers: ['Transfer-Encoding: xchunked', `Content-Length: ${body.length}`], body },
         };
         const f = framing[c.framing]!;
-        const lines = [`${c.method} ${c.target} ${c.version}`.trimEnd(), 'Host: 127.0.0.1', 'Connection: close', `Authorization: Bearer ${AGENT_KEYS.a}`, 'Content-Type: application/json', ...c.junk, ...f.headers];
+        const lines = [
+          `${c.method} ${c.target} ${c.version}`.trimEnd(),
+          'Host: 127.0.0.1',
+          'Connection: close',
+          `Authorization: Bearer ${AGENT_KEYS.a}`,
+          'Content-Type: application/json',
+          ...c.junk,
+          ...f.headers,
+        ];
         const bytes = Buffer.from(`${lines.join(c.eol)}${c.eol}${c.eol}${f.body}`, 'latin1');
         const before = await keyspaceFingerprint(h.redis, h.prefix);
         const res = await rawSocket(h, bytes);
@@ -228,7 +327,8 @@ describe('fuzz: agent API', () => {
         if (res.status === 0 || res.status >= 500) throw new Error(`raw HTTP: status ${res.status}\n${where}`);
         if (res.status >= 400) {
           tally.rejected++;
-          if (!/content-type: application\/problem\+json/i.test(res.head) && !c.method.startsWith('HEAD')) throw new Error(`raw HTTP: ${res.status} without a problem body\n${where}`);
+          if (!/content-type: application\/problem\+json/i.test(res.head) && !c.method.startsWith('HEAD'))
+            throw new Error(`raw HTTP: ${res.status} without a problem body\n${where}`);
           // Whatever else was on the socket (a smuggled request) must not have been run.
           const after = await keyspaceFingerprint(h.redis, h.prefix);
           if (after !== before) throw new Error(`raw HTTP: a rejected request changed Redis\n${where}`);

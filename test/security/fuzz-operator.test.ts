@@ -37,20 +37,46 @@ beforeAll(async () => {
 afterAll(async () => {
   watch.stop();
   await h?.close();
-  if (process.env.FUZZ_DEBUG) console.log([...tally.byStatus].sort().map(([k, v]) => `${k}: ${v}`).join('\n'));
+  if (process.env.FUZZ_DEBUG)
+    console.log(
+      [...tally.byStatus]
+        .sort()
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('\n'),
+    );
   console.log(`fuzz-operator: ${tally.cases} cases (${tally.rejected} rejected, ${tally.accepted} accepted): ${[...tally.byEndpoint].map(([k, v]) => `${k} ${v}`).join(', ')}`);
 });
 
 /** Signs hostile content the way each provider does, so it gets past verification into parsing and storage. */
 function signedHostile(): fc.Arbitrary<{ source: string; signed: Signed }> {
-  const body = fc.oneof(jsonText, deepText, objectWith({ id: fc.constantFrom('"evt_1"', '"evt_2"', '1', '"__proto__"', '"a b"', '"constructor"'), type: fc.constantFrom('"customer.created"', '"__proto__"', '"*"', '""'), data: jsonText }));
-  const id = fc.oneof(fc.constantFrom('__proto__', 'constructor', 'd-1', 'd-2', '*', 'a:b', '../x'), headerText(40).filter((s) => s.trim() !== ''), fc.integer({ min: 256, max: 4000 }).map((n) => 'i'.repeat(n)));
-  const type = fc.oneof(fc.constantFrom('issues', 'push', '__proto__', 'orders/create', '*'), headerText(30).filter((s) => s.trim() !== ''));
+  const body = fc.oneof(
+    jsonText,
+    deepText,
+    objectWith({
+      id: fc.constantFrom('"evt_1"', '"evt_2"', '1', '"__proto__"', '"a b"', '"constructor"'),
+      type: fc.constantFrom('"customer.created"', '"__proto__"', '"*"', '""'),
+      data: jsonText,
+    }),
+  );
+  const id = fc.oneof(
+    fc.constantFrom('__proto__', 'constructor', 'd-1', 'd-2', '*', 'a:b', '../x'),
+    headerText(40).filter((s) => s.trim() !== ''),
+    fc.integer({ min: 256, max: 4000 }).map((n) => 'i'.repeat(n)),
+  );
+  const type = fc.oneof(
+    fc.constantFrom('issues', 'push', '__proto__', 'orders/create', '*'),
+    headerText(30).filter((s) => s.trim() !== ''),
+  );
   return fc.oneof(
     body.map((b) => ({ source: 'stripe', signed: stripeEvent({ body: b }) })),
     fc.tuple(body, id, type).map(([b, d, e]) => ({ source: 'github', signed: githubEvent({ body: b, delivery: d, event: e }) })),
     fc.tuple(body, id, type).map(([b, d, t]) => ({ source: 'shopify', signed: shopifyEvent({ body: b, webhookId: d, topic: t }) })),
-    fc.tuple(body, id.filter((s) => !/[\s,]/.test(s))).map(([b, d]) => ({ source: 'acme', signed: standardEvent({ body: b, id: d }) })),
+    fc
+      .tuple(
+        body,
+        id.filter((s) => !/[\s,]/.test(s)),
+      )
+      .map(([b, d]) => ({ source: 'acme', signed: standardEvent({ body: b, id: d }) })),
   );
 }
 
@@ -58,10 +84,32 @@ function signedHostile(): fc.Arbitrary<{ source: string; signed: Signed }> {
 const forgedSignatures = fc
   .array(
     fc.tuple(
-      fc.constantFrom('stripe-signature', 'x-hub-signature-256', 'x-shopify-hmac-sha256', 'webhook-signature', 'webhook-id', 'webhook-timestamp', 'x-github-delivery', 'x-github-event', 'x-shopify-topic', 'x-shopify-webhook-id'),
+      fc.constantFrom(
+        'stripe-signature',
+        'x-hub-signature-256',
+        'x-shopify-hmac-sha256',
+        'webhook-signature',
+        'webhook-id',
+        'webhook-timestamp',
+        'x-github-delivery',
+        'x-github-event',
+        'x-shopify-topic',
+        'x-shopify-webhook-id',
+      ),
       fc.oneof(
         headerText(80),
-        fc.constantFrom('t=1,v1=00', `t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}`, `sha256=${'0'.repeat(64)}`, 'sha256=', 'v1,AAAA', 'v1,' + 'A'.repeat(44), '0', '-1', '99999999999999999999', 'AAAA=='),
+        fc.constantFrom(
+          't=1,v1=00',
+          `t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}`,
+          `sha256=${'0'.repeat(64)}`,
+          'sha256=',
+          'v1,AAAA',
+          'v1,' + 'A'.repeat(44),
+          '0',
+          '-1',
+          '99999999999999999999',
+          'AAAA==',
+        ),
       ),
     ),
     { maxLength: 6 },
@@ -70,14 +118,12 @@ const forgedSignatures = fc
 
 describe('fuzz: operator surface', () => {
   it(`POST /hooks/:source, all four types, signed and forged (${RUNS * 2} cases)`, async () => {
-    const signedCases: fc.Arbitrary<FuzzCase> = fc
-      .record({ hostile: signedHostile(), extra: someHeaders(allAuth), type: contentType })
-      .map(({ hostile, extra, type }) => ({
-        method: 'POST',
-        path: `/hooks/${hostile.source}`,
-        headers: [...Object.entries({ ...hostile.signed.headers, ...(type === undefined ? {} : { 'content-type': type }) }).flat(), ...extra],
-        body: Buffer.from(hostile.signed.body),
-      }));
+    const signedCases: fc.Arbitrary<FuzzCase> = fc.record({ hostile: signedHostile(), extra: someHeaders(allAuth), type: contentType }).map(({ hostile, extra, type }) => ({
+      method: 'POST',
+      path: `/hooks/${hostile.source}`,
+      headers: [...Object.entries({ ...hostile.signed.headers, ...(type === undefined ? {} : { 'content-type': type }) }).flat(), ...extra],
+      body: Buffer.from(hostile.signed.body),
+    }));
     const forgedCases: fc.Arbitrary<FuzzCase> = fc
       .record({
         method: fc.oneof({ weight: 9, arbitrary: fc.constant('POST') }, { weight: 1, arbitrary: oddMethod }),
@@ -101,14 +147,25 @@ describe('fuzz: operator surface', () => {
       })),
     );
     const cases: fc.Arbitrary<FuzzCase> = fc
-      .record({ target, odd: rarely(oddMethod), auth: authorization(operatorTokens, [AGENT_KEYS.a, AGENT_KEYS.c]), extra: someHeaders(allAuth), body: fc.option(spoiled(jsonText), { nil: undefined }) })
+      .record({
+        target,
+        odd: rarely(oddMethod),
+        auth: authorization(operatorTokens, [AGENT_KEYS.a, AGENT_KEYS.c]),
+        extra: someHeaders(allAuth),
+        body: fc.option(spoiled(jsonText), { nil: undefined }),
+      })
       .map((r) => ({ method: r.odd ?? r.target.method, path: r.target.path, headers: headerList([['authorization', r.auth]], r.extra), ...(r.body ? { body: r.body } : {}) }));
     await fuzzEndpoint(h, 'events API', cases, { runs: RUNS, seed: SEED + 2 });
   });
 
   it(`GET /v1/audit (${RUNS} cases)`, async () => {
     const cases: fc.Arbitrary<FuzzCase> = fc
-      .record({ query: hostileQuery(['agent', 'tool', 'since', 'limit', 'cursor']), odd: rarely(oddMethod), auth: authorization(operatorTokens, [AGENT_KEYS.a, AGENT_KEYS.c]), extra: someHeaders(allAuth) })
+      .record({
+        query: hostileQuery(['agent', 'tool', 'since', 'limit', 'cursor']),
+        odd: rarely(oddMethod),
+        auth: authorization(operatorTokens, [AGENT_KEYS.a, AGENT_KEYS.c]),
+        extra: someHeaders(allAuth),
+      })
       .map((r) => ({ method: r.odd ?? 'GET', path: `/v1/audit${r.query}`, headers: headerList([['authorization', r.auth]], r.extra) }));
     await fuzzEndpoint(h, 'audit API', cases, { runs: RUNS, seed: SEED + 20 });
   });
@@ -130,7 +187,18 @@ describe('fuzz: operator surface', () => {
         extra: someHeaders(allAuth),
         body: fc.option(spoiled(fc.oneof(reason, jsonText, deepText)), { nil: undefined }),
       })
-      .map((r) => ({ method: r.odd ?? r.target.method, path: r.target.path, headers: headerList([['authorization', r.auth], ['content-type', r.type]], r.extra), ...(r.body ? { body: r.body } : {}) }));
+      .map((r) => ({
+        method: r.odd ?? r.target.method,
+        path: r.target.path,
+        headers: headerList(
+          [
+            ['authorization', r.auth],
+            ['content-type', r.type],
+          ],
+          r.extra,
+        ),
+        ...(r.body ? { body: r.body } : {}),
+      }));
     await fuzzEndpoint(h, 'approvals API', cases, { runs: RUNS, seed: SEED + 21 });
   });
 
@@ -157,7 +225,18 @@ describe('fuzz: operator surface', () => {
         extra: someHeaders(allAuth),
         body: spoiled(fc.oneof({ weight: 4, arbitrary: token }, { weight: 1, arbitrary: jsonText })),
       })
-      .map((r) => ({ method: r.odd ?? 'PUT', path: `/v1/integrations/${r.name}/connections/${r.connection}/token`, headers: headerList([['authorization', r.auth], ['content-type', r.type]], r.extra), body: r.body }));
+      .map((r) => ({
+        method: r.odd ?? 'PUT',
+        path: `/v1/integrations/${r.name}/connections/${r.connection}/token`,
+        headers: headerList(
+          [
+            ['authorization', r.auth],
+            ['content-type', r.type],
+          ],
+          r.extra,
+        ),
+        body: r.body,
+      }));
     await fuzzEndpoint(h, 'GET /v1/integrations', list, { runs: RUNS, seed: SEED + 3 });
     await fuzzEndpoint(h, 'PUT …/token', put, { runs: RUNS, seed: SEED + 4 });
   });
@@ -178,13 +257,28 @@ describe('fuzz: operator surface', () => {
 
   it(`GET /metrics and /admin/queues (${RUNS * 2} cases)`, async () => {
     const metrics: fc.Arbitrary<FuzzCase> = fc
-      .record({ odd: rarely(oddMethod), auth: authorization([ADMIN_TOKEN], [AGENT_KEYS.ops, AGENT_KEYS.c]), query: hostileQuery(['name[]', 'format']), extra: someHeaders(allAuth) })
+      .record({
+        odd: rarely(oddMethod),
+        auth: authorization([ADMIN_TOKEN], [AGENT_KEYS.ops, AGENT_KEYS.c]),
+        query: hostileQuery(['name[]', 'format']),
+        extra: someHeaders(allAuth),
+      })
       .map((r) => ({ method: r.odd ?? 'GET', path: `/metrics${r.query}`, headers: headerList([['authorization', r.auth]], r.extra) }));
     const boardAuth = fc.oneof(
       { weight: 3, arbitrary: fc.constantFrom(basic(ADMIN_TOKEN), basic(ADMIN_TOKEN, '')) },
       {
         weight: 2,
-        arbitrary: fc.constantFrom(undefined, basic('wrong'), basic(''), basic(AGENT_KEYS.ops), `Bearer ${ADMIN_TOKEN}`, 'Basic', 'Basic !!!', `Basic ${Buffer.from(ADMIN_TOKEN).toString('base64')}`, basic(`${ADMIN_TOKEN}x`)),
+        arbitrary: fc.constantFrom(
+          undefined,
+          basic('wrong'),
+          basic(''),
+          basic(AGENT_KEYS.ops),
+          `Bearer ${ADMIN_TOKEN}`,
+          'Basic',
+          'Basic !!!',
+          `Basic ${Buffer.from(ADMIN_TOKEN).toString('base64')}`,
+          basic(`${ADMIN_TOKEN}x`),
+        ),
       },
       { weight: 1, arbitrary: headerText(60).map((s) => `Basic ${s}`) },
     );
@@ -192,7 +286,19 @@ describe('fuzz: operator surface', () => {
       .record({
         method: fc.oneof({ weight: 5, arbitrary: fc.constant('GET') }, { weight: 1, arbitrary: fc.constantFrom('PUT', 'POST', 'DELETE', 'PATCH') }),
         tail: fc.oneof(
-          fc.constantFrom('', '/', '/api/queues', '/api/redis/stats', '/static/../../../package.json', '/static/%2e%2e/%2e%2e/package.json', '/queue/tools-demo', '/api/queues/tools-demo/retry/failed', '/api/queues/nope/pause', '/api/queues/tools-demo/clean/completed', '/api/queues/tools-demo/__proto__/job/logs'),
+          fc.constantFrom(
+            '',
+            '/',
+            '/api/queues',
+            '/api/redis/stats',
+            '/static/../../../package.json',
+            '/static/%2e%2e/%2e%2e/package.json',
+            '/queue/tools-demo',
+            '/api/queues/tools-demo/retry/failed',
+            '/api/queues/nope/pause',
+            '/api/queues/tools-demo/clean/completed',
+            '/api/queues/tools-demo/__proto__/job/logs',
+          ),
           hostileQuery(['activeQueue', 'status', 'page', 'jobsPerPage']).map((q) => `/api/queues${q}`),
           hostileSegment.map((s) => `/api/queues/${s}/${s}`),
         ),
@@ -207,7 +313,7 @@ describe('fuzz: operator surface', () => {
       runs: RUNS,
       seed: SEED + 7,
       // Past Basic auth, the board's own API answers its own JSON errors (an unknown queue: 404 {"error"}).
-      foreignError: (c, res) => c.headers.includes(basic(ADMIN_TOKEN)) || c.headers.includes(basic(ADMIN_TOKEN, '')) ? res.status !== 401 : false,
+      foreignError: (c, res) => (c.headers.includes(basic(ADMIN_TOKEN)) || c.headers.includes(basic(ADMIN_TOKEN, '')) ? res.status !== 401 : false),
     });
   });
 

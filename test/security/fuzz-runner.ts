@@ -74,23 +74,29 @@ export async function fuzzEndpoint(h: Harness, name: string, cases: fc.Arbitrary
       tally.rejected++;
       const issue = c.method === 'HEAD' ? undefined : problemIssue(res);
       if (issue && !options.foreignError?.(c, res)) throw new Error(`${name}: ${res.status} ${issue}\n${describeCase(c)}`);
-      if (after !== before) throw new Error(`${name}: a rejected request (${res.status} ${res.text.slice(0, 200)}) changed Redis\n${describeCase(c)}\n--- before\n${before}\n--- after\n${after}`);
+      if (after !== before)
+        throw new Error(`${name}: a rejected request (${res.status} ${res.text.slice(0, 200)}) changed Redis\n${describeCase(c)}\n--- before\n${before}\n--- after\n${after}`);
     } else if (options.refusedOk?.(res)) {
       tally.rejected++;
-      if (after !== before) throw new Error(`${name}: a refused request (${res.status} ${res.text.slice(0, 300)}) changed Redis\n${describeCase(c)}\n--- before\n${before}\n--- after\n${after}`);
+      if (after !== before)
+        throw new Error(`${name}: a refused request (${res.status} ${res.text.slice(0, 300)}) changed Redis\n${describeCase(c)}\n--- before\n${before}\n--- after\n${after}`);
     } else {
       tally.accepted++;
     }
     before = after;
   });
-  await fc.assert(property, { numRuns: options.runs, seed: Number(process.env.FUZZ_SEED ?? options.seed), interruptAfterTimeLimit: 20_000, markInterruptAsFailure: false, endOnFailure: Boolean(process.env.FUZZ_NO_SHRINK) });
+  await fc.assert(property, {
+    numRuns: options.runs,
+    seed: Number(process.env.FUZZ_SEED ?? options.seed),
+    interruptAfterTimeLimit: 20_000,
+    markInterruptAsFailure: false,
+    endOnFailure: Boolean(process.env.FUZZ_NO_SHRINK),
+  });
 }
 
 /** Every own property Object/Array/Function prototypes have, to compare before and after a run. */
 export function prototypeSnapshot(): string {
-  return [Object.prototype, Array.prototype, Function.prototype, String.prototype]
-    .map((p) => Reflect.ownKeys(p).map(String).sort().join(','))
-    .join('|');
+  return [Object.prototype, Array.prototype, Function.prototype, String.prototype].map((p) => Reflect.ownKeys(p).map(String).sort().join(',')).join('|');
 }
 
 /** Throws if anything reached the shared prototypes. */

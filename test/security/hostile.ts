@@ -44,13 +44,11 @@ export const jsonText: fc.Arbitrary<string> = fc.letrec<{ value: string; array: 
 })).value;
 
 /** Nesting far deeper than any schema walker or JSON.stringify recursion expects. */
-export const deepText: fc.Arbitrary<string> = fc
-  .tuple(fc.integer({ min: 50, max: 150_000 }), fc.constantFrom('array', 'object', 'proto'))
-  .map(([n, kind]) => {
-    if (kind === 'array') return `${'['.repeat(n)}${']'.repeat(n)}`;
-    const open = kind === 'proto' ? '{"__proto__":' : '{"a":';
-    return `${open.repeat(n)}1${'}'.repeat(n)}`;
-  });
+export const deepText: fc.Arbitrary<string> = fc.tuple(fc.integer({ min: 50, max: 150_000 }), fc.constantFrom('array', 'object', 'proto')).map(([n, kind]) => {
+  if (kind === 'array') return `${'['.repeat(n)}${']'.repeat(n)}`;
+  const open = kind === 'proto' ? '{"__proto__":' : '{"a":';
+  return `${open.repeat(n)}1${'}'.repeat(n)}`;
+});
 
 /**
  * A JSON object with chosen fields, each mostly a plausible value, else hostile text or left out
@@ -65,7 +63,10 @@ export function objectWith(fields: Record<string, fc.Arbitrary<string>>, optiona
       { weight: optional.includes(name) ? 20 : 1, arbitrary: fc.constant(null) },
     );
   return fc
-    .tuple(fc.tuple(...names.map(field)), fc.oneof({ weight: 3, arbitrary: fc.constant([]) }, { weight: 1, arbitrary: fc.array(fc.tuple(key, jsonText), { minLength: 1, maxLength: 2 }) }))
+    .tuple(
+      fc.tuple(...names.map(field)),
+      fc.oneof({ weight: 3, arbitrary: fc.constant([]) }, { weight: 1, arbitrary: fc.array(fc.tuple(key, jsonText), { minLength: 1, maxLength: 2 }) }),
+    )
     .map(([chosen, extra]) => {
       const entries = [...chosen.filter((e): e is readonly [string, string] => e !== null), ...extra];
       return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`;
@@ -137,7 +138,10 @@ export const extraHeaders = (authValues: readonly string[]): fc.Arbitrary<string
         fc.tuple(fc.constantFrom('accept', 'accept-encoding', 'accept-charset'), headerText(40)),
         fc.tuple(fc.constant('x-long'), sized(1000, 12_000, 'L')),
         fc.tuple(fc.constant('expect'), fc.constantFrom('100-continue', 'nonsense')),
-        fc.tuple(fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/).filter((n) => n !== 'host'), headerText(80)),
+        fc.tuple(
+          fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/).filter((n) => n !== 'host'),
+          headerText(80),
+        ),
       ),
       { maxLength: 6 },
     )
@@ -211,7 +215,16 @@ export function hostileQuery(names: readonly string[]): fc.Arbitrary<string> {
   );
   const name = fc.oneof(
     { weight: 4, arbitrary: fc.constantFrom(...names) },
-    { weight: 1, arbitrary: fc.constantFrom(...names.map((n) => `${n}[]`), ...names.map((n) => `${n}[__proto__]`), '__proto__[polluted]', 'constructor[prototype][polluted]', '__proto__.polluted') },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        ...names.map((n) => `${n}[]`),
+        ...names.map((n) => `${n}[__proto__]`),
+        '__proto__[polluted]',
+        'constructor[prototype][polluted]',
+        '__proto__.polluted',
+      ),
+    },
   );
   return fc.array(fc.tuple(name, value), { maxLength: 5 }).map((pairs) => (pairs.length === 0 ? '' : `?${pairs.map(([k, v]) => `${k}=${v}`).join('&')}`));
 }

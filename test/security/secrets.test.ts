@@ -78,7 +78,10 @@ beforeAll(async () => {
         return { body: { access_token: TOKENS.access3, refresh_token: TOKENS.refresh3, expires_in: 3600, token_type: 'Bearer' } };
       }
       // A provider that quotes what it was sent, secrets included.
-      return { status: 400, body: { error: 'invalid_grant', error_description: `refresh token ${form.get('refresh_token')} revoked (client_secret=${form.get('client_secret')})` } };
+      return {
+        status: 400,
+        body: { error: 'invalid_grant', error_description: `refresh token ${form.get('refresh_token')} revoked (client_secret=${form.get('client_secret')})` },
+      };
     }
     if (req.path.startsWith('/crm/contacts/')) {
       if (auth !== `Bearer ${TOKENS.access2}` && auth !== `Bearer ${TOKENS.access3}`) return { status: 401, body: { error: `token ${auth} is not valid` } };
@@ -147,8 +150,12 @@ describe('secrets never appear in Redis, logs or answers', () => {
   it('runs a workload over every path that handles a secret', async () => {
     const admin = bearer(ADMIN_TOKEN);
     // Token import: one connection that refreshes, one whose refresh token the provider revoked.
-    await call(request(server).put('/v1/integrations/crm/connections/default/token').set(admin).send({ accessToken: TOKENS.access1, refreshToken: TOKENS.refresh1, expiresIn: 60 })).then((r) => expect(r.status).toBe(204));
-    await call(request(server).put('/v1/integrations/crm/connections/acme/token').set(admin).send({ accessToken: TOKENS.revokedAccess, refreshToken: TOKENS.revokedRefresh, expiresIn: 1 })).then((r) => expect(r.status).toBe(204));
+    await call(
+      request(server).put('/v1/integrations/crm/connections/default/token').set(admin).send({ accessToken: TOKENS.access1, refreshToken: TOKENS.refresh1, expiresIn: 60 }),
+    ).then((r) => expect(r.status).toBe(204));
+    await call(
+      request(server).put('/v1/integrations/crm/connections/acme/token').set(admin).send({ accessToken: TOKENS.revokedAccess, refreshToken: TOKENS.revokedRefresh, expiresIn: 1 }),
+    ).then((r) => expect(r.status).toBe(204));
 
     const cb = `${upstream.url}/cb`;
     const ids = {
@@ -210,7 +217,11 @@ describe('secrets never appear in Redis, logs or answers', () => {
     expect(mcp.status).toBe(200);
     await call(request(server).get('/v1/integrations').set(admin)).then((r) => expect(r.status).toBe(200));
     await call(request(server).get('/metrics').set(admin)).then((r) => expect(r.status).toBe(200));
-    await call(request(server).get('/admin/queues/api/queues').set('Authorization', `Basic ${Buffer.from(`ops:${ADMIN_TOKEN}`).toString('base64')}`)).then((r) => expect(r.status).toBe(200));
+    await call(
+      request(server)
+        .get('/admin/queues/api/queues')
+        .set('Authorization', `Basic ${Buffer.from(`ops:${ADMIN_TOKEN}`).toString('base64')}`),
+    ).then((r) => expect(r.status).toBe(200));
     for (const near of [`${AGENT_KEYS.a}x`, AGENT_KEYS.a.slice(0, -1), `${ADMIN_TOKEN}0`]) {
       await call(request(server).get('/v1/tools').set(bearer(near))).then((r) => expect(r.status).toBe(401));
     }
@@ -233,7 +244,11 @@ describe('secrets never appear in Redis, logs or answers', () => {
       'agent key b (new)': KEYS.bNew,
       'agent key c': AGENT_KEYS.c,
       'agent key ops': OPS_KEY,
-      ...Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('AGENT_')).map(([name, value]) => [name, String(value)])),
+      ...Object.fromEntries(
+        Object.entries(env)
+          .filter(([name]) => !name.startsWith('AGENT_'))
+          .map(([name, value]) => [name, String(value)]),
+      ),
       ...Object.fromEntries(Object.entries(TOKENS).map(([name, value]) => [`token ${name}`, value])),
     };
     const places = {
@@ -250,11 +265,16 @@ describe('secrets never appear in Redis, logs or answers', () => {
     for (const [place, haystack] of Object.entries(places)) {
       for (const [name, secret] of Object.entries(planted)) {
         for (const form of encodings(secret)) {
-          if (haystack.includes(form)) hits.push(`${name} in ${place}${form === secret ? '' : ' (encoded)'}: …${haystack.slice(Math.max(0, haystack.indexOf(form) - 120), haystack.indexOf(form) + form.length + 40)}…`);
+          if (haystack.includes(form))
+            hits.push(
+              `${name} in ${place}${form === secret ? '' : ' (encoded)'}: …${haystack.slice(Math.max(0, haystack.indexOf(form) - 120), haystack.indexOf(form) + form.length + 40)}…`,
+            );
         }
       }
     }
-    console.log(`secrets scan: ${Object.keys(planted).length} secrets × ${Object.keys(places).length} places (${places.redis.length} bytes of Redis, ${places['api log'].length + places['worker log'].length} bytes of logs, ${answers.length} answers): ${hits.length} hits`);
+    console.log(
+      `secrets scan: ${Object.keys(planted).length} secrets × ${Object.keys(places).length} places (${places.redis.length} bytes of Redis, ${places['api log'].length + places['worker log'].length} bytes of logs, ${answers.length} answers): ${hits.length} hits`,
+    );
     expect(hits).toEqual([]);
   });
 

@@ -3,15 +3,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { Webhook } from 'standardwebhooks';
-import {
-  bullPrefix,
-  CALLBACKS_QUEUE,
-  callbackJobId,
-  envSecretsProvider,
-  newJobId,
-  systemLookup,
-  type JobRecord,
-} from '@broker/shared';
+import { bullPrefix, CALLBACKS_QUEUE, callbackJobId, envSecretsProvider, newJobId, systemLookup, type JobRecord } from '@broker/shared';
 import { classifyDelivery, createWorkerApp, type WorkerApp } from '@broker/worker';
 import { bearer, KEYS, startApi, testConfig, type Harness } from '../api/harness';
 import { testLogger } from '../helpers/broker';

@@ -16,7 +16,11 @@ let cli: Cli;
 const A = bearer(KEYS.a);
 
 async function heldOrder(sku: string): Promise<string> {
-  const res = await request(s.h.server).post('/v1/jobs').set(A).send({ tool: 'demo.createOrder', input: { sku, qty: 1 } }).expect(202);
+  const res = await request(s.h.server)
+    .post('/v1/jobs')
+    .set(A)
+    .send({ tool: 'demo.createOrder', input: { sku, qty: 1 } })
+    .expect(202);
   expect(res.body.status).toBe('awaiting_approval');
   return res.body.id as string;
 }

@@ -62,7 +62,18 @@ describe('broker CLI: usage', () => {
   });
 
   it('exits 2 on wrong usage', async () => {
-    for (const args of [[], ['nope'], ['jobs', 'nope'], ['jobs', 'get'], ['jobs', 'get', 'a', 'b'], ['jobs', 'retry'], ['jobs', 'retry', 'a', 'b'], ['keys', 'hash', 'k', '--bogus'], ['jobs', 'retry-failed'], ['events', 'list', '--limit', 'many']]) {
+    for (const args of [
+      [],
+      ['nope'],
+      ['jobs', 'nope'],
+      ['jobs', 'get'],
+      ['jobs', 'get', 'a', 'b'],
+      ['jobs', 'retry'],
+      ['jobs', 'retry', 'a', 'b'],
+      ['keys', 'hash', 'k', '--bogus'],
+      ['jobs', 'retry-failed'],
+      ['events', 'list', '--limit', 'many'],
+    ]) {
       const run = await cli(args);
       expect({ args, code: run.code }).toEqual({ args, code: 2 });
     }
@@ -102,7 +113,11 @@ describe('broker keys hash', () => {
 
 describe('broker jobs', () => {
   it("reads a job record from Redis, any agent's", async () => {
-    const submitted = await request(s.h.server).post('/v1/jobs').set(bearer(KEYS.a)).send({ tool: 'demo.getContact', input: { id: 'c_cli' } }).expect(202);
+    const submitted = await request(s.h.server)
+      .post('/v1/jobs')
+      .set(bearer(KEYS.a))
+      .send({ tool: 'demo.getContact', input: { id: 'c_cli' } })
+      .expect(202);
     await request(s.h.server).get(`/v1/jobs/${submitted.body.id}?waitMs=10000`).set(bearer(KEYS.a)).expect(200);
     const run = await cli(['jobs', 'get', submitted.body.id, '--json']);
     expect(run.code).toBe(0);
@@ -119,7 +134,11 @@ describe('broker jobs', () => {
 
   it("retries an integration's failed jobs, which then run again", async () => {
     failing.add('/contacts/c_flaky');
-    const submitted = await request(s.h.server).post('/v1/jobs').set(bearer(KEYS.a)).send({ tool: 'demo.getContact', input: { id: 'c_flaky' } }).expect(202);
+    const submitted = await request(s.h.server)
+      .post('/v1/jobs')
+      .set(bearer(KEYS.a))
+      .send({ tool: 'demo.getContact', input: { id: 'c_flaky' } })
+      .expect(202);
     const id = submitted.body.id as string;
     const failed = await request(s.h.server).get(`/v1/jobs/${id}?waitMs=10000`).set(bearer(KEYS.a)).expect(200);
     expect(failed.body).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'UPSTREAM_ERROR' } });
@@ -146,7 +165,11 @@ describe('broker jobs', () => {
 
   it("retries one of an agent's failed jobs with the agent's key, as the same job", async () => {
     failing.add('/contacts/c_cli_retry');
-    const submitted = await request(s.h.server).post('/v1/jobs').set(bearer(KEYS.a)).send({ tool: 'demo.getContact', input: { id: 'c_cli_retry' } }).expect(202);
+    const submitted = await request(s.h.server)
+      .post('/v1/jobs')
+      .set(bearer(KEYS.a))
+      .send({ tool: 'demo.getContact', input: { id: 'c_cli_retry' } })
+      .expect(202);
     const id = submitted.body.id as string;
     const failed = await request(s.h.server).get(`/v1/jobs/${id}?waitMs=10000`).set(bearer(KEYS.a)).expect(200);
     expect(failed.body).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'UPSTREAM_ERROR', retryable: true } });
@@ -181,7 +204,10 @@ describe('broker jobs', () => {
 
 describe('broker events', () => {
   beforeAll(async () => {
-    for (const [id, type] of [['msg_cli_1', 'invoice.paid'], ['msg_cli_2', 'invoice.voided']] as const) {
+    for (const [id, type] of [
+      ['msg_cli_1', 'invoice.paid'],
+      ['msg_cli_2', 'invoice.voided'],
+    ] as const) {
       const signed = standardEvent({ id, type, secrets: [ACME_SECRET] });
       await request(s.h.server).post('/hooks/acme').set(signed.headers).send(signed.body).expect(200);
     }
@@ -223,7 +249,11 @@ describe('broker events', () => {
 
 describe('broker audit', () => {
   it("prints a job's audit trail, newest first, filtered and paged", async () => {
-    const submitted = await request(s.h.server).post('/v1/jobs').set(bearer(KEYS.a)).send({ tool: 'demo.getContact', input: { id: 'c_cli_audit' } }).expect(202);
+    const submitted = await request(s.h.server)
+      .post('/v1/jobs')
+      .set(bearer(KEYS.a))
+      .send({ tool: 'demo.getContact', input: { id: 'c_cli_audit' } })
+      .expect(202);
     const id = submitted.body.id as string;
     await request(s.h.server).get(`/v1/jobs/${id}?waitMs=10000`).set(bearer(KEYS.a)).expect(200);
     const trail = await waitFor(
@@ -243,7 +273,12 @@ describe('broker audit', () => {
     const help = await cli(['audit', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: broker audit');
-    for (const args of [['audit', '--since', 'yesterday'], ['audit', '--limit', '0'], ['audit', 'extra']]) expect((await cli(args)).code).toBe(2);
+    for (const args of [
+      ['audit', '--since', 'yesterday'],
+      ['audit', '--limit', '0'],
+      ['audit', 'extra'],
+    ])
+      expect((await cli(args)).code).toBe(2);
     expect((await cli(['audit'], { BROKER_ADMIN_TOKEN: 'wrong' })).stderr).toContain('401 UNAUTHENTICATED');
   });
 });

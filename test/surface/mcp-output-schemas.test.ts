@@ -26,7 +26,12 @@ const item = {
 const shapesTools = [
   { name: 'shapes.list', method: 'GET', path: '/list', output: { type: 'array', items: { $ref: '#/definitions/item' }, definitions: { item } } },
   { name: 'shapes.count', method: 'GET', path: '/count', output: { type: 'integer', minimum: 0 } },
-  { name: 'shapes.tree', method: 'GET', path: '/tree', output: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, children: { type: 'array', items: { $ref: '#' } } } } },
+  {
+    name: 'shapes.tree',
+    method: 'GET',
+    path: '/tree',
+    output: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, children: { type: 'array', items: { $ref: '#' } } } },
+  },
   { name: 'shapes.broken', method: 'GET', path: '/broken', output: { type: 'integer' } },
 ];
 

@@ -65,7 +65,11 @@ describe('MCP over Streamable HTTP', () => {
 
   it("declares an object outputSchema for every tool: the tool's output under result, the job, the error", async () => {
     const { tools } = await (await connect(KEYS.a)).client.listTools();
-    for (const tool of tools) expect(tool.outputSchema).toMatchObject({ type: 'object', properties: expect.objectContaining({ error: expect.objectContaining({ required: ['code', 'message', 'retryable'] }) }) });
+    for (const tool of tools)
+      expect(tool.outputSchema).toMatchObject({
+        type: 'object',
+        properties: expect.objectContaining({ error: expect.objectContaining({ required: ['code', 'message', 'retryable'] }) }),
+      });
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
     // demo.getContact's own output schema, as the config declares it.
     expect(byName.demo_getContact!.outputSchema!.properties).toMatchObject({
@@ -113,7 +117,9 @@ describe('MCP over Streamable HTTP', () => {
     const before = s.upstream.count();
     const result = await a.call('demo_createOrder', { sku: 'sku_1', qty: 0 });
     expect(result.isError).toBe(true);
-    expect(structured(result)).toEqual({ error: { code: 'VALIDATION_ERROR', message: expect.any(String), retryable: false, errors: [{ pointer: '/input/qty', message: expect.any(String) }] } });
+    expect(structured(result)).toEqual({
+      error: { code: 'VALIDATION_ERROR', message: expect.any(String), retryable: false, errors: [{ pointer: '/input/qty', message: expect.any(String) }] },
+    });
     expect(text(result)).toMatch(/Nothing was queued\. Not retryable as is: .*\/input\/qty: /);
     expect(s.upstream.count()).toBe(before);
   });

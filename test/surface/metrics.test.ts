@@ -158,7 +158,9 @@ describe('after a success, a failure, a 429 and a retried 503', () => {
 
   it('api /metrics counts requests by route template, jobs submitted and queue depths', async () => {
     await request(h.server).get('/no/such/route/job_0123').set(bearer(KEYS.a)).expect(404);
-    await request(h.server).get(`/v1/jobs/job_${'0'.repeat(32)}`).expect(401);
+    await request(h.server)
+      .get(`/v1/jobs/job_${'0'.repeat(32)}`)
+      .expect(401);
     const text = (await request(h.server).get('/metrics').set(bearer(ADMIN)).expect(200)).text;
 
     expect(sample(text, 'broker_http_requests_total', { route: '/v1/jobs', method: 'POST', status: '202' })).toBe(4);

@@ -24,7 +24,12 @@ let doc: Doc;
 beforeAll(async () => {
   // admin configured, so every optional route (Bull Board) is mounted.
   h = await startApi('openapi', { config: stackConfig('http://127.0.0.1:9') });
-  doc = (await request(h.server).get('/openapi.json').expect(200).expect('Content-Type', /application\/json/)).body as Doc;
+  doc = (
+    await request(h.server)
+      .get('/openapi.json')
+      .expect(200)
+      .expect('Content-Type', /application\/json/)
+  ).body as Doc;
 });
 afterAll(async () => {
   await h?.close();
@@ -100,10 +105,30 @@ describe('OpenAPI document', () => {
   });
 
   it('covers the contract surfaces by name', () => {
-    for (const path of ['/v1/tools', '/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/retry', '/v1/events', '/v1/events/{id}', '/v1/events/{id}/replay', '/v1/audit', '/v1/integrations', '/hooks/{source}', '/admin/queues', '/metrics', '/mcp', '/healthz', '/readyz', '/openapi.json', '/docs']) {
+    for (const path of [
+      '/v1/tools',
+      '/v1/jobs',
+      '/v1/jobs/{id}',
+      '/v1/jobs/{id}/retry',
+      '/v1/events',
+      '/v1/events/{id}',
+      '/v1/events/{id}/replay',
+      '/v1/audit',
+      '/v1/integrations',
+      '/hooks/{source}',
+      '/admin/queues',
+      '/metrics',
+      '/mcp',
+      '/healthz',
+      '/readyz',
+      '/openapi.json',
+      '/docs',
+    ]) {
       expect(doc.paths[path]).toBeDefined();
     }
-    const ids = Object.values(doc.paths).flatMap((item) => Object.values(item).map((op) => op.operationId)).filter(Boolean);
+    const ids = Object.values(doc.paths)
+      .flatMap((item) => Object.values(item).map((op) => op.operationId))
+      .filter(Boolean);
     expect(new Set(ids).size).toBe(ids.length);
   });
 
@@ -127,7 +152,10 @@ describe('OpenAPI document', () => {
   });
 
   it('serves a self-contained docs page listing every operation', async () => {
-    const res = await request(h.server).get('/docs').expect(200).expect('Content-Type', /text\/html/);
+    const res = await request(h.server)
+      .get('/docs')
+      .expect(200)
+      .expect('Content-Type', /text\/html/);
     expect(res.text).not.toMatch(/<script|https?:\/\/(?!json-schema)/);
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const op of Object.values(item)) if (op.operationId) expect(res.text).toContain(`id="${op.operationId}"`);

@@ -39,9 +39,23 @@ describe('OpenClaw integration files', () => {
     // A retryable failure is retried as the job itself; resubmitting with its key only replays the failed job.
     expect(skill).not.toMatch(/submit again later[^\n]*same `Idempotency-Key`/);
     const codes = [
-      'UNAUTHENTICATED', 'FORBIDDEN', 'TOOL_NOT_FOUND', 'VALIDATION_ERROR', 'IDEMPOTENCY_KEY_REUSED', 'UNAVAILABLE',
-      'NOT_FOUND', 'AUTHENTICATION_FAILED', 'PERMISSION_DENIED', 'RATE_LIMITED', 'CONFLICT', 'UPSTREAM_ERROR',
-      'TIMEOUT', 'CIRCUIT_OPEN', 'SCHEMA_MISMATCH', 'OUTCOME_UNKNOWN', 'UNKNOWN',
+      'UNAUTHENTICATED',
+      'FORBIDDEN',
+      'TOOL_NOT_FOUND',
+      'VALIDATION_ERROR',
+      'IDEMPOTENCY_KEY_REUSED',
+      'UNAVAILABLE',
+      'NOT_FOUND',
+      'AUTHENTICATION_FAILED',
+      'PERMISSION_DENIED',
+      'RATE_LIMITED',
+      'CONFLICT',
+      'UPSTREAM_ERROR',
+      'TIMEOUT',
+      'CIRCUIT_OPEN',
+      'SCHEMA_MISMATCH',
+      'OUTCOME_UNKNOWN',
+      'UNKNOWN',
     ];
     for (const code of codes) expect(skill).toContain(`\`${code}\``);
   });

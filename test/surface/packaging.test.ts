@@ -42,7 +42,10 @@ describe('the broker CLI', () => {
   it('lands on the PATH with `npm i -g ./apps/cli`, and runs from any directory', async () => {
     const prefix = scratch();
     await exec('npm', ['install', '--global', '--prefix', prefix, '--no-audit', '--no-fund', './apps/cli'], { cwd: ROOT, env: env() });
-    const { stdout } = await exec('broker', ['config', 'check', join(ROOT, 'broker.config.example.json')], { cwd: scratch(), env: env({ PATH: `${join(prefix, 'bin')}:${process.env.PATH ?? ''}` }) });
+    const { stdout } = await exec('broker', ['config', 'check', join(ROOT, 'broker.config.example.json')], {
+      cwd: scratch(),
+      env: env({ PATH: `${join(prefix, 'bin')}:${process.env.PATH ?? ''}` }),
+    });
     expect(stdout).toMatch(/broker\.config\.example\.json: ok/);
   }, 60_000);
 

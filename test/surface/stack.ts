@@ -29,10 +29,7 @@ export function stackConfig(upstreamUrl: string, overrides: Record<string, unkno
         baseUrl: upstreamUrl,
         retry: { attempts: 1 },
         connections: { eu: {} },
-        tools: [
-          demoGetContactTool,
-          demoCreateOrderTool,
-        ],
+        tools: [demoGetContactTool, demoCreateOrderTool],
       },
       other: { baseUrl: upstreamUrl, retry: { attempts: 1 }, tools: [{ name: 'other.ping', method: 'GET', path: '/ping' }] },
     },

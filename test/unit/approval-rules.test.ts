@@ -2,8 +2,7 @@ import { parseConfig } from '@broker/shared';
 import { compileApprovalRules, conditionHolds, holdOf, jsonEqual } from '@broker/api';
 
 /** Which `approvals` rule holds a submission: first match wins; `when` compares the submitted body. */
-const rules = (approvals: unknown[]) =>
-  compileApprovalRules(parseConfig({ integrations: { demo: { baseUrl: 'http://127.0.0.1:9', tools: [] } }, approvals }).approvals);
+const rules = (approvals: unknown[]) => compileApprovalRules(parseConfig({ integrations: { demo: { baseUrl: 'http://127.0.0.1:9', tools: [] } }, approvals }).approvals);
 
 const body = (input: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ tool: 'x', input, ...extra });
 
@@ -68,7 +67,10 @@ describe('approval rule matching', () => {
   });
 
   it('a rule with `when` that does not hold lets a later rule match', () => {
-    const match = rules([{ tools: 'pay', when: { pointer: '/input/amount', gt: 100 } }, { tools: 'pay', agents: ['new-*'] }]);
+    const match = rules([
+      { tools: 'pay', when: { pointer: '/input/amount', gt: 100 } },
+      { tools: 'pay', agents: ['new-*'] },
+    ]);
     expect(match({ body: body({ amount: 50 }), tool: 'pay', agentId: 'new-1' })?.index).toBe(1);
     expect(match({ body: body({ amount: 500 }), tool: 'pay', agentId: 'new-1' })?.index).toBe(0);
     expect(match({ body: body({ amount: 50 }), tool: 'pay', agentId: 'old' })).toBeUndefined();

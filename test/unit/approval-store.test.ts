@@ -64,7 +64,10 @@ describe('approval transitions on the job record', () => {
     await sub.subscribe(keys.jobEvents);
     try {
       const denied = await store.deny(job.id, { by: 'agent-c', reason: 'no' }, { code: 'APPROVAL_DENIED', message: 'An operator denied the job: no', retryable: false }, 'agent-c');
-      expect(denied).toMatchObject({ kind: 'decided', record: { status: 'failed', finishedAt: expect.any(String), error: { code: 'APPROVAL_DENIED' }, decision: { outcome: 'denied', by: 'agent-c' } } });
+      expect(denied).toMatchObject({
+        kind: 'decided',
+        record: { status: 'failed', finishedAt: expect.any(String), error: { code: 'APPROVAL_DENIED' }, decision: { outcome: 'denied', by: 'agent-c' } },
+      });
       expect(await published).toBe(job.id);
       expect(await redis.ttl(keys.job(job.id))).toBeGreaterThan(0);
     } finally {

@@ -48,12 +48,7 @@ describe('coalesceWrites', () => {
   it('commands issued in one turn of the event loop leave in one write, in order, each with its reply', async () => {
     const redis = await client(true);
     const { writes } = countWrites(redis);
-    const replies = await Promise.all([
-      redis.set(`${prefix}:a`, '1'),
-      redis.incr(`${prefix}:a`),
-      redis.eval('return ARGV[1]', 0, 'script'),
-      redis.get(`${prefix}:a`),
-    ]);
+    const replies = await Promise.all([redis.set(`${prefix}:a`, '1'), redis.incr(`${prefix}:a`), redis.eval('return ARGV[1]', 0, 'script'), redis.get(`${prefix}:a`)]);
     expect(replies).toEqual(['OK', 2, 'script', '2']);
     expect(writes()).toBe(1);
   });
@@ -96,8 +91,11 @@ describe('coalesceWrites', () => {
     expect(await heldPastQueuedCallback(await client(true, 'turn'))).toBe(true);
   });
 
-  it('is what every connection to a single Redis gets: the api\'s per turn, a worker\'s per tick', async () => {
-    for (const [role, expected] of [['producer', 1], ['worker', 1]] as const) {
+  it("is what every connection to a single Redis gets: the api's per turn, a worker's per tick", async () => {
+    for (const [role, expected] of [
+      ['producer', 1],
+      ['worker', 1],
+    ] as const) {
       const redis = createRedis(REDIS_URL, role) as Redis;
       clients.push(redis);
       await waitForReady(redis);

@@ -54,9 +54,9 @@ describe('config loader', () => {
   });
 
   it('rejects tool names outside their integration', () => {
-    expect(() =>
-      parseConfig({ integrations: { demo: { baseUrl: 'http://x.test', tools: [{ name: 'other.x', method: 'GET', path: '/x' }] } } }),
-    ).toThrow(/must start with "demo\."/);
+    expect(() => parseConfig({ integrations: { demo: { baseUrl: 'http://x.test', tools: [{ name: 'other.x', method: 'GET', path: '/x' }] } } })).toThrow(
+      /must start with "demo\."/,
+    );
   });
 
   it('explains unreadable files', () => {

@@ -28,7 +28,7 @@ describe('decideTry', () => {
     expect(decideTry(upstream500, facts(1), settings, () => 0.5)).toEqual({ action: 'retry', waitMs: 250, reason: 'UPSTREAM_ERROR' });
   });
 
-  it('fails on the last attempt, with the try\'s own error', () => {
+  it("fails on the last attempt, with the try's own error", () => {
     expect(decideTry(upstream500, facts(5), settings)).toMatchObject({ action: 'fail', error: upstream500 });
   });
 
@@ -127,7 +127,7 @@ describe('decideTry', () => {
     expect(decideTry(unavailable, facts(1, { lookup }), settings)).not.toHaveProperty('lookFirst');
   });
 
-  it('on the last attempt, looks the effect up in a run of its own, ending with the try\'s error if it is absent', () => {
+  it("on the last attempt, looks the effect up in a run of its own, ending with the try's error if it is absent", () => {
     const gateway = new ToolError('UPSTREAM_ERROR', { message: 'x', upstreamStatus: 504, writeWithoutKey: true });
     expect(decideTry(gateway, facts(5, { lookup: { afterMs: 300 } }), settings)).toMatchObject({ action: 'look', waitMs: 300, error: gateway });
     expect(decideTry(gateway, facts(5), settings)).toMatchObject({ action: 'fail', error: { code: 'OUTCOME_UNKNOWN' } });

@@ -61,7 +61,13 @@ describe('reference: every try carries the job id', () => {
 
   it('in the query of a DELETE, beside the input sent there', async () => {
     stub.setHandler(() => ({ status: 200, body: { id: 'ord_1', status: 'cancelled' } }));
-    const tool = { name: 'shop.cancelOrder', method: 'DELETE', path: '/orders/{id}', input: { type: 'object', properties: { id: { type: 'string' }, reason: { type: 'string' } } }, reference: { in: 'query', name: 'ref' } };
+    const tool = {
+      name: 'shop.cancelOrder',
+      method: 'DELETE',
+      path: '/orders/{id}',
+      input: { type: 'object', properties: { id: { type: 'string' }, reason: { type: 'string' } } },
+      reference: { in: 'query', name: 'ref' },
+    };
     const config = { integrations: { shop: { baseUrl: stub.url, tools: [tool] } } };
     await runTool({ config, tool: 'shop.cancelOrder', input: { id: 'ord_1', reason: 'dup' }, jobId: 'job_7' });
     const [request] = stub.requests;
@@ -191,7 +197,10 @@ describe('reference and verify in the config file', () => {
 
   it('refuses them on a GET tool and on an idempotent tool, saying why', () => {
     const onGet = problems({ method: 'GET', reference: { in: 'query', name: 'ref' }, verify: LOOKUP });
-    expect(onGet).toEqual([expect.stringMatching(new RegExp(`^${at}\\.reference: a GET tool changes nothing upstream`)), expect.stringMatching(new RegExp(`^${at}\\.verify: a GET tool`))]);
+    expect(onGet).toEqual([
+      expect.stringMatching(new RegExp(`^${at}\\.reference: a GET tool changes nothing upstream`)),
+      expect.stringMatching(new RegExp(`^${at}\\.verify: a GET tool`)),
+    ]);
     expect(problems({ idempotent: true, reference: { in: 'body', name: 'clientRef' } })).toEqual([
       expect.stringMatching(new RegExp(`^${at}\\.reference: this tool is idempotent: every try resends the same idempotency key`)),
     ]);
@@ -212,7 +221,9 @@ describe('reference and verify in the config file', () => {
 
   it('checks the shapes: pointer, method, header name, placeholders', () => {
     const reference = { in: 'body', name: 'clientRef' };
-    expect(problems({ reference, verify: { ...LOOKUP, found: 'data/0' } })).toEqual([expect.stringMatching(new RegExp(`^${at}\\.verify\\.found: must be a JSON pointer \\(RFC 6901\\)`))]);
+    expect(problems({ reference, verify: { ...LOOKUP, found: 'data/0' } })).toEqual([
+      expect.stringMatching(new RegExp(`^${at}\\.verify\\.found: must be a JSON pointer \\(RFC 6901\\)`)),
+    ]);
     expect(problems({ reference, verify: { ...LOOKUP, found: '/data/~2' } })).toEqual([expect.stringMatching(new RegExp(`^${at}\\.verify\\.found: must be a JSON pointer`))]);
     expect(problems({ reference, verify: { ...LOOKUP, method: 'POST' } })).toEqual([`${at}.verify.method: must be "GET": the lookup must not change anything upstream`]);
     expect(problems({ reference: { in: 'header', name: 'X Ref' } })).toEqual([expect.stringMatching(new RegExp(`^${at}\\.reference\\.name: must be an HTTP header name`))]);
@@ -225,7 +236,9 @@ describe('reference and verify in the config file', () => {
 
   it('refuses verify on an async tool: a found operation may still be running', () => {
     const async = { referencePath: '$.id', poll: { path: '/orders/{reference}', doneWhen: { path: '$.status', equals: 'done' } } };
-    expect(problems({ async, reference: { in: 'body', name: 'clientRef' }, verify: LOOKUP })).toEqual([expect.stringMatching(new RegExp(`^${at}\\.verify: verify cannot be combined with async`))]);
+    expect(problems({ async, reference: { in: 'body', name: 'clientRef' }, verify: LOOKUP })).toEqual([
+      expect.stringMatching(new RegExp(`^${at}\\.verify: verify cannot be combined with async`)),
+    ]);
     expect(problems({ async, reference: { in: 'body', name: 'clientRef' } })).toEqual([]);
   });
 

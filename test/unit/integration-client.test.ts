@@ -198,7 +198,9 @@ describe('query strings and URLs the upstream sees', () => {
     const { call } = callContext();
     await client(`${upstream.base}/api`).forCall(call).request({ method: 'GET', path: 'items' });
     await client(`${upstream.base}/api/`).forCall(call).request({ method: 'GET', path: '/items', query: {} });
-    await client(`${upstream.base}/api`).forCall(call).request({ method: 'GET', path: '/items?a=1', query: { b: 2 } });
+    await client(`${upstream.base}/api`)
+      .forCall(call)
+      .request({ method: 'GET', path: '/items?a=1', query: { b: 2 } });
     await client(upstream.base).forCall(call).request({ method: 'GET', path: '/items' });
     expect(upstream.seen.map((s) => s.url)).toEqual(['/api/items', '/api/items', '/api/items?a=1&b=2', '/items']);
   });
@@ -210,7 +212,9 @@ describe('what is sent and what comes back', () => {
   it('sends the method, the auth, accept, user-agent, request id, API version and the tool’s own headers', async () => {
     upstream = await Upstream.start();
     const { call } = callContext({ requestId: 'req-42' });
-    await client(upstream.base, integration).forCall(call).request({ method: 'DELETE', path: '/things/1', headers: { 'x-custom': 'yes' } });
+    await client(upstream.base, integration)
+      .forCall(call)
+      .request({ method: 'DELETE', path: '/things/1', headers: { 'x-custom': 'yes' } });
     const [seen] = upstream.seen;
     expect(seen!.method).toBe('DELETE');
     expect(seen!.headers).toMatchObject({
@@ -563,7 +567,9 @@ describe('a 401', () => {
     upstream = await Upstream.start((_req, res, seen) => (upstream.seen.length === 1 ? json(res, 401, { error: 'expired' }) : json(res, 200, { n: seen.body })));
     const { provider, asked } = credentials('Bearer old-token-1', 'Bearer new-token-2');
     const { call, tally } = callContext(overrides);
-    const res = await client(upstream.base, {}, provider).forCall(call).request({ method, path: '/me', json: { a: 1 } });
+    const res = await client(upstream.base, {}, provider)
+      .forCall(call)
+      .request({ method, path: '/me', json: { a: 1 } });
     expect(res).toMatchObject({ status: 200, data: { n: '{"a":1}' } });
     expect(asked).toEqual([{ forceRefresh: false }, { forceRefresh: true, rejectedHeaders: { authorization: 'Bearer old-token-1' } }]);
     expect(upstream.seen.map((s) => [s.method, s.headers.authorization, s.body])).toEqual([

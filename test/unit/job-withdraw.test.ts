@@ -17,7 +17,16 @@ afterAll(async () => {
 });
 
 async function queuedJob(id: string): Promise<void> {
-  await store.create({ id, tool: 'demo.createOrder', status: 'queued', attempts: 0, createdAt: new Date().toISOString(), agentId: 'a', integration: 'demo', connection: 'default' });
+  await store.create({
+    id,
+    tool: 'demo.createOrder',
+    status: 'queued',
+    attempts: 0,
+    createdAt: new Date().toISOString(),
+    agentId: 'a',
+    integration: 'demo',
+    connection: 'default',
+  });
 }
 
 it('withdraws a job no worker started', async () => {

@@ -24,7 +24,11 @@ describe('intersectScopes', () => {
     // Overlapping without either covering the other: the pair grants nothing.
     [['tools:crm.*'], ['tools:*.getContact'], []],
     // Duplicates collapse; the agent's order is kept.
-    [['tools:b.*', 'tools:a.*'], ['tools:*', 'tools:a.*'], ['tools:b.*', 'tools:a.*']],
+    [
+      ['tools:b.*', 'tools:a.*'],
+      ['tools:*', 'tools:a.*'],
+      ['tools:b.*', 'tools:a.*'],
+    ],
   ])('%j ∩ %j = %j', (agent, token, expected) => {
     expect(intersectScopes(agent, token)).toEqual(expected);
   });

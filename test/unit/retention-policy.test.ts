@@ -1,14 +1,5 @@
 import { Redis } from 'ioredis';
-import {
-  callbackJobOptions,
-  EventStore,
-  JobStore,
-  parseConfig,
-  redisKeys,
-  toolJobOptions,
-  triggerJobOptions,
-  type NewEvent,
-} from '@broker/shared';
+import { callbackJobOptions, EventStore, JobStore, parseConfig, redisKeys, toolJobOptions, triggerJobOptions, type NewEvent } from '@broker/shared';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
 
 /**
@@ -30,8 +21,7 @@ afterAll(async () => {
   await dropPrefix(prefix);
 });
 
-const config = (webhooks: Record<string, unknown>) =>
-  parseConfig({ integrations: { shop: { baseUrl: 'http://127.0.0.1:9', tools: [] } }, webhooks });
+const config = (webhooks: Record<string, unknown>) => parseConfig({ integrations: { shop: { baseUrl: 'http://127.0.0.1:9', tools: [] } }, webhooks });
 
 describe('BullMQ keeps finished jobs no longer than their records', () => {
   const shop = config({}).integrations.shop!;
@@ -51,7 +41,16 @@ describe('BullMQ keeps finished jobs no longer than their records', () => {
 describe('keys written per job and per event expire', () => {
   it('a job record expires once finished; its idempotency key expires on its own', async () => {
     const store = new JobStore(redis, keys, { retentionSeconds: 3 });
-    const record = { id: 'job_ret1', tool: 'shop.x', status: 'queued' as const, attempts: 0, createdAt: new Date().toISOString(), agentId: 'a', integration: 'shop', connection: 'default' };
+    const record = {
+      id: 'job_ret1',
+      tool: 'shop.x',
+      status: 'queued' as const,
+      attempts: 0,
+      createdAt: new Date().toISOString(),
+      agentId: 'a',
+      integration: 'shop',
+      connection: 'default',
+    };
     await store.create(record, { key: 'k1', fingerprint: 'f', ttlSeconds: 5 });
     const idemTtl = await redis.pttl(keys.idempotency('a', 'k1'));
     expect(idemTtl).toBeGreaterThan(0);
@@ -80,7 +79,12 @@ describe('keys written per job and per event expire', () => {
       expect(await store.ingest(e, [], options)).toBeDefined();
     }
 
-    for (const key of [keys.webhookDedupe('src', 'new'), keys.webhookEvent('src:new'), keys.webhookIndex({ source: 'src' }), keys.webhookIndex({ source: 'src', type: 'thing.happened' })]) {
+    for (const key of [
+      keys.webhookDedupe('src', 'new'),
+      keys.webhookEvent('src:new'),
+      keys.webhookIndex({ source: 'src' }),
+      keys.webhookIndex({ source: 'src', type: 'thing.happened' }),
+    ]) {
       const ttl = await redis.pttl(key);
       expect([key, ttl > 0 && ttl <= 2000]).toEqual([key, true]);
     }

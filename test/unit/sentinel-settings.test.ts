@@ -7,7 +7,7 @@ describe('sentinelSettingsFromEnv', () => {
     expect(sentinelSettingsFromEnv({ REDIS_SENTINELS: '  ' })).toEqual({ settings: undefined, problems: [] });
   });
 
-  it('reads host:port pairs, IPv6 in brackets, the master name and the sentinels\' password', () => {
+  it("reads host:port pairs, IPv6 in brackets, the master name and the sentinels' password", () => {
     expect(sentinelSettingsFromEnv({ REDIS_SENTINELS: 'sentinel-1:26379, 10.0.0.2:26380,[::1]:26381', REDIS_SENTINEL_NAME: 'orders', REDIS_SENTINEL_PASSWORD: 's3cret' })).toEqual({
       settings: {
         sentinels: [

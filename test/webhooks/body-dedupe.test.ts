@@ -55,8 +55,7 @@ describe('body dedupe for sources whose ids are not signed', () => {
       { timeoutMs: 10_000, what: `${count} delivered deliveries of ${id}` },
     );
   /** Trigger jobs ever queued for a stored event id (completed ones are kept for an hour). */
-  const jobsFor = async (id: string) =>
-    (await queue.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'])).filter((j) => j.data.eventId === id);
+  const jobsFor = async (id: string) => (await queue.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'])).filter((j) => j.data.eventId === id);
   const receivedWith = (marker: string) => stub.requests.filter((r) => r.body.includes(marker));
 
   async function expectResentIsDuplicate(source: string, first: Signed, idHeader: string, firstId: string, resentId: string): Promise<void> {
@@ -91,7 +90,11 @@ describe('body dedupe for sources whose ids are not signed', () => {
   it('a different body under the same scheme is a new event, even one byte apart', async () => {
     const body = JSON.stringify({ action: 'closed', issue: { number: 9 }, repository: { full_name: 'octo/demo' } });
     const answers = [];
-    for (const [delivery, b] of [['gh-diff-1', body], ['gh-diff-2', `${body}\n`], ['gh-diff-3', body.replace('closed', 'opened')]] as const) {
+    for (const [delivery, b] of [
+      ['gh-diff-1', body],
+      ['gh-diff-2', `${body}\n`],
+      ['gh-diff-3', body.replace('closed', 'opened')],
+    ] as const) {
       answers.push((await post(h, 'github', githubEvent({ delivery, body: b })).expect(200)).body);
     }
     expect(answers).toEqual(['gh-diff-1', 'gh-diff-2', 'gh-diff-3'].map((eventId) => ({ received: true, id: `github:${eventId}`, eventId, duplicate: false })));

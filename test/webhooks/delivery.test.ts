@@ -97,9 +97,7 @@ describe('trigger delivery (worker)', () => {
   });
 
   it('429 with Retry-After: the next try waits at least that long', async () => {
-    stub.setHandler((r) =>
-      r.body.includes('gh-throttled') && requestsFor('gh-throttled').length === 1 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 204 },
-    );
+    stub.setHandler((r) => (r.body.includes('gh-throttled') && requestsFor('gh-throttled').length === 1 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 204 }));
     await post(h, 'github', githubEvent({ delivery: 'gh-throttled' })).expect(200);
     const event = await settled('github:gh-throttled');
     const tries = requestsFor('gh-throttled');

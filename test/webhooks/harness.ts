@@ -17,10 +17,7 @@ export const REPLAYER_KEY = 'key-agent-r';
 export function webhookConfig(deliveryUrl = 'http://127.0.0.1:9/hooks/agent', overrides: Record<string, unknown> = {}): BrokerConfig {
   const base = testConfig();
   return testConfig({
-    agents: [
-      ...base.agents,
-      { id: 'agent-r', key: { secret: 'AGENT_R_KEY' }, scopes: ['events:read', 'events:replay'] },
-    ],
+    agents: [...base.agents, { id: 'agent-r', key: { secret: 'AGENT_R_KEY' }, scopes: ['events:read', 'events:replay'] }],
     admin: { token: { secret: 'BROKER_ADMIN_TOKEN' } },
     webhooks: {
       stripe: { type: 'stripe', secret: 'STRIPE_WEBHOOK_SECRET' },
@@ -61,17 +58,19 @@ export function webhookSecrets(): Record<string, string> {
   };
 }
 
-export async function startWebhookApi(
-  label: string,
-  options: { config?: BrokerConfig; producerUrl?: string; subscriberUrl?: string } = {},
-): Promise<Harness> {
+export async function startWebhookApi(label: string, options: { config?: BrokerConfig; producerUrl?: string; subscriberUrl?: string } = {}): Promise<Harness> {
   const h = await startApi(label, { config: options.config ?? webhookConfig(), ...options });
   Object.assign(h.env, webhookSecrets());
   return h;
 }
 
 /** The worker app (trigger deliveries included) on the api's prefix, reading secrets from `env`. */
-export async function startWorker(config: BrokerConfig, prefix: string, env: Record<string, string | undefined>, outboxSweepMs = 200): Promise<{ app: WorkerApp; close(): Promise<void> }> {
+export async function startWorker(
+  config: BrokerConfig,
+  prefix: string,
+  env: Record<string, string | undefined>,
+  outboxSweepMs = 200,
+): Promise<{ app: WorkerApp; close(): Promise<void> }> {
   const redis = createRedis(REDIS_URL, 'worker');
   const app = createWorkerApp({ config, redis, prefix, secrets: envSecretsProvider(env), logger: testLogger('worker'), outboxSweepMs });
   await app.ready();

@@ -55,9 +55,7 @@ describe('trigger delivery in OpenClaw format', () => {
   });
 
   it('a 401 is final, and the hooks token OpenClaw quotes back is blanked from lastError', async () => {
-    stub.setHandler((req) =>
-      req.body.includes('evt_claw_401') ? { status: 401, body: { error: `bad token: ${String(req.headers.authorization)}` } } : { status: 202 },
-    );
+    stub.setHandler((req) => (req.body.includes('evt_claw_401') ? { status: 401, body: { error: `bad token: ${String(req.headers.authorization)}` } } : { status: 202 }));
     try {
       await post(h, 'stripe', stripeEvent({ id: 'evt_claw_401' })).expect(200);
       const event = await waitFor(

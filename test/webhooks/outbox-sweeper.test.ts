@@ -45,7 +45,11 @@ describe('outbox sweeper', () => {
   it('a due delivery whose job is already queued is only marked queued: no second job, nothing re-enqueued', async () => {
     const delivery = await storeEvent('gh-backlog');
     // What the api does after the script: the job exists, the stored status stays pending.
-    await queue.add(delivery.trigger, { deliveryId: delivery.deliveryId, eventId: 'github:gh-backlog', source: 'github', trigger: delivery.trigger, replay: false }, { jobId: delivery.deliveryId });
+    await queue.add(
+      delivery.trigger,
+      { deliveryId: delivery.deliveryId, eventId: 'github:gh-backlog', source: 'github', trigger: delivery.trigger, replay: false },
+      { jobId: delivery.deliveryId },
+    );
     expect(await statusOf('gh-backlog')).toBe('pending');
 
     expect(await sweeper.sweep()).toBe(0);

@@ -37,9 +37,7 @@ const nonce = () => randomUUID();
 
 export function stripeEvent(options: { id?: string; type?: string; secret?: string; timestamp?: number; body?: string } = {}): Signed {
   const id = options.id ?? `evt_${randomUUID().replace(/-/g, '')}`;
-  const body =
-    options.body ??
-    JSON.stringify({ id, object: 'event', type: options.type ?? 'payment_intent.succeeded', data: { object: { id: 'pi_123', amount: 2000 } } });
+  const body = options.body ?? JSON.stringify({ id, object: 'event', type: options.type ?? 'payment_intent.succeeded', data: { object: { id: 'pi_123', amount: 2000 } } });
   const header = Stripe.webhooks.generateTestHeaderString({
     payload: body,
     secret: options.secret ?? SECRETS.stripe,
@@ -49,9 +47,10 @@ export function stripeEvent(options: { id?: string; type?: string; secret?: stri
 }
 
 export function githubEvent(options: { delivery?: string; event?: string; action?: string; secret?: string; body?: string } = {}): Signed {
-  const body =
-    options.body ?? JSON.stringify({ action: options.action ?? 'opened', issue: { number: 7 }, repository: { full_name: 'octo/demo' }, test_nonce: nonce() });
-  const signature = createHmac('sha256', options.secret ?? SECRETS.github).update(body).digest('hex');
+  const body = options.body ?? JSON.stringify({ action: options.action ?? 'opened', issue: { number: 7 }, repository: { full_name: 'octo/demo' }, test_nonce: nonce() });
+  const signature = createHmac('sha256', options.secret ?? SECRETS.github)
+    .update(body)
+    .digest('hex');
   return {
     body,
     headers: {
@@ -71,14 +70,14 @@ export function shopifyEvent(options: { webhookId?: string; topic?: string; secr
       'content-type': 'application/json',
       'x-shopify-topic': options.topic ?? 'orders/create',
       'x-shopify-webhook-id': options.webhookId ?? randomUUID(),
-      'x-shopify-hmac-sha256': createHmac('sha256', options.secret ?? SECRETS.shopify).update(body).digest('base64'),
+      'x-shopify-hmac-sha256': createHmac('sha256', options.secret ?? SECRETS.shopify)
+        .update(body)
+        .digest('base64'),
     },
   };
 }
 
-export function standardEvent(
-  options: { id?: string; type?: string; secrets?: string[]; at?: Date; body?: string } = {},
-): Signed {
+export function standardEvent(options: { id?: string; type?: string; secrets?: string[]; at?: Date; body?: string } = {}): Signed {
   const id = options.id ?? `msg_${randomUUID().replace(/-/g, '')}`;
   const at = options.at ?? new Date();
   const body = options.body ?? JSON.stringify({ type: options.type ?? 'invoice.paid', data: { id: 'inv_1' } });

@@ -162,7 +162,7 @@ describe('POST /hooks/{source}: verification', () => {
       const big = stripeEvent({ body: JSON.stringify({ id: 'evt_big', type: 'x', pad: 'x'.repeat(1024 * 1024) }) });
       await expectRejected('stripe', big, 413, 'PAYLOAD_TOO_LARGE');
     });
-    it('a body over the source\'s own maxBodyBytes: 413; under it: accepted', async () => {
+    it("a body over the source's own maxBodyBytes: 413; under it: accepted", async () => {
       await expectRejected('small', githubEvent({ body: JSON.stringify({ pad: 'x'.repeat(300) }) }), 413, 'PAYLOAD_TOO_LARGE');
       await expectAccepted('small', githubEvent({ delivery: 'small-ok' }), 'small-ok');
     });
@@ -186,7 +186,9 @@ describe('POST /hooks/{source}: verification', () => {
       expect(ttl).toBeGreaterThan(6.9 * 24 * 3600 * 1000); // the default 7-day retention
       expect(await h.redis.pttl(redisKeys(h.prefix).webhookEvent('stripe:evt_store_1'))).toBeGreaterThan(6.9 * 24 * 3600 * 1000);
 
-      const deliveryIds = Object.keys(hash).filter((f) => f.endsWith(':trigger')).map((f) => f.split(':')[1]);
+      const deliveryIds = Object.keys(hash)
+        .filter((f) => f.endsWith(':trigger'))
+        .map((f) => f.split(':')[1]);
       expect(deliveryIds).toHaveLength(1); // process_successful_payment
       expect(await h.redis.exists(`${bullPrefix(h.prefix, TRIGGERS_QUEUE)}:triggers:${deliveryIds[0]}`)).toBe(1);
       const jobsBefore = (await h.redis.keys(`${bullPrefix(h.prefix, TRIGGERS_QUEUE)}:triggers:dlv_*`)).sort();

@@ -197,7 +197,9 @@ describe('two worker processes', () => {
     expect(new Set(calls.map((r) => String(r.headers.authorization)))).toEqual(new Set([`Bearer ${refreshes[0]!.accessToken}`]));
     const times = calls.map((r) => r.at);
     const busiest = maxInSlidingWindow(times, CRM_LIMIT.durationMs);
-    console.log(`[counted-calls] oauth: ${calls.length} arrivals, busiest sliding second ${busiest}, first ${Math.min(...times) - submitted} ms / last ${Math.max(...times) - submitted} ms after submission`);
+    console.log(
+      `[counted-calls] oauth: ${calls.length} arrivals, busiest sliding second ${busiest}, first ${Math.min(...times) - submitted} ms / last ${Math.max(...times) - submitted} ms after submission`,
+    );
     expect(busiest).toBeLessThanOrEqual(CRM_LIMIT.max);
     // Nothing was sent before the slow refresh answered.
     expect(Math.min(...times) - submitted).toBeGreaterThanOrEqual(1500);
@@ -270,7 +272,9 @@ describe('one worker, named connections', () => {
     expect(bTimes).toHaveLength(bIds.length);
     const aQuietMs = Math.min(...aTimes.slice(1)) - throttledAt;
     const bLastMs = Math.max(...bDone.map(finishedAt)) - throttledAt;
-    console.log(`[counted-calls] 429 on a: next request with a's key after ${aQuietMs} ms; b's ${bIds.length} jobs done ${bLastMs} ms after the 429; a's jobs seen held at +${heldSeenAt - throttledAt} ms`);
+    console.log(
+      `[counted-calls] 429 on a: next request with a's key after ${aQuietMs} ms; b's ${bIds.length} jobs done ${bLastMs} ms after the 429; a's jobs seen held at +${heldSeenAt - throttledAt} ms`,
+    );
     // Same host, same clock: the pause starts when the worker reads the 429, after the stub recorded it.
     expect(aQuietMs).toBeGreaterThanOrEqual(4000);
     expect(bLastMs).toBeLessThan(4000);
@@ -287,10 +291,7 @@ describe('one worker, named connections', () => {
     expect(await redis.exists(keys.pause('conn'))).toBe(1);
     expect(await jobs.queue('conn').getRateLimitTtl(HELD)).toBeGreaterThan(0);
     const seen = api.count();
-    const later = await Promise.all([
-      ...[11, 12].map((n) => jobs.submit('conn.ping', { n }, 'a')),
-      ...[13, 14].map((n) => jobs.submit('conn.ping', { n }, 'b')),
-    ]);
+    const later = await Promise.all([...[11, 12].map((n) => jobs.submit('conn.ping', { n }, 'a')), ...[13, 14].map((n) => jobs.submit('conn.ping', { n }, 'b'))]);
     const afterOutage = await Promise.all([unavailable, ...later].map((id) => jobs.settled(id, 10_000)));
     expect(afterOutage.map((j) => j.status)).toEqual(Array(5).fill('succeeded'));
     expect(afterOutage[0]!.attempts).toBe(2);

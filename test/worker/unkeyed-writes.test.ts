@@ -189,7 +189,7 @@ describe('the last attempt may have applied the write', () => {
     expect(job).toMatchObject({ status: 'succeeded', attempts: 1, result: { id: ordersOf(id)[0]!.id } });
   });
 
-  it('absent, the job fails with the last try\'s own error, still retryable by the agent', async () => {
+  it("absent, the job fails with the last try's own error, still retryable by the agent", async () => {
     const { id, job } = await run('once.createOrder', 'dropped-502');
     expect(postsOf(id)).toHaveLength(1);
     expect(lookupsOf(id)).toHaveLength(1);

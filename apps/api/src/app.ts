@@ -1,6 +1,17 @@
 import express from 'express';
 import type { RedisClient } from '@broker/shared';
-import { AuditTrail, createMetrics, EventStore, JobStore, oauthConnectionState, redisKeys, type BrokerConfig, type Logger, type Metrics, type SecretsProvider } from '@broker/shared';
+import {
+  AuditTrail,
+  createMetrics,
+  EventStore,
+  JobStore,
+  oauthConnectionState,
+  redisKeys,
+  type BrokerConfig,
+  type Logger,
+  type Metrics,
+  type SecretsProvider,
+} from '@broker/shared';
 import { createCatalogue } from '@broker/tools/descriptors';
 import type { EgressProxy } from '@broker/tools/http';
 import { agentAuth, agentResolver } from './auth/agent-auth';
@@ -143,40 +154,82 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
   const auth = [agentAuth(resolveAgent), limitAgents];
   const oauth = createOAuthContext({ config, redis, keys, secrets, logger, publicUrl: deps.publicUrl, egressProxy: deps.egressProxy });
   // The hot paths first: Express tries routes in order, on every request.
-  app.route('/v1/jobs').post(auth, ...jsonBody(), submitJob(ctx)).all(methodNotAllowed(['POST']));
-  app.route('/v1/jobs/:id').get(auth, getJob(ctx)).delete(auth, cancelJob(ctx)).all(methodNotAllowed(['GET', 'DELETE']));
-  app.route('/v1/jobs/:id/retry').post(auth, retryJob(ctx)).all(methodNotAllowed(['POST']));
+  app
+    .route('/v1/jobs')
+    .post(auth, ...jsonBody(), submitJob(ctx))
+    .all(methodNotAllowed(['POST']));
+  app
+    .route('/v1/jobs/:id')
+    .get(auth, getJob(ctx))
+    .delete(auth, cancelJob(ctx))
+    .all(methodNotAllowed(['GET', 'DELETE']));
+  app
+    .route('/v1/jobs/:id/retry')
+    .post(auth, retryJob(ctx))
+    .all(methodNotAllowed(['POST']));
   // Approval holds: the admin token, or an agent key with `jobs:approve` (never on its own jobs).
   const approvers = [operatorAuth(isAdmin, resolveAgent, 'jobs:approve'), limitAgents];
-  app.route('/v1/jobs/:id/approve').post(approvers, ...optionalJsonBody(), approveJob(ctx)).all(methodNotAllowed(['POST']));
-  app.route('/v1/jobs/:id/deny').post(approvers, ...optionalJsonBody(), denyJob(ctx)).all(methodNotAllowed(['POST']));
-  app.route('/v1/approvals').get(approvers, listApprovals(ctx)).all(methodNotAllowed(['GET']));
+  app
+    .route('/v1/jobs/:id/approve')
+    .post(approvers, ...optionalJsonBody(), approveJob(ctx))
+    .all(methodNotAllowed(['POST']));
+  app
+    .route('/v1/jobs/:id/deny')
+    .post(approvers, ...optionalJsonBody(), denyJob(ctx))
+    .all(methodNotAllowed(['POST']));
+  app
+    .route('/v1/approvals')
+    .get(approvers, listApprovals(ctx))
+    .all(methodNotAllowed(['GET']));
   // Webhooks: the raw body is read inside the route, with the source's limit, never parsed before it is verified.
-  app.route('/hooks/:source').post(receiveWebhook(ctx, secrets, { keys })).all(methodNotAllowed(['POST']));
+  app
+    .route('/hooks/:source')
+    .post(receiveWebhook(ctx, secrets, { keys }))
+    .all(methodNotAllowed(['POST']));
   const allQueues = [...ctx.queues.values(), ctx.triggers, ctx.callbacks];
   ctx.metrics.readQueueDepthsFrom(queueDepthSource(() => allQueues));
-  app.route('/metrics').get(metricsAuth(isAdmin, resolveAgent), metricsRoute(ctx.metrics)).all(methodNotAllowed(['GET']));
+  app
+    .route('/metrics')
+    .get(metricsAuth(isAdmin, resolveAgent), metricsRoute(ctx.metrics))
+    .all(methodNotAllowed(['GET']));
   // Without an admin token nobody could sign in, so the board is not mounted at all (404).
   if (config.admin) {
     const board = bullBoard({ toolQueues: ctx.queues.values(), triggersQueue: ctx.triggers, callbacksQueue: ctx.callbacks, isAdmin });
     app.use(BULL_BOARD_PATH, ...board.handlers);
   }
-  app.route('/v1/tools').get(auth, listTools(ctx)).all(methodNotAllowed(['GET']));
+  app
+    .route('/v1/tools')
+    .get(auth, listTools(ctx))
+    .all(methodNotAllowed(['GET']));
   app
     .route('/v1/integrations')
-    .get(operatorAuth(isAdmin, resolveAgent, 'integrations:read'), limitAgents, listIntegrations(ctx, { keys, secrets, oauth2: oauthConnectionState(config, { secrets, tokens: oauth.tokens }) }))
+    .get(
+      operatorAuth(isAdmin, resolveAgent, 'integrations:read'),
+      limitAgents,
+      listIntegrations(ctx, { keys, secrets, oauth2: oauthConnectionState(config, { secrets, tokens: oauth.tokens }) }),
+    )
     .all(methodNotAllowed(['GET']));
   app
     .route('/v1/integrations/:name/connections/:connection/token')
     .put(adminAuth(isAdmin), ...jsonBody(), putConnectionToken(oauth))
     .all(methodNotAllowed(['PUT']));
-  app.route('/oauth/:integration/connect').get(adminAuth(isAdmin), oauthConnect(oauth)).all(methodNotAllowed(['GET']));
+  app
+    .route('/oauth/:integration/connect')
+    .get(adminAuth(isAdmin), oauthConnect(oauth))
+    .all(methodNotAllowed(['GET']));
   // No broker credential: the provider sends the user's browser here; the single-use state is the proof.
-  app.route('/oauth/:integration/callback').get(oauthCallback(oauth)).all(methodNotAllowed(['GET']));
+  app
+    .route('/oauth/:integration/callback')
+    .get(oauthCallback(oauth))
+    .all(methodNotAllowed(['GET']));
   // `/mcp` also takes OAuth access tokens with mcp.authorizationServer (RFC 9728 metadata below; 404 without it).
   const mcpOAuth = createMcpOAuth({ config, logger, publicUrl: deps.publicUrl, egressProxy: deps.egressProxy, keys: deps.issuerKeys });
   for (const path of [PROTECTED_RESOURCE_PATH, `${PROTECTED_RESOURCE_PATH}/mcp`]) {
-    app.route(path).all(protectedResourceMetadataCors()).get(protectedResourceMetadata(mcpOAuth)).all(methodNotAllowed(['GET']));
+    app
+      .route(path)
+      .all(protectedResourceMetadataCors())
+      .get(protectedResourceMetadata(mcpOAuth))
+      .all(methodNotAllowed(['GET']));
   }
   // Origin first (DNS rebinding), before authentication or any MCP processing, on every method.
   app
@@ -184,12 +237,27 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
     .all(mcpOriginCheck({ allowedOrigins: config.mcp?.allowedOrigins, publicUrl: deps.publicUrl }))
     .post(mcpAuth(resolveAgent, mcpOAuth, logger), limitAgents, ...jsonBody(), mcpEndpoint(ctx, { keys }))
     .all(methodNotAllowed(['POST']));
-  app.route('/openapi.json').get(openapiJson()).all(methodNotAllowed(['GET']));
-  app.route('/docs').get(docsPage()).all(methodNotAllowed(['GET']));
+  app
+    .route('/openapi.json')
+    .get(openapiJson())
+    .all(methodNotAllowed(['GET']));
+  app
+    .route('/docs')
+    .get(docsPage())
+    .all(methodNotAllowed(['GET']));
 
-  app.route('/v1/events').get(operatorAuth(isAdmin, resolveAgent, 'events:read'), limitAgents, listEvents(ctx)).all(methodNotAllowed(['GET']));
-  app.route('/v1/events/:id').get(operatorAuth(isAdmin, resolveAgent, 'events:read'), limitAgents, getEvent(ctx)).all(methodNotAllowed(['GET']));
-  app.route('/v1/audit').get(operatorAuth(isAdmin, resolveAgent, 'audit:read'), limitAgents, listAudit(ctx)).all(methodNotAllowed(['GET']));
+  app
+    .route('/v1/events')
+    .get(operatorAuth(isAdmin, resolveAgent, 'events:read'), limitAgents, listEvents(ctx))
+    .all(methodNotAllowed(['GET']));
+  app
+    .route('/v1/events/:id')
+    .get(operatorAuth(isAdmin, resolveAgent, 'events:read'), limitAgents, getEvent(ctx))
+    .all(methodNotAllowed(['GET']));
+  app
+    .route('/v1/audit')
+    .get(operatorAuth(isAdmin, resolveAgent, 'audit:read'), limitAgents, listAudit(ctx))
+    .all(methodNotAllowed(['GET']));
   app
     .route('/v1/events/:id/replay')
     .post(operatorAuth(isAdmin, resolveAgent, 'events:replay'), limitAgents, replayEvent(ctx))

@@ -12,7 +12,7 @@ function credentialOf(settings: CliSettings, caller: Caller): string {
     if (!settings.agentKey) throw new CommandError('BROKER_AGENT_KEY is not set (the key of the agent that owns the job)');
     return settings.agentKey;
   }
-  if (!settings.adminToken) throw new CommandError('BROKER_ADMIN_TOKEN is not set (the operators\' token of the running API)');
+  if (!settings.adminToken) throw new CommandError("BROKER_ADMIN_TOKEN is not set (the operators' token of the running API)");
   return settings.adminToken;
 }
 

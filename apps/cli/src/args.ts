@@ -28,9 +28,7 @@ export function parseCommandArgs(argv: string[], options: Record<string, OptionS
   try {
     parsed = parseArgs({
       args: argv,
-      options: Object.fromEntries(
-        Object.entries({ ...COMMON_OPTIONS, ...options }).map(([name, o]) => [name, { type: o.type, ...(o.short ? { short: o.short } : {}) }]),
-      ),
+      options: Object.fromEntries(Object.entries({ ...COMMON_OPTIONS, ...options }).map(([name, o]) => [name, { type: o.type, ...(o.short ? { short: o.short } : {}) }])),
       allowPositionals: true,
       strict: true,
     });

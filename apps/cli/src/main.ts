@@ -17,7 +17,20 @@ import { keysHash } from './commands/keys-hash';
 import { loadCliSettings } from './config';
 import { CommandError, EXIT, UsageError } from './errors';
 
-const COMMANDS: Command[] = [configCheck, jobsGet, jobsRetry, jobsRetryFailed, eventsList, eventsShow, eventsReplay, keysHash, audit, approvalsList, approvalsApprove, approvalsDeny];
+const COMMANDS: Command[] = [
+  configCheck,
+  jobsGet,
+  jobsRetry,
+  jobsRetryFailed,
+  eventsList,
+  eventsShow,
+  eventsReplay,
+  keysHash,
+  audit,
+  approvalsList,
+  approvalsApprove,
+  approvalsDeny,
+];
 
 const ENVIRONMENT = `Environment:
   REDIS_URL            Redis (jobs get, jobs retry-failed)    default redis://127.0.0.1:6379

@@ -2,12 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError } from './http-error';
 
 /** Writes a JSON body with an exact Content-Length (no chunked encoding for tiny bodies). */
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Readonly<Record<string, string>> = {},
-): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
   const payload = Buffer.from(JSON.stringify(body));
   res.writeHead(status, {
     ...headers,
@@ -28,8 +23,7 @@ export function sendJson(
  * `Connection: close` stops the client from reusing a connection we walked away from.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const tooLarge = () =>
-    new HttpError(413, `request body exceeds ${limit} bytes`, { Connection: 'close' });
+  const tooLarge = () => new HttpError(413, `request body exceeds ${limit} bytes`, { Connection: 'close' });
 
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {

@@ -75,7 +75,9 @@ export function verifyStandardWebhook(secretValue: string, headers: IncomingHttp
     .map((s) => s.trim())
     .filter((s) => s.length > 0)
     .some((secret) => {
-      const expected = createHmac('sha256', Buffer.from(secret.replace(/^whsec_/, ''), 'base64')).update(signed).digest();
+      const expected = createHmac('sha256', Buffer.from(secret.replace(/^whsec_/, ''), 'base64'))
+        .update(signed)
+        .digest();
       // timingSafeEqual throws on unequal lengths: compare only same-length candidates.
       return presented.some((p) => p.length === expected.length && timingSafeEqual(p, expected));
     });
@@ -89,7 +91,9 @@ export function summarize(kind: DeliveryKind, body: unknown, verified: boolean |
   const signature = verified === null ? 'signature not checked' : verified ? 'signature verified' : 'signature INVALID';
   if (kind === 'trigger') {
     // format "openclaw" sends {message, name}: name is the source.
-    const what = str(b.trigger) ? `${str(b.trigger)} from ${str(b.source) ?? '?'} (${str(b.type) ?? '?'}, event ${str(b.eventId) ?? '?'})` : `from ${str(b.name) ?? '?'} (OpenClaw format)`;
+    const what = str(b.trigger)
+      ? `${str(b.trigger)} from ${str(b.source) ?? '?'} (${str(b.type) ?? '?'}, event ${str(b.eventId) ?? '?'})`
+      : `from ${str(b.name) ?? '?'} (OpenClaw format)`;
     return `trigger ${what}, ${signature}`;
   }
   const error = b.error !== null && typeof b.error === 'object' ? ` ${str((b.error as Record<string, unknown>).code) ?? ''}` : '';

@@ -13,10 +13,7 @@ export interface OrderInput {
   qty: number;
 }
 
-export type CreateResult =
-  | { kind: 'created'; order: Order }
-  | { kind: 'replayed'; order: Order }
-  | { kind: 'key-reused' };
+export type CreateResult = { kind: 'created'; order: Order } | { kind: 'replayed'; order: Order } | { kind: 'key-reused' };
 
 interface IdempotencyRecord {
   fingerprint: string;

@@ -78,9 +78,7 @@ export function createSandboxServer(options: SandboxServerOptions): Server {
     // what it delivers instead). For every other path authentication comes before
     // routing, so an unauthenticated caller cannot map the API.
     const matchesOf = (candidates: readonly Route[]) =>
-      candidates
-        .map((route) => ({ route, match: route.pattern.exec(path) }))
-        .filter((m): m is { route: Route; match: RegExpExecArray } => m.match !== null);
+      candidates.map((route) => ({ route, match: route.pattern.exec(path) })).filter((m): m is { route: Route; match: RegExpExecArray } => m.match !== null);
     let matches = matchesOf(routes.filter((route) => route.public));
     if (matches.length === 0) {
       if (!isAuthorized(req.headers.authorization, readKey())) {

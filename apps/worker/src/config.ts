@@ -1,4 +1,12 @@
-import { createSecretsProvider, loadConfigFile, secretsSettingsFromEnv, sentinelSettingsFromEnv, type BrokerConfig, type SecretsProvider, type SentinelSettings } from '@broker/shared';
+import {
+  createSecretsProvider,
+  loadConfigFile,
+  secretsSettingsFromEnv,
+  sentinelSettingsFromEnv,
+  type BrokerConfig,
+  type SecretsProvider,
+  type SentinelSettings,
+} from '@broker/shared';
 import { egressProxyFromEnv, vaultHttp, type EgressProxy } from '@broker/tools';
 
 /** Everything the worker process reads from its environment, read once, here. */

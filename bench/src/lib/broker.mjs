@@ -38,7 +38,16 @@ export function brokerSide(redis, prefix, rawConfig) {
         const batch = Array.from({ length: Math.min(500, n - i) }, () => newJobId(randomUUID()));
         await Promise.all(
           batch.map((id) =>
-            store.create({ id, tool: 'bench.echo', status: 'queued', attempts: 0, createdAt: new Date().toISOString(), agentId: 'bench', integration: 'bench', connection: 'default' }),
+            store.create({
+              id,
+              tool: 'bench.echo',
+              status: 'queued',
+              attempts: 0,
+              createdAt: new Date().toISOString(),
+              agentId: 'bench',
+              integration: 'bench',
+              connection: 'default',
+            }),
           ),
         );
         await queue.addBulk(

@@ -116,7 +116,7 @@ export async function footprint({ quick }) {
         growthWhileRetainedMb: round2((loaded.redis - before) / MB),
         growthAfterRetentionMb: round2((after - before) / MB),
       },
-      note: 'after retention only BullMQ\'s bounded tail of finished jobs (removeOnComplete count 1000) remains; events and their dedupe keys expire with the source\'s retentionDays',
+      note: "after retention only BullMQ's bounded tail of finished jobs (removeOnComplete count 1000) remains; events and their dedupe keys expire with the source's retentionDays",
     };
   } finally {
     api.child.kill('SIGTERM');

@@ -128,7 +128,7 @@ export function createMetrics(options: { defaultMetrics?: boolean; prefix?: stri
     }),
     schemaMismatches: new Counter({
       name: 'broker_schema_mismatches_total',
-      help: 'Upstream answers that broke a tool\'s output schema.',
+      help: "Upstream answers that broke a tool's output schema.",
       labelNames: ['integration', 'tool'] as const,
       registers,
     }),
@@ -146,7 +146,7 @@ export function createMetrics(options: { defaultMetrics?: boolean; prefix?: stri
     }),
     deadLetters: new Gauge({
       name: 'broker_dead_letter_jobs',
-      help: 'Jobs in a queue\'s failed set, as last read by the alert monitor.',
+      help: "Jobs in a queue's failed set, as last read by the alert monitor.",
       labelNames: ['queue'] as const,
       registers,
     }),
@@ -170,7 +170,7 @@ export function createMetrics(options: { defaultMetrics?: boolean; prefix?: stri
     }),
     alertNotifications: new Counter({
       name: 'broker_alert_notifications_total',
-      help: 'Alert notifications by kind and outcome (sent, failed, suppressed: inside the cause\'s window, logged: no webhook configured).',
+      help: "Alert notifications by kind and outcome (sent, failed, suppressed: inside the cause's window, logged: no webhook configured).",
       labelNames: ['kind', 'outcome'] as const,
       registers,
     }),

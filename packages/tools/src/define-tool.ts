@@ -72,10 +72,7 @@ export function toBuiltinTool({ description, handlers }: ToolImplementation): Bu
  * an implementation without a description, or one of another tool (its name
  * is part of its type). The order is the descriptions'.
  */
-export function pairTools<D extends Record<string, ToolDescription>>(
-  descriptions: D,
-  implementations: { readonly [K in keyof D]: ToolImplementation<D[K]> },
-): BuiltinTool[] {
+export function pairTools<D extends Record<string, ToolDescription>>(descriptions: D, implementations: { readonly [K in keyof D]: ToolImplementation<D[K]> }): BuiltinTool[] {
   return Object.entries(descriptions).map(([key, description]) => {
     const implementation = implementations[key]!;
     if (implementation.description !== description) {

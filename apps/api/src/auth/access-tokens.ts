@@ -32,11 +32,11 @@ function reasonOf(jose: typeof Jose, err: InstanceType<typeof Jose.errors.JOSEEr
   if (err instanceof jose.errors.JWTExpired) return 'the token has expired';
   if (err instanceof jose.errors.JWTClaimValidationFailed) {
     if (err.claim === 'iss') return 'the token was not issued by the configured authorization server';
-    if (err.claim === 'aud') return 'the token\'s audience is not this broker\'s MCP URL';
+    if (err.claim === 'aud') return "the token's audience is not this broker's MCP URL";
     if (err.claim === 'nbf') return 'the token is not valid yet';
     return `the token's ${err.claim} claim is missing or invalid`;
   }
-  if (err instanceof jose.errors.JWSSignatureVerificationFailed) return 'the signature does not verify with the issuer\'s keys';
+  if (err instanceof jose.errors.JWSSignatureVerificationFailed) return "the signature does not verify with the issuer's keys";
   if (err instanceof jose.errors.JWKSNoMatchingKey) return 'no key of the issuer matches the token';
   if (err instanceof jose.errors.JOSEAlgNotAllowed) return `the token's algorithm is not accepted (${ACCEPTED_ALGORITHMS.join(', ')})`;
   return 'the token is not a valid signed JWT';
@@ -55,13 +55,7 @@ function reasonOf(jose: typeof Jose, err: InstanceType<typeof Jose.errors.JOSEEr
  * Throws {@link AccessTokenRefusedError} for a token that is not good (401), and
  * {@link IssuerUnavailableError} when the issuer's keys cannot be read (503).
  */
-export function accessTokenVerifier(options: {
-  issuer: string;
-  agentClaim: string;
-  agents: readonly AgentConfig[];
-  keys: IssuerKeys;
-  logger: Logger;
-}): AccessTokenVerifier {
+export function accessTokenVerifier(options: { issuer: string; agentClaim: string; agents: readonly AgentConfig[]; keys: IssuerKeys; logger: Logger }): AccessTokenVerifier {
   const agents = new Map(options.agents.map((agent) => [agent.id, { agent, mayUseConnection: compileConnections(agent.connections) }]));
   return async (token, audiences) => {
     const jose = await loadJose();

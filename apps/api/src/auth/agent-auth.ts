@@ -1,6 +1,16 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { agentKeyDigests, describeAgentKey, ProblemError, secretValueDigests, sha256, type AgentConfig, type AgentKeyConfig, type Logger, type SecretsProvider } from '@broker/shared';
+import {
+  agentKeyDigests,
+  describeAgentKey,
+  ProblemError,
+  secretValueDigests,
+  sha256,
+  type AgentConfig,
+  type AgentKeyConfig,
+  type Logger,
+  type SecretsProvider,
+} from '@broker/shared';
 import { compileConnections, compileToolScopes } from './scopes';
 
 export { sha256 };

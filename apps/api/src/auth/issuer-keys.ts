@@ -169,13 +169,13 @@ export class IssuerKeys {
       }
       this.current = { getKey, fetchedAt: this.options.now() };
       this.failure = undefined;
-      this.logger.info({ issuer: this.issuer, jwksUri: this.jwksUri }, 'fetched the authorization server\'s JWKS');
+      this.logger.info({ issuer: this.issuer, jwksUri: this.jwksUri }, "fetched the authorization server's JWKS");
     } catch (err) {
       const error = err instanceof IssuerUnavailableError ? err : new IssuerUnavailableError(`cannot read the keys of ${this.issuer}`, { cause: err });
       // The JWKS may have moved: discover it again next time.
       this.jwksUri = undefined;
       this.failure = { at: this.options.now(), error };
-      this.logger.warn({ issuer: this.issuer, err: error.message, stale: this.current !== undefined }, 'cannot read the authorization server\'s keys');
+      this.logger.warn({ issuer: this.issuer, err: error.message, stale: this.current !== undefined }, "cannot read the authorization server's keys");
       throw error;
     }
   }

@@ -65,7 +65,7 @@ export function mcpAuth(resolveAgent: AgentResolver, oauth: McpOAuth | undefined
         throw refuse(req, `Access token refused: ${err.reason}.`, err.reason);
       }
       if (err instanceof IssuerUnavailableError) {
-        throw new ProblemError('UNAVAILABLE', 'The authorization server\'s keys cannot be read right now, so the access token cannot be checked; try again shortly.', undefined, {
+        throw new ProblemError('UNAVAILABLE', "The authorization server's keys cannot be read right now, so the access token cannot be checked; try again shortly.", undefined, {
           'Retry-After': String(ISSUER_RETRY_AFTER_SECONDS),
         });
       }

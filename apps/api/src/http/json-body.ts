@@ -38,5 +38,9 @@ export function optionalJsonBody(): RequestHandler[] {
   const parse = jsonBody();
   const noBody = (req: Parameters<RequestHandler>[0]) =>
     req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0');
-  return parse.map((step): RequestHandler => (req, res, next) => (noBody(req) ? next() : step(req, res, next)));
+  return parse.map(
+    (step): RequestHandler =>
+      (req, res, next) =>
+        noBody(req) ? next() : step(req, res, next),
+  );
 }

@@ -1,11 +1,4 @@
-import {
-  ProblemError,
-  toPublicJob,
-  type DecisionOutcome,
-  type HeldJob,
-  type JobError,
-  type JobRecord,
-} from '@broker/shared';
+import { ProblemError, toPublicJob, type DecisionOutcome, type HeldJob, type JobError, type JobRecord } from '@broker/shared';
 import type { ApiContext } from '../context';
 import { withRedisDeadline } from '../redis/deadline';
 import { jobNotFound } from '../routes/own-job';
@@ -29,7 +22,7 @@ function refusal(outcome: Exclude<DecisionOutcome, { kind: 'decided' }>, verb: '
     case 'own':
       return new ProblemError('FORBIDDEN', `An agent may not decide on its own job; it can cancel it (DELETE /v1/jobs/{id}). Another operator must have it ${verb}.`);
     case 'expired':
-      return new ProblemError('CONFLICT', 'The job\'s approval window has passed: it fails APPROVAL_EXPIRED and will not run.');
+      return new ProblemError('CONFLICT', "The job's approval window has passed: it fails APPROVAL_EXPIRED and will not run.");
     case 'conflict':
       return new ProblemError('CONFLICT', `The job is ${outcome.status}; only a job awaiting approval can be ${verb}.`);
   }

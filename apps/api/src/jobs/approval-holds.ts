@@ -64,7 +64,17 @@ export class ApprovalHolds {
   async held(record: JobRecord, requestId?: string): Promise<void> {
     if (!record.hold) return;
     this.logger.info(
-      { audit: 'held', at: record.createdAt, jobId: record.id, agent: record.agentId, tool: record.tool, connection: record.connection, rule: describeHeldByRule(record.hold.rule), expiresAt: record.hold.expiresAt, requestId },
+      {
+        audit: 'held',
+        at: record.createdAt,
+        jobId: record.id,
+        agent: record.agentId,
+        tool: record.tool,
+        connection: record.connection,
+        rule: describeHeldByRule(record.hold.rule),
+        expiresAt: record.hold.expiresAt,
+        requestId,
+      },
       'job held for approval',
     );
     const request: AlertRequest = { kind: 'approval_requested', jobId: record.id };

@@ -1,14 +1,6 @@
 import { Queue } from 'bullmq';
 import type { RedisClient } from '@broker/shared';
-import {
-  bullPrefix,
-  CALLBACK_JOB_NAME,
-  CALLBACKS_QUEUE,
-  callbackJobOptions,
-  type CallbackJobData,
-  type JobRecord,
-  type Logger,
-} from '@broker/shared';
+import { bullPrefix, CALLBACK_JOB_NAME, CALLBACKS_QUEUE, callbackJobOptions, type CallbackJobData, type JobRecord, type Logger } from '@broker/shared';
 
 export type CallbackQueue = Queue<CallbackJobData>;
 

@@ -9,12 +9,7 @@ export type ToolQueue = Queue<ToolJobData>;
  * (BullMQ shares a passed-in ioredis instance and never closes it). The
  * workers consume the same names; see the warning on integrationQueueName.
  */
-export function createToolQueues(
-  config: BrokerConfig,
-  connection: RedisClient,
-  prefix: string,
-  logger: Logger,
-): Map<string, ToolQueue> {
+export function createToolQueues(config: BrokerConfig, connection: RedisClient, prefix: string, logger: Logger): Map<string, ToolQueue> {
   const queues = new Map<string, ToolQueue>();
   for (const integration of Object.keys(config.integrations)) {
     const queue: ToolQueue = new Queue<ToolJobData>(integrationQueueName(integration), { connection, prefix: bullPrefix(prefix, integrationQueueName(integration)) });

@@ -158,11 +158,12 @@ export async function submitToolJob(ctx: ApiContext, agent: AuthenticatedAgent, 
   const hold = ctx.approvals.holdFor(body, tool.name, agent.id, createdAt);
   if (hold) Object.assign(record, { status: 'awaiting_approval', hold });
   const data: ToolJobData = { tool: tool.name, integration: tool.integration, input: body.input, connection, agentId: agent.id };
-  const claim = key && keyHash !== undefined && {
-    key: keyHash,
-    fingerprint: requestFingerprint({ tool: tool.name, input: body.input, connection }),
-    ttlSeconds: config.retention.idempotencySeconds,
-  };
+  const claim = key &&
+    keyHash !== undefined && {
+      key: keyHash,
+      fingerprint: requestFingerprint({ tool: tool.name, input: body.input, connection }),
+      ttlSeconds: config.retention.idempotencySeconds,
+    };
 
   // Cost guards first: a job over its agent's daily job cap or spend cap is refused before anything is written.
   const reservation = await reserveCostGuards(

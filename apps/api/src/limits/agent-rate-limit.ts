@@ -59,7 +59,10 @@ export function agentRateLimit({ config, redis, keys, logger }: AgentRateLimitDe
         standardHeaders: 'draft-7',
         legacyHeaders: false,
         store: redisRateStore(redis, keys.apiRateLimit(windowMs)),
-        logger: { warn: (...args: unknown[]) => log.warn({ detail: args.map(String) }, 'rate limiter'), error: (...args: unknown[]) => log.error({ detail: args.map(String) }, 'rate limiter') },
+        logger: {
+          warn: (...args: unknown[]) => log.warn({ detail: args.map(String) }, 'rate limiter'),
+          error: (...args: unknown[]) => log.error({ detail: args.map(String) }, 'rate limiter'),
+        },
         handler: (req, res, next) => {
           const resetTime = (req as AugmentedRequest).rateLimit?.resetTime;
           const wait = resetTime ? resetTime.getTime() - Date.now() : windowMs;
@@ -67,9 +70,14 @@ export function agentRateLimit({ config, redis, keys, logger }: AgentRateLimitDe
           // debug: the access log already has a line for each refused request (status 429, agent).
           log.debug({ agent, limit: limits.get(agent)?.max, windowMs }, 'agent over its API rate limit');
           next(
-            new ProblemError('RATE_LIMITED', `Agent "${agent}" may make ${limits.get(agent)?.max} requests per ${seconds(windowMs)} s; try again in ${seconds(wait)} s.`, undefined, {
-              'Retry-After': String(seconds(wait)),
-            }),
+            new ProblemError(
+              'RATE_LIMITED',
+              `Agent "${agent}" may make ${limits.get(agent)?.max} requests per ${seconds(windowMs)} s; try again in ${seconds(wait)} s.`,
+              undefined,
+              {
+                'Retry-After': String(seconds(wait)),
+              },
+            ),
           );
         },
       }),

@@ -68,7 +68,17 @@ export class DailyJobCaps {
     this.caps = new Map(
       config.agents
         .filter((a) => a.dailyJobCaps && Object.keys(a.dailyJobCaps).length > 0)
-        .map((a) => [a.id, Object.entries(a.dailyJobCaps ?? {}).map(([glob, max]) => ({ glob, max, matches: ((re) => (tool: string) => re.test(tool))(globToRegExp(glob)) }))]),
+        .map((a) => [
+          a.id,
+          Object.entries(a.dailyJobCaps ?? {}).map(([glob, max]) => ({
+            glob,
+            max,
+            matches: (
+              (re) => (tool: string) =>
+                re.test(tool)
+            )(globToRegExp(glob)),
+          })),
+        ]),
     );
   }
 

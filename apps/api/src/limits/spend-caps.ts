@@ -139,13 +139,7 @@ export class SpendCaps {
    * reserves and the others pass on its reservation (SpendTwin), so none of
    * them is refused for the others' amounts.
    */
-  async reserve(
-    agentId: string,
-    jobId: string,
-    charges: readonly SpendChargeOf[],
-    at: Date,
-    claim?: { key: string; fingerprint: string },
-  ): Promise<SpendReservation> {
+  async reserve(agentId: string, jobId: string, charges: readonly SpendChargeOf[], at: Date, claim?: { key: string; fingerprint: string }): Promise<SpendReservation> {
     if (charges.length === 0) return NOTHING;
     // As for the daily job caps (see DailyJobCaps.reserve): a known key makes no job.
     if (claim && (await this.redis.exists(this.keys.idempotency(agentId, claim.key))) === 1) return NOTHING;

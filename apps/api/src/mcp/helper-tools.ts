@@ -52,9 +52,7 @@ export const HELPER_TOOLS: Tool[] = [
   },
   {
     name: 'list_tools',
-    description:
-      "List the broker tools this key may call with the broker's names, integration, idempotency and output schemas " +
-      '(MCP names replace "." with "_").',
+    description: "List the broker tools this key may call with the broker's names, integration, idempotency and output schemas " + '(MCP names replace "." with "_").',
     inputSchema: { type: 'object', properties: {}, additionalProperties: false },
     outputSchema: LIST_TOOLS_OUTPUT_SCHEMA,
     annotations: { readOnlyHint: true, openWorldHint: false },
@@ -73,10 +71,7 @@ export async function getJobTool(ctx: ApiContext, agent: AuthenticatedAgent, arg
 function jobArgs(tool: string, args: Record<string, unknown>): { id: string; waitMs: number } {
   const id = args.id;
   const waitMs = waitMsOf(args.waitMs ?? 0, '/waitMs');
-  const errors = [
-    ...(typeof id === 'string' ? [] : [{ pointer: '/id', message: 'must be a job id string' }]),
-    ...(typeof waitMs === 'number' ? [] : [waitMs]),
-  ];
+  const errors = [...(typeof id === 'string' ? [] : [{ pointer: '/id', message: 'must be a job id string' }]), ...(typeof waitMs === 'number' ? [] : [waitMs])];
   if (errors.length > 0 || typeof id !== 'string' || typeof waitMs !== 'number') {
     throw new ProblemError('VALIDATION_ERROR', `Invalid ${tool} arguments.`, errors);
   }

@@ -41,7 +41,8 @@ function failedJobAdvice(job: PublicJob, error: McpToolError): string {
   if (error.code === 'OUTCOME_UNKNOWN') {
     return `It is unknown whether the write took effect, so it was not sent again. ${retry} looks it up by its reference before sending it again (a tool that cannot be looked up is not sent again: check the external system, then submit a new job only if it did not happen).`;
   }
-  if (error.retryable) return `Retryable: call ${retry} ${when(error)}; it runs again as the same job, with the same upstream idempotency key. Calling the tool again would submit a new job.`;
+  if (error.retryable)
+    return `Retryable: call ${retry} ${when(error)}; it runs again as the same job, with the same upstream idempotency key. Calling the tool again would submit a new job.`;
   switch (error.code) {
     case 'APPROVAL_DENIED':
     case 'APPROVAL_EXPIRED':

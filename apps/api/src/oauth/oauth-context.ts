@@ -1,13 +1,5 @@
 import type { RedisClient } from '@broker/shared';
-import {
-  AuthorizationRequestStore,
-  OAuthTokenStore,
-  TokenCipher,
-  type BrokerConfig,
-  type Logger,
-  type RedisKeys,
-  type SecretsProvider,
-} from '@broker/shared';
+import { AuthorizationRequestStore, OAuthTokenStore, TokenCipher, type BrokerConfig, type Logger, type RedisKeys, type SecretsProvider } from '@broker/shared';
 import type { EgressProxy } from '@broker/tools/http';
 import { tokenEndpointClient, type TokenEndpointClient } from '@broker/tools/oauth';
 

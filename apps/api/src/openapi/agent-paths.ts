@@ -10,7 +10,7 @@ export const agentPaths: Record<string, PathItem> = {
     get: {
       operationId: 'listTools',
       summary: 'List the tools this key may call',
-      description: 'Only the tools the key\'s scopes (`tools:<glob>`) allow, with their JSON Schemas.',
+      description: "Only the tools the key's scopes (`tools:<glob>`) allow, with their JSON Schemas.",
       tags: ['agents'],
       security: AGENT_KEY,
       responses: { '200': json('The tools', ref('ToolList')), ...problems(401, 429, 503) },
@@ -21,7 +21,7 @@ export const agentPaths: Record<string, PathItem> = {
       operationId: 'submitJob',
       summary: 'Submit a tool call',
       description:
-        'Validates the input against the tool\'s schema, then queues the job and answers at once. ' +
+        "Validates the input against the tool's schema, then queues the job and answers at once. " +
         'With `Idempotency-Key`, the same key, tool and input within 24 h returns the same job (200, `Idempotent-Replayed: true`).',
       tags: ['agents'],
       security: AGENT_KEY,
@@ -45,15 +45,15 @@ export const agentPaths: Record<string, PathItem> = {
         '403': {
           ...problems(403)['403'],
           description:
-            'The tool is outside the key\'s scopes, or `connection` (default `default`) is outside the agent\'s `connections` ' +
+            "The tool is outside the key's scopes, or `connection` (default `default`) is outside the agent's `connections` " +
             '(`FORBIDDEN`, `errors[0].pointer` `/connection`); checked before the input is validated, nothing is queued',
         },
         '429': {
           ...problems(429)['429'],
           description:
-            'Over the agent\'s request limit or a daily job cap (`RATE_LIMITED`), or the job\'s amount would take the agent past a spend cap ' +
-            'today (`BUDGET_EXCEEDED`: the detail names the cap\'s tools and max, what is spent so far today and this job\'s amount; ' +
-            '`errors[0].pointer` is the cap\'s `sum` pointer). Nothing is queued; `Retry-After` is the seconds to 00:00 UTC for a cap',
+            "Over the agent's request limit or a daily job cap (`RATE_LIMITED`), or the job's amount would take the agent past a spend cap " +
+            "today (`BUDGET_EXCEEDED`: the detail names the cap's tools and max, what is spent so far today and this job's amount; " +
+            "`errors[0].pointer` is the cap's `sum` pointer). Nothing is queued; `Retry-After` is the seconds to 00:00 UTC for a cap",
           headers: { 'Retry-After': { description: 'Seconds until trying again may succeed', schema: { type: 'integer', minimum: 1 } } },
         },
       },
@@ -66,9 +66,7 @@ export const agentPaths: Record<string, PathItem> = {
       summary: 'Read a job, optionally waiting for it to finish',
       tags: ['agents'],
       security: AGENT_KEY,
-      parameters: [
-        queryParam('waitMs', 'Hold the answer until the job is terminal or this many ms passed.', { type: 'integer', minimum: 0, maximum: MAX_WAIT_MS }),
-      ],
+      parameters: [queryParam('waitMs', 'Hold the answer until the job is terminal or this many ms passed.', { type: 'integer', minimum: 0, maximum: MAX_WAIT_MS })],
       responses: { '200': json('The job', ref('Job')), ...problems(401, 404, 422, 429, 503) },
     },
     delete: {
@@ -86,9 +84,9 @@ export const agentPaths: Record<string, PathItem> = {
       summary: 'Run a failed job again, as the same job',
       description:
         'A `failed` job whose `error.retryable` is true, or whose `error.code` is `OUTCOME_UNKNOWN`, goes back to `queued` and runs again ' +
-        'under the same id, so every try sends the job\'s own upstream Idempotency-Key; a write without one is looked up by its reference ' +
+        "under the same id, so every try sends the job's own upstream Idempotency-Key; a write without one is looked up by its reference " +
         'first and sent again only if cleanly absent. `attempts` keeps counting; the re-run gets a fresh ' +
-        'set of the integration\'s `retry.attempts` tries. Any other state (queued, running, deferred, succeeded, cancelled, a failed job with ' +
+        "set of the integration's `retry.attempts` tries. Any other state (queued, running, deferred, succeeded, cancelled, a failed job with " +
         'another non-retryable error), or a second retry racing this one: 409 `CONFLICT`. No request body. ' +
         '(An `Idempotency-Key` replay of the submission keeps answering the same job; it does not run it again.)',
       tags: ['agents'],
@@ -98,7 +96,7 @@ export const agentPaths: Record<string, PathItem> = {
         ...problems(401, 404, 409, 429, 503),
         '403': {
           ...problems(403)['403'],
-          description: 'The agent may no longer call the job\'s tool or use its connection (scopes or `connections` narrowed since): `FORBIDDEN`',
+          description: "The agent may no longer call the job's tool or use its connection (scopes or `connections` narrowed since): `FORBIDDEN`",
         },
       },
     },
@@ -113,7 +111,7 @@ export const agentPaths: Record<string, PathItem> = {
         'and returns the result, a tool error (`isError`) carrying `code`, `retryable`, `retryAt`, or the job id to poll. ' +
         'Send `Accept: application/json, text/event-stream`. GET and DELETE answer 405 (no sessions). ' +
         'With `mcp.authorizationServer`, a JWT access token from that issuer works too (OAuth 2.1; see the protected resource metadata): ' +
-        'it acts as the agent its `sub` (or `mcp.agentClaim`) names, with the token\'s `scope` and the agent\'s scopes in common. ' +
+        "it acts as the agent its `sub` (or `mcp.agentClaim`) names, with the token's `scope` and the agent's scopes in common. " +
         'A 401 then carries `WWW-Authenticate: Bearer resource_metadata="…"` (and `error="invalid_token"` for a refused token).',
       tags: ['mcp'],
       security: [...AGENT_KEY, { mcpAccessToken: [] }],
@@ -131,7 +129,7 @@ export const agentPaths: Record<string, PathItem> = {
         '406': { description: 'The Accept header does not allow both application/json and text/event-stream' },
         '503': {
           ...problems(503)['503'],
-          description: 'Redis cannot be reached, or the authorization server\'s keys cannot be read to check an access token (`UNAVAILABLE`), with `Retry-After`',
+          description: "Redis cannot be reached, or the authorization server's keys cannot be read to check an access token (`UNAVAILABLE`), with `Retry-After`",
         },
       },
     },

@@ -34,7 +34,7 @@ export function openApiDocument(): OpenApiDocument {
       { name: 'agents', description: 'Tool calls as jobs (agent key)' },
       { name: 'mcp', description: 'The same tools over the Model Context Protocol (agent key, or an OAuth access token)' },
       { name: 'operators', description: 'Events, integrations, queues, metrics (admin token, or an agent key with the scope named)' },
-      { name: 'webhooks', description: 'Providers\' webhooks, verified by signature' },
+      { name: 'webhooks', description: "Providers' webhooks, verified by signature" },
       { name: 'oauth', description: 'Connecting OAuth 2 integrations' },
       { name: 'meta', description: 'Probes and documentation' },
     ],
@@ -44,7 +44,7 @@ export function openApiDocument(): OpenApiDocument {
       securitySchemes: {
         agentKey: { type: 'http', scheme: 'bearer', description: 'An agent key (`agents[].key`)' },
         mcpAccessToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: '`/mcp` only, with `mcp.authorizationServer`: a JWT access token from that issuer' },
-        adminToken: { type: 'http', scheme: 'bearer', description: 'The operators\' token (`admin.token`)' },
+        adminToken: { type: 'http', scheme: 'bearer', description: "The operators' token (`admin.token`)" },
         adminBasic: { type: 'http', scheme: 'basic', description: 'Any user name; the admin token as password' },
       },
     },

@@ -25,14 +25,14 @@ export const NO_AUTH: Security = [];
 const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   400: 'Malformed request (`INVALID_JSON`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_SIGNATURE`, `BAD_REQUEST`)',
   401: 'Missing or unknown credential (`UNAUTHENTICATED`)',
-  403: 'Outside the key\'s scopes (`FORBIDDEN`)',
+  403: "Outside the key's scopes (`FORBIDDEN`)",
   404: 'Unknown resource (`NOT_FOUND`, `TOOL_NOT_FOUND`)',
   405: 'Method not supported here (`METHOD_NOT_ALLOWED`)',
-  409: 'The resource\'s state forbids it (`CONFLICT`)',
+  409: "The resource's state forbids it (`CONFLICT`)",
   413: 'Body over the limit (`PAYLOAD_TOO_LARGE`)',
   415: 'Body not `application/json` (`UNSUPPORTED_MEDIA_TYPE`)',
   422: 'Fails validation (`VALIDATION_ERROR` with `errors[].pointer`, `IDEMPOTENCY_KEY_REUSED`)',
-  429: 'Over the agent\'s request limit or a daily job cap (`RATE_LIMITED`), with `Retry-After`',
+  429: "Over the agent's request limit or a daily job cap (`RATE_LIMITED`), with `Retry-After`",
   503: 'Redis cannot be reached (`UNAVAILABLE`), answered within 2 s with `Retry-After`',
 };
 

@@ -5,7 +5,7 @@ import { DEFAULT_APPROVALS_PAGE, MAX_APPROVALS_PAGE } from '../routes/list-appro
 import { ref } from './components';
 import { ADMIN_TOKEN, json, NO_AUTH, OPERATOR, pathParam, problems, queryParam, type PathItem } from './operation';
 
-const eventId = pathParam('id', 'The stored event\'s id, `<source>:<eventId>` (e.g. `stripe:evt_123`).');
+const eventId = pathParam('id', "The stored event's id, `<source>:<eventId>` (e.g. `stripe:evt_123`).");
 const integration = pathParam('integration', 'An integration with `oauth2` auth.');
 const heldJobId = pathParam('id', 'The job id (`job_` + 32 hex digits).', { type: 'string', pattern: '^job_[0-9a-f]{32}$' });
 
@@ -62,7 +62,7 @@ export const operatorPaths: Record<string, PathItem> = {
     parameters: [eventId],
     post: {
       operationId: 'replayEvent',
-      summary: 'Deliver a stored event\'s triggers again (new deliveries, new webhook-id)',
+      summary: "Deliver a stored event's triggers again (new deliveries, new webhook-id)",
       description: 'Scope `events:replay` or the admin token.',
       tags: ['operators'],
       security: OPERATOR,
@@ -72,7 +72,7 @@ export const operatorPaths: Record<string, PathItem> = {
   '/v1/audit': {
     get: {
       operationId: 'listAudit',
-      summary: 'The audit trail: every event of every job\'s life, newest first',
+      summary: "The audit trail: every event of every job's life, newest first",
       description:
         'Scope `audit:read` or the admin token. One entry per event — `submitted` (with `inputSha256`), `held`, `approved`, `denied`, ' +
         '`call` (one per upstream request: `status`, `durationMs`, `attempt`), `verified`, `succeeded`, `failed` (with `code`), ' +
@@ -82,7 +82,7 @@ export const operatorPaths: Record<string, PathItem> = {
       tags: ['operators'],
       security: OPERATOR,
       parameters: [
-        queryParam('agent', 'Only this agent\'s jobs (exact id).'),
+        queryParam('agent', "Only this agent's jobs (exact id)."),
         queryParam('tool', 'Only these tools: a name, or a glob where `*` matches any run of characters (`stripe.*`).'),
         queryParam('since', 'Only events at or after this time (ISO 8601).', { type: 'string', format: 'date-time' }),
         queryParam('limit', `Page size (default ${DEFAULT_AUDIT_PAGE}).`, { type: 'integer', minimum: 1, maximum: MAX_AUDIT_PAGE }),
@@ -125,7 +125,7 @@ export const operatorPaths: Record<string, PathItem> = {
     parameters: [pathParam('name', 'The integration.'), pathParam('connection', 'The connection (`default` always exists).')],
     put: {
       operationId: 'putConnectionToken',
-      summary: 'Seed or replace a connection\'s OAuth tokens',
+      summary: "Seed or replace a connection's OAuth tokens",
       description: 'Admin token. Tokens are stored encrypted (AES-256-GCM) and never shown again.',
       tags: ['operators'],
       security: ADMIN_TOKEN,
@@ -141,17 +141,17 @@ export const operatorPaths: Record<string, PathItem> = {
       tags: ['oauth'],
       security: ADMIN_TOKEN,
       parameters: [queryParam('connection', 'The connection to authorize (default `default`).')],
-      responses: { '302': { description: 'To the provider\'s authorization page' }, ...problems(401, 404, 422, 503) },
+      responses: { '302': { description: "To the provider's authorization page" }, ...problems(401, 404, 422, 503) },
     },
   },
   '/oauth/{integration}/callback': {
     parameters: [integration],
     get: {
       operationId: 'oauthCallback',
-      summary: 'The provider\'s redirect back; the single-use `state` is the proof',
+      summary: "The provider's redirect back; the single-use `state` is the proof",
       tags: ['oauth'],
       security: NO_AUTH,
-      parameters: [queryParam('state', 'From the connect redirect.'), queryParam('code', 'The authorization code.'), queryParam('error', 'The provider\'s error.')],
+      parameters: [queryParam('state', 'From the connect redirect.'), queryParam('code', 'The authorization code.'), queryParam('error', "The provider's error.")],
       responses: {
         '200': json('Connected', {
           type: 'object',
@@ -166,9 +166,9 @@ export const operatorPaths: Record<string, PathItem> = {
     parameters: [pathParam('source', 'A configured webhook source (`webhooks.<source>`).')],
     post: {
       operationId: 'receiveWebhook',
-      summary: 'Receive a provider\'s webhook',
+      summary: "Receive a provider's webhook",
       description:
-        'Verified on the raw bytes by the source\'s type: `Stripe-Signature`, `X-Hub-Signature-256`, `X-Shopify-Hmac-Sha256`, ' +
+        "Verified on the raw bytes by the source's type: `Stripe-Signature`, `X-Hub-Signature-256`, `X-Shopify-Hmac-Sha256`, " +
         'or Standard Webhooks (`webhook-id`/`webhook-timestamp`/`webhook-signature`). Stored before the answer; a repeat is `duplicate: true`.',
       tags: ['webhooks'],
       security: NO_AUTH,

@@ -1,8 +1,7 @@
 import type { OpenApiDocument } from './document';
 import type { Operation } from './operation';
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** `code spans` of the descriptions, the only markup they use. */
 const inline = (text: string) => escapeHtml(text).replace(/`([^`]+)`/g, '<code>$1</code>');
@@ -14,7 +13,13 @@ const schemaBlock = (schema: unknown) => `<pre>${escapeHtml(JSON.stringify(schem
 function securityOf(op: Operation, doc: OpenApiDocument): string {
   const alternatives = op.security ?? doc.security;
   if (alternatives.length === 0) return 'none';
-  return alternatives.map((alt) => Object.keys(alt).map((name) => `<code>${escapeHtml(name)}</code>`).join(' + ')).join(' or ');
+  return alternatives
+    .map((alt) =>
+      Object.keys(alt)
+        .map((name) => `<code>${escapeHtml(name)}</code>`)
+        .join(' + '),
+    )
+    .join(' or ');
 }
 
 function renderOperation(path: string, method: string, op: Operation, doc: OpenApiDocument, shared: Record<string, unknown>[]): string {
@@ -25,7 +30,11 @@ function renderOperation(path: string, method: string, op: Operation, doc: OpenA
   const responses = Object.entries(op.responses)
     .map(([status, r]) => {
       const content = r.content as Record<string, { schema?: unknown }> | undefined;
-      const types = content ? Object.keys(content).map((t) => `<code>${escapeHtml(t)}</code>`).join(', ') : '';
+      const types = content
+        ? Object.keys(content)
+            .map((t) => `<code>${escapeHtml(t)}</code>`)
+            .join(', ')
+        : '';
       const schema = content ? Object.values(content)[0]?.schema : undefined;
       const detail = schema ? `<details><summary>schema</summary>${schemaBlock(schema)}</details>` : '';
       return `<li><b>${escapeHtml(status)}</b> ${inline(String(r.description ?? ''))} ${types}${detail}</li>`;

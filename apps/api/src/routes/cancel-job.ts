@@ -10,8 +10,7 @@ import { assertJobId, jobNotFound, readOwnJob } from './own-job';
 /** @defaultValue 500 ms: removal is an optimisation and must not eat the 2 s budget. */
 const REMOVE_DEADLINE_MS = 500;
 
-const notCancellable = (status: JobStatus) =>
-  new ProblemError('CONFLICT', `The job is ${status}; only queued, deferred or awaiting_approval jobs can be cancelled.`);
+const notCancellable = (status: JobStatus) => new ProblemError('CONFLICT', `The job is ${status}; only queued, deferred or awaiting_approval jobs can be cancelled.`);
 
 /**
  * Cancels a job of the agent's that has not started, and answers its record.

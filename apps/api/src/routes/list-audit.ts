@@ -25,9 +25,15 @@ function decodeAuditCursor(cursor: string): string | undefined {
 
 const querySchema = z.object({
   /** Exact agent id. */
-  agent: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be an agent id (letters, digits, _ . -, at most 64)').optional(),
+  agent: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be an agent id (letters, digits, _ . -, at most 64)')
+    .optional(),
   /** A tool name or a glob (`*` matches any run of characters). */
-  tool: z.string().regex(/^[A-Za-z0-9_.*-]{1,128}$/, 'must be a tool name or a glob such as "stripe.*"').optional(),
+  tool: z
+    .string()
+    .regex(/^[A-Za-z0-9_.*-]{1,128}$/, 'must be a tool name or a glob such as "stripe.*"')
+    .optional(),
   since: z
     .string()
     .max(64)

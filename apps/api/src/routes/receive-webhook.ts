@@ -1,13 +1,5 @@
 import express, { type Request, type RequestHandler, type Response } from 'express';
-import {
-  DEFAULT_WEBHOOK_MAX_BODY_BYTES,
-  MissingSecretError,
-  ProblemError,
-  splitSecretValues,
-  type RedisKeys,
-  type SecretsProvider,
-  type WebhookReceipt,
-} from '@broker/shared';
+import { DEFAULT_WEBHOOK_MAX_BODY_BYTES, MissingSecretError, ProblemError, splitSecretValues, type RedisKeys, type SecretsProvider, type WebhookReceipt } from '@broker/shared';
 import type { ApiContext } from '../context';
 import { withRedisDeadline } from '../redis/deadline';
 import { awaitReplica } from '../redis/replicated';

@@ -1,12 +1,5 @@
 import type { RequestHandler } from 'express';
-import {
-  matchTriggers,
-  newReplayDeliveryId,
-  OUTBOX_GRACE_MS,
-  webhookRetentionMs,
-  type EventDelivery,
-  type NewDelivery,
-} from '@broker/shared';
+import { matchTriggers, newReplayDeliveryId, OUTBOX_GRACE_MS, webhookRetentionMs, type EventDelivery, type NewDelivery } from '@broker/shared';
 import type { ApiContext } from '../context';
 import { withRedisDeadline } from '../redis/deadline';
 import { enqueueDeliveries } from '../webhooks/enqueue-deliveries';
@@ -39,15 +32,14 @@ export function replayEvent(ctx: ApiContext): RequestHandler<{ id: string }> {
       await withRedisDeadline(
         (async () => {
           if (!(await eventStore.addDeliveries(event.id, deliveries, Date.now() + OUTBOX_GRACE_MS))) throw eventNotFound();
-          await enqueueDeliveries(
-            triggers,
-            { eventId: event.id, source: event.source, deliveries, delivery, retentionMs: webhookRetentionMs(source) },
-            logger,
-          );
+          await enqueueDeliveries(triggers, { eventId: event.id, source: event.source, deliveries, delivery, retentionMs: webhookRetentionMs(source) }, logger);
         })(),
       );
     }
     const accepted: EventDelivery[] = deliveries.map((d) => ({ ...d, status: 'queued', attempts: 0 }));
-    res.status(202).location(`/v1/events/${encodeURIComponent(event.id)}`).json({ id: event.id, deliveries: accepted });
+    res
+      .status(202)
+      .location(`/v1/events/${encodeURIComponent(event.id)}`)
+      .json({ id: event.id, deliveries: accepted });
   };
 }

@@ -23,7 +23,8 @@ const SETTLE_POLL_MS = 20;
 const RETRY_RULE = 'only a failed job whose error is retryable, or OUTCOME_UNKNOWN, can be retried';
 
 function notRetryable(status: JobStatus, code?: string): ProblemError {
-  if (status === 'failed') return new ProblemError('CONFLICT', `The job failed with ${code || 'an error'}, which is not retryable; ${RETRY_RULE}. Fix the cause and submit a new job.`);
+  if (status === 'failed')
+    return new ProblemError('CONFLICT', `The job failed with ${code || 'an error'}, which is not retryable; ${RETRY_RULE}. Fix the cause and submit a new job.`);
   return new ProblemError('CONFLICT', `The job is ${status}; ${RETRY_RULE}.`);
 }
 
@@ -75,7 +76,6 @@ async function settledJob(ctx: ApiContext, record: JobRecord): Promise<Found> {
   }
 }
 
-
 /**
  * Runs a failed job of this agent again, as the same job (docs/api.md#retrying-a-failed-job,
  * `POST /v1/jobs/{id}/retry`), shared by the REST route and MCP `retry_job`:
@@ -107,7 +107,10 @@ export async function retryOwnJob(ctx: ApiContext, agent: Pick<AuthenticatedAgen
   const undoRetry = async (why: string) => {
     try {
       const undone = await ctx.store.undoRetry(id, undo);
-      ctx.logger.warn({ jobId: id, agent: agentId, requestId, why, undone }, undone ? 'retry not carried out; the job is failed again' : 'retry not carried out; the job had moved on meanwhile');
+      ctx.logger.warn(
+        { jobId: id, agent: agentId, requestId, why, undone },
+        undone ? 'retry not carried out; the job is failed again' : 'retry not carried out; the job had moved on meanwhile',
+      );
     } catch (err) {
       // Only a Redis outage gets here: the record stays queued and its BullMQ job failed, until the agent cancels it.
       ctx.logger.error({ jobId: id, agent: agentId, requestId, why, err: (err as Error).message }, 'could not undo a retry that was not carried out');

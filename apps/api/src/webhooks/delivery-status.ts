@@ -8,7 +8,5 @@ import type { TriggerQueue } from './trigger-queue';
  * job exists is shown as what it is, `queued`.
  */
 export function withQueuedStatus(deliveries: readonly EventDelivery[], triggers: TriggerQueue): Promise<EventDelivery[]> {
-  return Promise.all(
-    deliveries.map(async (d) => (d.status === 'pending' && (await triggers.getJobState(d.deliveryId)) !== 'unknown' ? { ...d, status: 'queued' as const } : d)),
-  );
+  return Promise.all(deliveries.map(async (d) => (d.status === 'pending' && (await triggers.getJobState(d.deliveryId)) !== 'unknown' ? { ...d, status: 'queued' as const } : d)));
 }

@@ -1,9 +1,4 @@
-import {
-  triggerJobOptions,
-  type Logger,
-  type NewDelivery,
-  type TriggerDeliveryConfig,
-} from '@broker/shared';
+import { triggerJobOptions, type Logger, type NewDelivery, type TriggerDeliveryConfig } from '@broker/shared';
 import type { TriggerQueue } from './trigger-queue';
 
 export interface DeliveriesToEnqueue {

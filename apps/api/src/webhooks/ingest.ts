@@ -95,9 +95,7 @@ export async function ingestEvent(deps: IngestDeps, event: VerifiedEvent): Promi
   // instead of one after another. The event and its pending deliveries are
   // already stored, so none of them can lose it.
   await Promise.all([
-    config.triggerDelivery
-      ? enqueueDeliveries(queue, { eventId: id, source: event.source, deliveries, delivery: config.triggerDelivery, retentionMs }, logger)
-      : undefined,
+    config.triggerDelivery ? enqueueDeliveries(queue, { eventId: id, source: event.source, deliveries, delivery: config.triggerDelivery, retentionMs }, logger) : undefined,
     // Only when async jobs wait on this source and type. The event's triggers
     // fire as usual; a failure loses nothing: the waiting job looks in the
     // stored events at its deadline.

@@ -22,9 +22,7 @@ export const shopifyVerifier: WebhookVerifier = {
       throw invalidSignature('X-Shopify-Hmac-Sha256 does not match the body.');
     }
     const webhookId = request.header('x-shopify-webhook-id');
-    const eventId = webhookId
-      ? eventIdFrom(webhookId, 'X-Shopify-Webhook-Id')
-      : eventIdFrom(request.header('x-shopify-event-id'), 'X-Shopify-Webhook-Id or X-Shopify-Event-Id');
+    const eventId = webhookId ? eventIdFrom(webhookId, 'X-Shopify-Webhook-Id') : eventIdFrom(request.header('x-shopify-event-id'), 'X-Shopify-Webhook-Id or X-Shopify-Event-Id');
     const topic = request.header('x-shopify-topic');
     if (!topic) throw invalidEvent('Missing X-Shopify-Topic.');
     return { eventId, type: topic };

@@ -17,7 +17,9 @@ export const standardVerifier: WebhookVerifier = {
       'webhook-timestamp': request.header('webhook-timestamp') ?? '',
       'webhook-signature': request.header('webhook-signature') ?? '',
     };
-    const missing = Object.entries(headers).filter(([, v]) => v === '').map(([k]) => k);
+    const missing = Object.entries(headers)
+      .filter(([, v]) => v === '')
+      .map(([k]) => k);
     if (missing.length > 0) throw invalidSignature(`Missing ${missing.join(', ')}.`);
 
     let verified = false;

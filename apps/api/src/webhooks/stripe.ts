@@ -47,11 +47,7 @@ export const stripeVerifier: WebhookVerifier = {
       }
     }
     if (!event) {
-      throw invalidSignature(
-        stale
-          ? `The Stripe-Signature timestamp is more than ${STRIPE_TOLERANCE_SECONDS} s old.`
-          : 'No signature in Stripe-Signature matches the body.',
-      );
+      throw invalidSignature(stale ? `The Stripe-Signature timestamp is more than ${STRIPE_TOLERANCE_SECONDS} s old.` : 'No signature in Stripe-Signature matches the body.');
     }
     const t = signedAt(header);
     if (t === undefined || t > Math.floor(Date.now() / 1000) + STRIPE_TOLERANCE_SECONDS) {

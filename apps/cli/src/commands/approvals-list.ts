@@ -22,9 +22,7 @@ export const approvalsList: Command = {
     print(io, list, () =>
       list.jobs.length === 0
         ? 'no jobs awaiting approval'
-        : list.jobs
-            .map((j) => `${j.createdAt}  ${j.id}  ${j.agent}  ${j.tool}  rule #${j.rule.index} (${j.rule.tools})  expires ${j.expiresAt}`)
-            .join('\n'),
+        : list.jobs.map((j) => `${j.createdAt}  ${j.id}  ${j.agent}  ${j.tool}  rule #${j.rule.index} (${j.rule.tools})  expires ${j.expiresAt}`).join('\n'),
     );
     return EXIT.ok;
   },

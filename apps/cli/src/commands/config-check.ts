@@ -14,8 +14,10 @@ export const configCheck: Command = {
     try {
       const config = loadConfigFile(file);
       const integrations = Object.keys(config.integrations);
-      print(io, { ok: true, file, agents: config.agents.length, integrations, webhooks: Object.keys(config.webhooks) }, () =>
-        `${file}: ok (${config.agents.length} agents; integrations: ${integrations.join(', ') || 'none'})`,
+      print(
+        io,
+        { ok: true, file, agents: config.agents.length, integrations, webhooks: Object.keys(config.webhooks) },
+        () => `${file}: ok (${config.agents.length} agents; integrations: ${integrations.join(', ') || 'none'})`,
       );
       return EXIT.ok;
     } catch (err) {

@@ -88,7 +88,11 @@ export const jobsRetryFailed: Command = {
             retried.push(id);
             // `by: operator`: not the agent's own retry. Awaited: the process exits right after.
             await trail.append(
-              auditEntry('retried', { jobId: id, agent: record.agentId, tool: record.tool, connection: record.connection }, { by: 'operator', ...(record.error ? { code: record.error.code } : {}) }),
+              auditEntry(
+                'retried',
+                { jobId: id, agent: record.agentId, tool: record.tool, connection: record.connection },
+                { by: 'operator', ...(record.error ? { code: record.error.code } : {}) },
+              ),
             );
           } catch (err) {
             // Nothing half-done: the record goes back to failed with its error.

@@ -82,7 +82,13 @@ export class AlertMonitor {
         key: name,
         severity: 'critical',
         summary: `the circuit breaker of "${name}" has not closed for ${Math.round(openMs / 1000)} s: its jobs wait (deferred) until the upstream recovers`,
-        details: { integration: name, state: state.state, openForMs: openMs, failures: state.failures, ...(state.openUntil ? { nextProbeAt: new Date(state.openUntil).toISOString() } : {}) },
+        details: {
+          integration: name,
+          state: state.state,
+          openForMs: openMs,
+          failures: state.failures,
+          ...(state.openUntil ? { nextProbeAt: new Date(state.openUntil).toISOString() } : {}),
+        },
       });
     }
   }

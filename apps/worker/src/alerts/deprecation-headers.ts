@@ -21,12 +21,7 @@ const MAX_TEXT = 500;
 
 /** A cheap test for the hot path: most answers carry none of these. */
 export function mayCarryDeprecation(headers: Readonly<Record<string, string>>): boolean {
-  return (
-    headers.deprecation !== undefined ||
-    headers.sunset !== undefined ||
-    headers.warning !== undefined ||
-    PROVIDER_NOTICES.some((name) => headers[name] !== undefined)
-  );
+  return headers.deprecation !== undefined || headers.sunset !== undefined || headers.warning !== undefined || PROVIDER_NOTICES.some((name) => headers[name] !== undefined);
 }
 
 function httpDate(value: string): string | null {
@@ -49,7 +44,11 @@ export function linkWithRel(header: string | undefined, rels: readonly string[])
   for (const part of header.split(/,(?=\s*<)/)) {
     const match = /^\s*<([^>]*)>(.*)$/.exec(part);
     if (!match) continue;
-    const rel = /;\s*rel\s*=\s*"?([^";]*)"?/i.exec(match[2] ?? '')?.[1]?.toLowerCase().split(/\s+/) ?? [];
+    const rel =
+      /;\s*rel\s*=\s*"?([^";]*)"?/i
+        .exec(match[2] ?? '')?.[1]
+        ?.toLowerCase()
+        .split(/\s+/) ?? [];
     if (rel.some((r) => rels.includes(r))) return match[1]!;
   }
   return null;

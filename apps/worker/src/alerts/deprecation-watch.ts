@@ -73,9 +73,7 @@ export class DeprecationWatch {
  * The `onResponse` of a try: each given observer in turn (the adaptive rate
  * limit, the deprecation watch), as one hook; nothing when there are none.
  */
-export function responseObservers(
-  ...observers: (((answer: UpstreamAnswerHeaders) => void) | undefined)[]
-): { onResponse?: (answer: UpstreamAnswerHeaders) => void } {
+export function responseObservers(...observers: (((answer: UpstreamAnswerHeaders) => void) | undefined)[]): { onResponse?: (answer: UpstreamAnswerHeaders) => void } {
   const present = observers.filter((o): o is (answer: UpstreamAnswerHeaders) => void => o !== undefined);
   if (present.length === 0) return {};
   if (present.length === 1) return { onResponse: present[0]! };

@@ -45,7 +45,17 @@ export class Escalations {
         key: job.integration,
         severity: 'critical',
         summary: `${share}% of "${job.integration}" jobs failed for good with UPSTREAM_ERROR or UNKNOWN (${badCount} of ${total} in ${Math.round(windowMs / 1000)} s)`,
-        details: { integration: job.integration, failed: badCount, finished: total, windowMs, threshold, lastCode: code, lastTool: job.tool, lastJobId: job.jobId, lastMessage: job.error?.message?.slice(0, 300) },
+        details: {
+          integration: job.integration,
+          failed: badCount,
+          finished: total,
+          windowMs,
+          threshold,
+          lastCode: code,
+          lastTool: job.tool,
+          lastJobId: job.jobId,
+          lastMessage: job.error?.message?.slice(0, 300),
+        },
       });
     }
     // A 401 after the credentials were read again: the key was revoked or the token can no longer be used.

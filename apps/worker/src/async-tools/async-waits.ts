@@ -82,7 +82,10 @@ export class AsyncWaits {
     // From here on, every run of this job is a wake-up, never a second first call.
     await job.updateData({ ...data, asyncWait: wait });
     this.deps.metrics.asyncWaits.inc({ integration: data.integration, outcome: 'started' });
-    log.info({ reference: wait.reference, deadline: new Date(wait.deadline).toISOString(), poll: Boolean(wait.poll), webhook: wait.webhook?.source }, 'job waits for its upstream operation');
+    log.info(
+      { reference: wait.reference, deadline: new Date(wait.deadline).toISOString(), poll: Boolean(wait.poll), webhook: wait.webhook?.source },
+      'job waits for its upstream operation',
+    );
     try {
       await this.deps.store.setProgress(job.id!, waitProgress(wait));
       if (wait.webhook) {

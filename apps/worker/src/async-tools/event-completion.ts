@@ -44,7 +44,7 @@ export async function findStoredEvent(events: EventStore, wait: AsyncWait, since
   if (!webhook) return undefined;
   for (const type of [...webhook.events, ...webhook.failEvents]) {
     let after: { score: number; id: string } | undefined;
-    for (let scanned = 0; scanned < MAX_SCANNED; ) {
+    for (let scanned = 0; scanned < MAX_SCANNED;) {
       const page = await events.list({ sources: [webhook.source], type, since: sinceMs, limit: 100, after });
       for (const summary of page.events) {
         const event = await events.get(summary.id);

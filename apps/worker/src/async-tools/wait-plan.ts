@@ -67,9 +67,7 @@ export function checkDue(wait: AsyncWait, now: number): boolean {
 
 /** The error of a wait that ran out, with the reference so an agent can follow up. */
 export function deadlineError(tool: string, wait: AsyncWait): ToolError {
-  const via = [wait.poll ? 'a finished status' : '', wait.webhook ? `a "${wait.webhook.events.join('"/"')}" event from "${wait.webhook.source}"` : '']
-    .filter(Boolean)
-    .join(' or ');
+  const via = [wait.poll ? 'a finished status' : '', wait.webhook ? `a "${wait.webhook.events.join('"/"')}" event from "${wait.webhook.source}"` : ''].filter(Boolean).join(' or ');
   return new ToolError('TIMEOUT', {
     message: `${tool}: the upstream operation "${wait.reference}" did not finish within ${wait.deadline - wait.since} ms (no ${via} by ${new Date(wait.deadline).toISOString()}); look it up upstream by its reference "${wait.reference}"`,
     retryable: false,

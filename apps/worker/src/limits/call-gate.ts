@@ -209,11 +209,7 @@ export class CallGate {
 
   /** Gives back a slot taken by `acquire` for a try that then made no call (both windows share a slot: one MULTI). */
   async release(integrationName: string, connection: string, member: string): Promise<void> {
-    await this.redis
-      .multi()
-      .zrem(this.keys.rateWindow(integrationName), member)
-      .zrem(this.keys.connectionRateWindow(integrationName, connection), member)
-      .exec();
+    await this.redis.multi().zrem(this.keys.rateWindow(integrationName), member).zrem(this.keys.connectionRateWindow(integrationName, connection), member).exec();
   }
 
   /**

@@ -1,13 +1,5 @@
 import type { RedisClient } from '@broker/shared';
-import {
-  CIRCUIT_STATE_VALUE,
-  LuaScript,
-  type CircuitState,
-  type IntegrationConfig,
-  type Logger,
-  type Metrics,
-  type RedisKeys,
-} from '@broker/shared';
+import { CIRCUIT_STATE_VALUE, LuaScript, type CircuitState, type IntegrationConfig, type Logger, type Metrics, type RedisKeys } from '@broker/shared';
 import { ToolError } from '@broker/tools';
 import { TOKEN_REQUEST_TIMEOUT_MS } from '@broker/tools/oauth';
 

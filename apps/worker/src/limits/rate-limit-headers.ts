@@ -42,7 +42,10 @@ function number(value: string | undefined): number | undefined {
 /** A header that arrived twice is joined with ", ": the smaller budget is the one that binds. */
 function smallest(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const values = value.split(',').map(number).filter((n): n is number => n !== undefined);
+  const values = value
+    .split(',')
+    .map(number)
+    .filter((n): n is number => n !== undefined);
   return values.length > 0 ? Math.min(...values) : undefined;
 }
 

@@ -155,9 +155,7 @@ export function callAdmission(options: CallAdmissionOptions): CallAdmission {
     return {
       answered() {
         // Fire and forget: it lands long before the window could admit this slot again.
-        gate
-          .settled(integrationName, integration, connection, member)
-          .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'rate window not re-timed'));
+        gate.settled(integrationName, integration, connection, member).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'rate window not re-timed'));
       },
     };
   }

@@ -8,7 +8,6 @@ import type { GateVerdict, HoldScope } from '../limits/call-gate';
  * one connection's jobs, or the integration's.
  */
 export class CallHeldBack extends ToolError {
-
   constructor(
     readonly scope: HoldScope,
     readonly waitMs: number,

@@ -5,7 +5,7 @@ import type { ToolJobDeps } from './tool-job-deps';
 /** The error of a held job nobody approved or denied in time (docs/guardrails.md#approval-holds). */
 export const APPROVAL_EXPIRED_ERROR: JobError = {
   code: 'APPROVAL_EXPIRED',
-  message: 'Nobody approved or denied the job within its approval rule\'s timeoutSeconds; it was not run. Submit it again to ask anew.',
+  message: "Nobody approved or denied the job within its approval rule's timeoutSeconds; it was not run. Submit it again to ask anew.",
   retryable: false,
 };
 

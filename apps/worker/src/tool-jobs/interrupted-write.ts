@@ -35,7 +35,8 @@ export async function settleInterruptedWrite(deps: ToolJobDeps, run: Interrupted
   if (!data.mayHaveApplied) await job.updateData(noted);
   if (!run.canLookUp) {
     const error = new ToolError('OUTCOME_UNKNOWN', {
-      message: 'the previous try of this write was interrupted (its worker stopped) and may have reached the upstream, and the tool sends no idempotency key: it is not sent again; check the upstream, then submit a new job if it did not',
+      message:
+        'the previous try of this write was interrupted (its worker stopped) and may have reached the upstream, and the tool sends no idempotency key: it is not sent again; check the upstream, then submit a new job if it did not',
       retryable: false,
     });
     await deps.store.fail(id, error.toJobError(), tryToken);

@@ -105,7 +105,21 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
     try {
       outcome = await runTry(
         deps,
-        { id, submittedAt: job.timestamp, data, integration, tool, client, input: input.value, attempt: admission.attempt, tryToken, preAdmission: admission.preAdmission, ticket, log, ...lookFirst },
+        {
+          id,
+          submittedAt: job.timestamp,
+          data,
+          integration,
+          tool,
+          client,
+          input: input.value,
+          attempt: admission.attempt,
+          tryToken,
+          preAdmission: admission.preAdmission,
+          ticket,
+          log,
+          ...lookFirst,
+        },
         isPending,
       );
     } catch (err) {

@@ -84,7 +84,10 @@ export async function settleFailedTry(deps: ToolJobDeps, failed: FailedTry): Pro
         scope: decision.hold,
         reason: held ? error.reason : decision.countsDeferral ? 'upstream_429' : 'circuit_open',
       });
-      ownedOrLost(id, await deps.store.markWaiting(id, 'deferred', held ? undefined : error.toJobError(new Date(Date.now() + decision.waitMs)), tryToken, data.mayHaveApplied === true));
+      ownedOrLost(
+        id,
+        await deps.store.markWaiting(id, 'deferred', held ? undefined : error.toJobError(new Date(Date.now() + decision.waitMs)), tryToken, data.mayHaveApplied === true),
+      );
       await Promise.all([
         // A look-only run's claim counted no attempt.
         data.lookOnly ? undefined : deps.store.incrementAttempts(id, -1),

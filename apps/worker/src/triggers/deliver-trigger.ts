@@ -155,18 +155,20 @@ export function createTriggerProcessor(deps: TriggerDeliveryDeps) {
       await store.updateDelivery(data.eventId, data.deliveryId, { status: 'failed', ...failure }, [...clear]);
       count('failed');
       log.warn({ attempt, status: result.status, error: result.error }, 'trigger delivery failed for good');
-      deps.onExhausted?.({ trigger: data.trigger, eventId: data.eventId, deliveryId: data.deliveryId, attempts: attempt, lastError: result.error, ...(result.status !== undefined ? { lastStatus: result.status } : {}) });
+      deps.onExhausted?.({
+        trigger: data.trigger,
+        eventId: data.eventId,
+        deliveryId: data.deliveryId,
+        attempts: attempt,
+        lastError: result.error,
+        ...(result.status !== undefined ? { lastStatus: result.status } : {}),
+      });
       const message = final ? `not retried, the answer is final: ${result.error}` : `gave up after attempt ${attempt} of ${maxAttempts}: ${result.error}`;
       throw final ? new UnrecoverableError(message) : new Error(message);
     }
 
     const delayMs = Math.max(triggerBackoffMs(attempt, delivery.retry), result.retryAfterMs ?? 0);
-    await store.updateDelivery(
-      data.eventId,
-      data.deliveryId,
-      { status: 'retrying', nextRetryAt: new Date(Date.now() + delayMs).toISOString(), ...failure },
-      [...clear],
-    );
+    await store.updateDelivery(data.eventId, data.deliveryId, { status: 'retrying', nextRetryAt: new Date(Date.now() + delayMs).toISOString(), ...failure }, [...clear]);
     count('retried');
     log.info({ attempt, status: result.status, error: result.error, delayMs }, 'trigger delivery will be retried');
     throw new DeliveryRetryError(result.error, delayMs);

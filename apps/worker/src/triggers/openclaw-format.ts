@@ -21,7 +21,7 @@ function get(value: unknown, ...path: string[]): unknown {
   return at;
 }
 
-const scalar = (v: unknown): string | undefined => (typeof v === 'string' && v !== '') || typeof v === 'number' ? String(v) : undefined;
+const scalar = (v: unknown): string | undefined => ((typeof v === 'string' && v !== '') || typeof v === 'number' ? String(v) : undefined);
 
 /**
  * The thing an event is about, so that all events of one payment, issue or

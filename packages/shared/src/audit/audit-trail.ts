@@ -195,8 +195,7 @@ export class AuditTrail {
     const toolMatches = query.tool === undefined ? undefined : globMatcher(query.tool);
     const since = query.since;
     const filtered = agentMatches !== undefined || toolMatches !== undefined || since !== undefined;
-    const matches = (e: AuditEntry) =>
-      (!agentMatches || agentMatches(e.agent)) && (!toolMatches || toolMatches(e.tool)) && (since === undefined || Date.parse(e.at) >= since);
+    const matches = (e: AuditEntry) => (!agentMatches || agentMatches(e.agent)) && (!toolMatches || toolMatches(e.tool)) && (since === undefined || Date.parse(e.at) >= since);
 
     const entries: AuditEntry[] = [];
     let upper = query.after !== undefined ? `(${query.after}` : '+';
@@ -214,7 +213,13 @@ export class AuditTrail {
         if (entries.length === query.limit) {
           // The page is full: there is more when the rest of this batch holds a match, or when the range goes on past it.
           const rest = batch.slice(i + 1);
-          if (rest.some(([, f]) => { const e = decode(f); return e !== undefined && matches(e); })) return { entries, next: id };
+          if (
+            rest.some(([, f]) => {
+              const e = decode(f);
+              return e !== undefined && matches(e);
+            })
+          )
+            return { entries, next: id };
           if (batch.length < count) return { entries, next: undefined };
           return { entries, next: batch[batch.length - 1]![0] };
         }

@@ -34,11 +34,18 @@ export const alertWebhookSchema = z
 export const alertsSchema = z.strictObject({
   webhook: alertWebhookSchema.optional(),
   /** One alert per cause per window; later occurrences are counted into the next alert. @defaultValue 900000 (15 min) */
-  windowMs: z.int().min(100).max(7 * 24 * 3600 * 1000).default(15 * 60 * 1000),
+  windowMs: z
+    .int()
+    .min(100)
+    .max(7 * 24 * 3600 * 1000)
+    .default(15 * 60 * 1000),
   /** How often each worker looks at breakers and dead letters. @defaultValue 15000 */
   checkIntervalMs: z.int().min(20).max(3_600_000).default(15_000),
   /** A circuit not closed for this long raises `circuit_open`. @defaultValue 300000 (5 min) */
-  circuitOpenMs: z.int().min(0).default(5 * 60 * 1000),
+  circuitOpenMs: z
+    .int()
+    .min(0)
+    .default(5 * 60 * 1000),
   /** Jobs failing for good with `UPSTREAM_ERROR`/`UNKNOWN`, per integration, over a sliding window. */
   failureRate: z
     .strictObject({
@@ -47,7 +54,10 @@ export const alertsSchema = z.strictObject({
       /** Fewer finished jobs than this in the window never alert. @defaultValue 20 */
       minJobs: z.int().positive().default(20),
       /** @defaultValue 300000 (5 min) */
-      windowMs: z.int().min(100).default(5 * 60 * 1000),
+      windowMs: z
+        .int()
+        .min(100)
+        .default(5 * 60 * 1000),
     })
     .default({ threshold: 0.2, minJobs: 20, windowMs: 5 * 60 * 1000 }),
   /** Failed (dead-letter) jobs of one queue growing by this many within `windowMs` raise `dead_letters`. @defaultValue 10 */

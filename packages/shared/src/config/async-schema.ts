@@ -58,7 +58,11 @@ export const asyncToolSchema = z
     /** Where the upstream reference is in the first answer, e.g. `$.id`. */
     referencePath: jsonPathSchema,
     /** The job fails `TIMEOUT` (with the reference) this long after the first call. @defaultValue 900000 (15 min) */
-    deadlineMs: z.int().min(100).max(7 * 24 * 3600 * 1000).default(15 * 60 * 1000),
+    deadlineMs: z
+      .int()
+      .min(100)
+      .max(7 * 24 * 3600 * 1000)
+      .default(15 * 60 * 1000),
     poll: asyncPollSchema.optional(),
     webhook: asyncWebhookSchema.optional(),
   })

@@ -35,9 +35,7 @@ export const agentKeySchema = z
     }
   })
   .transform((key): { secret: string } | { sha256: string[] } =>
-    key.sha256 !== undefined
-      ? { sha256: (Array.isArray(key.sha256) ? key.sha256 : [key.sha256]).map((hex) => hex.toLowerCase()) }
-      : { secret: key.secret! },
+    key.sha256 !== undefined ? { sha256: (Array.isArray(key.sha256) ? key.sha256 : [key.sha256]).map((hex) => hex.toLowerCase()) } : { secret: key.secret! },
   );
 
 /**
@@ -93,7 +91,11 @@ export const approvalRuleSchema = z.strictObject({
   /** Only these agents' jobs are held. @defaultValue every agent */
   agents: z.array(agentGlob).min(1).optional(),
   /** Undecided this long after submission: `failed` `APPROVAL_EXPIRED`. @defaultValue 86400 (a day) */
-  timeoutSeconds: z.int().min(1).max(30 * 24 * 3600).default(86_400),
+  timeoutSeconds: z
+    .int()
+    .min(1)
+    .max(30 * 24 * 3600)
+    .default(86_400),
 });
 
 export type AgentKeyConfig = z.output<typeof agentKeySchema>;

@@ -7,7 +7,10 @@ import { z } from 'zod';
 export const apiRateLimitSchema = z.strictObject({
   max: z.int().positive(),
   /** @defaultValue none: the window is required */
-  windowMs: z.int().min(1000).max(24 * 3600 * 1000),
+  windowMs: z
+    .int()
+    .min(1000)
+    .max(24 * 3600 * 1000),
 });
 
 /** A tool name, or a glob over tool names where `*` matches any run of characters (`stripe.*`, `*`). */

@@ -42,4 +42,3 @@ export const mcpAuthorizationServerSchema = z.strictObject({
 export const mcpAgentClaimSchema = z.string().regex(/^[A-Za-z0-9_.:/-]{1,128}$/, 'a claim name such as "sub", "client_id" or "azp"');
 
 export type McpAuthorizationServerConfig = z.output<typeof mcpAuthorizationServerSchema>;
-

@@ -73,9 +73,7 @@ export const authSchema = z.discriminatedUnion('type', [noAuth, apiKeyAuth, oaut
 
 const jsonSchemaObject = z.record(z.string(), z.unknown());
 
-const toolName = z
-  .string()
-  .regex(/^[a-z][a-zA-Z0-9_-]*\.[a-zA-Z][a-zA-Z0-9_]*$/, 'must look like "<integration>.<action>"');
+const toolName = z.string().regex(/^[a-z][a-zA-Z0-9_-]*\.[a-zA-Z][a-zA-Z0-9_]*$/, 'must look like "<integration>.<action>"');
 
 export const declaredToolSchema = z
   .strictObject({
@@ -131,15 +129,11 @@ export const integrationSchema = z.strictObject({
    * on a success): when `remaining` falls to `floor`, pause until the reset,
    * before a 429. `false` turns it off. @defaultValue `{ floor: 1 }`
    */
-  adaptiveRateLimit: z
-    .union([z.literal(false), z.strictObject({ floor: z.int().min(0).default(1) })])
-    .default({ floor: 1 }),
+  adaptiveRateLimit: z.union([z.literal(false), z.strictObject({ floor: z.int().min(0).default(1) })]).default({ floor: 1 }),
   apiVersion: z.strictObject({ header: z.string().min(1), value: z.string().min(1) }).optional(),
   /** Header that carries the upstream idempotency key. @defaultValue "Idempotency-Key" */
   idempotencyHeader: z.string().min(1).default('Idempotency-Key'),
-  mtls: z
-    .strictObject({ cert: secretName, key: secretName, ca: secretName.optional() })
-    .optional(),
+  mtls: z.strictObject({ cert: secretName, key: secretName, ca: secretName.optional() }).optional(),
   connections: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), connectionSchema).optional(),
   tools: z.array(declaredToolSchema).default([]),
   /** Overrides how often async tools of this integration check their upstream (e.g. the built-in tools' 10 s against a sandbox). */
@@ -167,7 +161,11 @@ const webhookSourceSchema = z.strictObject({
   /** How long an event id is remembered for dedupe. @defaultValue 7 days */
   retentionDays: z.number().positive().max(365).optional(),
   /** Larger bodies are refused with 413 before they are verified. @defaultValue 1 MiB */
-  maxBodyBytes: z.int().positive().max(64 * 1024 * 1024).optional(),
+  maxBodyBytes: z
+    .int()
+    .positive()
+    .max(64 * 1024 * 1024)
+    .optional(),
 });
 
 const routeSchema = z.strictObject({
@@ -176,7 +174,10 @@ const routeSchema = z.strictObject({
    * The event type: exact (`payment_intent.succeeded`), `*` for every type, or
    * a prefix glob ending in `*` (`customer.*`, `orders/*`).
    */
-  event: z.string().min(1).regex(/^[^*]*\*?$/, 'use an exact type, "*", or a prefix ending in "*" such as "customer.*"'),
+  event: z
+    .string()
+    .min(1)
+    .regex(/^[^*]*\*?$/, 'use an exact type, "*", or a prefix ending in "*" such as "customer.*"'),
   trigger: z.string().min(1).max(200),
 });
 
@@ -213,24 +214,26 @@ export const configSchema = z
   .strictObject({
     agents: z.array(agentSchema).default([]),
     admin: z.strictObject({ token: secretRef }).optional(),
-    integrations: z
-      .record(z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'integration names are lower-case: a-z 0-9 _ -'), integrationSchema)
-      .default({}),
+    integrations: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'integration names are lower-case: a-z 0-9 _ -'), integrationSchema).default({}),
     webhooks: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/), webhookSourceSchema).default({}),
     routes: z.array(routeSchema).default([]),
     triggerDelivery: triggerDeliverySchema.optional(),
-    callbacks: z
-      .strictObject({ secret: secretName, allowHosts: z.array(z.string()).default([]) })
-      .optional(),
+    callbacks: z.strictObject({ secret: secretName, allowHosts: z.array(z.string()).default([]) }).optional(),
     /** Every agent's request limit on the API unless the agent sets its own; none when left out. */
     apiRateLimit: apiRateLimitSchema.optional(),
     /** How long finished job records (and their results) are kept. */
     retention: z
       .strictObject({
         /** @defaultValue 7 days */
-        jobSeconds: z.int().positive().default(7 * 24 * 3600),
+        jobSeconds: z
+          .int()
+          .positive()
+          .default(7 * 24 * 3600),
         /** Idempotency keys are remembered this long. @defaultValue 24 h */
-        idempotencySeconds: z.int().positive().default(24 * 3600),
+        idempotencySeconds: z
+          .int()
+          .positive()
+          .default(24 * 3600),
         /** The audit trail (`GET /v1/audit`) keeps this many days. @defaultValue 90 */
         auditDays: z.int().positive().max(3650).default(90),
       })
@@ -260,7 +263,7 @@ export const configSchema = z
       })
       .refine((mcp) => mcp.agentClaim === undefined || mcp.authorizationServer !== undefined, {
         path: ['agentClaim'],
-        message: 'agentClaim needs authorizationServer (it names the agent in that server\'s tokens)',
+        message: "agentClaim needs authorizationServer (it names the agent in that server's tokens)",
       })
       .optional(),
   })
@@ -297,7 +300,11 @@ export const configSchema = z
           ctx.addIssue({ code: 'custom', path: ['integrations', name, 'tools', i, 'async', 'webhook', 'source'], message: `unknown webhook source "${webhook.source}"` });
         }
         if (webhook && eventTypeList(webhook.event).some((type) => eventTypeList(webhook.failEvent).includes(type))) {
-          ctx.addIssue({ code: 'custom', path: ['integrations', name, 'tools', i, 'async', 'webhook', 'failEvent'], message: 'an event type cannot both complete and fail the job' });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['integrations', name, 'tools', i, 'async', 'webhook', 'failEvent'],
+            message: 'an event type cannot both complete and fail the job',
+          });
         }
       });
       if (integration.connections && 'default' in integration.connections && integration.connections.default?.auth) {

@@ -11,10 +11,7 @@ import { z } from 'zod';
 /** RFC 6901: "" (the whole answer) or `/`-separated tokens where `~` appears only as `~0` or `~1`. */
 export const JSON_POINTER_PATTERN = /^(?:\/(?:[^~/]|~[01])*)*$/;
 
-export const jsonPointerSchema = z
-  .string()
-  .max(200)
-  .regex(JSON_POINTER_PATTERN, 'must be a JSON pointer (RFC 6901) such as "/data/0", or "" for the whole answer');
+export const jsonPointerSchema = z.string().max(200).regex(JSON_POINTER_PATTERN, 'must be a JSON pointer (RFC 6901) such as "/data/0", or "" for the whole answer');
 
 /** RFC 9110 field-name (a token). */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -26,7 +23,7 @@ export const referenceSchema = z
     name: z.string().min(1).max(100),
   })
   .refine((ref) => ref.in !== 'header' || HEADER_NAME.test(ref.name), {
-    message: 'must be an HTTP header name (letters, digits and !#$%&\'*+.^_`|~-)',
+    message: "must be an HTTP header name (letters, digits and !#$%&'*+.^_`|~-)",
     path: ['name'],
   });
 
@@ -87,13 +84,20 @@ export function writeLookupIssues(tool: WriteLookupFields): Issue[] {
   const present = (['reference', 'verify'] as const).filter((field) => tool[field] !== undefined);
   if (tool.method === 'GET') {
     for (const field of present) {
-      issues.push({ path: [field], message: 'a GET tool changes nothing upstream, so there is no earlier effect to look up: reference and verify are for writes without an idempotency key' });
+      issues.push({
+        path: [field],
+        message: 'a GET tool changes nothing upstream, so there is no earlier effect to look up: reference and verify are for writes without an idempotency key',
+      });
     }
     return issues;
   }
   if (tool.idempotent) {
     for (const field of present) {
-      issues.push({ path: [field], message: 'this tool is idempotent: every try resends the same idempotency key and the upstream applies it once, so reference and verify would never be used (remove them, or set idempotent: false)' });
+      issues.push({
+        path: [field],
+        message:
+          'this tool is idempotent: every try resends the same idempotency key and the upstream applies it once, so reference and verify would never be used (remove them, or set idempotent: false)',
+      });
     }
     return issues;
   }
@@ -101,7 +105,10 @@ export function writeLookupIssues(tool: WriteLookupFields): Issue[] {
     issues.push({ path: ['verify'], message: 'verify needs reference: the lookup finds an earlier try by the job id that reference makes every try carry' });
   }
   if (verify && tool.async !== undefined) {
-    issues.push({ path: ['verify'], message: 'verify cannot be combined with async: what an earlier try started may still be running upstream, so finding it does not give the output' });
+    issues.push({
+      path: ['verify'],
+      message: 'verify cannot be combined with async: what an earlier try started may still be running upstream, so finding it does not give the output',
+    });
   }
   const declared = inputProperties(tool.input);
   if (reference) {
@@ -109,7 +116,10 @@ export function writeLookupIssues(tool: WriteLookupFields): Issue[] {
     if (reference.in === 'body' && tool.method === 'DELETE') {
       issues.push({ path: ['reference', 'in'], message: 'a DELETE tool sends its input as the query string, with no body: use "query" or "header"' });
     } else if (reference.in === inputGoesTo && declared.has(reference.name)) {
-      issues.push({ path: ['reference', 'name'], message: `the input schema declares "${reference.name}" too, and the job id would overwrite the agent's value: rename one of them` });
+      issues.push({
+        path: ['reference', 'name'],
+        message: `the input schema declares "${reference.name}" too, and the job id would overwrite the agent's value: rename one of them`,
+      });
     }
   }
   if (verify) {

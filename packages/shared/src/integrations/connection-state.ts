@@ -44,7 +44,7 @@ export async function connectionState(options: {
   const auth = authOfConnection(options.config, options.connection);
   if (!auth) return 'missing';
   const mtls = options.config.mtls;
-  if (mtls && !(await isSet(options.secrets, mtls.cert) && (await isSet(options.secrets, mtls.key)))) return 'missing';
+  if (mtls && !((await isSet(options.secrets, mtls.cert)) && (await isSet(options.secrets, mtls.key)))) return 'missing';
   switch (auth.type) {
     case 'none':
       return 'ok';

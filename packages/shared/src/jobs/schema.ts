@@ -73,7 +73,10 @@ export const toolJobDataSchema = z.object({
    * were counted on (as on its record). The worker commits them before the
    * job's first upstream request (commitSpend); jobs without it pay nothing.
    */
-  spendDay: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional(),
+  spendDay: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/)
+    .optional(),
 });
 export type ToolJobData = z.infer<typeof toolJobDataSchema>;
 

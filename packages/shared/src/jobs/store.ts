@@ -22,10 +22,7 @@ export interface JobRecord extends PublicJob {
   spendDay?: string;
 }
 
-export type CreateOutcome =
-  | { kind: 'created'; id: string }
-  | { kind: 'replayed'; id: string }
-  | { kind: 'reused'; id: string };
+export type CreateOutcome = { kind: 'created'; id: string } | { kind: 'replayed'; id: string } | { kind: 'reused'; id: string };
 
 /** What FINISH tells about the job it just finished. */
 export interface FinishedJobFacts {
@@ -55,19 +52,10 @@ export type CancelOutcome =
  * `awaiting_approval`; `expired` when its hold ran out (the worker fails it
  * APPROVAL_EXPIRED); `own` when the deciding agent owns the job.
  */
-export type DecisionOutcome =
-  | { kind: 'decided'; record: JobRecord }
-  | { kind: 'missing' }
-  | { kind: 'conflict'; status: JobStatus }
-  | { kind: 'expired' }
-  | { kind: 'own' };
+export type DecisionOutcome = { kind: 'decided'; record: JobRecord } | { kind: 'missing' } | { kind: 'conflict'; status: JobStatus } | { kind: 'expired' } | { kind: 'own' };
 
 /** What the worker's expiry of a held job did: `early` (with the deadline, ms) while the hold still runs. */
-export type ExpiryOutcome =
-  | { kind: 'expired'; record: JobRecord }
-  | { kind: 'early'; untilMs: number }
-  | { kind: 'missing' }
-  | { kind: 'conflict'; status: JobStatus };
+export type ExpiryOutcome = { kind: 'expired'; record: JobRecord } | { kind: 'early'; untilMs: number } | { kind: 'missing' } | { kind: 'conflict'; status: JobStatus };
 
 /**
  * What a retry took off the record, so a retry that cannot be carried out
@@ -523,7 +511,15 @@ export class JobStore {
     );
     if (!Array.isArray(answer)) return undefined;
     const [, tool, integration, connection, callbackUrl, retries, agentId, spendDay] = answer;
-    return { tool, integration, connection: connection || 'default', retries: Number(retries) || 0, agentId, ...(callbackUrl ? { callbackUrl } : {}), ...(spendDay ? { spendDay } : {}) };
+    return {
+      tool,
+      integration,
+      connection: connection || 'default',
+      retries: Number(retries) || 0,
+      agentId,
+      ...(callbackUrl ? { callbackUrl } : {}),
+      ...(spendDay ? { spendDay } : {}),
+    };
   }
 
   /**

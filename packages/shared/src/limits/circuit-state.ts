@@ -71,11 +71,7 @@ const READ_FIELDS = [CIRCUIT_FIELDS.state, CIRCUIT_FIELDS.failures, CIRCUIT_FIEL
  * command each, sent together: on a Redis Cluster the hashes live on different
  * nodes, so no MULTI can span them). Changes nothing.
  */
-export async function readCircuitStates(
-  redis: RedisClient,
-  keys: RedisKeys,
-  integrations: readonly string[],
-): Promise<Map<string, CircuitSnapshot>> {
+export async function readCircuitStates(redis: RedisClient, keys: RedisKeys, integrations: readonly string[]): Promise<Map<string, CircuitSnapshot>> {
   const [[seconds, micros], ...rows] = await Promise.all([
     redis.time() as Promise<[string | number, string | number]>,
     ...integrations.map((name) => redis.hmget(keys.circuit(name), ...READ_FIELDS)),

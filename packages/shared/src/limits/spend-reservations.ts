@@ -125,11 +125,13 @@ export async function reserveSpend(
 ): Promise<SpendReserveOutcome> {
   const entry = JSON.stringify(charges.flatMap((c) => [c.cap, String(c.amount)]));
   const ledger = [keys.spendTotals(agentId, day), keys.spendJobs(agentId, day)];
-  const [index, spent, twinHolds] = await RESERVE.run<[number, string?, number?]>(
-    redis,
-    twin ? [...ledger, keys.spendTwin(agentId, day, twin.mark)] : ledger,
-    [ledgerExpiresAt(day), jobId, entry, twin?.windowMs ?? 0, ...charges.flatMap((c) => [c.cap, String(c.amount), String(c.max)])],
-  );
+  const [index, spent, twinHolds] = await RESERVE.run<[number, string?, number?]>(redis, twin ? [...ledger, keys.spendTwin(agentId, day, twin.mark)] : ledger, [
+    ledgerExpiresAt(day),
+    jobId,
+    entry,
+    twin?.windowMs ?? 0,
+    ...charges.flatMap((c) => [c.cap, String(c.amount), String(c.max)]),
+  ]);
   if (twinHolds === 1) return { kind: 'twin' };
   return index === 0 ? { kind: 'reserved' } : { kind: 'exceeded', index: index - 1, spent: Number(spent) };
 }

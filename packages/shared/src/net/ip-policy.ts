@@ -107,7 +107,11 @@ export const systemLookup: Lookup = async (host) => {
 };
 
 /** Lower case, no IPv6 brackets, no trailing dot: the form hosts are compared in. */
-export const normalHost = (host: string): string => host.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+export const normalHost = (host: string): string =>
+  host
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '');
 
 /** Is the URL's host one the operator allowed (by host name, or by `host:port`)? */
 export function isAllowedHost(url: URL, allowHosts: readonly string[]): boolean {
@@ -117,8 +121,7 @@ export function isAllowedHost(url: URL, allowHosts: readonly string[]): boolean 
 
 export type TargetVerdict =
   /** `addresses` is empty only for an allowed host that was not resolved (`resolveAllowed` off). */
-  | { ok: true; allowedHost: boolean; addresses: string[] }
-  | { ok: false; reason: string };
+  { ok: true; allowedHost: boolean; addresses: string[] } | { ok: false; reason: string };
 
 export interface TargetPolicy {
   allowHosts: readonly string[];

@@ -74,8 +74,6 @@ export class TokenCipher {
         // Wrong key (or tampered data): try the next key of a rotation.
       }
     }
-    throw new EncryptionKeyError(
-      `stored tokens cannot be decrypted with ${this.secretName} (was the key replaced without keeping the old one?)`,
-    );
+    throw new EncryptionKeyError(`stored tokens cannot be decrypted with ${this.secretName} (was the key replaced without keeping the old one?)`);
   }
 }

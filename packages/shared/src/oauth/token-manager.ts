@@ -122,7 +122,10 @@ export class OAuthTokenManager {
           return await this.refreshHolding(req, version, fence);
         } finally {
           await store.releaseLock(req.integration, req.connection, fence).catch((err: unknown) => {
-            this.options.logger.warn({ integration: req.integration, connection: req.connection, err: (err as Error).message }, 'could not release the OAuth refresh lock; it expires on its own');
+            this.options.logger.warn(
+              { integration: req.integration, connection: req.connection, err: (err as Error).message },
+              'could not release the OAuth refresh lock; it expires on its own',
+            );
           });
         }
       }
@@ -140,10 +143,7 @@ export class OAuthTokenManager {
         if (!(await store.isLocked(req.integration, req.connection))) break;
       }
       if (this.now() >= deadline) {
-        throw new OAuthError(
-          'unavailable',
-          `timed out waiting for another worker to refresh the OAuth token of connection "${req.connection}" of "${req.integration}"`,
-        );
+        throw new OAuthError('unavailable', `timed out waiting for another worker to refresh the OAuth token of connection "${req.connection}" of "${req.integration}"`);
       }
     }
   }
@@ -202,7 +202,10 @@ export class OAuthTokenManager {
     if (written === 'stored') {
       logger.info({ ...fields, rotated }, 'OAuth token refreshed');
     } else if (written === 'stored_after_lapse') {
-      logger.warn({ ...fields, rotated, lockTtlMs: this.lockTtlMs }, 'OAuth token stored after its refresh lock lapsed (a slow token endpoint or store); nothing newer had been stored');
+      logger.warn(
+        { ...fields, rotated, lockTtlMs: this.lockTtlMs },
+        'OAuth token stored after its refresh lock lapsed (a slow token endpoint or store); nothing newer had been stored',
+      );
     } else {
       // An import, or a refresh of a later set, came after ours; ours is valid but not kept.
       logger.warn(fields, 'OAuth token refreshed but not stored: a newer write won');
@@ -232,7 +235,10 @@ export class OAuthTokenManager {
         `${where} has no OAuth token yet: connect it (GET /oauth/${req.integration}/connect?connection=${req.connection}) or import one (PUT /v1/integrations/${req.integration}/connections/${req.connection}/token)`,
       );
     }
-    return new OAuthError('needs_reauth', `${where}: the access token ${req.forceRefresh ? 'was refused' : 'expired'} and there is no refresh token; connect it again or import new tokens`);
+    return new OAuthError(
+      'needs_reauth',
+      `${where}: the access token ${req.forceRefresh ? 'was refused' : 'expired'} and there is no refresh token; connect it again or import new tokens`,
+    );
   }
 
   /** The upstream refused this token (a 401), and it is the one we hold. */

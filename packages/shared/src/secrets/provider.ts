@@ -13,10 +13,7 @@ export interface SecretsProvider {
   get(name: string): Promise<string | undefined>;
 }
 
-export type SecretsSettings =
-  | { provider: 'env'; env: Readonly<Record<string, string | undefined>> }
-  | { provider: 'file'; dir: string }
-  | ({ provider: 'vault' } & VaultSettings);
+export type SecretsSettings = { provider: 'env'; env: Readonly<Record<string, string | undefined>> } | { provider: 'file'; dir: string } | ({ provider: 'vault' } & VaultSettings);
 
 /** A value may hold several secrets separated by commas (rotation): each is valid. */
 export function splitSecretValues(value: string | undefined): string[] {

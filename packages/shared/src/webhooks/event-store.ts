@@ -261,13 +261,20 @@ export class EventStore {
   ): Promise<{ duplicate: false; correlationPaths: string[] } | { duplicate: true; id: string }> {
     const score = event.receivedAt.getTime();
     const fields = [
-      'id', event.id,
-      'source', event.source,
-      'eventId', event.eventId,
-      'type', event.type,
-      'receivedAt', event.receivedAt.toISOString(),
-      'verifiedAt', event.verifiedAt.toISOString(),
-      'headers', JSON.stringify(event.headers),
+      'id',
+      event.id,
+      'source',
+      event.source,
+      'eventId',
+      event.eventId,
+      'type',
+      event.type,
+      'receivedAt',
+      event.receivedAt.toISOString(),
+      'verifiedAt',
+      event.verifiedAt.toISOString(),
+      'headers',
+      JSON.stringify(event.headers),
       ...Object.entries(encodeBody(event.body)).flat(),
       ...deliveries.flatMap(deliveryFields),
     ];
@@ -313,12 +320,7 @@ export class EventStore {
    * Records a delivery's progress: sets the fields of `patch`, deletes those in
    * `clear`. `false` when the event (or the delivery) is no longer stored.
    */
-  async updateDelivery(
-    id: string,
-    deliveryId: string,
-    patch: DeliveryPatch,
-    clear: readonly (typeof PATCH_FIELDS)[number][] = [],
-  ): Promise<boolean> {
+  async updateDelivery(id: string, deliveryId: string, patch: DeliveryPatch, clear: readonly (typeof PATCH_FIELDS)[number][] = []): Promise<boolean> {
     const set: string[] = ['status', patch.status];
     for (const field of PATCH_FIELDS) {
       const value = patch[field];
@@ -365,13 +367,7 @@ export class EventStore {
   /** What the sweeper needs of one delivery (a light read: not the body). */
   async deliveryInfo(entry: OutboxEntry): Promise<{ source: string; trigger: string; replay: boolean; status: DeliveryStatus } | undefined> {
     const p = `d:${entry.deliveryId}:`;
-    const [source, trigger, replay, status] = await this.redis.hmget(
-      this.keys.webhookEvent(entry.eventId),
-      'source',
-      `${p}trigger`,
-      `${p}replay`,
-      `${p}status`,
-    );
+    const [source, trigger, replay, status] = await this.redis.hmget(this.keys.webhookEvent(entry.eventId), 'source', `${p}trigger`, `${p}replay`, `${p}status`);
     if (!source || !trigger || !status) return undefined;
     return { source, trigger, replay: replay === '1', status: status as DeliveryStatus };
   }

@@ -67,7 +67,4 @@ export function isPending(value: unknown): value is Pending {
 }
 
 /** What a status check found. A thrown ToolError is a failed check (retried when retryable), not a failed operation. */
-export type StatusCheck<O = unknown> =
-  | { state: 'pending'; progress?: unknown }
-  | { state: 'done'; output: O }
-  | { state: 'failed'; error: ToolError };
+export type StatusCheck<O = unknown> = { state: 'pending'; progress?: unknown } | { state: 'done'; output: O } | { state: 'failed'; error: ToolError };

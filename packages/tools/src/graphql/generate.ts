@@ -87,9 +87,7 @@ function rootField(schema: GraphQLSchema, op: GraphqlOperation): { kind: 'query'
 function throwOnUserErrors(value: unknown): void {
   const userErrors = (value as { userErrors?: unknown } | null)?.userErrors;
   if (!Array.isArray(userErrors) || userErrors.length === 0) return;
-  const text = userErrors
-    .map((e: { field?: unknown; message?: unknown }) => `${Array.isArray(e.field) ? `${e.field.join('.')}: ` : ''}${String(e.message)}`)
-    .join('; ');
+  const text = userErrors.map((e: { field?: unknown; message?: unknown }) => `${Array.isArray(e.field) ? `${e.field.join('.')}: ` : ''}${String(e.message)}`).join('; ');
   throw new ToolError('VALIDATION_ERROR', { message: `rejected by the upstream: ${text}`, retryable: false });
 }
 

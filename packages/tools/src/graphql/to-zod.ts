@@ -22,8 +22,24 @@ import { z } from 'zod';
  * is anything. An unknown custom scalar is accepted as is.
  */
 const STRING_SCALARS = new Set([
-  'DateTime', 'Date', 'Time', 'URL', 'URI', 'HTML', 'Decimal', 'Money', 'UnsignedInt64', 'BigInt',
-  'FormattedString', 'Color', 'ARN', 'UtcOffset', 'StorefrontID', 'GitObjectID', 'GitTimestamp', 'X509Certificate',
+  'DateTime',
+  'Date',
+  'Time',
+  'URL',
+  'URI',
+  'HTML',
+  'Decimal',
+  'Money',
+  'UnsignedInt64',
+  'BigInt',
+  'FormattedString',
+  'Color',
+  'ARN',
+  'UtcOffset',
+  'StorefrontID',
+  'GitObjectID',
+  'GitTimestamp',
+  'X509Certificate',
 ]);
 
 export type ScalarOverrides = Record<string, () => z.ZodType>;

@@ -93,10 +93,20 @@ export function errorFromTransport(err: TransportFailure): ToolError {
   const code = err.code ?? 'UNKNOWN';
   const facts = { writeWithoutKey: err.writeWithoutKey, cause: err };
   if (TLS_ALERT.test(code)) {
-    return new ToolError('AUTHENTICATION_FAILED', { message: `the upstream refused the TLS handshake (${code}): check the integration's mtls certificate`, retryable: false, stage: 'connect', ...facts });
+    return new ToolError('AUTHENTICATION_FAILED', {
+      message: `the upstream refused the TLS handshake (${code}): check the integration's mtls certificate`,
+      retryable: false,
+      stage: 'connect',
+      ...facts,
+    });
   }
   if (UNTRUSTED_SERVER.has(code)) {
-    return new ToolError('UPSTREAM_ERROR', { message: `the upstream's TLS certificate is not trusted (${code}): check its certificate or the mtls ca`, retryable: false, stage: 'connect', ...facts });
+    return new ToolError('UPSTREAM_ERROR', {
+      message: `the upstream's TLS certificate is not trusted (${code}): check its certificate or the mtls ca`,
+      retryable: false,
+      stage: 'connect',
+      ...facts,
+    });
   }
   if (err.stage === 'connect' || NOT_SENT_CODES.has(code)) {
     return new ToolError('UPSTREAM_ERROR', { message: `network error before sending: ${code}`, retryable: true, stage: 'connect', ...facts });

@@ -13,8 +13,7 @@ export function createIntegrationClients(
   config: BrokerConfig,
   secrets: SecretsProvider,
   logger: Logger,
-  credentialsFor: (name: string) => CredentialsProvider = (name) =>
-    staticCredentials(name, config.integrations[name]!, secrets),
+  credentialsFor: (name: string) => CredentialsProvider = (name) => staticCredentials(name, config.integrations[name]!, secrets),
   egressProxy?: EgressProxy,
 ): Map<string, IntegrationClient> {
   const clients = new Map<string, IntegrationClient>();

@@ -40,7 +40,9 @@ export class MtlsAgent {
         message: `mTLS for "${this.integrationName}": secret ${unset.join(', ')} is not set`,
       });
     }
-    const fingerprint = createHash('sha256').update(`${cert}\0${key}\0${ca ?? ''}`).digest('hex');
+    const fingerprint = createHash('sha256')
+      .update(`${cert}\0${key}\0${ca ?? ''}`)
+      .digest('hex');
     if (this.current?.fingerprint === fingerprint) return this.current.agent;
 
     try {

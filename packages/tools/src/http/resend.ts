@@ -34,10 +34,7 @@ export function neverReached(err: AxiosError, state: RequestState): boolean {
  * before the resend is written, so every resend is a call of its own in the
  * rate windows.
  */
-export function resendInsideTry(
-  http: AxiosInstance,
-  beforeResend: (state: RequestState, failed: AxiosError, config: AxiosRequestConfig) => Promise<void>,
-): void {
+export function resendInsideTry(http: AxiosInstance, beforeResend: (state: RequestState, failed: AxiosError, config: AxiosRequestConfig) => Promise<void>): void {
   axiosRetry(http, {
     retries: 1 + MAX_RECONNECTS,
     retryDelay: () => 0,

@@ -12,10 +12,7 @@ export function pkcePair(): { verifier: string; challenge: string } {
 }
 
 /** The provider's authorization URL for one connect (RFC 6749 §4.1.1 + RFC 7636 §4.3). */
-export function authorizationUrl(
-  auth: OAuth2Auth & { authorizeUrl: string },
-  request: { redirectUri: string; state: string; codeChallenge: string },
-): string {
+export function authorizationUrl(auth: OAuth2Auth & { authorizeUrl: string }, request: { redirectUri: string; state: string; codeChallenge: string }): string {
   const url = new URL(auth.authorizeUrl);
   url.searchParams.set('response_type', 'code');
   url.searchParams.set('client_id', auth.clientId);

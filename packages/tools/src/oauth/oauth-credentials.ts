@@ -39,12 +39,7 @@ function asToolError(err: unknown): unknown {
  * token source is asked to refresh, told which token was refused, so that 50
  * jobs refused at once do not refresh 50 times.
  */
-export function oauthCredentials(
-  integrationName: string,
-  integration: IntegrationConfig,
-  secrets: SecretsProvider,
-  getAccessToken: AccessTokenSource,
-): CredentialsProvider {
+export function oauthCredentials(integrationName: string, integration: IntegrationConfig, secrets: SecretsProvider, getAccessToken: AccessTokenSource): CredentialsProvider {
   const others = staticCredentials(integrationName, integration, secrets);
   return {
     async authHeaders(connection, options) {

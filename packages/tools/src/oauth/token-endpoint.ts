@@ -64,12 +64,7 @@ function describe(body: Record<string, unknown>, sent: string[]): string {
  * or the client secret; transport errors are not kept as causes because they
  * hold the request body.
  */
-export async function requestToken(
-  auth: OAuth2Auth,
-  secrets: SecretsProvider,
-  params: Record<string, string>,
-  options: TokenEndpointOptions,
-): Promise<TokenSet> {
+export async function requestToken(auth: OAuth2Auth, secrets: SecretsProvider, params: Record<string, string>, options: TokenEndpointOptions): Promise<TokenSet> {
   const where = `token endpoint of "${options.integration}" (connection "${options.connection}")`;
   const [clientSecret] = splitSecretValues(await secrets.get(auth.clientSecret));
   if (!clientSecret) throw new OAuthError('rejected', `cannot call the ${where}: secret ${auth.clientSecret} is not set`);

@@ -53,11 +53,7 @@ function sameCursor(a: unknown, b: unknown): boolean {
  * which the worker admits through the integration's rate limit and pause like
  * any other call.
  */
-export async function paginate<T, C>(
-  ctx: PaginationContext,
-  fetchPage: FetchPage<T, C>,
-  options: PaginateOptions & { start?: C | undefined } = {},
-): Promise<Paginated<T, C>> {
+export async function paginate<T, C>(ctx: PaginationContext, fetchPage: FetchPage<T, C>, options: PaginateOptions & { start?: C | undefined } = {}): Promise<Paginated<T, C>> {
   const max = options.maxRecords ?? DEFAULT_MAX_RECORDS;
   if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxRecords must be a positive integer, got ${max}`);
   const items: T[] = [];

@@ -6,9 +6,7 @@ import type { FetchPage } from './paginate';
  * Cursor style (GraphQL connections, Stripe's `starting_after`, HubSpot's
  * `after`): the API returns an opaque cursor for the next page, or none.
  */
-export function cursorPages<T>(
-  fetch: (cursor: string | undefined, limit: number) => Promise<{ items: T[]; nextCursor: string | null | undefined }>,
-): FetchPage<T, string> {
+export function cursorPages<T>(fetch: (cursor: string | undefined, limit: number) => Promise<{ items: T[]; nextCursor: string | null | undefined }>): FetchPage<T, string> {
   return async (cursor, limit) => {
     const page = await fetch(cursor, limit);
     return { items: page.items, next: page.nextCursor ?? undefined };
@@ -20,10 +18,7 @@ export function cursorPages<T>(
  * next page starts after the records read; the last page is short, or ends at
  * `total` when the API reports it.
  */
-export function offsetPages<T>(
-  fetch: (offset: number, limit: number) => Promise<{ items: T[]; total?: number }>,
-  pageSize: number,
-): FetchPage<T, number> {
+export function offsetPages<T>(fetch: (offset: number, limit: number) => Promise<{ items: T[]; total?: number }>, pageSize: number): FetchPage<T, number> {
   return async (cursor, limit) => {
     const offset = cursor ?? 0;
     const asked = Math.min(pageSize, limit);
@@ -41,11 +36,7 @@ export function offsetPages<T>(
  * `/repositories/{id}/…` there, and an Enterprise base URL's `/api/v3` prefix),
  * and credentials must never follow a URL an answer chose.
  */
-export function linkHeaderPages<T>(
-  http: IntegrationHttp,
-  first: HttpRequest,
-  itemsOf: (data: unknown) => T[],
-): FetchPage<T, Record<string, string>> {
+export function linkHeaderPages<T>(http: IntegrationHttp, first: HttpRequest, itemsOf: (data: unknown) => T[]): FetchPage<T, Record<string, string>> {
   return async (cursor) => {
     const req: HttpRequest = cursor ? { ...first, query: cursor } : first;
     const res = await http.request(req);

@@ -71,11 +71,19 @@ export const githubDescriptors = {
     idempotent: false,
     input: z.strictObject({
       org: org.describe('The organization, e.g. "octo-org"'),
-      repositories: z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/)).min(1).max(100).describe('Repository names in the organization'),
+      repositories: z
+        .array(z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/))
+        .min(1)
+        .max(100)
+        .describe('Repository names in the organization'),
       lock_repositories: z.boolean().default(false).describe('Lock them during the export (for a move)'),
       exclude_attachments: z.boolean().optional(),
       exclude_releases: z.boolean().optional(),
-      deadlineMinutes: z.int().min(1).max(7 * 24 * 60).default(120),
+      deadlineMinutes: z
+        .int()
+        .min(1)
+        .max(7 * 24 * 60)
+        .default(120),
     }),
     output: migration,
   }),

@@ -14,8 +14,17 @@ export const hubspotDescriptors = {
     write: false,
     input: z.strictObject({
       id: contactId,
-      idProperty: z.string().regex(/^[a-z0-9_]+$/).optional().describe('A unique property to look the contact up by, e.g. "email"'),
-      properties: z.array(z.string().regex(/^[a-z0-9_]+$/)).min(1).max(100).optional().describe('Property internal names to return'),
+      idProperty: z
+        .string()
+        .regex(/^[a-z0-9_]+$/)
+        .optional()
+        .describe('A unique property to look the contact up by, e.g. "email"'),
+      properties: z
+        .array(z.string().regex(/^[a-z0-9_]+$/))
+        .min(1)
+        .max(100)
+        .optional()
+        .describe('Property internal names to return'),
     }),
     output: crmObject,
   }),
@@ -31,7 +40,11 @@ export const hubspotDescriptors = {
     idempotent: true,
     input: z.strictObject({
       id: contactId,
-      idProperty: z.string().regex(/^[a-z0-9_]+$/).optional().describe('A unique property to look the contact up by, e.g. "email"'),
+      idProperty: z
+        .string()
+        .regex(/^[a-z0-9_]+$/)
+        .optional()
+        .describe('A unique property to look the contact up by, e.g. "email"'),
       properties: propertyValues.refine((p) => Object.keys(p).length > 0, 'give at least one property'),
     }),
     output: crmObject,

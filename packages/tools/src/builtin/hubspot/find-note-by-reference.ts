@@ -77,7 +77,11 @@ async function readNotes(http: IntegrationHttp, apiVersion: string | null, ids: 
 const newestFirst = (a: string, b: string) => b.length - a.length || (b > a ? 1 : b < a ? -1 : 0);
 
 const ANY_MARKER = /<!-- broker-reference: \S+ -->/;
-const plainText = (html: string) => html.replace(/<!--[\s\S]*?-->|<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+const plainText = (html: string) =>
+  html
+    .replace(/<!--[\s\S]*?-->|<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 
 /**
  * Finds the note an earlier try logged, by the reference marker in its body:

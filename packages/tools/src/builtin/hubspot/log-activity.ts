@@ -25,7 +25,10 @@ export const logActivity = implementTool(hubspotDescriptors.logActivity, {
     });
     if (!res.data.properties?.hs_note_body?.includes(noteReferenceMarker(ctx.jobId))) {
       // Then `verify` cannot find this note by its reference (it refuses to call a same-text note absent, see find-note-by-reference.ts).
-      ctx.logger.warn({ noteId: res.data.id, reference: ctx.jobId }, 'HubSpot answered a note body without the reference marker: a lost answer of this tool could not be looked up');
+      ctx.logger.warn(
+        { noteId: res.data.id, reference: ctx.jobId },
+        'HubSpot answered a note body without the reference marker: a lost answer of this tool could not be looked up',
+      );
     }
     return noteOutput(res.data);
   },

@@ -27,9 +27,7 @@ export const contactId = z.string().min(1).max(255).describe('The contact record
  */
 export const ASSOCIATION = { dealToContact: 3, noteToContact: 202 } as const;
 
-export const associateWith = (contact: string, typeId: number) => [
-  { to: { id: contact }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: typeId }] },
-];
+export const associateWith = (contact: string, typeId: number) => [{ to: { id: contact }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: typeId }] }];
 
 /**
  * The custom deal property that carries the job's reference. HubSpot has no

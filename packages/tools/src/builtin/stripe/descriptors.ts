@@ -90,7 +90,12 @@ export const stripeDescriptors = {
       id: stripeId('pi').describe('The PaymentIntent to confirm'),
       payment_method: stripeId('pm').optional().describe('The PaymentMethod to charge, when the PaymentIntent has none'),
       return_url: z.url().optional().describe('Where the customer returns after authenticating (redirect-based methods)'),
-      deadlineMinutes: z.int().min(1).max(7 * 24 * 60).default(60).describe('Give up waiting (TIMEOUT) after this long'),
+      deadlineMinutes: z
+        .int()
+        .min(1)
+        .max(7 * 24 * 60)
+        .default(60)
+        .describe('Give up waiting (TIMEOUT) after this long'),
     }),
     output: paymentIntentObject,
   }),

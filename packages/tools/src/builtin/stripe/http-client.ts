@@ -64,14 +64,7 @@ export class BrokerStripeHttpClient extends Stripe.HttpClient {
     return 'agent-request-broker';
   }
 
-  override async makeRequest(
-    _host: string,
-    _port: string,
-    path: string,
-    method: string,
-    headers: Record<string, unknown>,
-    requestData: string,
-  ): Promise<ParsedResponse> {
+  override async makeRequest(_host: string, _port: string, path: string, method: string, headers: Record<string, unknown>, requestData: string): Promise<ParsedResponse> {
     const verb = method.toUpperCase();
     if (!METHODS.has(verb)) throw new Error(`unsupported method ${method}`);
     const forwarded: Record<string, string> = {};

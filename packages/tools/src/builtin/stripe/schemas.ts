@@ -16,8 +16,7 @@ export const metadata = z
   .describe('Your own key-value pairs, stored on the object');
 
 /** An id of the given Stripe prefix, e.g. `pi_…`. */
-export const stripeId = (prefix: string) =>
-  z.string().regex(new RegExp(`^${prefix}_[A-Za-z0-9_]+$`), `must be a Stripe id starting with ${prefix}_`);
+export const stripeId = (prefix: string) => z.string().regex(new RegExp(`^${prefix}_[A-Za-z0-9_]+$`), `must be a Stripe id starting with ${prefix}_`);
 
 export const currency = z
   .string()
