@@ -10,7 +10,7 @@ import {
   type Task,
 } from '@modelcontextprotocol/sdk/types.js';
 import request from 'supertest';
-import type { PublicJob } from '@broker/shared';
+import { redisKeys, type PublicJob } from '@broker/shared';
 import { ADMIN_TOKEN, demoUpstream, startStack, type Stack } from '../surface/stack';
 import { waitFor } from '../helpers/wait-for';
 import { bearer, KEYS } from './harness';
@@ -176,11 +176,39 @@ describe('a task is a job', () => {
     expect(await s.h.jobKeyCount()).toBe(jobsBefore);
   });
 
+  it('answers the task, queues one job, and serves it when the task index cannot be written', async () => {
+    const a = await connect(KEYS.a);
+    const indexKey = redisKeys(s.h.prefix).mcpTasks('agent-a');
+    // Not a sorted set: the index's write fails inside its transaction, after the job is queued.
+    await s.h.redis.set(indexKey, 'not a sorted set');
+    try {
+      const jobsBefore = await s.h.jobKeyCount();
+      const { task } = await callAsTask(a, 'demo_createOrder', { sku: 'sku_unindexed', qty: 300 });
+      expect(task).toMatchObject({ taskId: expect.stringMatching(/^job_/), status: 'working' });
+      expect(await s.h.jobKeyCount()).toBe(jobsBefore + 1);
+      // Served by its record, which says it is a task.
+      expect(await a.experimental.tasks.getTask(task.taskId)).toMatchObject({ status: 'input_required' });
+      expect(await a.experimental.tasks.cancelTask(task.taskId)).toMatchObject({ status: 'cancelled' });
+      expect(structured(await a.experimental.tasks.getTaskResult(task.taskId, CallToolResultSchema)).error).toMatchObject({ code: 'CONFLICT' });
+    } finally {
+      await s.h.redis.del(indexKey);
+    }
+  });
+
   it('serves only jobs created as tasks: a plain call is not a task', async () => {
     const a = await connect(KEYS.a);
     const plain = (await a.callTool({ name: 'demo_getContact', arguments: { id: 'c_plain' } })) as CallToolResult;
     const id = structured(plain).job!.id;
     expect((await rpcError(a.experimental.tasks.getTask(id))).code).toBe(-32602);
+
+    // A task-augmented call that replays a plain call's job by its idempotency key makes that job a task.
+    const keyed = { 'broker/idempotencyKey': `replay-${id}` };
+    const first = (await a.callTool({ name: 'demo_getContact', arguments: { id: 'c_replay' }, _meta: keyed })) as CallToolResult;
+    const replayedId = structured(first).job!.id;
+    expect((await rpcError(a.experimental.tasks.getTask(replayedId))).code).toBe(-32602);
+    const { task } = await callAsTask(a, 'demo_getContact', { id: 'c_replay' }, keyed);
+    expect(task.taskId).toBe(replayedId);
+    expect(await a.experimental.tasks.getTask(replayedId)).toMatchObject({ taskId: replayedId, status: 'completed' });
   });
 });
 
@@ -197,7 +225,9 @@ describe('an approval hold', () => {
 
     // Bounded: asked to wait 0 ms, it says the task is still waiting, and the task goes on.
     const bounded = await rpcError(a.request({ method: 'tasks/result', params: { taskId: task.taskId, _meta: { 'broker/waitMs': 0 } } }, CallToolResultSchema));
-    expect(bounded).toMatchObject({ code: -32001, data: { status: 'input_required' } });
+    expect(bounded).toMatchObject({ code: -32001, data: { status: 'input_required', pollInterval: 10_000 } });
+    // What a client (the SDK's callToolStream ends here) should do: the task carries on; poll tasks/get.
+    expect(bounded.message).toMatch(/still input_required after 0 s; the task carries on\. .*Poll tasks\/get/);
 
     const waiting = a.experimental.tasks.getTaskResult(task.taskId, CallToolResultSchema);
     // The wait has read the task and sleeps on the job's events: decide now.
@@ -240,10 +270,10 @@ describe('tasks/cancel', () => {
 });
 
 describe('tasks/list', () => {
-  it("pages the agent's own tasks, newest first, with an opaque cursor; a bad cursor is -32602", async () => {
+  it("pages the agent's own tasks, newest first (then by id), with an opaque cursor; a bad cursor is -32602", async () => {
     const c = await connect(KEYS.c);
-    const ids: string[] = [];
-    for (let i = 0; i < 23; i++) ids.push((await callAsTask(c, 'demo_getContact', { id: `c_list_${i}` })).task.taskId);
+    const created: Task[] = [];
+    for (let i = 0; i < 23; i++) created.push((await callAsTask(c, 'demo_getContact', { id: `c_list_${i}` })).task);
 
     const first = await c.experimental.tasks.listTasks();
     expect(first.tasks).toHaveLength(20);
@@ -251,7 +281,9 @@ describe('tasks/list', () => {
     const second = await c.experimental.tasks.listTasks(first.nextCursor);
     expect(second.nextCursor).toBeUndefined();
     const listed = [...first.tasks, ...second.tasks].map((t) => t.taskId);
-    expect(listed).toEqual([...ids].reverse());
+    // The documented order: createdAt descending, then task id descending (tasks of one millisecond).
+    const byOrder = (x: Task, y: Task) => Date.parse(y.createdAt) - Date.parse(x.createdAt) || (y.taskId < x.taskId ? -1 : y.taskId > x.taskId ? 1 : 0);
+    expect(listed).toEqual([...created].sort(byOrder).map((t) => t.taskId));
     for (const t of first.tasks) expect(t).toMatchObject({ taskId: expect.stringMatching(/^job_/), createdAt: isoTime, lastUpdatedAt: isoTime });
 
     expect((await rpcError(c.experimental.tasks.listTasks('not-a-cursor'))).code).toBe(-32602);

@@ -97,6 +97,8 @@ export interface SubmitRequest {
   idempotencyKey?: string | undefined;
   /** Logged with every line of the job by the worker and sent upstream as X-Request-Id. */
   requestId?: string | undefined;
+  /** Recorded on the job (JobRecord.via): `mcp-task` for a task-augmented MCP `tools/call`. */
+  via?: JobRecord['via'];
 }
 
 export type SubmitOutcome = { kind: 'created' | 'replayed'; record: JobRecord };
@@ -153,6 +155,7 @@ export async function submitToolJob(ctx: ApiContext, agent: AuthenticatedAgent, 
     connection,
   };
   if (body.callbackUrl !== undefined) record.callbackUrl = body.callbackUrl;
+  if (request.via) record.via = request.via;
   // Approval holds (config `approvals`): a job the first matching rule holds waits in
   // awaiting_approval, its BullMQ job delayed to the hold's end, until an operator decides.
   const hold = ctx.approvals.holdFor(body, tool.name, agent.id, createdAt);

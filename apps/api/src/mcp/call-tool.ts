@@ -36,13 +36,16 @@ function progressReporter(token: ProgressToken | undefined, extra: CallExtra) {
   };
 }
 
-/** Submits the call's job exactly as `POST /v1/jobs` would (same validation, scopes, idempotency, metrics). */
-export async function submitCall(ctx: ApiContext, agent: AuthenticatedAgent, request: CallRequest): Promise<{ record: JobRecord; options: CallOptions }> {
+/**
+ * Submits the call's job exactly as `POST /v1/jobs` would (same validation, scopes, idempotency, metrics).
+ * `via` is recorded on the job: `mcp-task` for a task-augmented call (task-store.ts).
+ */
+export async function submitCall(ctx: ApiContext, agent: AuthenticatedAgent, request: CallRequest, via?: JobRecord['via']): Promise<{ record: JobRecord; options: CallOptions }> {
   const options = callOptionsOf(request.meta);
   const body: Record<string, unknown> = { tool: request.tool.name, input: request.args ?? {} };
   if (options.connection !== undefined) body.connection = options.connection;
   if (options.callbackUrl !== undefined) body.callbackUrl = options.callbackUrl;
-  const { record } = await submitToolJob(ctx, agent, { body, idempotencyKey: options.idempotencyKey, requestId: request.requestId });
+  const { record } = await submitToolJob(ctx, agent, { body, idempotencyKey: options.idempotencyKey, requestId: request.requestId, ...(via ? { via } : {}) });
   return { record, options };
 }
 

@@ -3,6 +3,7 @@ import {
   CallToolRequestSchema,
   ErrorCode,
   GetTaskPayloadRequestSchema,
+  ListTasksRequestSchema,
   ListToolsRequestSchema,
   McpError,
   type ServerCapabilities,
@@ -82,12 +83,20 @@ function describe(mcpName: string, tool: ToolDescriptor): Tool {
  * the agent the request authenticated as is the tenant boundary.
  */
 export function createMcpServer(ctx: ApiContext, agent: AuthenticatedAgent, requestId: string, keys: RedisKeys): Server {
-  const index = new TaskIndex(ctx.redis, keys, agent.id, ctx.config.retention.jobSeconds * 1000);
-  const taskStore = new JobTaskStore(ctx, agent.id, index);
-  // With a taskStore the SDK installs tasks/get, tasks/list and tasks/cancel over it (tasks/result is replaced below).
-  const server = new Server({ name: 'agent-request-broker', version: '0.1.0' }, { capabilities: CAPABILITIES, instructions: INSTRUCTIONS, taskStore });
   const log = ctx.logger.child({ requestId, agent: agent.id, via: 'mcp' });
+  const index = new TaskIndex(ctx.redis, keys, agent.id, ctx.config.retention.jobSeconds * 1000);
+  // Its methods throw only taskError's JSON-RPC errors (logged, with the broker's error in data).
+  const taskStore = new JobTaskStore(ctx, agent.id, index, { logger: log, requestId });
+  // With a taskStore the SDK installs tasks/get, tasks/list and tasks/cancel over it (tasks/result and tasks/list are replaced below).
+  const server = new Server({ name: 'agent-request-broker', version: '0.1.0' }, { capabilities: CAPABILITIES, instructions: INSTRUCTIONS, taskStore });
   const tools = agentToolsByMcpName(ctx.catalogue, agent, log);
+
+  // The SDK's tasks/list answers every error, even an McpError, as -32602 "Failed to list tasks: <message>":
+  // a Redis outage would read as a bad request. This one passes the store's error on (-32603 UNAVAILABLE, retryable).
+  server.setRequestHandler(ListTasksRequestSchema, async (request) => {
+    const { tasks, nextCursor } = await taskStore.listTasks(request.params?.cursor);
+    return nextCursor ? { tasks, nextCursor } : { tasks };
+  });
 
   server.setRequestHandler(GetTaskPayloadRequestSchema, (request, extra) =>
     taskResult(ctx, agent.id, taskStore, request.params.taskId, extra).catch((err: unknown) => {

@@ -11,10 +11,13 @@ const MODEL_IMMEDIATE_RESPONSE = 'io.modelcontextprotocol/model-immediate-respon
 
 /**
  * A task-augmented `tools/call` (MCP 2025-11-25 tasks): the job is submitted
- * exactly as a plain call's, and its id becomes the task id
- * (docs/mcp-and-openclaw.md#tasks). The answer is the CreateTaskResult at
- * once; the job runs in a worker, and `tasks/get`/`tasks/result` read it.
- * A refusal throws (task-errors.ts makes it a JSON-RPC error): no job, no task.
+ * exactly as a plain call's, recorded as a task (`via: "mcp-task"`), and its
+ * id becomes the task id (docs/mcp-and-openclaw.md#tasks). The answer is the
+ * CreateTaskResult at once; the job runs in a worker, and
+ * `tasks/get`/`tasks/result` read it. A refusal throws (task-errors.ts makes
+ * it a JSON-RPC error): no job, no task. Once the job is queued nothing
+ * refuses the call: createTask answers even when it could not index the task
+ * (a retryable error there would have a client queue the job twice).
  */
 export async function createToolTask(
   ctx: ApiContext,
@@ -25,7 +28,7 @@ export async function createToolTask(
 ): Promise<CreateTaskResult> {
   // The server is always built with a task store (mcp-server.ts); this only narrows the SDK's optional type.
   if (!taskStore) throw new McpError(ErrorCode.InternalError, 'Tasks are not available.');
-  const { record } = await submitCall(ctx, agent, request);
+  const { record } = await submitCall(ctx, agent, request, 'mcp-task');
   const task = await taskStore.createTask({ ...(ttl !== undefined ? { ttl } : {}), context: { [TASK_JOB_CONTEXT]: record } });
   const text = `Job ${record.id} (${record.tool}) was queued as task ${task.taskId}; its result comes from tasks/result (or get_job {"id":"${record.id}"}).`;
   return { task, _meta: { [MODEL_IMMEDIATE_RESPONSE]: text } };

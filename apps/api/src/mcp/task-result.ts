@@ -60,10 +60,13 @@ export async function taskResult(ctx: ApiContext, agentId: string, store: JobTas
   const final = await waitForJob(ctx, record, agentId, waitMs, { signal: extra.signal, onChange: notify });
   if (!isTerminalJob(final)) {
     const { task } = shown(final);
-    throw new McpError(ErrorCode.RequestTimeout, `Task ${taskId} is still ${task.status} after ${waitMs / 1000} s; call tasks/result again, or poll tasks/get.`, {
-      status: task.status,
-      statusMessage: task.statusMessage,
-    });
+    // The task goes on: a client (such as the SDK's callToolStream, which ends at this error) should poll tasks/get.
+    const held = task.status === 'input_required' ? ' It waits for an operator, which can take hours.' : '';
+    throw new McpError(
+      ErrorCode.RequestTimeout,
+      `Task ${taskId} is still ${task.status} after ${waitMs / 1000} s; the task carries on.${held} Poll tasks/get (every pollInterval ms) until it ends, then call tasks/result; tasks/result waits at most ${TASK_RESULT_WAIT_MS / 1000} s each time.`,
+      { status: task.status, statusMessage: task.statusMessage, pollInterval: task.pollInterval },
+    );
   }
   await notify(final);
   const result = jobOutcomeResult(toPublicJob(final));

@@ -53,6 +53,9 @@ export const asyncWebhookSchema = z.strictObject({
   resultPath: jsonPathSchema.optional(),
 });
 
+/** The longest async `deadlineMs`: 7 days. Whatever holds a job's id must outlive a deadline this long. */
+export const MAX_ASYNC_DEADLINE_MS = 7 * 24 * 3600 * 1000;
+
 export const asyncToolSchema = z
   .strictObject({
     /** Where the upstream reference is in the first answer, e.g. `$.id`. */
@@ -61,7 +64,7 @@ export const asyncToolSchema = z
     deadlineMs: z
       .int()
       .min(100)
-      .max(7 * 24 * 3600 * 1000)
+      .max(MAX_ASYNC_DEADLINE_MS)
       .default(15 * 60 * 1000),
     poll: asyncPollSchema.optional(),
     webhook: asyncWebhookSchema.optional(),

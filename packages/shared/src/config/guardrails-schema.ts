@@ -84,6 +84,9 @@ export const approvalConditionSchema = z
     }
   });
 
+/** The longest `approvals[].timeoutSeconds`: 30 days. Whatever holds a job's id must outlive a hold this long. */
+export const MAX_APPROVAL_TIMEOUT_SECONDS = 30 * 24 * 3600;
+
 /** A job matching a rule waits in `awaiting_approval`, before any upstream call, until an operator decides or the timeout passes. */
 export const approvalRuleSchema = z.strictObject({
   tools: toolGlob,
@@ -91,11 +94,7 @@ export const approvalRuleSchema = z.strictObject({
   /** Only these agents' jobs are held. @defaultValue every agent */
   agents: z.array(agentGlob).min(1).optional(),
   /** Undecided this long after submission: `failed` `APPROVAL_EXPIRED`. @defaultValue 86400 (a day) */
-  timeoutSeconds: z
-    .int()
-    .min(1)
-    .max(30 * 24 * 3600)
-    .default(86_400),
+  timeoutSeconds: z.int().min(1).max(MAX_APPROVAL_TIMEOUT_SECONDS).default(86_400),
 });
 
 export type AgentKeyConfig = z.output<typeof agentKeySchema>;

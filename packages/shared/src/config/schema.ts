@@ -334,6 +334,7 @@ export type DeclaredTool = z.output<typeof declaredToolSchema>;
 export type AuthConfig = z.output<typeof authSchema>;
 export type RateWindow = z.output<typeof rateWindow>;
 export type AgentConfig = BrokerConfig['agents'][number];
+export { MAX_APPROVAL_TIMEOUT_SECONDS } from './guardrails-schema';
 export type { AgentKeyConfig, ApprovalRuleConfig, ApprovalConditionConfig, ApprovalComparison, SpendCapConfig } from './guardrails-schema';
 export type WebhookSourceConfig = z.output<typeof webhookSourceSchema>;
 export type RouteConfig = z.output<typeof routeSchema>;

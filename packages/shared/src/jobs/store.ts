@@ -20,6 +20,8 @@ export interface JobRecord extends PublicJob {
   decision?: ApprovalDecision;
   /** Under a spend cap: the UTC day (`YYYY-MM-DD`) its amounts were counted on (see giveBackSpend). Never in the public job. */
   spendDay?: string;
+  /** `mcp-task`: submitted by a task-augmented MCP `tools/call`, so the MCP tasks API serves it (apps/api/src/mcp/task-store.ts). Never in the public job. */
+  via?: 'mcp-task';
 }
 
 export type CreateOutcome = { kind: 'created'; id: string } | { kind: 'replayed'; id: string } | { kind: 'reused'; id: string };
@@ -358,6 +360,7 @@ export function decodeJobHash(hash: Record<string, string>): JobRecord | undefin
   if (hash.hold) record.hold = parseJson(hash.hold) as JobHold;
   if (hash.decision) record.decision = parseJson(hash.decision) as ApprovalDecision;
   if (hash.spendDay) record.spendDay = hash.spendDay;
+  if (hash.via === 'mcp-task') record.via = hash.via;
   return record;
 }
 
@@ -412,6 +415,7 @@ export class JobStore {
       hold: record.hold ? JSON.stringify(record.hold) : undefined,
       holdUntil: record.hold ? Date.parse(record.hold.expiresAt) : undefined,
       spendDay: record.spendDay,
+      via: record.via,
     });
     // A held job is indexed for `GET /v1/approvals` first, sent before the
     // record on the same connection (so it is never a record nobody lists);
