@@ -7,6 +7,7 @@
 // `no-restricted-imports` / `no-restricted-syntax`, one config object per area. In a flat
 // config a later object that sets a rule replaces its options, so each area gets the whole
 // list it needs from `boundaries()` rather than stacking objects.
+import path from 'node:path';
 import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
@@ -31,6 +32,51 @@ const relativeEscape = {
   message: 'House rules 1-2: a package imports other workspace packages by name, never by a relative path out of its own directory.',
 };
 
+/**
+ * Rules 1, 2, the general case: a relative import in apps/<x>/src or packages/<x>/src whose
+ * target resolves outside apps/<x> or packages/<x>. `relativeEscape` is a pattern on the
+ * specifier and cannot know how deep the importing file sits, so `../../shared` from
+ * packages/tools/src/x.ts slips past it; this rule resolves the path against the file.
+ * It sees the same forms as `dynamicBans`: import/export ... from, import(), require(),
+ * `import x = require()` and `typeof import()`.
+ */
+const REPO_ROOT = import.meta.dirname;
+const noRelativeEscape = {
+  meta: {
+    type: 'problem',
+    schema: [],
+    messages: {
+      escape:
+        "House rules 1-2: '{{source}}' leaves {{pkg}}; a package imports other workspace packages by name (apps never import apps, @broker/shared imports none, @broker/tools only @broker/shared), never by a relative path out of its own directory.",
+    },
+  },
+  create(context) {
+    const file = path.resolve(context.physicalFilename ?? context.filename);
+    const match = /^(apps|packages)\/([^/]+)\/src\//.exec(path.relative(REPO_ROOT, file).split(path.sep).join('/'));
+    if (!match) return {};
+    const pkg = `${match[1]}/${match[2]}`;
+    const pkgDir = path.join(REPO_ROOT, match[1], match[2]);
+    const check = (node) => {
+      const source = node?.type === 'Literal' ? node.value : node?.type === 'TemplateLiteral' && node.expressions.length === 0 ? node.quasis[0].value.cooked : undefined;
+      if (typeof source !== 'string' || !/^\.\.?(\/|$)/.test(source)) return;
+      const rel = path.relative(pkgDir, path.resolve(path.dirname(file), source));
+      if (rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) context.report({ node, messageId: 'escape', data: { source, pkg } });
+    };
+    return {
+      ImportDeclaration: (node) => check(node.source),
+      ExportNamedDeclaration: (node) => check(node.source),
+      ExportAllDeclaration: (node) => check(node.source),
+      ImportExpression: (node) => check(node.source),
+      TSExternalModuleReference: (node) => check(node.expression),
+      TSImportType: (node) => check(node.argument?.type === 'TSLiteralType' ? node.argument.literal : node.argument),
+      CallExpression: (node) => {
+        if (node.callee.type === 'Identifier' && node.callee.name === 'require') check(node.arguments[0]);
+      },
+    };
+  },
+};
+const brokerPlugin = { rules: { 'no-relative-escape': noRelativeEscape } };
+
 /** Rule 2: nothing imports test/. */
 const testImport = { name: '@broker/test', message: 'House rule 2: nothing imports test/.' };
 
@@ -42,6 +88,11 @@ const processEnvSyntax = [
   "MemberExpression[object.name='process'][property.name='env']",
   "MemberExpression[object.name='process'][property.value='env']",
   "VariableDeclarator[init.name='process'] > ObjectPattern > Property[key.name='env']",
+  // `globalThis.process.env` and `global.process.env`, dotted or computed, read or destructured.
+  ...['name', 'value'].flatMap((p) =>
+    ['name', 'value'].map((e) => `MemberExpression[property.${e}='env'][object.object.name=/^(globalThis|global)$/][object.property.${p}='process']`),
+  ),
+  ...['name', 'value'].map((p) => `VariableDeclarator[init.object.name=/^(globalThis|global)$/][init.property.${p}='process'] > ObjectPattern > Property[key.name='env']`),
 ].map((selector) => ({ selector, message: ENV_MESSAGE }));
 const processEnvImport = ['node:process', 'process'].map((name) => ({
   name,
@@ -179,6 +230,7 @@ export default defineConfig(
   },
 
   // ---- boundaries, one object per area ----
+  { files: ['apps/*/src/**/*.{ts,mjs}', 'packages/*/src/**/*.{ts,mjs}'], plugins: { broker: brokerPlugin }, rules: { 'broker/no-relative-escape': 'error' } },
   { files: ['apps/api/src/**'], ignores: [APP_CONFIG], rules: boundaries(appArea('@broker/api', apiTools)) },
   { files: ['apps/api/src/config.ts'], rules: boundaries({ ...appArea('@broker/api', apiTools), env: true }) },
   ...['worker', 'cli', 'sandbox'].flatMap((app) => [

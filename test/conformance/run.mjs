@@ -30,6 +30,10 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `conformance-${randomBytes(4).toString('hex')}`;
 const READY_TIMEOUT_MS = 20_000;
 const SCENARIO_TIMEOUT_MS = 60_000;
+/** `conformance list --server` prints a list and exits: a second or two. */
+const LIST_TIMEOUT_MS = 30_000;
+/** `node -v`, to print the broker's Node version. */
+const VERSION_TIMEOUT_MS = 10_000;
 /** How long the upstream export behind test_tool_with_progress runs (see the stub). */
 const EXPORT_MS = 3_500;
 
@@ -276,12 +280,18 @@ function runScenario(name, url, outDir) {
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), SCENARIO_TIMEOUT_MS);
+    // A stuck scenario is killed and fails, saying so; the next one still runs.
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, SCENARIO_TIMEOUT_MS);
     const exited = new Promise((done) => child.once('exit', done));
     // Interrupted, it must not write into the work directory after it is removed.
     cleanups.unshift(() => (child.exitCode === null && child.signalCode === null ? (child.kill('SIGKILL'), exited) : undefined));
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
+      if (timedOut) output += `\n[run.mjs] scenario ${name} did not finish in ${SCENARIO_TIMEOUT_MS} ms: killed (SIGKILL)\n`;
       let checks = [];
       if (existsSync(dir)) {
         for (const run of readdirSync(dir)) {
@@ -289,18 +299,34 @@ function runScenario(name, url, outDir) {
           if (existsSync(file)) checks = JSON.parse(readFileSync(file, 'utf8'));
         }
       }
-      resolve({ name, code: code ?? signal, checks, output });
+      resolve({ name, code: code ?? signal, timedOut, checks, output });
     });
   });
 }
 
-/** The server scenarios this suite version knows (`conformance list --server`). */
+/** The server scenarios this suite version knows (`conformance list --server`); killed, and an error, after LIST_TIMEOUT_MS. */
 function listSuiteScenarios() {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [suiteCli, 'list', '--server'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
-    child.once('exit', (code) => (code === 0 ? resolve([...output.matchAll(/^\s+- (\S+)/gm)].map((m) => m[1])) : reject(new Error(`conformance list exited ${code}`))));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, LIST_TIMEOUT_MS);
+    const exited = new Promise((done) => child.once('exit', done));
+    cleanups.unshift(() => (child.exitCode === null && child.signalCode === null ? (child.kill('SIGKILL'), exited) : undefined));
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(new Error(`conformance list --server could not start: ${error.message}`));
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (timedOut) reject(new Error(`\`conformance list --server\` (${suiteCli}) did not finish in ${LIST_TIMEOUT_MS} ms: killed. It printed:\n${output}`));
+      else if (code === 0) resolve([...output.matchAll(/^\s+- (\S+)/gm)].map((m) => m[1]));
+      else reject(new Error(`conformance list --server exited ${code ?? signal}`));
+    });
   });
 }
 
@@ -376,14 +402,17 @@ async function main() {
     const proxy = await startAuthProxy(apiPort);
     cleanups.unshift(() => new Promise((resolve) => proxy.server.close(resolve).closeAllConnections()));
     const mcpUrl = `${proxy.url}/mcp`;
-    console.log(`broker on ${node} ${execFileSync(node, ['-v'], { encoding: 'utf8' }).trim()} (Redis prefix ${PREFIX}), suite on Node v${process.versions.node}: ${mcpUrl}`);
+    console.log(
+      `broker on ${node} ${execFileSync(node, ['-v'], { encoding: 'utf8', timeout: VERSION_TIMEOUT_MS }).trim()} (Redis prefix ${PREFIX}), suite on Node v${process.versions.node}: ${mcpUrl}`,
+    );
 
     const results = [];
     for (const { name } of APPLICABLE) {
       const at = Date.now();
       const result = await runScenario(name, mcpUrl, join(work, 'results'));
       if (interrupted) throw new Error(`interrupted (${interrupted})`);
-      console.log(`  ${name}: ${passed(result) ? 'ok' : 'FAILED'} (${Date.now() - at} ms)`);
+      const failure = result.timedOut ? `FAILED: did not finish in ${SCENARIO_TIMEOUT_MS} ms, killed` : 'FAILED';
+      console.log(`  ${name}: ${passed(result) ? 'ok' : failure} (${Date.now() - at} ms)`);
       results.push(result);
     }
     failed = printTable(results);

@@ -78,15 +78,29 @@ async function awaitJob(id: string) {
   return (await res.json()) as Record<string, unknown>;
 }
 
-/** Runs one README command with bash, as a user would after `source .data/dev.env`. */
-async function shell(command: string): Promise<string> {
-  const { stdout } = await promisify(execFile)('bash', ['-c', command], {
+/** Starts the line `curl` appends with its HTTP status in `shell()`. */
+const STATUS_MARK = '__readme_http_status__';
+
+/**
+ * Runs one README command with bash, as a user would after `source .data/dev.env`.
+ * `curl -s` shows no HTTP status and exits 0 on any answer, a 404 or a plain-text 502
+ * alike, so a `curl` function defined first makes each curl of the command also print its
+ * status on a line of its own (`-w`); those lines are split off the output, into `statuses`.
+ */
+async function shell(command: string): Promise<{ output: string; statuses: number[] }> {
+  const script = `curl() { command curl -w '\\n${STATUS_MARK}%{http_code}\\n' "$@"; }\n${command}`;
+  const { stdout } = await promisify(execFile)('bash', ['-c', script], {
     cwd: ROOT,
     // What .data/dev.env gives the user's shell; BROKER_URL points scripts/sign-webhook.mjs at this api.
     env: { PATH: process.env.PATH ?? '', ...secrets, BROKER_URL: base },
     timeout: 20_000,
   });
-  return stdout;
+  const statuses: number[] = [];
+  const output = stdout.replace(new RegExp(`\\n${STATUS_MARK}(\\d{3})\\n`, 'g'), (_, code: string) => {
+    statuses.push(Number(code));
+    return '';
+  });
+  return { output, statuses };
 }
 
 function parsed(output: string): unknown {
@@ -104,34 +118,46 @@ it("runs the README's quick start as written: every command succeeds and answers
   const apiHost = base.replace('http://', '');
   const sandboxHost = sandboxUrl.replace('http://', '');
   let jobId = '';
+  /** Each command's HTTP statuses, one per curl it ran (of its last run, for a step run until its answer appears). */
+  const statuses: { command: string; statuses: number[] }[] = [];
   for (const step of steps) {
     const command = step.command
       .replaceAll('localhost:8080', apiHost)
       .replace(/(?:localhost|127\.0\.0\.1):4010/g, sandboxHost)
       .replaceAll('<id>', jobId);
     // A delivery is asynchronous: a step that shows one is run again until it appears (or 15 s pass).
-    const output = step.shows
+    const run = step.shows
       ? await waitFor(
           async () => {
-            const out = await shell(command);
-            return namedPairs(step.shows!).every((pair) => containsPair(parsed(out), pair)) && out;
+            const result = await shell(command);
+            return namedPairs(step.shows!).every((pair) => containsPair(parsed(result.output), pair)) && result;
           },
           { timeoutMs: 15_000, what: `the answer the README shows for: ${step.command}` },
         ).catch(async (err: Error) => {
-          const out = await shell(command);
+          const { output, statuses: codes } = await shell(command);
           const missing = namedPairs(step.shows!)
-            .filter((pair) => !containsPair(parsed(out), pair))
+            .filter((pair) => !containsPair(parsed(output), pair))
             .map((pair) => pair.text);
-          throw new Error(`${err.message}\nmissing ${missing.join(', ')} in:\n${out}`);
+          throw new Error(`${err.message}\nmissing ${missing.join(', ')} in (HTTP ${codes.join(', ')}):\n${output}`);
         })
       : await shell(command);
+    const { output } = run;
+    statuses.push({ command: step.command, statuses: run.statuses });
+    // Every curl got an answer (000: none), and none a 4xx or 5xx, whatever its body.
+    expect([step.command, run.statuses.filter((code) => code < 100 || code >= 400)]).toEqual([step.command, []]);
+    if (/^curl /.test(step.command)) expect([step.command, run.statuses.length]).toEqual([step.command, 1]);
     const answer = parsed(output) as { id?: string; type?: string } | undefined;
-    // curl -s exits 0 on a 4xx: a problem+json answer is a failed step.
+    // A problem+json answer is a failed step even under 400.
     expect([step.command, answer?.type?.startsWith('urn:broker:error') ? answer : 'ok']).toEqual([step.command, 'ok']);
     if (step.command.includes('sign-webhook.mjs')) expect(output.startsWith('200 ')).toBe(true);
     if (!jobId && answer?.id?.startsWith('job_')) jobId = answer.id;
   }
   expect(jobId).not.toBe('');
+  // The README says so: the first submit is accepted (202), the long-poll finds the job done (200).
+  expect(statuses.find((s) => s.command.startsWith('curl -s -X POST localhost:8080/v1/jobs'))?.statuses).toEqual([202]);
+  expect(statuses.find((s) => s.command.includes('?waitMs='))?.statuses).toEqual([200]);
+  // The callback step shows an answer (README), so it is checked like the trigger's.
+  expect(steps.find((s) => s.command.includes('/received?kind=callback'))?.shows).toMatch(/"kind":"callback"/);
 });
 
 it('runs the README example: submit, long-poll, succeeded', async () => {

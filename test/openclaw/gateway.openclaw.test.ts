@@ -1,6 +1,5 @@
 import type { EventDetail } from '@broker/shared';
 import Stripe from 'stripe';
-import { freePort } from '../helpers/free-port';
 import { startApp, stopApp, writeConfigFile, type RunningProcess } from '../helpers/processes';
 import { dropPrefix, uniquePrefix } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';
@@ -45,8 +44,8 @@ describe(`the broker and a real OpenClaw ${OPENCLAW_VERSION} gateway`, () => {
     const install = await ensureOpenClaw();
     figures['install (s, 0 = reused)'] = Math.round(install.installMs / 1000);
     model = await startModelStub();
-    const gatewayPort = await freePort();
-    proxy = await LossyProxy.start(`http://127.0.0.1:${gatewayPort}`);
+    // The broker's config needs the proxy's URL before the gateway (which needs the broker's) is up: the proxy learns its target below.
+    proxy = await LossyProxy.start();
 
     const config = integrationExample<Record<string, unknown> & { triggerDelivery: Record<string, unknown> }>('broker.config.openclaw.example.json');
     // Through the proxy that loses the first answer, and quicker retries; the example's timeoutMs stays.
@@ -66,7 +65,6 @@ describe(`the broker and a real OpenClaw ${OPENCLAW_VERSION} gateway`, () => {
 
     const started = Date.now();
     gateway = await startGateway(install, {
-      port: gatewayPort,
       modelUrl: model.url,
       brokerUrl: broker,
       env: {
@@ -75,6 +73,7 @@ describe(`the broker and a real OpenClaw ${OPENCLAW_VERSION} gateway`, () => {
         OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN,
       },
     });
+    proxy.target = gateway.url;
     figures['gateway start (s)'] = Math.round((Date.now() - started) / 100) / 10;
   }, 20 * 60_000);
 

@@ -9,8 +9,12 @@ const run = promisify(execFile);
 /** The OpenClaw release this test is written against (its docs and behaviour were read from it). */
 export const OPENCLAW_VERSION = '2026.9.6';
 
-/** The `node` npm package's Node 24 binary, at least the 24.16 that openclaw's `engines` asks for. */
-const NODE_SPEC = 'node@^24.16.0';
+/**
+ * The `node` npm package's Node 24 binary, pinned so that every install runs the same Node
+ * (openclaw's `engines` asks for >=24.16.0; 24.21.0 is the one this test was run with).
+ */
+export const NODE_VERSION = '24.21.0';
+const NODE_SPEC = `node@${NODE_VERSION}`;
 
 /** What an installed OpenClaw needs to run: its own Node, its CLI, and a PATH that finds that Node first. */
 export interface OpenClawInstall {
@@ -32,8 +36,9 @@ function installedVersion(dir: string, pkg: string): string | undefined {
 }
 
 /**
- * OpenClaw 2026.9.6 and the Node 24 it requires (about 800 MB) live in a cache
- * directory, outside the workspace's lockfile, and are installed on first use.
+ * OpenClaw 2026.9.6 and the Node 24.21.0 it runs on (about 800 MB) live in a cache
+ * directory, outside the workspace's lockfile, and are installed on first use
+ * (and again when the cache holds other versions of either).
  * `OPENCLAW_CACHE_DIR` overrides the place (default
  * `${XDG_CACHE_HOME:-~/.cache}/broker-openclaw`).
  *
@@ -48,8 +53,7 @@ export async function ensureOpenClaw(): Promise<OpenClawInstall> {
   const path = [bin, process.env.PATH].filter(Boolean).join(delimiter);
   const node = join(bin, 'node');
   const cli = join(dir, 'node_modules', 'openclaw', 'openclaw.mjs');
-  const [major, minor] = (installedVersion(dir, 'node') ?? '0.0').split('.').map(Number);
-  if (installedVersion(dir, 'openclaw') === OPENCLAW_VERSION && major === 24 && minor! >= 16 && existsSync(node)) {
+  if (installedVersion(dir, 'openclaw') === OPENCLAW_VERSION && installedVersion(dir, 'node') === NODE_VERSION && existsSync(node)) {
     return { dir, node, cli, path, installMs: 0 };
   }
   const started = Date.now();

@@ -84,9 +84,10 @@ export class LossyProxy {
   private server!: Server;
   url = '';
 
-  private constructor(private readonly target: string) {}
+  /** Where requests go: set once the gateway is up (its port is known only then); until then port 1, where nothing listens. */
+  private constructor(public target: string) {}
 
-  static async start(target: string): Promise<LossyProxy> {
+  static async start(target = 'http://127.0.0.1:1'): Promise<LossyProxy> {
     const proxy = new LossyProxy(target);
     proxy.server = createServer((req, res) => {
       void (async () => {
