@@ -17,7 +17,9 @@ import { OrderUpstream } from './upstream';
  * note up by its reference and finds it, and sends nothing. Each effect is
  * applied once and every job succeeds.
  */
+/** At least this many jobs are submitted; more (up to MAX_JOBS) while a kill still waits for its worker to have an order and a note out. */
 const JOBS = 80;
+const MAX_JOBS = 600;
 const SUBMIT_EVERY_MS = 50;
 let redis: PrivateRedis;
 let upstream: OrderUpstream;
@@ -64,8 +66,10 @@ it('re-runs the jobs of workers killed mid-call: orders with the same key, notes
   const doomed = await deployment.worker('A');
   const accepted: string[] = [];
   const answers: number[] = [];
+  let killed = false;
   const flow = (async () => {
-    for (let i = 0; i < JOBS; i++) {
+    // On a loaded machine the other worker may win most jobs for a while: the flow lasts until both kills happened.
+    for (let i = 0; i < MAX_JOBS && (i < JOBS || !killed); i++) {
       const x = i % 2 === 0 ? await client.submitOrder(`kill-${i}`) : await client.submitNote(`kill-${i}`);
       answers.push(x.status);
       if (x.status === 202) accepted.push(x.body.id);
@@ -73,15 +77,28 @@ it('re-runs the jobs of workers killed mid-call: orders with the same key, notes
     }
   })();
 
-  const first = await killMidCall(doomed);
+  let first: Kill;
+  try {
+    first = await killMidCall(doomed);
+  } catch (err) {
+    killed = true;
+    await flow;
+    throw err;
+  }
   // A replacement joins the flow, and dies mid-call in its turn.
-  const second = await killMidCall(await deployment.worker('C'));
-  await flow;
+  let second: Kill;
+  try {
+    second = await killMidCall(await deployment.worker('C'));
+  } finally {
+    killed = true;
+    await flow;
+  }
 
   expect(answers.filter((s) => s !== 202)).toEqual([]);
   const ledger = await balanceJobs(client, upstream, accepted, { timeoutMs: 40_000 });
   expect(ledgerFaults(ledger)).toEqual(NO_FAULTS);
-  expect(ledger.succeeded).toBe(JOBS);
+  expect(ledger.succeeded).toBe(accepted.length);
+  expect(accepted.length).toBeGreaterThanOrEqual(JOBS);
 
   // Every call carried the Idempotency-Key of its job.
   const ids = new Set(accepted);
@@ -116,9 +133,9 @@ it('re-runs the jobs of workers killed mid-call: orders with the same key, notes
   const notes = accepted.filter((id) => upstream.callsFor(id)[0]?.kind === 'note');
   const cut = { orders: first.orders.length + second.orders.length, notes: first.notes.length + second.notes.length };
   console.info(
-    `worker kill: ${JOBS} jobs accepted (${JOBS - notes.length} orders with a key, ${notes.length} notes without), ${ledger.succeeded} succeeded, ${ledger.failed} failed; ` +
+    `worker kill: ${accepted.length} jobs accepted (${accepted.length - notes.length} orders with a key, ${notes.length} notes without), ${ledger.succeeded} succeeded, ${ledger.failed} failed; ` +
       `${cut.orders} order and ${cut.notes} note calls cut off by 2 SIGKILLs, taken over by a live worker at most ${slowestTakeover} ms after the kill ` +
       `(orders re-sent with their key, notes looked up: ${upstream.lookups.length} lookups); ` +
       `${upstream.calls.length} upstream writes, ${upstream.effects.size} effects, ${ledger.duplicated.length} duplicated`,
   );
-}, 60_000);
+}, 120_000);
