@@ -1,10 +1,11 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CallToolResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, type McpError } from '@modelcontextprotocol/sdk/types.js';
 import { Redis } from 'ioredis';
 import { MAX_APPROVAL_TIMEOUT_SECONDS, MAX_ASYNC_DEADLINE_MS, redisKeys } from '@broker/shared';
 import { TASK_INDEX_CAP, TaskIndex, taskIndexTtlMs } from '../../apps/api/src/mcp/task-index';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
+import { rpcError } from '../helpers/rpc-error';
 import { KEYS, portOf, startApi, type Harness } from './harness';
 
 /**
@@ -16,16 +17,6 @@ import { KEYS, portOf, startApi, type Harness } from './harness';
 
 /** Nothing listens on port 1; connections are refused at once. */
 const CLOSED_PORT_URL = 'redis://127.0.0.1:1';
-
-/** The JSON-RPC error a promise rejects with. */
-async function rpcError(promise: Promise<unknown>): Promise<McpError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(McpError);
-  return err as McpError;
-}
 
 describe('the agent task index', () => {
   const prefix = uniquePrefix('mcp-task-index');

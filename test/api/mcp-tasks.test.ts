@@ -3,7 +3,6 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import {
   CallToolResultSchema,
   CreateTaskResultSchema,
-  McpError,
   RELATED_TASK_META_KEY,
   TaskStatusNotificationSchema,
   type CallToolResult,
@@ -13,6 +12,7 @@ import request from 'supertest';
 import { redisKeys, type PublicJob } from '@broker/shared';
 import { ADMIN_TOKEN, demoUpstream, startStack, type Stack } from '../surface/stack';
 import { waitFor } from '../helpers/wait-for';
+import { rpcError } from '../helpers/rpc-error';
 import { bearer, KEYS } from './harness';
 
 /**
@@ -69,16 +69,6 @@ async function openGate(name: string): Promise<void> {
   const open = await waitFor(() => gates.get(name), { what: `the upstream call of gate-${name}` });
   gates.delete(name);
   open();
-}
-
-/** The JSON-RPC error a promise rejects with. */
-async function rpcError(promise: Promise<unknown>): Promise<McpError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(McpError);
-  return err as McpError;
 }
 
 const restJob = async (key: string, id: string) => (await request(s.h.server).get(`/v1/jobs/${id}`).set(bearer(key)).expect(200)).body as PublicJob;

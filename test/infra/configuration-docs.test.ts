@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { configSchema } from '@broker/shared';
+import { proseLines } from '../helpers/markdown';
 
 /**
  * docs/configuration.md documents every key of the config file and every
@@ -103,22 +104,6 @@ function keyPaths(schema: Schema, prefix: Path = [], out = new Map<string, Path>
 /** A documented name as a path: `integrations.<name>.tools[].async` → integrations, <>, tools, [], async. */
 function parseName(name: string): Path {
   return [...name.replace(/<[^>]*>/g, MAP_KEY).matchAll(/\[\]|[^.[\]]+/g)].map((match) => match[0]);
-}
-
-/** The text outside fenced code blocks, line by line. */
-function proseLines(markdown: string): string[] {
-  const lines: string[] = [];
-  let fence: string | undefined;
-  for (const line of markdown.split('\n')) {
-    const marker = /^\s*(`{3,}|~{3,})/.exec(line)?.[1];
-    if (marker) {
-      if (fence === undefined) fence = marker[0];
-      else if (marker[0] === fence) fence = undefined;
-      continue;
-    }
-    if (fence === undefined) lines.push(line);
-  }
-  return lines;
 }
 
 interface Row {

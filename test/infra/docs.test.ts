@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { proseLines } from '../helpers/markdown';
 
 /**
  * The README is the front door and docs/ the manual: every relative link in
@@ -15,22 +16,6 @@ const files = [
     .filter((name) => name.endsWith('.md'))
     .map((name) => join(DOCS, name)),
 ];
-
-/** The text outside fenced code blocks (``` or ~~~, possibly indented in a list), line by line. */
-function proseLines(markdown: string): string[] {
-  const lines: string[] = [];
-  let fence: string | undefined;
-  for (const line of markdown.split('\n')) {
-    const marker = /^\s*(`{3,}|~{3,})/.exec(line)?.[1];
-    if (marker) {
-      if (fence === undefined) fence = marker[0];
-      else if (marker[0] === fence) fence = undefined;
-      continue;
-    }
-    if (fence === undefined) lines.push(line);
-  }
-  return lines;
-}
 
 /** GitHub's heading ids: lower case, punctuation dropped (but `-` and `_`), spaces to `-`, repeats numbered. */
 function headingSlugs(markdown: string): Set<string> {
