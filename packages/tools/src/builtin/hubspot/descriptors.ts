@@ -2,6 +2,13 @@ import { z } from 'zod';
 import { describeTool } from '../../describe-tool';
 import { contactId, crmObject, DEAL_REFERENCE_PROPERTY, HUBSPOT_API_VERSION, propertyValues } from './schemas';
 
+/** How a contact is found when not by record id: a unique property such as `email`. */
+const contactIdProperty = z
+  .string()
+  .regex(/^[a-z0-9_]+$/)
+  .optional()
+  .describe('A unique property to look the contact up by, e.g. "email"');
+
 /** The HubSpot tools as the api lists and validates them; each file of this folder implements one. */
 export const hubspotDescriptors = {
   getContact: describeTool({
@@ -14,11 +21,7 @@ export const hubspotDescriptors = {
     write: false,
     input: z.strictObject({
       id: contactId,
-      idProperty: z
-        .string()
-        .regex(/^[a-z0-9_]+$/)
-        .optional()
-        .describe('A unique property to look the contact up by, e.g. "email"'),
+      idProperty: contactIdProperty,
       properties: z
         .array(z.string().regex(/^[a-z0-9_]+$/))
         .min(1)
@@ -40,11 +43,7 @@ export const hubspotDescriptors = {
     idempotent: true,
     input: z.strictObject({
       id: contactId,
-      idProperty: z
-        .string()
-        .regex(/^[a-z0-9_]+$/)
-        .optional()
-        .describe('A unique property to look the contact up by, e.g. "email"'),
+      idProperty: contactIdProperty,
       properties: propertyValues.refine((p) => Object.keys(p).length > 0, 'give at least one property'),
     }),
     output: crmObject,
