@@ -96,6 +96,7 @@ export async function startApi(label: string, options: { producerUrl?: string; s
   });
   const server = api.app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  if (!options.producerUrl) await untilReady(server);
 
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   const store = new JobStore(redis, redisKeys(prefix), { retentionSeconds: config.retention.jobSeconds });
@@ -169,6 +170,7 @@ export async function listenApi(deps: Omit<ApiDeps, 'redis' | 'subscriber'>): Pr
   const api = await createApi({ ...deps, redis: producer, subscriber });
   const server = api.app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  await untilReady(server);
   return {
     server,
     base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
@@ -184,4 +186,13 @@ export async function listenApi(deps: Omit<ApiDeps, 'redis' | 'subscriber'>): Pr
 
 export async function secondApi(h: Harness, config: BrokerConfig): Promise<ListeningApi> {
   return listenApi({ config, secrets: envSecretsProvider(h.env), logger: createLogger({ name: 'api-2', level: 'silent' }), prefix: h.prefix });
+}
+
+/**
+ * Like a load balancer, send nothing before `/readyz` says so: on a loaded
+ * machine the queues' first connection check could otherwise eat into the
+ * first request's 2 s Redis budget and turn it into a 503.
+ */
+async function untilReady(server: Server): Promise<void> {
+  await waitFor(async () => ((await request(server).get('/readyz')).status === 200 ? true : undefined), { what: 'the api to answer /readyz' });
 }
