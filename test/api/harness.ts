@@ -10,7 +10,6 @@ import {
   envSecretsProvider,
   integrationQueueName,
   JobStore,
-  parseConfig,
   redisKeys,
   TERMINAL_STATUSES,
   type BrokerConfig,
@@ -19,37 +18,16 @@ import {
 } from '@broker/shared';
 import { createApi, type Api, type ApiDeps } from '@broker/api';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
-import { demoGetContactTool, demoCreateOrderTool } from '../helpers/demo-tools';
+import { contractExample, parsedBrokerConfig } from '../helpers/config';
 import { waitFor } from '../helpers/wait-for';
 
 export const KEYS = { a: 'key-agent-a', bOld: 'key-agent-b-old', bNew: 'key-agent-b-new', c: 'key-agent-c' };
 
 export const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
 
-/** Mirrors the contract's example: demo.getContact / demo.createOrder, plus a tool in another integration. */
+/** {@link contractExample}: demo.getContact / demo.createOrder, plus a tool in another integration, with `overrides` laid over it. */
 export function testConfig(overrides: Record<string, unknown> = {}): BrokerConfig {
-  return parseConfig({
-    agents: [
-      { id: 'agent-a', key: { secret: 'AGENT_A_KEY' }, scopes: ['tools:demo.*'] },
-      { id: 'agent-b', key: { secret: 'AGENT_B_KEY' }, scopes: ['tools:demo.get*', 'events:read'] },
-      { id: 'agent-c', key: { secret: 'AGENT_C_KEY' }, scopes: ['tools:*'] },
-    ],
-    integrations: {
-      demo: {
-        // Nothing listens here: the api never calls an integration.
-        baseUrl: 'http://127.0.0.1:9',
-        retry: { attempts: 3 },
-        connections: { eu: {} },
-        tools: [demoGetContactTool, demoCreateOrderTool],
-      },
-      other: {
-        baseUrl: 'http://127.0.0.1:9',
-        tools: [{ name: 'other.ping', method: 'GET', path: '/ping' }],
-      },
-    },
-    callbacks: { secret: 'CALLBACK_SECRET', allowHosts: ['callbacks.test'] },
-    ...overrides,
-  });
+  return parsedBrokerConfig(contractExample, overrides);
 }
 
 export interface Harness {

@@ -1,8 +1,9 @@
 import request from 'supertest';
-import { createRedis, envSecretsProvider, parseConfig, type BrokerConfig, type Logger, type PublicJob } from '@broker/shared';
+import { createRedis, envSecretsProvider, type BrokerConfig, type Logger, type PublicJob } from '@broker/shared';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { bearer, startApi, type Harness } from '../api/harness';
 import { testLogger } from '../helpers/broker';
+import { adminToken, parsedBrokerConfig, triggerDelivery, webhookSources } from '../helpers/config';
 import { REDIS_URL } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';
 import { SECRETS, type Signed } from '../webhooks/signers';
@@ -16,22 +17,21 @@ export const AGENT_KEY = 'key-agent-async';
  * `triggerUrl` for Stripe's payment_intent.succeeded.
  */
 export function asyncConfig(options: { integrations: Record<string, unknown>; triggerUrl?: string; extra?: Record<string, unknown> }): BrokerConfig {
-  return parseConfig({
-    agents: [{ id: 'agent-async', key: { secret: 'AGENT_ASYNC_KEY' }, scopes: ['tools:*', 'events:read'] }],
-    admin: { token: { secret: 'BROKER_ADMIN_TOKEN' } },
-    integrations: options.integrations,
-    webhooks: {
-      stripe: { type: 'stripe', secret: 'STRIPE_WEBHOOK_SECRET' },
-      acme: { type: 'standard', secret: 'ACME_WEBHOOK_SECRET' },
+  return parsedBrokerConfig(
+    {
+      agents: [{ id: 'agent-async', key: { secret: 'AGENT_ASYNC_KEY' }, scopes: ['tools:*', 'events:read'] }],
+      admin: adminToken,
+      integrations: options.integrations,
+      webhooks: { stripe: webhookSources.stripe, acme: webhookSources.acme },
     },
-    ...(options.triggerUrl
+    options.triggerUrl
       ? {
           routes: [{ source: 'stripe', event: 'payment_intent.succeeded', trigger: 'payment_done' }],
-          triggerDelivery: { url: options.triggerUrl, secret: 'TRIGGER_SIGNING_SECRET', retry: { attempts: 2, baseDelayMs: 50, maxDelayMs: 100 } },
+          triggerDelivery: triggerDelivery(options.triggerUrl, { retry: { attempts: 2, baseDelayMs: 50, maxDelayMs: 100 } }),
         }
-      : {}),
-    ...options.extra,
-  });
+      : undefined,
+    options.extra,
+  );
 }
 
 export interface Broker {

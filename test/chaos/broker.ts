@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Stripe from 'stripe';
+import { adminToken, brokerConfig, triggerDelivery, webhookSources } from '../helpers/config';
 import { findableNoteTool } from '../helpers/demo-tools';
 import { startApp, stopApp, writeConfigFile, type RunningProcess } from '../helpers/processes';
 import { StubServer } from '../helpers/stub-server';
@@ -42,44 +43,42 @@ export interface ChaosConfigOptions {
  * which process called.
  */
 export function chaosConfig(options: ChaosConfigOptions, worker = 'api'): Record<string, unknown> {
-  const config: Record<string, unknown> = {
-    agents: [{ id: 'agent-chaos', key: { secret: 'AGENT_KEY' }, scopes: ['tools:shop.*'] }],
-    admin: { token: { secret: 'BROKER_ADMIN_TOKEN' } },
-    integrations: {
-      shop: {
-        baseUrl: options.upstreamUrl,
-        concurrency: 4,
-        timeoutMs: 5000,
-        retry: { attempts: 5, baseDelayMs: 100, maxDelayMs: 1000 },
-        apiVersion: { header: 'X-Worker', value: worker },
-        ...options.shop,
-        tools: [
-          {
-            name: 'shop.createOrder',
-            method: 'POST',
-            path: '/orders',
-            idempotent: true,
-            input: { type: 'object', required: ['sku'], properties: { sku: { type: 'string' } } },
-          },
-          // No idempotency key: every try carries the job id as `clientRef`, and an earlier try is looked up by it.
-          { ...findableNoteTool, name: 'shop.createNote' },
-        ],
+  return brokerConfig(
+    {
+      agents: [{ id: 'agent-chaos', key: { secret: 'AGENT_KEY' }, scopes: ['tools:shop.*'] }],
+      admin: adminToken,
+      integrations: {
+        shop: {
+          baseUrl: options.upstreamUrl,
+          concurrency: 4,
+          timeoutMs: 5000,
+          retry: { attempts: 5, baseDelayMs: 100, maxDelayMs: 1000 },
+          apiVersion: { header: 'X-Worker', value: worker },
+          ...options.shop,
+          tools: [
+            {
+              name: 'shop.createOrder',
+              method: 'POST',
+              path: '/orders',
+              idempotent: true,
+              input: { type: 'object', required: ['sku'], properties: { sku: { type: 'string' } } },
+            },
+            // No idempotency key: every try carries the job id as `clientRef`, and an earlier try is looked up by it.
+            { ...findableNoteTool, name: 'shop.createNote' },
+          ],
+        },
       },
     },
-  };
-  if (options.retention) config.retention = options.retention;
-  if (options.durability) config.durability = options.durability;
-  if (options.receiverUrl) {
-    config.webhooks = { stripe: { type: 'stripe', secret: 'STRIPE_WEBHOOK_SECRET', retentionDays: options.webhookRetentionDays ?? 7 } };
-    config.routes = [{ source: 'stripe', event: 'payment_intent.succeeded', trigger: 'paid' }];
-    config.triggerDelivery = {
-      url: `${options.receiverUrl}/hooks/agent`,
-      secret: 'TRIGGER_SIGNING_SECRET',
-      timeoutMs: 2000,
-      retry: { attempts: 10, baseDelayMs: 200, maxDelayMs: 1000 },
-    };
-  }
-  return config;
+    options.retention ? { retention: options.retention } : undefined,
+    options.durability ? { durability: options.durability } : undefined,
+    options.receiverUrl
+      ? {
+          webhooks: { stripe: { ...webhookSources.stripe, retentionDays: options.webhookRetentionDays ?? 7 } },
+          routes: [{ source: 'stripe', event: 'payment_intent.succeeded', trigger: 'paid' }],
+          triggerDelivery: triggerDelivery(`${options.receiverUrl}/hooks/agent`, { timeoutMs: 2000, retry: { attempts: 10, baseDelayMs: 200, maxDelayMs: 1000 } }),
+        }
+      : undefined,
+  );
 }
 
 export interface BrokerProcess extends RunningProcess {

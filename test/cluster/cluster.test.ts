@@ -5,8 +5,10 @@ import { Redis, type Cluster } from 'ioredis';
 import { createRedis, envSecretsProvider, integrationQueueName, bullPrefix, redisKeys, TRIGGERS_QUEUE, type BrokerConfig, type RedisClient } from '@broker/shared';
 import { createApi, type Api } from '@broker/api';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
-import { bearer, KEYS, testConfig } from '../api/harness';
+import { bearer, KEYS } from '../api/harness';
 import { testLogger } from '../helpers/broker';
+import { adminToken, contractExample, demoIntegration, parsedBrokerConfig, triggerDelivery, webhookSources } from '../helpers/config';
+import { demoGetContactTool } from '../helpers/demo-tools';
 import { maxInSlidingWindow } from '../helpers/processes';
 import { startLocalCluster, type LocalCluster } from '../helpers/redis-cluster';
 import { StubServer } from '../helpers/stub-server';
@@ -38,20 +40,18 @@ let receiver: StubServer;
 const env: Record<string, string | undefined> = { AGENT_A_KEY: KEYS.a, AGENT_B_KEY: `${KEYS.bOld},${KEYS.bNew}`, AGENT_C_KEY: KEYS.c, ...webhookSecrets() };
 
 function clusterConfig(): BrokerConfig {
-  const base = testConfig();
-  const getContact = base.integrations.demo!.tools.find((t) => t.name === 'demo.getContact')!;
-  const raw = (integration: string) => ({ ...getContact, name: `${integration}.getContact` });
-  return testConfig({
-    admin: { token: { secret: 'BROKER_ADMIN_TOKEN' } },
+  const raw = (integration: string) => ({ ...demoGetContactTool, name: `${integration}.getContact` });
+  return parsedBrokerConfig(contractExample, {
+    admin: adminToken,
     integrations: {
-      demo: { ...base.integrations.demo, baseUrl: upstream.url, retry: { attempts: 1 } },
+      demo: demoIntegration(upstream.url, { retry: { attempts: 1 } }),
       limited: { baseUrl: upstream.url, retry: { attempts: 1 }, concurrency: 10, rateLimit: LIMIT, tools: [raw('limited')] },
       // One call a minute: a second job waits (deferred) and can be cancelled.
       held: { baseUrl: upstream.url, retry: { attempts: 1 }, rateLimit: { max: 1, durationMs: 60_000 }, tools: [raw('held')] },
     },
-    webhooks: { stripe: { type: 'stripe', secret: 'STRIPE_WEBHOOK_SECRET' } },
+    webhooks: { stripe: webhookSources.stripe },
     routes: [{ source: 'stripe', event: 'payment_intent.succeeded', trigger: 'process_successful_payment' }],
-    triggerDelivery: { url: `${receiver.url}/hooks/agent`, secret: 'TRIGGER_SIGNING_SECRET', timeoutMs: 2000, retry: { attempts: 3, baseDelayMs: 100, maxDelayMs: 400 } },
+    triggerDelivery: triggerDelivery(`${receiver.url}/hooks/agent`, { timeoutMs: 2000, retry: { attempts: 3, baseDelayMs: 100, maxDelayMs: 400 } }),
   });
 }
 

@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import type { Redis } from 'ioredis';
-import { parseConfig, type BrokerConfig } from '@broker/shared';
+import type { BrokerConfig } from '@broker/shared';
 import { answerProtocolErrors } from '@broker/api';
 import { KEYS, portOf, secondApi, startApi, type Harness } from '../api/harness';
 import { SECRETS } from '../webhooks/signers';
+import { adminToken, NOWHERE_URL, parsedBrokerConfig, standardAgents, triggerDelivery, webhookSources } from '../helpers/config';
 import { demoCreateOrderTool } from '../helpers/demo-tools';
 
 /*
@@ -21,74 +22,61 @@ export { KEYS, secondApi };
 /** Agents of {@link securityConfig}: a = demo tools, b = demo reads + events:read, c = everything, ops = operator scopes only. */
 export const AGENT_KEYS = { a: KEYS.a, b: KEYS.bNew, c: KEYS.c, ops: OPS_KEY };
 
-export function securityConfig(upstreamUrl = 'http://127.0.0.1:9', overrides: Record<string, unknown> = {}): BrokerConfig {
-  return parseConfig({
-    agents: [
-      { id: 'agent-a', key: { secret: 'AGENT_A_KEY' }, scopes: ['tools:demo.*'] },
-      { id: 'agent-b', key: { secret: 'AGENT_B_KEY' }, scopes: ['tools:demo.get*', 'events:read'] },
-      { id: 'agent-c', key: { secret: 'AGENT_C_KEY' }, scopes: ['tools:*'] },
-      { id: 'agent-ops', key: { secret: 'OPS_KEY' }, scopes: ['events:read', 'events:replay', 'integrations:read', 'audit:read', 'jobs:approve'] },
-    ],
-    admin: { token: { secret: 'BROKER_ADMIN_TOKEN' } },
-    integrations: {
-      demo: {
-        baseUrl: upstreamUrl,
-        auth: { type: 'apiKey', header: 'Authorization', prefix: 'Bearer ', secret: 'DEMO_API_KEY' },
-        retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 },
-        connections: { eu: {} },
-        tools: [
-          {
-            name: 'demo.getContact',
-            method: 'GET',
-            path: '/contacts/{id}',
-            input: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
-          },
-          demoCreateOrderTool,
-        ],
-      },
-      crm: {
-        baseUrl: upstreamUrl,
-        auth: {
-          type: 'oauth2',
-          grant: 'authorization_code',
-          tokenUrl: `${upstreamUrl}/oauth/token`,
-          authorizeUrl: `${upstreamUrl}/oauth/authorize`,
-          clientId: 'broker',
-          clientSecret: 'CRM_CLIENT_SECRET',
+export function securityConfig(upstreamUrl = NOWHERE_URL, overrides: Record<string, unknown> = {}): BrokerConfig {
+  return parsedBrokerConfig(
+    {
+      agents: [...standardAgents, { id: 'agent-ops', key: { secret: 'OPS_KEY' }, scopes: ['events:read', 'events:replay', 'integrations:read', 'audit:read', 'jobs:approve'] }],
+      admin: adminToken,
+      integrations: {
+        demo: {
+          baseUrl: upstreamUrl,
+          auth: { type: 'apiKey', header: 'Authorization', prefix: 'Bearer ', secret: 'DEMO_API_KEY' },
+          retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 },
+          connections: { eu: {} },
+          tools: [
+            {
+              name: 'demo.getContact',
+              method: 'GET',
+              path: '/contacts/{id}',
+              input: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+            },
+            demoCreateOrderTool,
+          ],
         },
-        retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 },
-        connections: { acme: {} },
-        tools: [
-          {
-            name: 'crm.getContact',
-            method: 'GET',
-            path: '/crm/contacts/{id}',
-            input: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+        crm: {
+          baseUrl: upstreamUrl,
+          auth: {
+            type: 'oauth2',
+            grant: 'authorization_code',
+            tokenUrl: `${upstreamUrl}/oauth/token`,
+            authorizeUrl: `${upstreamUrl}/oauth/authorize`,
+            clientId: 'broker',
+            clientSecret: 'CRM_CLIENT_SECRET',
           },
-        ],
+          retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 },
+          connections: { acme: {} },
+          tools: [
+            {
+              name: 'crm.getContact',
+              method: 'GET',
+              path: '/crm/contacts/{id}',
+              input: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+            },
+          ],
+        },
       },
+      webhooks: webhookSources,
+      routes: [
+        { source: 'stripe', event: '*', trigger: 'stripe_any' },
+        { source: 'github', event: '*', trigger: 'github_any' },
+        { source: 'shopify', event: '*', trigger: 'shopify_any' },
+        { source: 'acme', event: '*', trigger: 'acme_any' },
+      ],
+      triggerDelivery: triggerDelivery(`${upstreamUrl}/hooks/agent`, { timeoutMs: 2000, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 } }),
+      callbacks: { secret: 'CALLBACK_SIGNING_SECRET', allowHosts: ['127.0.0.1'] },
     },
-    webhooks: {
-      stripe: { type: 'stripe', secret: 'STRIPE_WEBHOOK_SECRET' },
-      github: { type: 'github', secret: 'GITHUB_WEBHOOK_SECRET' },
-      shopify: { type: 'shopify', secret: 'SHOPIFY_WEBHOOK_SECRET' },
-      acme: { type: 'standard', secret: 'ACME_WEBHOOK_SECRET' },
-    },
-    routes: [
-      { source: 'stripe', event: '*', trigger: 'stripe_any' },
-      { source: 'github', event: '*', trigger: 'github_any' },
-      { source: 'shopify', event: '*', trigger: 'shopify_any' },
-      { source: 'acme', event: '*', trigger: 'acme_any' },
-    ],
-    triggerDelivery: {
-      url: `${upstreamUrl}/hooks/agent`,
-      secret: 'TRIGGER_SIGNING_SECRET',
-      timeoutMs: 2000,
-      retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 },
-    },
-    callbacks: { secret: 'CALLBACK_SIGNING_SECRET', allowHosts: ['127.0.0.1'] },
-    ...overrides,
-  });
+    overrides,
+  );
 }
 
 /** Every secret value {@link securityConfig} names, fresh per run so a hit cannot come from another test. */

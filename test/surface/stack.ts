@@ -1,10 +1,10 @@
 import { createRedis, envSecretsProvider, type BrokerConfig } from '@broker/shared';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
-import { portOf, startApi, testConfig, type Harness } from '../api/harness';
+import { portOf, startApi, type Harness } from '../api/harness';
 import { testLogger } from '../helpers/broker';
+import { adminToken, contractExample, demoIntegration, otherIntegration, parsedBrokerConfig } from '../helpers/config';
 import { REDIS_URL } from '../helpers/redis';
 import { StubServer, type StubHandler } from '../helpers/stub-server';
-import { demoGetContactTool, demoCreateOrderTool } from '../helpers/demo-tools';
 
 /**
  * A real api + worker against a stub upstream, for the agent surfaces (MCP,
@@ -22,19 +22,12 @@ export interface Stack {
 }
 
 export function stackConfig(upstreamUrl: string, overrides: Record<string, unknown> = {}): BrokerConfig {
-  return testConfig({
-    admin: { token: { secret: 'BROKER_ADMIN_TOKEN' } },
-    integrations: {
-      demo: {
-        baseUrl: upstreamUrl,
-        retry: { attempts: 1 },
-        connections: { eu: {} },
-        tools: [demoGetContactTool, demoCreateOrderTool],
-      },
-      other: { baseUrl: upstreamUrl, retry: { attempts: 1 }, tools: [{ name: 'other.ping', method: 'GET', path: '/ping' }] },
-    },
-    ...overrides,
-  });
+  const oneTry = { retry: { attempts: 1 } };
+  return parsedBrokerConfig(
+    contractExample,
+    { admin: adminToken, integrations: { demo: demoIntegration(upstreamUrl, oneTry), other: otherIntegration(upstreamUrl, oneTry) } },
+    overrides,
+  );
 }
 
 export const ADMIN_TOKEN = 'admin-token-surface';

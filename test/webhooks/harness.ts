@@ -2,8 +2,9 @@ import { Queue } from 'bullmq';
 import request from 'supertest';
 import { bullPrefix, createRedis, envSecretsProvider, TRIGGERS_QUEUE, type BrokerConfig, type EventDetail } from '@broker/shared';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
-import { startApi, testConfig, type Harness } from '../api/harness';
+import { startApi, type Harness } from '../api/harness';
 import { testLogger } from '../helpers/broker';
+import { adminToken, contractExample, NOWHERE_URL, parsedBrokerConfig, standardAgents, triggerDelivery, webhookSources } from '../helpers/config';
 import { REDIS_URL } from '../helpers/redis';
 import { StubServer } from '../helpers/stub-server';
 import { waitFor } from '../helpers/wait-for';
@@ -14,35 +15,29 @@ export const READER_KEY = 'key-agent-b-old'; // agent-b: events:read (see ../api
 export const REPLAYER_KEY = 'key-agent-r';
 
 /** The contract's example webhooks and routes, plus sources for limits and retention tests. */
-export function webhookConfig(deliveryUrl = 'http://127.0.0.1:9/hooks/agent', overrides: Record<string, unknown> = {}): BrokerConfig {
-  const base = testConfig();
-  return testConfig({
-    agents: [...base.agents, { id: 'agent-r', key: { secret: 'AGENT_R_KEY' }, scopes: ['events:read', 'events:replay'] }],
-    admin: { token: { secret: 'BROKER_ADMIN_TOKEN' } },
-    webhooks: {
-      stripe: { type: 'stripe', secret: 'STRIPE_WEBHOOK_SECRET' },
-      github: { type: 'github', secret: 'GITHUB_WEBHOOK_SECRET' },
-      shopify: { type: 'shopify', secret: 'SHOPIFY_WEBHOOK_SECRET' },
-      acme: { type: 'standard', secret: 'ACME_WEBHOOK_SECRET' },
-      small: { type: 'github', secret: 'GITHUB_WEBHOOK_SECRET', maxBodyBytes: 256 },
-      brief: { type: 'standard', secret: 'ACME_WEBHOOK_SECRET', retentionDays: 1 / 86400 },
+export function webhookConfig(deliveryUrl = `${NOWHERE_URL}/hooks/agent`, overrides: Record<string, unknown> = {}): BrokerConfig {
+  return parsedBrokerConfig(
+    contractExample,
+    {
+      agents: [...standardAgents, { id: 'agent-r', key: { secret: 'AGENT_R_KEY' }, scopes: ['events:read', 'events:replay'] }],
+      admin: adminToken,
+      webhooks: {
+        ...webhookSources,
+        small: { ...webhookSources.github, maxBodyBytes: 256 },
+        brief: { ...webhookSources.acme, retentionDays: 1 / 86400 },
+      },
+      routes: [
+        { source: 'stripe', event: 'payment_intent.succeeded', trigger: 'process_successful_payment' },
+        { source: 'stripe', event: 'customer.*', trigger: 'customer_sync' },
+        { source: 'github', event: '*', trigger: 'github_activity' },
+        { source: 'shopify', event: 'orders/*', trigger: 'order_flow' },
+        { source: 'acme', event: '*', trigger: 'acme_any' },
+        { source: 'brief', event: '*', trigger: 'brief_any' },
+      ],
+      triggerDelivery: triggerDelivery(deliveryUrl, { timeoutMs: 2000, retry: { attempts: 6, baseDelayMs: 100, maxDelayMs: 400 } }),
     },
-    routes: [
-      { source: 'stripe', event: 'payment_intent.succeeded', trigger: 'process_successful_payment' },
-      { source: 'stripe', event: 'customer.*', trigger: 'customer_sync' },
-      { source: 'github', event: '*', trigger: 'github_activity' },
-      { source: 'shopify', event: 'orders/*', trigger: 'order_flow' },
-      { source: 'acme', event: '*', trigger: 'acme_any' },
-      { source: 'brief', event: '*', trigger: 'brief_any' },
-    ],
-    triggerDelivery: {
-      url: deliveryUrl,
-      secret: 'TRIGGER_SIGNING_SECRET',
-      timeoutMs: 2000,
-      retry: { attempts: 6, baseDelayMs: 100, maxDelayMs: 400 },
-    },
-    ...overrides,
-  });
+    overrides,
+  );
 }
 
 /** Every secret the webhook config names. */
