@@ -47,7 +47,7 @@ const noRelativeEscape = {
     schema: [],
     messages: {
       escape:
-        "House rules 1-2: '{{source}}' leaves {{pkg}}; a package imports other workspace packages by name (apps never import apps, @broker/shared imports none, @broker/tools only @broker/shared), never by a relative path out of its own directory.",
+        "House rules 1-2: '{{source}}' leaves {{pkg}}; a package imports other workspace packages by name (apps never import apps, @broker/shared imports none, @broker/redis only @broker/shared, @broker/tools only those two), never by a relative path out of its own directory.",
     },
   },
   create(context) {
@@ -152,19 +152,28 @@ const apiTools = {
   paths: [
     {
       name: '@broker/tools',
-      message: 'House rule 4: the api imports tool schemas, not implementations: use @broker/tools/catalogue or @broker/tools/descriptors (or /http, /oauth for the client layer).',
+      message:
+        'House rule 4: the api imports tool schemas, not implementations: use @broker/tools/catalogue or @broker/tools/descriptors (or /http, /oauth, /oauth/<file>, /secrets/<file> for the client layer).',
     },
   ],
   patterns: [
     {
-      regex: '^@broker/tools/(?!(catalogue|descriptors|http|oauth)$)',
-      message: 'House rule 4: the api may import only @broker/tools/catalogue, /descriptors, /http and /oauth.',
+      regex: '^@broker/tools/(?!((catalogue|descriptors|http|oauth)$|(oauth|secrets)/))',
+      message: 'House rule 4: the api may import only @broker/tools/catalogue, /descriptors, /http, /oauth, /oauth/<file> and /secrets/<file>.',
     },
   ],
 };
 
 const sharedArea = {
-  patterns: [{ regex: '^@broker/', message: 'House rule 2: @broker/shared is the leaf; it imports no workspace package.' }, relativeEscape],
+  patterns: [
+    { regex: '^@broker/', message: 'House rule 2: @broker/shared is the leaf; it imports no workspace package.' },
+    { regex: '^(ioredis|bullmq)(/|$)', message: 'House rule 2: @broker/shared is the contract; Redis clients and stores live in @broker/redis.' },
+    relativeEscape,
+  ],
+};
+
+const redisArea = {
+  patterns: [{ regex: '^@broker/(?!shared/)', message: 'House rule 2: @broker/redis imports only @broker/shared.' }, relativeEscape],
 };
 
 const toolsArea = {
@@ -174,8 +183,8 @@ const toolsArea = {
   })),
   patterns: [
     {
-      regex: '^@broker/(?!shared$)',
-      message: 'House rule 2: @broker/tools imports only @broker/shared.',
+      regex: '^@broker/(?!(shared|redis)/)',
+      message: 'House rule 2: @broker/tools imports only @broker/shared and @broker/redis.',
     },
     { regex: '^(express|bullmq)/', message: 'House rule 3: tools know nothing of Express or BullMQ.' },
     relativeEscape,
@@ -238,6 +247,7 @@ export default defineConfig(
     { files: [`apps/${app}/src/config.ts`], rules: boundaries({ ...appArea(`@broker/${app}`), env: true }) },
   ]),
   { files: ['packages/shared/src/**'], rules: boundaries(sharedArea) },
+  { files: ['packages/redis/src/**'], rules: boundaries(redisArea) },
   { files: ['packages/tools/src/**'], rules: boundaries(toolsArea) },
   { files: ['packages/client/src/**'], rules: boundaries(clientArea) },
   // test/ and bench/ drive the apps from outside, so they may import any app and read

@@ -1,6 +1,10 @@
 import { PassThrough } from 'node:stream';
 import { Redis } from 'ioredis';
-import { alertsSchema, createLogger, createMetrics, envSecretsProvider, redisKeys } from '@broker/shared';
+import { alertsSchema } from '@broker/shared/config/alerts-schema';
+import { createLogger } from '@broker/shared/logger';
+import { createMetrics } from '@broker/shared/metrics';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import { redisKeys } from '@broker/redis/keys';
 import { Alerter, redactSample, type Alert } from '@broker/worker';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
 import { StubServer } from '../helpers/stub-server';

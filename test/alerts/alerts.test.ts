@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import request from 'supertest';
 import { Webhook } from 'standardwebhooks';
-import { createLogger } from '@broker/shared';
+import { createLogger } from '@broker/shared/logger';
 import { bearer } from '../api/harness';
 import { asyncConfig, startBroker, type Broker } from '../async-tools/harness';
 import { StubServer } from '../helpers/stub-server';

@@ -1,6 +1,9 @@
 import request from 'supertest';
 import { Webhook } from 'standardwebhooks';
-import { createLogger, createMetrics, DeprecationStore, redisKeys } from '@broker/shared';
+import { createLogger } from '@broker/shared/logger';
+import { createMetrics } from '@broker/shared/metrics';
+import { DeprecationStore } from '@broker/redis/integrations/deprecation-store';
+import { redisKeys } from '@broker/redis/keys';
 import { DeprecationWatch, linkWithRel, parseDeprecation, readDeprecationHeaders } from '@broker/worker';
 import { asyncConfig, startBroker, type Broker } from '../async-tools/harness';
 import { bearer } from '../api/harness';

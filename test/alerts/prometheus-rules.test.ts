@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { createMetrics } from '@broker/shared';
+import { createMetrics } from '@broker/shared/metrics';
 
 /**
  * deploy/prometheus/alerts.yml must only use metrics the broker exports, and

@@ -3,19 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import {
-  bullPrefix,
-  createLogger,
-  createRedis,
-  envSecretsProvider,
-  integrationQueueName,
-  JobStore,
-  redisKeys,
-  TERMINAL_STATUSES,
-  type BrokerConfig,
-  type PublicJob,
-  type RedisClient,
-} from '@broker/shared';
+import { bullPrefix, integrationQueueName } from '@broker/shared/queues';
+import { createLogger } from '@broker/shared/logger';
+import { createRedis, type RedisClient } from '@broker/redis/connection';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import { JobStore } from '@broker/redis/jobs/job-store';
+import { redisKeys } from '@broker/redis/keys';
+import { TERMINAL_STATUSES, type PublicJob } from '@broker/shared/jobs/schema';
+import type { BrokerConfig } from '@broker/shared/config/schema';
 import { createApi, type Api, type ApiDeps } from '@broker/api';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
 import { contractExample, parsedBrokerConfig } from '../helpers/config';

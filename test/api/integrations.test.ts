@@ -1,18 +1,14 @@
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import {
-  bullPrefix,
-  connectionState,
-  createLogger,
-  createMetrics,
-  envSecretsProvider,
-  integrationQueueName,
-  listIntegrationsResponseSchema,
-  parseConfig,
-  redisKeys,
-  type IntegrationStatus,
-} from '@broker/shared';
+import { bullPrefix, integrationQueueName } from '@broker/shared/queues';
+import { connectionState } from '@broker/tools/secrets/connection-state';
+import { createLogger } from '@broker/shared/logger';
+import { createMetrics } from '@broker/shared/metrics';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import { listIntegrationsResponseSchema, type IntegrationStatus } from '@broker/shared/integrations/integration-status';
+import { parseConfig } from '@broker/shared/config/load';
+import { redisKeys } from '@broker/redis/keys';
 import { errorFromResponse } from '@broker/tools';
 import { CircuitBreaker } from '@broker/worker';
 import { REDIS_URL } from '../helpers/redis';

@@ -5,7 +5,12 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { createRedis, envSecretsProvider, JobStore, parseConfig, redisKeys, type BrokerConfig, type RedisClient } from '@broker/shared';
+import { createRedis, type RedisClient } from '@broker/redis/connection';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import { JobStore } from '@broker/redis/jobs/job-store';
+import { parseConfig } from '@broker/shared/config/load';
+import { redisKeys } from '@broker/redis/keys';
+import type { BrokerConfig } from '@broker/shared/config/schema';
 import type { ApiDeps } from '@broker/api';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { testLogger } from '../helpers/broker';

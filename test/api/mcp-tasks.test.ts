@@ -9,7 +9,8 @@ import {
   type Task,
 } from '@modelcontextprotocol/sdk/types.js';
 import request from 'supertest';
-import { redisKeys, type PublicJob } from '@broker/shared';
+import { redisKeys } from '@broker/redis/keys';
+import type { PublicJob } from '@broker/shared/jobs/schema';
 import { ADMIN_TOKEN, demoUpstream, startStack, type Stack } from '../surface/stack';
 import { waitFor } from '../helpers/wait-for';
 import { rpcError } from '../helpers/rpc-error';

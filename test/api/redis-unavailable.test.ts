@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import request from 'supertest';
-import { waitForReady } from '@broker/shared';
+import { waitForReady } from '@broker/redis/connection';
 import { bearer, KEYS, startApi, type Harness } from './harness';
 import { parseCommands } from './stalling-redis-proxy';
 

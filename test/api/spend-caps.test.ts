@@ -3,7 +3,9 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { envSecretsProvider, giveBackSpend, redisKeys, spendCapId } from '@broker/shared';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import { giveBackSpend, spendCapId } from '@broker/redis/limits/spend-reservations';
+import { redisKeys } from '@broker/redis/keys';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { testLogger } from '../helpers/broker';
 import { REDIS_URL } from '../helpers/redis';

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { publicJobSchema } from '@broker/shared';
+import { publicJobSchema } from '@broker/shared/jobs/schema';
 import { bearer, KEYS, startApi, testConfig, type Harness } from './harness';
 
 let h: Harness;

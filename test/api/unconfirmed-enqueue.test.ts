@@ -1,6 +1,9 @@
 import request from 'supertest';
 import { Redis } from 'ioredis';
-import { envSecretsProvider, waitForReady, type BrokerConfig, type JobStatus } from '@broker/shared';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import { waitForReady } from '@broker/redis/connection';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { JobStatus } from '@broker/shared/jobs/schema';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { testLogger } from '../helpers/broker';
 import { demoCreateOrderTool, demoGetContactTool } from '../helpers/demo-tools';

@@ -1,5 +1,9 @@
 import request from 'supertest';
-import { createRedis, envSecretsProvider, type BrokerConfig, type Logger, type PublicJob } from '@broker/shared';
+import { createRedis } from '@broker/redis/connection';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { Logger } from '@broker/shared/logger';
+import type { PublicJob } from '@broker/shared/jobs/schema';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { bearer, startApi, type Harness } from '../api/harness';
 import { testLogger } from '../helpers/broker';

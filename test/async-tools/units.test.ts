@@ -1,4 +1,5 @@
-import { parseConfig, readJsonPath, scalarText, type ConfigError } from '@broker/shared';
+import { parseConfig, type ConfigError } from '@broker/shared/config/load';
+import { readJsonPath, scalarText } from '@broker/shared/async/json-path';
 import { pending, ToolError, type RunnableTool } from '@broker/tools';
 import { afterCheck, nextWake, planWait } from '@broker/worker';
 

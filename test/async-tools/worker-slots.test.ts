@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { StubServer } from '../helpers/stub-server';
 import { waitFor } from '../helpers/wait-for';
 import { asyncConfig, startBroker, type Broker } from './harness';
-import { bullPrefix } from '@broker/shared';
+import { bullPrefix } from '@broker/shared/queues';
 
 /**
  * A waiting async job holds no worker slot: it sleeps as a delayed BullMQ

@@ -1,4 +1,4 @@
-import { parseConfig } from '@broker/shared';
+import { parseConfig } from '@broker/shared/config/load';
 import { builtinIntegrations, createCatalogue } from '@broker/tools';
 import { builtinIntegrationConfig } from '../kit';
 

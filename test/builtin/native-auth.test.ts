@@ -1,4 +1,5 @@
-import { envSecretsProvider, parseConfig } from '@broker/shared';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import { parseConfig } from '@broker/shared/config/load';
 import { staticCredentials } from '@broker/tools';
 import type { StubRequest } from '../helpers/stub-server';
 import { GitHubStub, HubSpotStub, KIT_SECRETS, runTool, ShopifyStub, StripeStub } from '../kit';

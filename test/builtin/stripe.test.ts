@@ -1,4 +1,4 @@
-import { parseConfig } from '@broker/shared';
+import { parseConfig } from '@broker/shared/config/load';
 import { createToolRegistry, ToolError } from '@broker/tools';
 import { builtinIntegrationConfig, parseForm, runTool, StripeStub } from '../kit';
 

@@ -1,4 +1,6 @@
-import { parseConfig, redisKeys, type BrokerConfig } from '@broker/shared';
+import { parseConfig } from '@broker/shared/config/load';
+import { redisKeys } from '@broker/redis/keys';
+import type { BrokerConfig } from '@broker/shared/config/schema';
 import { startWorkerRig, type WorkerRig } from '../helpers/broker';
 import { uniquePrefix } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';

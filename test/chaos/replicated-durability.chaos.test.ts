@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { redisKeys } from '@broker/shared';
+import { redisKeys } from '@broker/redis/keys';
 import { waitFor } from '../helpers/wait-for';
 import { BrokerClient, Deployment, TriggerReceiver, type BrokerProcess } from './broker';
 import { PrivateRedis } from './private-redis';

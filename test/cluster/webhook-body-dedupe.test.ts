@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Cluster } from 'ioredis';
-import { EventStore, redisKeys, webhookBodyKey, type NewEvent } from '@broker/shared';
+import { EventStore, webhookBodyKey, type NewEvent } from '@broker/redis/webhooks/event-store';
+import { redisKeys } from '@broker/redis/keys';
 import { startLocalCluster, type LocalCluster } from '../helpers/redis-cluster';
 
 /*

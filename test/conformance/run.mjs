@@ -330,9 +330,9 @@ function listSuiteScenarios() {
   });
 }
 
-/** Deletes the run's keys (BullMQ's and the broker's) from Redis; ioredis as packages/shared has it. */
+/** Deletes the run's keys (BullMQ's and the broker's) from Redis; ioredis as packages/redis has it. */
 async function dropPrefix() {
-  const { Redis } = createRequire(join(root, 'packages', 'shared', 'package.json'))('ioredis');
+  const { Redis } = createRequire(join(root, 'packages', 'redis', 'package.json'))('ioredis');
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   try {
     let cursor = '0';

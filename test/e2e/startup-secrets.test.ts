@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { envSecretsProvider, parseConfig, requiredSecrets, unreadableSecrets } from '@broker/shared';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import { parseConfig } from '@broker/shared/config/load';
+import { requiredSecrets, unreadableSecrets } from '@broker/tools/secrets/required-secrets';
 import { ROOT, writeConfigFile } from '../helpers/processes';
 import { StubServer } from '../helpers/stub-server';
 

@@ -1,8 +1,8 @@
-import { parseConfig } from '@broker/shared';
+import { parseConfig } from '@broker/shared/config/load';
 import { createIntegrationClients, GraphqlClient, ToolError, type ToolContext } from '@broker/tools';
 import { testLogger } from '../helpers/broker';
 import { builtinIntegrationConfig, KIT_SECRETS, ShopifyStub } from '../kit';
-import { envSecretsProvider } from '@broker/shared';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
 
 /** The GraphQL client over a real HTTP client, against the Shopify stub. */
 let stub: ShopifyStub;

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildClientSchema, buildSchema, introspectionFromSchema, printSchema, type IntrospectionQuery } from 'graphql';
 import { graphqlTools, ToolError, type RunnableTool } from '@broker/tools';
-import { parseConfig } from '@broker/shared';
+import { parseConfig } from '@broker/shared/config/load';
 import { SHOPIFY_ADMIN_SDL, ShopifyStub, runTool, builtinIntegrationConfig } from '../kit';
 
 /**

@@ -1,21 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import {
-  bullPrefix,
-  createLogger,
-  envSecretsProvider,
-  integrationQueueName,
-  JobStore,
-  newJobId,
-  redisKeys,
-  TERMINAL_STATUSES,
-  toolJobOptions,
-  type BrokerConfig,
-  type JobRecord,
-  type Logger,
-  type RedisClient,
-} from '@broker/shared';
+import { bullPrefix, integrationQueueName } from '@broker/shared/queues';
+import { createLogger, type Logger } from '@broker/shared/logger';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import { JobStore, type JobRecord } from '@broker/redis/jobs/job-store';
+import { newJobId, TERMINAL_STATUSES } from '@broker/shared/jobs/schema';
+import { redisKeys } from '@broker/redis/keys';
+import { toolJobOptions } from '@broker/shared/jobs/options';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { RedisClient } from '@broker/redis/connection';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { dropPrefix, REDIS_URL } from './redis';
 import { waitFor } from './wait-for';

@@ -1,4 +1,5 @@
-import { parseConfig, type BrokerConfig } from '@broker/shared';
+import { parseConfig } from '@broker/shared/config/load';
+import type { BrokerConfig } from '@broker/shared/config/schema';
 import { demoCreateOrderTool, demoGetContactTool } from './demo-tools';
 
 /*

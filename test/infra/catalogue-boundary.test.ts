@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { parseConfig } from '@broker/shared';
+import { parseConfig } from '@broker/shared/config/load';
 import { builtinIntegrations, createToolRegistry } from '@broker/tools';
 import { builtinDescriptors, createCatalogue, type ToolDescriptor } from '@broker/tools/descriptors';
 import { ROOT } from '../helpers/processes';

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { configSchema } from '@broker/shared';
+import { configSchema } from '@broker/shared/config/schema';
 import { proseLines } from '../helpers/markdown';
 
 /**
@@ -184,7 +184,7 @@ function undocumentedKeys(keys: Path[], rows: Row[]): string[] {
 const APP_CONFIGS = readdirSync(join(ROOT, 'apps'))
   .map((app) => `apps/${app}/src/config.ts`)
   .filter((file) => existsSync(join(ROOT, file)));
-const ENV_READERS = ['packages/shared/src/secrets/settings.ts', 'packages/shared/src/redis/sentinel.ts', 'packages/tools/src/http/upstream-agents.ts'];
+const ENV_READERS = ['packages/tools/src/secrets/settings.ts', 'packages/redis/src/sentinel.ts', 'packages/tools/src/http/upstream-agents.ts'];
 const source = (file: string) => readFileSync(join(ROOT, file), 'utf8');
 
 /** `env.NAME`, `env['NAME']`, `process.env.NAME`, and the egress reader's `read('NAME')`. */

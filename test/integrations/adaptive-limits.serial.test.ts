@@ -1,4 +1,4 @@
-import { parseConfig } from '@broker/shared';
+import { parseConfig } from '@broker/shared/config/load';
 import { adaptivePauseMs, readRateLimitHeaders, resetToMs } from '@broker/worker';
 import { startWorkerRig, type WorkerRig } from '../helpers/broker';
 import { uniquePrefix } from '../helpers/redis';

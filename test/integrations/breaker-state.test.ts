@@ -1,6 +1,12 @@
 import { PassThrough } from 'node:stream';
 import { Redis } from 'ioredis';
-import { createLogger, createMetrics, parseConfig, readCircuitState, redisKeys, VaultError, type IntegrationConfig } from '@broker/shared';
+import { createLogger } from '@broker/shared/logger';
+import { createMetrics } from '@broker/shared/metrics';
+import { parseConfig } from '@broker/shared/config/load';
+import { readCircuitState } from '@broker/redis/limits/circuit-state';
+import { redisKeys } from '@broker/redis/keys';
+import { VaultError } from '@broker/tools/secrets/vault';
+import type { IntegrationConfig } from '@broker/shared/config/schema';
 import { asToolError, errorFromResponse, ToolError } from '@broker/tools';
 import { breakerOutcome, CircuitBreaker, HALF_OPEN_POLL_MS, probeLeaseMs, type BreakerTicket } from '@broker/worker';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';

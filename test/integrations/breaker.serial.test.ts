@@ -1,5 +1,8 @@
 import { Redis } from 'ioredis';
-import { parseConfig, readCircuitState, redisKeys, type CircuitSnapshot, type JobRecord } from '@broker/shared';
+import { parseConfig } from '@broker/shared/config/load';
+import { readCircuitState, type CircuitSnapshot } from '@broker/redis/limits/circuit-state';
+import { redisKeys } from '@broker/redis/keys';
+import type { JobRecord } from '@broker/redis/jobs/job-store';
 import { JobSubmitter } from '../helpers/broker';
 import { startApp, stopApp, writeConfigFile, type RunningProcess } from '../helpers/processes';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';

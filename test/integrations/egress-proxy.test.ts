@@ -2,7 +2,9 @@ import { createServer as createHttpServer, request as httpRequest, type Server }
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { connect, type AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { envSecretsProvider, parseConfig, vaultSecretsProvider } from '@broker/shared';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import { parseConfig } from '@broker/shared/config/load';
+import { vaultSecretsProvider } from '@broker/tools/secrets/vault';
 import { createIntegrationClients, oauthTokenFetcher, upstreamProxy, vaultHttp, type EgressProxy, type IntegrationClient } from '@broker/tools';
 import { readWorkerSettings } from '@broker/worker';
 import { makeCa, makeLeaf } from '../mtls/certs';

@@ -1,4 +1,5 @@
-import { parseConfig, type JobRecord } from '@broker/shared';
+import { parseConfig } from '@broker/shared/config/load';
+import type { JobRecord } from '@broker/redis/jobs/job-store';
 import { startWorkerRig, type WorkerRig } from '../helpers/broker';
 import { maxInSlidingWindow } from '../helpers/processes';
 import { uniquePrefix } from '../helpers/redis';

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { envSecretsProvider, parseConfig, type BrokerConfig, type Logger } from '@broker/shared';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import { parseConfig } from '@broker/shared/config/load';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { Logger } from '@broker/shared/logger';
 import { createIntegrationClients, createToolRegistry, ToolError, type BuiltinTool, type EarlierEffect, type RunnableTool, type ToolContext } from '@broker/tools';
 import { testLogger } from '../helpers/broker';
 

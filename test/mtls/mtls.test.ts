@@ -1,7 +1,9 @@
 import { createServer, Agent as HttpsAgent, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { envSecretsProvider, parseConfig, type BrokerConfig } from '@broker/shared';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import { parseConfig } from '@broker/shared/config/load';
+import type { BrokerConfig } from '@broker/shared/config/schema';
 import { IntegrationClient, staticCredentials, ToolError } from '@broker/tools';
 import { startWorkerRig, type WorkerRig } from '../helpers/broker';
 import { uniquePrefix } from '../helpers/redis';

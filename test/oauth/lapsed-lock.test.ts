@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { envSecretsProvider, OAuthTokenManager, OAuthTokenStore, redisKeys, TokenCipher, type OAuth2Auth } from '@broker/shared';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import { OAuthTokenManager } from '@broker/tools/oauth/token-manager';
+import { OAuthTokenStore } from '@broker/tools/oauth/token-store';
+import { redisKeys } from '@broker/redis/keys';
+import { TokenCipher } from '@broker/tools/oauth/token-cipher';
+import type { OAuth2Auth } from '@broker/tools/oauth/tokens';
 import { oauthTokenFetcher } from '@broker/tools';
 import { testLogger } from '../helpers/broker';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
-import { createLogger, type Logger } from '@broker/shared';
+import { createLogger, type Logger } from '@broker/shared/logger';
 
 /** Every key and value under a prefix, whatever its type, as one string to search. */
 export async function dumpPrefix(redis: Redis, prefix: string): Promise<string> {

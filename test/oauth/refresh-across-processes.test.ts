@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { envSecretsProvider, OAuthTokenStore, parseConfig, redisKeys, TokenCipher } from '@broker/shared';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import { OAuthTokenStore } from '@broker/tools/oauth/token-store';
+import { parseConfig } from '@broker/shared/config/load';
+import { redisKeys } from '@broker/redis/keys';
+import { TokenCipher } from '@broker/tools/oauth/token-cipher';
 import { JobSubmitter } from '../helpers/broker';
 import { startApp, stopApp, writeConfigFile, type RunningProcess } from '../helpers/processes';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';

@@ -1,19 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import {
-  EncryptionKeyError,
-  envSecretsProvider,
-  OAuthError,
-  OAuthTokenManager,
-  OAuthTokenStore,
-  oauthConnectionState,
-  parseConfig,
-  redisKeys,
-  TokenCipher,
-  type FetchToken,
-  type OAuth2Auth,
-  type TokenSet,
-} from '@broker/shared';
+import { EncryptionKeyError } from '@broker/tools/oauth/encryption-key-error';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import { OAuthError } from '@broker/tools/oauth/oauth-error';
+import { OAuthTokenManager, type FetchToken } from '@broker/tools/oauth/token-manager';
+import { OAuthTokenStore } from '@broker/tools/oauth/token-store';
+import { oauthConnectionState } from '@broker/tools/oauth/oauth-connection-state';
+import { parseConfig } from '@broker/shared/config/load';
+import { redisKeys } from '@broker/redis/keys';
+import { TokenCipher } from '@broker/tools/oauth/token-cipher';
+import type { OAuth2Auth, TokenSet } from '@broker/tools/oauth/tokens';
 import { testLogger } from '../helpers/broker';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
 

@@ -1,4 +1,4 @@
-import type { EventDetail } from '@broker/shared';
+import type { EventDetail } from '@broker/shared/webhooks/schema';
 import Stripe from 'stripe';
 import { startApp, stopApp, writeConfigFile, type RunningProcess } from '../helpers/processes';
 import { dropPrefix, uniquePrefix } from '../helpers/redis';

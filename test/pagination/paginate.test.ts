@@ -1,4 +1,5 @@
-import { envSecretsProvider, parseConfig } from '@broker/shared';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import { parseConfig } from '@broker/shared/config/load';
 import { createIntegrationClients, cursorPages, DEFAULT_MAX_RECORDS, linkHeaderPages, offsetPages, paginate, parseLinkHeader, ToolError } from '@broker/tools';
 import { testLogger } from '../helpers/broker';
 import { builtinIntegrationConfig, GitHubStub, KIT_SECRETS } from '../kit';

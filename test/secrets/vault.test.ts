@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createSecretsProvider, secretsSettingsFromEnv, VaultError, vaultSecretsProvider } from '@broker/shared';
+import { createSecretsProvider } from '@broker/tools/secrets/provider';
+import { secretsSettingsFromEnv } from '@broker/tools/secrets/settings';
+import { VaultError, vaultSecretsProvider } from '@broker/tools/secrets/vault';
 import { asToolError, vaultHttp } from '@broker/tools';
 import { startApp, stopApp, writeConfigFile, type RunningProcess } from '../helpers/processes';
 import { dropPrefix, uniquePrefix } from '../helpers/redis';

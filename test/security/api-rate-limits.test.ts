@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import type { Harness } from '../api/harness';
 import { startApi } from '../api/harness';
-import { parseConfig, type ConfigError } from '@broker/shared';
+import { parseConfig, type ConfigError } from '@broker/shared/config/load';
 import { REDIS_URL } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';
 import { ADMIN_TOKEN, AGENT_KEYS, secondApi, securityConfig, securitySecrets, startSecurityApi } from './harness';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import type { Redis } from 'ioredis';
-import type { BrokerConfig } from '@broker/shared';
+import type { BrokerConfig } from '@broker/shared/config/schema';
 import { answerProtocolErrors } from '@broker/api';
 import { KEYS, portOf, secondApi, startApi, type Harness } from '../api/harness';
 import { SECRETS } from '../webhooks/signers';

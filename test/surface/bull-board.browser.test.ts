@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
 import { chromium, type Browser } from 'playwright-core';
 import request from 'supertest';
-import { bullPrefix, integrationQueueName } from '@broker/shared';
+import { bullPrefix, integrationQueueName } from '@broker/shared/queues';
 import { portOf, startApi, testConfig, type Harness } from '../api/harness';
 import { waitFor } from '../helpers/wait-for';
 

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { envSecretsProvider, type BrokerConfig } from '@broker/shared';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import type { BrokerConfig } from '@broker/shared/config/schema';
 import { createWorkerApp, startMetricsServer, workerAdminTokenChecker, workerAgentKeyChecker, type MetricsServer, type WorkerApp } from '@broker/worker';
 import { bearer, KEYS, startApi, testConfig, type Harness } from '../api/harness';
 import { testLogger } from '../helpers/broker';

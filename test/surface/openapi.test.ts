@@ -2,7 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import request from 'supertest';
 import { z } from 'zod';
-import { problemSchema, publicJobSchema, submitJobBodySchema, toolListSchema } from '@broker/shared';
+import { problemSchema } from '@broker/shared/errors/problem';
+import { publicJobSchema, submitJobBodySchema } from '@broker/shared/jobs/schema';
+import { toolListSchema } from '@broker/shared/tools/tool-list';
 import { startApi, type Harness } from '../api/harness';
 import { stackConfig } from './stack';
 

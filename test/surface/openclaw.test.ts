@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { parseConfig } from '@broker/shared';
+import { parseConfig } from '@broker/shared/config/load';
 
 /**
  * integrations/openclaw: the skill's front matter is what OpenClaw reads to

@@ -1,4 +1,6 @@
-import { createRedis, envSecretsProvider, type BrokerConfig } from '@broker/shared';
+import { createRedis } from '@broker/redis/connection';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import type { BrokerConfig } from '@broker/shared/config/schema';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { portOf, startApi, type Harness } from '../api/harness';
 import { testLogger } from '../helpers/broker';

@@ -1,4 +1,4 @@
-import { parseConfig } from '@broker/shared';
+import { parseConfig } from '@broker/shared/config/load';
 import { compileApprovalRules, conditionHolds, holdOf, jsonEqual } from '@broker/api';
 
 /** Which `approvals` rule holds a submission: first match wins; `when` compares the submitted body. */

@@ -1,6 +1,9 @@
 import { DelayedError, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { JobStore, redisKeys, type JobHold, type JobRecord, type ToolJobData } from '@broker/shared';
+import { JobStore, type JobRecord } from '@broker/redis/jobs/job-store';
+import { redisKeys } from '@broker/redis/keys';
+import type { JobHold } from '@broker/shared/jobs/approvals';
+import type { ToolJobData } from '@broker/shared/jobs/schema';
 import { APPROVAL_EXPIRED_ERROR, endHold } from '@broker/worker';
 import { testLogger } from '../helpers/broker';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';

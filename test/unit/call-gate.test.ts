@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
-import { parseConfig, redisKeys } from '@broker/shared';
+import { parseConfig } from '@broker/shared/config/load';
+import { redisKeys } from '@broker/redis/keys';
 import { admissionMargin, CallGate, PRE_ADMISSION_FRESH_MS } from '@broker/worker';
 import { DEADLINE_BUCKET_MS } from '@broker/tools';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';

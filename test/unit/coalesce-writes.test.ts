@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
-import { coalesceWrites, createRedis, waitForReady } from '@broker/shared';
+import { coalesceWrites } from '@broker/redis/coalesce-writes';
+import { createRedis, waitForReady } from '@broker/redis/connection';
 import { REDIS_URL, uniquePrefix } from '../helpers/redis';
 
 /** Counts the socket writes the stream hands to the OS (Node calls _writev for corked data, _write otherwise). */

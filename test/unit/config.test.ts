@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfigFile, parseConfig } from '@broker/shared';
+import { ConfigError, loadConfigFile, parseConfig } from '@broker/shared/config/load';
 
 const dir = mkdtempSync(join(tmpdir(), 'broker-config-'));
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, parseConfig } from '@broker/shared';
+import { ConfigError, parseConfig } from '@broker/shared/config/load';
 import { ToolError } from '@broker/tools';
 import { runTool, verifyTool } from '../kit';
 import { StubServer, type StubHandler } from '../helpers/stub-server';

@@ -2,7 +2,8 @@ import { createServer, type Agent, type IncomingMessage, type Server, type Serve
 import type { AddressInfo, Socket } from 'node:net';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import axios from 'axios';
-import { parseConfig, VaultError } from '@broker/shared';
+import { parseConfig } from '@broker/shared/config/load';
+import { VaultError } from '@broker/tools/secrets/vault';
 import {
   asToolError,
   createHttpClient,

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
-import { JobStore, redisKeys } from '@broker/shared';
+import { JobStore } from '@broker/redis/jobs/job-store';
+import { redisKeys } from '@broker/redis/keys';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
 
 /**

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createLogger } from '@broker/shared';
+import { createLogger } from '@broker/shared/logger';
 
 function capture() {
   const lines: string[] = [];

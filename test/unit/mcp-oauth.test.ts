@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { parseConfig } from '@broker/shared';
+import { parseConfig } from '@broker/shared/config/load';
 import { globCovers, intersectScopes, scopeClaim } from '../../apps/api/src/auth/scope-intersection';
 import { compileToolScopes } from '../../apps/api/src/auth/scopes';
 import { metadataUrls } from '../../apps/api/src/auth/issuer-keys';

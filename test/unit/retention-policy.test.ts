@@ -1,5 +1,11 @@
 import { Redis } from 'ioredis';
-import { callbackJobOptions, EventStore, JobStore, parseConfig, redisKeys, toolJobOptions, triggerJobOptions, type NewEvent } from '@broker/shared';
+import { callbackJobOptions } from '@broker/shared/jobs/callback-job';
+import { EventStore, type NewEvent } from '@broker/redis/webhooks/event-store';
+import { JobStore } from '@broker/redis/jobs/job-store';
+import { parseConfig } from '@broker/shared/config/load';
+import { redisKeys } from '@broker/redis/keys';
+import { toolJobOptions } from '@broker/shared/jobs/options';
+import { triggerJobOptions } from '@broker/shared/webhooks/options';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
 
 /**

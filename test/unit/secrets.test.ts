@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { envSecretsProvider, fileSecretsProvider, FILE_SECRET_TTL_MS, splitSecretValues } from '@broker/shared';
+import { envSecretsProvider, fileSecretsProvider, FILE_SECRET_TTL_MS, splitSecretValues } from '@broker/tools/secrets/provider';
 
 describe('secrets providers', () => {
   it('reads env at each use', async () => {

@@ -1,4 +1,4 @@
-import { DEFAULT_SENTINEL_NAME, sentinelSettingsFromEnv } from '@broker/shared';
+import { DEFAULT_SENTINEL_NAME, sentinelSettingsFromEnv } from '@broker/redis/sentinel';
 
 /** REDIS_SENTINELS / REDIS_SENTINEL_NAME (docs/operations.md#redis-failover-sentinel-and-replicated-durability): parsed once, every mistake named. */
 describe('sentinelSettingsFromEnv', () => {

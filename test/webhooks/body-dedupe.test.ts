@@ -1,6 +1,10 @@
 import { Queue } from 'bullmq';
 import request from 'supertest';
-import { bullPrefix, redisKeys, TRIGGERS_QUEUE, webhookBodyKey, type BrokerConfig, type EventDetail, type TriggerJobData } from '@broker/shared';
+import { bullPrefix, TRIGGERS_QUEUE } from '@broker/shared/queues';
+import { redisKeys } from '@broker/redis/keys';
+import { webhookBodyKey } from '@broker/redis/webhooks/event-store';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { EventDetail, TriggerJobData } from '@broker/shared/webhooks/schema';
 import type { Harness } from '../api/harness';
 import { StubServer } from '../helpers/stub-server';
 import { waitFor } from '../helpers/wait-for';

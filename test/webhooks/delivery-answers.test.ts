@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import request from 'supertest';
-import type { EventDelivery } from '@broker/shared';
+import type { EventDelivery } from '@broker/shared/webhooks/schema';
 import type { Harness } from '../api/harness';
 import type { StubServer } from '../helpers/stub-server';
 import { post, REPLAYER_KEY, startDeliveryRig, type DeliveryRig } from './harness';

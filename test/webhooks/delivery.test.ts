@@ -1,7 +1,8 @@
 import type { Queue } from 'bullmq';
 import request from 'supertest';
 import { Webhook } from 'standardwebhooks';
-import { EventStore, redisKeys } from '@broker/shared';
+import { EventStore } from '@broker/redis/webhooks/event-store';
+import { redisKeys } from '@broker/redis/keys';
 import type { Harness } from '../api/harness';
 import type { StubRequest, StubServer } from '../helpers/stub-server';
 import { waitFor } from '../helpers/wait-for';

@@ -3,7 +3,7 @@ import type { Harness } from '../api/harness';
 import { waitFor } from '../helpers/wait-for';
 import { ADMIN_TOKEN, post, READER_KEY, startWebhookApi, storedEventCount } from './harness';
 import { githubEvent, shopifyEvent, standardEvent, stripeEvent } from './signers';
-import { redisKeys } from '@broker/shared';
+import { redisKeys } from '@broker/redis/keys';
 
 const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
 

@@ -1,6 +1,10 @@
 import { Queue } from 'bullmq';
 import request from 'supertest';
-import { bullPrefix, createRedis, envSecretsProvider, TRIGGERS_QUEUE, type BrokerConfig, type EventDetail } from '@broker/shared';
+import { bullPrefix, TRIGGERS_QUEUE } from '@broker/shared/queues';
+import { createRedis } from '@broker/redis/connection';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { EventDetail } from '@broker/shared/webhooks/schema';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { startApi, type Harness } from '../api/harness';
 import { testLogger } from '../helpers/broker';

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { Webhook } from 'standardwebhooks';
-import type { EventDetail } from '@broker/shared';
+import type { EventDetail } from '@broker/shared/webhooks/schema';
 import type { Harness } from '../api/harness';
 import { StubServer } from '../helpers/stub-server';
 import { waitFor } from '../helpers/wait-for';

@@ -1,6 +1,9 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { bullPrefix, EventStore, redisKeys, TRIGGERS_QUEUE, type NewDelivery, type TriggerJobData } from '@broker/shared';
+import { bullPrefix, TRIGGERS_QUEUE } from '@broker/shared/queues';
+import { EventStore, type NewDelivery } from '@broker/redis/webhooks/event-store';
+import { redisKeys } from '@broker/redis/keys';
+import type { TriggerJobData } from '@broker/shared/webhooks/schema';
 import { OutboxSweeper } from '@broker/worker';
 import { testLogger } from '../helpers/broker';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';

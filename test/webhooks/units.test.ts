@@ -1,4 +1,5 @@
-import { deliveryIdFor, eventTypeMatches, matchTriggers, newReplayDeliveryId, parseConfig } from '@broker/shared';
+import { deliveryIdFor, eventTypeMatches, matchTriggers, newReplayDeliveryId } from '@broker/shared/webhooks/routing';
+import { parseConfig } from '@broker/shared/config/load';
 import { entityOf, sessionKeyFor, triggerBackoffMs } from '@broker/worker';
 
 describe('route event patterns', () => {

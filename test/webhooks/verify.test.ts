@@ -2,7 +2,8 @@ import request from 'supertest';
 import type { Harness } from '../api/harness';
 import { post, startWebhookApi, storedEventCount } from './harness';
 import { githubEvent, SECRETS, shopifyEvent, standardEvent, stripeEvent, type Signed } from './signers';
-import { bullPrefix, redisKeys, TRIGGERS_QUEUE } from '@broker/shared';
+import { bullPrefix, TRIGGERS_QUEUE } from '@broker/shared/queues';
+import { redisKeys } from '@broker/redis/keys';
 
 /** A signed request with its body changed after signing. */
 const tampered = (s: Signed): Signed => ({ ...s, body: s.body.replace('}', ',"x":1}') });

@@ -1,4 +1,5 @@
-import { parseConfig, type BrokerConfig } from '@broker/shared';
+import { parseConfig } from '@broker/shared/config/load';
+import type { BrokerConfig } from '@broker/shared/config/schema';
 import { startWorkerRig, type WorkerRig } from '../helpers/broker';
 import { uniquePrefix } from '../helpers/redis';
 import { StubServer, type StubReply, type StubRequest } from '../helpers/stub-server';

@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { envSecretsProvider, OAuthTokenStore, parseConfig, redisKeys, TokenCipher, type JobRecord } from '@broker/shared';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import { OAuthTokenStore } from '@broker/tools/oauth/token-store';
+import { parseConfig } from '@broker/shared/config/load';
+import { redisKeys } from '@broker/redis/keys';
+import { TokenCipher } from '@broker/tools/oauth/token-cipher';
+import type { JobRecord } from '@broker/redis/jobs/job-store';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { JobSubmitter, testLogger } from '../helpers/broker';
 import { maxInSlidingWindow, startApp, stopApp, writeConfigFile, type RunningProcess } from '../helpers/processes';

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
-import { envSecretsProvider, parseConfig } from '@broker/shared';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import { parseConfig } from '@broker/shared/config/load';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { JobSubmitter, testLogger } from '../helpers/broker';
 import { maxInSlidingWindow, startApp, stopApp, writeConfigFile, type RunningProcess } from '../helpers/processes';

@@ -1,17 +1,14 @@
 import express from 'express';
-import type { RedisClient } from '@broker/shared';
-import {
-  AuditTrail,
-  createMetrics,
-  EventStore,
-  JobStore,
-  oauthConnectionState,
-  redisKeys,
-  type BrokerConfig,
-  type Logger,
-  type Metrics,
-  type SecretsProvider,
-} from '@broker/shared';
+import type { RedisClient } from '@broker/redis/connection';
+import { AuditTrail } from '@broker/redis/audit/audit-trail';
+import { createMetrics, type Metrics } from '@broker/shared/metrics';
+import { EventStore } from '@broker/redis/webhooks/event-store';
+import { JobStore } from '@broker/redis/jobs/job-store';
+import { oauthConnectionState } from '@broker/tools/oauth/oauth-connection-state';
+import { redisKeys } from '@broker/redis/keys';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { Logger } from '@broker/shared/logger';
+import type { SecretsProvider } from '@broker/tools/secrets/provider';
 import { createCatalogue } from '@broker/tools/descriptors';
 import type { EgressProxy } from '@broker/tools/http';
 import { agentAuth, agentResolver } from './auth/agent-auth';

@@ -1,4 +1,8 @@
-import { ConfigError, loadConfigFile, secretsSettingsFromEnv, sentinelSettingsFromEnv, type BrokerConfig, type SecretsSettings, type SentinelSettings } from '@broker/shared';
+import { ConfigError, loadConfigFile } from '@broker/shared/config/load';
+import { secretsSettingsFromEnv } from '@broker/tools/secrets/settings';
+import { sentinelSettingsFromEnv, type SentinelSettings } from '@broker/redis/sentinel';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { SecretsSettings } from '@broker/tools/secrets/provider';
 import { egressProxyFromEnv, type EgressProxy } from '@broker/tools/http';
 
 /**

@@ -1,5 +1,10 @@
-import type { RedisClient } from '@broker/shared';
-import type { AuditTrail, BrokerConfig, EventStore, JobStore, Logger, Metrics } from '@broker/shared';
+import type { RedisClient } from '@broker/redis/connection';
+import type { AuditTrail } from '@broker/redis/audit/audit-trail';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { EventStore } from '@broker/redis/webhooks/event-store';
+import type { JobStore } from '@broker/redis/jobs/job-store';
+import type { Logger } from '@broker/shared/logger';
+import type { Metrics } from '@broker/shared/metrics';
 import type { Catalogue } from '@broker/tools/descriptors';
 import type { ApprovalHolds } from './jobs/approval-holds';
 import type { CallbackQueue } from './jobs/callbacks';

@@ -1,8 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createLogger, createRedis, createSecretsProvider, describeUnreadableSecrets, unreadableSecrets, type Logger } from '@broker/shared';
-import type { RedisClient } from '@broker/shared';
+import { createLogger, type Logger } from '@broker/shared/logger';
+import { createRedis } from '@broker/redis/connection';
+import { createSecretsProvider } from '@broker/tools/secrets/provider';
+import { describeUnreadableSecrets, unreadableSecrets } from '@broker/tools/secrets/required-secrets';
+import type { RedisClient } from '@broker/redis/connection';
 import { vaultHttp } from '@broker/tools/http';
 import { createApi } from './app';
 import { answerProtocolErrors } from './http/protocol-errors';

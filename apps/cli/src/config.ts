@@ -1,4 +1,4 @@
-import { sentinelSettingsFromEnv } from '@broker/shared';
+import { sentinelSettingsFromEnv } from '@broker/redis/sentinel';
 /**
  * Everything the CLI takes from its environment. The only file that reads
  * `process.env`; commands receive {@link CliSettings}.

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError } from '@broker/shared';
+import { ConfigError } from '@broker/shared/config/load';
 import { COMMON_OPTIONS, parseCommandArgs, type OptionSpec } from './args';
 import type { Command, Io } from './command';
 import { audit } from './commands/audit';

@@ -1,5 +1,5 @@
-import { createRedis } from '@broker/shared';
-import type { RedisClient } from '@broker/shared';
+import { createRedis } from '@broker/redis/connection';
+import type { RedisClient } from '@broker/redis/connection';
 import type { CliSettings } from './config';
 import { CommandError } from './errors';
 

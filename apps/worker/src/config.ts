@@ -1,12 +1,8 @@
-import {
-  createSecretsProvider,
-  loadConfigFile,
-  secretsSettingsFromEnv,
-  sentinelSettingsFromEnv,
-  type BrokerConfig,
-  type SecretsProvider,
-  type SentinelSettings,
-} from '@broker/shared';
+import { createSecretsProvider, type SecretsProvider } from '@broker/tools/secrets/provider';
+import { loadConfigFile } from '@broker/shared/config/load';
+import { secretsSettingsFromEnv } from '@broker/tools/secrets/settings';
+import { sentinelSettingsFromEnv, type SentinelSettings } from '@broker/redis/sentinel';
+import type { BrokerConfig } from '@broker/shared/config/schema';
 import { egressProxyFromEnv, vaultHttp, type EgressProxy } from '@broker/tools';
 
 /** Everything the worker process reads from its environment, read once, here. */

@@ -1,4 +1,7 @@
-import { ConfigError, createLogger, createRedis, describeUnreadableSecrets, unreadableSecrets } from '@broker/shared';
+import { ConfigError } from '@broker/shared/config/load';
+import { createLogger } from '@broker/shared/logger';
+import { createRedis } from '@broker/redis/connection';
+import { describeUnreadableSecrets, unreadableSecrets } from '@broker/tools/secrets/required-secrets';
 import { readSettings } from './config';
 import { adminTokenChecker, agentKeyChecker } from './metrics/admin-token';
 import { startMetricsServer, type MetricsServer } from './metrics/metrics-server';

@@ -1,23 +1,19 @@
 import { Queue, Worker, type Job } from 'bullmq';
-import type { RedisClient } from '@broker/shared';
-import {
-  AuditTrail,
-  bullPrefix,
-  BACKOFF_TYPE,
-  commitSpend,
-  CorrelationStore,
-  createMetrics,
-  EventStore,
-  integrationQueueName,
-  JobStore,
-  redisKeys,
-  type BrokerConfig,
-  type Logger,
-  type Lookup,
-  type Metrics,
-  type SecretsProvider,
-  type ToolJobData,
-} from '@broker/shared';
+import type { RedisClient } from '@broker/redis/connection';
+import { AuditTrail } from '@broker/redis/audit/audit-trail';
+import { bullPrefix, integrationQueueName } from '@broker/shared/queues';
+import { BACKOFF_TYPE } from '@broker/shared/jobs/options';
+import { commitSpend } from '@broker/redis/limits/spend-reservations';
+import { CorrelationStore } from '@broker/redis/async/correlation-store';
+import { createMetrics, type Metrics } from '@broker/shared/metrics';
+import { EventStore } from '@broker/redis/webhooks/event-store';
+import { JobStore } from '@broker/redis/jobs/job-store';
+import { redisKeys } from '@broker/redis/keys';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { Logger } from '@broker/shared/logger';
+import type { Lookup } from '@broker/shared/net/ip-policy';
+import type { SecretsProvider } from '@broker/tools/secrets/provider';
+import type { ToolJobData } from '@broker/shared/jobs/schema';
 import { createIntegrationClients, createToolRegistry, ToolError, type EgressProxy, type ToolRegistry } from '@broker/tools';
 import { responseObservers } from './alerts/deprecation-watch';
 import { createAlertRequestWorker } from './alerts/alert-requests';

@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { bullPrefix, createLogger, createRedis, envSecretsProvider, integrationQueueName, JobStore, newJobId, parseConfig, redisKeys, toolJobOptions } from '@broker/shared';
+import { bullPrefix, integrationQueueName } from '@broker/shared/queues';
+import { createLogger } from '@broker/shared/logger';
+import { createRedis } from '@broker/redis/connection';
+import { envSecretsProvider } from '@broker/tools/secrets/provider';
+import { JobStore } from '@broker/redis/jobs/job-store';
+import { newJobId } from '@broker/shared/jobs/schema';
+import { parseConfig } from '@broker/shared/config/load';
+import { redisKeys } from '@broker/redis/keys';
+import { toolJobOptions } from '@broker/shared/jobs/options';
 import { createWorkerApp } from '@broker/worker';
 import { REDIS_URL } from './env.mjs';
 

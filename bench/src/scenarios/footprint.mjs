@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { idempotencySlotTag, newJobId, redisKeys } from '@broker/shared';
+import { idempotencySlotTag, redisKeys } from '@broker/redis/keys';
+import { newJobId } from '@broker/shared/jobs/schema';
 import { brokerSide, countFinished } from '../lib/broker.mjs';
 import { apiUrlOf, dropPrefix, redis, redisUsedMemory, rssOf, startApp, uniquePrefix, writeConfig } from '../lib/env.mjs';
 import { round2 } from '../lib/stats.mjs';

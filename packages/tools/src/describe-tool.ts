@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { toPointer } from '@broker/shared';
+import { toPointer } from '@broker/shared/errors/problem';
 import type { ToolDescriptor, ValidationResult } from './types';
 
 /**

@@ -6,7 +6,7 @@
  * the api to it); the worker's registry (`createToolRegistry` of
  * `@broker/tools`) pairs the same descriptions with their implementations.
  */
-import type { BrokerConfig } from '@broker/shared';
+import type { BrokerConfig } from '@broker/shared/config/schema';
 import { builtinDescriptors } from './builtin/descriptors';
 import { declaredDescriptor } from './declared/declared-descriptor';
 import { describedTool } from './describe-tool';

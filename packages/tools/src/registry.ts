@@ -1,4 +1,4 @@
-import type { BrokerConfig } from '@broker/shared';
+import type { BrokerConfig } from '@broker/shared/config/schema';
 import type { BuiltinTool } from './define-tool';
 import { builtinIntegrations } from './builtin';
 import { declaredTool } from './declared/declared-tool';

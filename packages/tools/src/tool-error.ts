@@ -1,4 +1,6 @@
-import { TOOL_ERROR_CODES, VaultError, type JobError, type ToolErrorCode } from '@broker/shared';
+import { TOOL_ERROR_CODES, type ToolErrorCode } from '@broker/shared/errors/codes';
+import { VaultError } from './secrets/vault';
+import type { JobError } from '@broker/shared/jobs/schema';
 
 export interface ToolErrorOptions {
   message: string;

@@ -1,4 +1,4 @@
-import type { BrokerConfig, DeclaredTool, IntegrationConfig } from '@broker/shared';
+import type { BrokerConfig, DeclaredTool, IntegrationConfig } from '@broker/shared/config/schema';
 import type { ToolDescriptor } from './types';
 
 /** The tools a config makes available, as the api (descriptors) or the worker (runnable tools) holds them. */

@@ -1,4 +1,5 @@
-import type { FieldError, Logger } from '@broker/shared';
+import type { FieldError } from '@broker/shared/errors/problem';
+import type { Logger } from '@broker/shared/logger';
 import type { Pending, StatusCheck } from './async/pending';
 
 export type ValidationResult<T = unknown> = { ok: true; value: T } | { ok: false; errors: FieldError[] };

@@ -1,4 +1,5 @@
-import type { AgentConfig, Logger } from '@broker/shared';
+import type { AgentConfig } from '@broker/shared/config/schema';
+import type { Logger } from '@broker/shared/logger';
 import { AccessTokenRefusedError } from './access-token-refused-error';
 import type { AuthenticatedAgent } from './agent-auth';
 import { IssuerUnavailableError } from './issuer-unavailable-error';

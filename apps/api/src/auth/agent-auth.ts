@@ -1,16 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import {
-  agentKeyDigests,
-  describeAgentKey,
-  ProblemError,
-  secretValueDigests,
-  sha256,
-  type AgentConfig,
-  type AgentKeyConfig,
-  type Logger,
-  type SecretsProvider,
-} from '@broker/shared';
+import { agentKeyDigests, describeAgentKey, secretValueDigests, sha256 } from '@broker/tools/secrets/agent-keys';
+import { ProblemError } from '@broker/shared/errors/problem';
+import type { AgentConfig } from '@broker/shared/config/schema';
+import type { AgentKeyConfig } from '@broker/shared/config/guardrails-schema';
+import type { Logger } from '@broker/shared/logger';
+import type { SecretsProvider } from '@broker/tools/secrets/provider';
 import { compileConnections, compileToolScopes } from './scopes';
 
 export { sha256 };

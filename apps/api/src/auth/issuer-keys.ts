@@ -1,4 +1,5 @@
-import { isLoopbackHostname, type Logger } from '@broker/shared';
+import { isLoopbackHostname } from '@broker/shared/config/mcp-schema';
+import type { Logger } from '@broker/shared/logger';
 import { createHttpClient, type EgressProxy } from '@broker/tools/http';
 import type { FlattenedJWSInput, JSONWebKeySet, JWSHeaderParameters } from 'jose' with { 'resolution-mode': 'import' };
 import { IssuerUnavailableError } from './issuer-unavailable-error';

@@ -1,5 +1,6 @@
 import type { Request, RequestHandler } from 'express';
-import { ProblemError, type Logger } from '@broker/shared';
+import { ProblemError } from '@broker/shared/errors/problem';
+import type { Logger } from '@broker/shared/logger';
 import { AccessTokenRefusedError } from './access-token-refused-error';
 import { looksLikeJwt } from './access-tokens';
 import { bearerToken, unauthenticated, type AgentResolver } from './agent-auth';

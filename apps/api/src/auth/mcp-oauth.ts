@@ -1,4 +1,5 @@
-import type { BrokerConfig, Logger } from '@broker/shared';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { Logger } from '@broker/shared/logger';
 import type { EgressProxy } from '@broker/tools/http';
 import { accessTokenVerifier, type AccessTokenVerifier } from './access-tokens';
 import { IssuerKeys, type IssuerKeysOptions } from './issuer-keys';

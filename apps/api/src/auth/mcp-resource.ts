@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { isLoopbackHostname } from '@broker/shared';
+import { isLoopbackHostname } from '@broker/shared/config/mcp-schema';
 
 /** RFC 9728 §3: the well-known path of protected resource metadata. */
 export const PROTECTED_RESOURCE_PATH = '/.well-known/oauth-protected-resource';

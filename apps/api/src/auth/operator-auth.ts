@@ -1,5 +1,7 @@
 import type { RequestHandler } from 'express';
-import { ProblemError, type BrokerConfig, type SecretsProvider } from '@broker/shared';
+import { ProblemError } from '@broker/shared/errors/problem';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { SecretsProvider } from '@broker/tools/secrets/provider';
 import { bearerToken, matchesSecret, sha256, unauthenticated, type AgentResolver } from './agent-auth';
 
 /** Is `token` the admin token (any of its comma-separated values)? Constant time. */

@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { fixedFieldsLogger, type Logger } from '@broker/shared';
+import { fixedFieldsLogger, type Logger } from '@broker/shared/logger';
 
 /**
  * One line per request, written when the response is done or the client gave

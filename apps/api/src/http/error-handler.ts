@@ -1,5 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
-import { problem, ProblemError, type ApiErrorCode, type Logger } from '@broker/shared';
+import { problem, ProblemError } from '@broker/shared/errors/problem';
+import type { ApiErrorCode } from '@broker/shared/errors/codes';
+import type { Logger } from '@broker/shared/logger';
 import { isRedisUnavailable } from '../redis/unavailable';
 import { sendProblem } from './send-problem';
 

@@ -1,5 +1,5 @@
 import express, { type RequestHandler } from 'express';
-import { ProblemError } from '@broker/shared';
+import { ProblemError } from '@broker/shared/errors/problem';
 import { limitJsonDepth } from './json-depth';
 
 /** @defaultValue 1 MiB (docs/api.md#api-error-codes) */

@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { ProblemError, toPointer } from '@broker/shared';
+import { ProblemError, toPointer } from '@broker/shared/errors/problem';
 
 /**
  * How deeply a JSON body may nest. A 1 MiB body can nest 500,000 levels;

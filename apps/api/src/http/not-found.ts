@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { ProblemError } from '@broker/shared';
+import { ProblemError } from '@broker/shared/errors/problem';
 
 /** Mounted after every route, so unknown paths get a problem body rather than Express's HTML. */
 export function notFound(): RequestHandler {

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { ProblemError, toPointer } from '@broker/shared';
+import { ProblemError, toPointer } from '@broker/shared/errors/problem';
 
 /** Validates a route's query string: the parsed values, or 422 VALIDATION_ERROR with a pointer per bad parameter. */
 export function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.output<T> {

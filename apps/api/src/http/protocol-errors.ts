@@ -1,6 +1,7 @@
 import { STATUS_CODES, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { problem, PROBLEM_CONTENT_TYPE, type ApiErrorCode } from '@broker/shared';
+import { problem, PROBLEM_CONTENT_TYPE } from '@broker/shared/errors/problem';
+import type { ApiErrorCode } from '@broker/shared/errors/codes';
 
 /** What Node's HTTP parser refuses before Express sees the request, by llhttp/Node error code. */
 const PARSER_ERRORS: Record<string, { code: ApiErrorCode; detail: string }> = {

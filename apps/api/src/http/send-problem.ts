@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import { PROBLEM_CONTENT_TYPE, type Problem } from '@broker/shared';
+import { PROBLEM_CONTENT_TYPE, type Problem } from '@broker/shared/errors/problem';
 
 /** Writes an RFC 9457 body; the one way any error leaves this API. */
 export function sendProblem(res: Response, body: Problem, headers: Record<string, string> = {}): void {

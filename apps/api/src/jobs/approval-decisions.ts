@@ -1,4 +1,7 @@
-import { ProblemError, toPublicJob, type DecisionOutcome, type HeldJob, type JobError, type JobRecord } from '@broker/shared';
+import { ProblemError } from '@broker/shared/errors/problem';
+import { toPublicJob, type DecisionOutcome, type JobRecord } from '@broker/redis/jobs/job-store';
+import type { HeldJob } from '@broker/shared/jobs/approvals';
+import type { JobError } from '@broker/shared/jobs/schema';
 import type { ApiContext } from '../context';
 import { withRedisDeadline } from '../redis/deadline';
 import { jobNotFound } from '../routes/own-job';

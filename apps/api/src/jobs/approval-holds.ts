@@ -1,18 +1,11 @@
 import { Queue } from 'bullmq';
-import {
-  ALERT_REQUEST_JOB_NAME,
-  ALERT_REQUESTS_QUEUE,
-  alertRequestOptions,
-  bullPrefix,
-  describeHeldByRule,
-  type AlertRequest,
-  type BrokerConfig,
-  type JobHold,
-  type JobRecord,
-  type Logger,
-  type RedisClient,
-  type RedisKeys,
-} from '@broker/shared';
+import { ALERT_REQUEST_JOB_NAME, alertRequestOptions, describeHeldByRule, type AlertRequest, type JobHold } from '@broker/shared/jobs/approvals';
+import { ALERT_REQUESTS_QUEUE, bullPrefix } from '@broker/shared/queues';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { JobRecord } from '@broker/redis/jobs/job-store';
+import type { Logger } from '@broker/shared/logger';
+import type { RedisClient } from '@broker/redis/connection';
+import type { RedisKeys } from '@broker/redis/keys';
 import { withRedisDeadline } from '../redis/deadline';
 import { compileApprovalRules, holdOf, type ApprovalRuleMatcher } from './approval-rules';
 

@@ -1,4 +1,6 @@
-import { readJsonPointer, type ApprovalComparison, type ApprovalConditionConfig, type ApprovalRuleConfig, type HeldByRule, type JobHold } from '@broker/shared';
+import { readJsonPointer } from '@broker/shared/json/json-pointer';
+import type { ApprovalComparison, ApprovalConditionConfig, ApprovalRuleConfig } from '@broker/shared/config/guardrails-schema';
+import type { HeldByRule, JobHold } from '@broker/shared/jobs/approvals';
 import { globToRegExp } from '../auth/scopes';
 
 /** Which `approvals` rule, if any, holds a submission: compiled once from the config. */

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { auditEntry, type AuditTrail, type JobRecord } from '@broker/shared';
+import { auditEntry } from '@broker/shared/audit/schema';
+import type { AuditTrail } from '@broker/redis/audit/audit-trail';
+import type { JobRecord } from '@broker/redis/jobs/job-store';
 import { canonicalJson } from './idempotency';
 
 /*

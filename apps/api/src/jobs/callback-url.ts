@@ -1,4 +1,5 @@
-import { vetTarget, type FieldError, type Lookup } from '@broker/shared';
+import { vetTarget, type Lookup } from '@broker/shared/net/ip-policy';
+import type { FieldError } from '@broker/shared/errors/problem';
 
 const POINTER = '/callbackUrl';
 const refuse = (message: string): FieldError[] => [{ pointer: POINTER, message }];

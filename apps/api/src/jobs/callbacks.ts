@@ -1,6 +1,9 @@
 import { Queue } from 'bullmq';
-import type { RedisClient } from '@broker/shared';
-import { bullPrefix, CALLBACK_JOB_NAME, CALLBACKS_QUEUE, callbackJobOptions, type CallbackJobData, type JobRecord, type Logger } from '@broker/shared';
+import type { RedisClient } from '@broker/redis/connection';
+import { bullPrefix, CALLBACKS_QUEUE } from '@broker/shared/queues';
+import { CALLBACK_JOB_NAME, callbackJobOptions, type CallbackJobData } from '@broker/shared/jobs/callback-job';
+import type { JobRecord } from '@broker/redis/jobs/job-store';
+import type { Logger } from '@broker/shared/logger';
 
 export type CallbackQueue = Queue<CallbackJobData>;
 

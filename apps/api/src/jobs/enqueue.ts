@@ -1,5 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { CreateOutcome, IdempotencyClaim, JobRecord, JobStore, Logger, ToolJobData, ToolJobOptions } from '@broker/shared';
+import type { CreateOutcome, IdempotencyClaim, JobRecord, JobStore } from '@broker/redis/jobs/job-store';
+import type { Logger } from '@broker/shared/logger';
+import type { ToolJobData } from '@broker/shared/jobs/schema';
+import type { ToolJobOptions } from '@broker/shared/jobs/options';
 import { REDIS_DEADLINE_MS } from '../redis/deadline';
 import type { ToolQueue } from './queues';
 import { UnconfirmedEnqueueError, type EnqueueFate } from './unconfirmed-enqueue-error';

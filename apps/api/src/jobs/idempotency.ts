@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ProblemError } from '@broker/shared';
+import { ProblemError } from '@broker/shared/errors/problem';
 
 /** docs/api.md#api-error-codes: 1–255 printable ASCII characters (0x20–0x7E). */
 const VALID_KEY = /^[\x20-\x7e]{1,255}$/;

@@ -1,5 +1,5 @@
-import type { RedisClient } from '@broker/shared';
-import type { Logger } from '@broker/shared';
+import type { RedisClient } from '@broker/redis/connection';
+import type { Logger } from '@broker/shared/logger';
 
 /** A registration for one job; settle it with {@link JobWaiter.until} and always {@link JobWaiter.release}. */
 export interface JobWaiter {

@@ -1,6 +1,9 @@
 import { Queue } from 'bullmq';
-import type { RedisClient } from '@broker/shared';
-import { bullPrefix, integrationQueueName, type BrokerConfig, type Logger, type ToolJobData } from '@broker/shared';
+import type { RedisClient } from '@broker/redis/connection';
+import { bullPrefix, integrationQueueName } from '@broker/shared/queues';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { Logger } from '@broker/shared/logger';
+import type { ToolJobData } from '@broker/shared/jobs/schema';
 
 export type ToolQueue = Queue<ToolJobData>;
 

@@ -1,19 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import {
-  idempotencySlotTag,
-  newJobId,
-  ProblemError,
-  submitJobBodySchema,
-  toolJobOptions,
-  toPointer,
-  type FieldError,
-  type JobRecord,
-  type SubmitJobBody,
-  type ToolJobData,
-  type Logger,
-  namedConnection,
-} from '@broker/shared';
+import { idempotencySlotTag } from '@broker/redis/keys';
+import { newJobId, submitJobBodySchema, type SubmitJobBody, type ToolJobData } from '@broker/shared/jobs/schema';
+import { ProblemError, toPointer, type FieldError } from '@broker/shared/errors/problem';
+import { toolJobOptions } from '@broker/shared/jobs/options';
+import type { JobRecord } from '@broker/redis/jobs/job-store';
+import type { Logger } from '@broker/shared/logger';
+import { namedConnection } from '@broker/shared/config/schema';
 import type { ToolDescriptor } from '@broker/tools/descriptors';
 import type { AuthenticatedAgent } from '../auth/agent-auth';
 import type { ApiContext } from '../context';

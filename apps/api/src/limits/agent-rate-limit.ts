@@ -1,7 +1,10 @@
 import type { RequestHandler } from 'express';
 import { rateLimit, type AugmentedRequest } from 'express-rate-limit';
-import type { RedisClient } from '@broker/shared';
-import { ProblemError, type BrokerConfig, type Logger, type RedisKeys } from '@broker/shared';
+import type { RedisClient } from '@broker/redis/connection';
+import { ProblemError } from '@broker/shared/errors/problem';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { Logger } from '@broker/shared/logger';
+import type { RedisKeys } from '@broker/redis/keys';
 import { redisRateStore } from './redis-rate-store';
 
 export interface AgentRateLimitDeps {

@@ -1,4 +1,4 @@
-import type { Logger } from '@broker/shared';
+import type { Logger } from '@broker/shared/logger';
 import type { ApiContext } from '../context';
 import { RedisDeadlineError, withRedisDeadline } from '../redis/deadline';
 import type { SpendChargeOf } from './spend-caps';

@@ -1,5 +1,9 @@
-import { LuaScript, ProblemError, type BrokerConfig, type Logger, type RedisKeys } from '@broker/shared';
-import type { RedisClient } from '@broker/shared';
+import { LuaScript } from '@broker/redis/lua-script';
+import { ProblemError } from '@broker/shared/errors/problem';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { Logger } from '@broker/shared/logger';
+import type { RedisKeys } from '@broker/redis/keys';
+import type { RedisClient } from '@broker/redis/connection';
 import { globToRegExp } from '../auth/scopes';
 
 /*

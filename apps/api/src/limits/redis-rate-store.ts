@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RedisClient } from '@broker/shared';
+import type { RedisClient } from '@broker/redis/connection';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { withRedisDeadline } from '../redis/deadline';
 

@@ -1,17 +1,10 @@
-import {
-  giveBackSpend,
-  ProblemError,
-  readJsonPointer,
-  reserveSpend,
-  spendCapId,
-  type BrokerConfig,
-  type FieldError,
-  type Logger,
-  type RedisClient,
-  type RedisKeys,
-  type SpendCharge,
-  type SpendJob,
-} from '@broker/shared';
+import { giveBackSpend, reserveSpend, spendCapId, type SpendCharge, type SpendJob } from '@broker/redis/limits/spend-reservations';
+import { ProblemError, type FieldError } from '@broker/shared/errors/problem';
+import { readJsonPointer } from '@broker/shared/json/json-pointer';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { Logger } from '@broker/shared/logger';
+import type { RedisClient } from '@broker/redis/connection';
+import type { RedisKeys } from '@broker/redis/keys';
 import { globToRegExp } from '../auth/scopes';
 import { endOfUtcDay } from './daily-job-caps';
 
@@ -72,7 +65,7 @@ function isAmount(value: unknown): value is number {
  * exceeds `max`. Each job's amounts are reserved at submit, atomically with
  * the check (one script for every cap the job falls under: all or none),
  * before anything is written; the ledger lives in Redis
- * (limits/spend-reservations.ts in @broker/shared) and is shared by every
+ * (limits/spend-reservations.ts in @broker/redis) and is shared by every
  * API and worker. A job over a cap is 429 `BUDGET_EXCEEDED` with
  * `Retry-After` until midnight UTC.
  */

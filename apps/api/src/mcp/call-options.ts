@@ -1,4 +1,4 @@
-import { ProblemError, type FieldError } from '@broker/shared';
+import { ProblemError, type FieldError } from '@broker/shared/errors/problem';
 import { idempotencyKeyOf } from '../jobs/idempotency';
 
 /**

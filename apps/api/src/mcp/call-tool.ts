@@ -1,5 +1,5 @@
 import type { CallToolResult, ServerNotification } from '@modelcontextprotocol/sdk/types.js';
-import { toPublicJob, type JobRecord } from '@broker/shared';
+import { toPublicJob, type JobRecord } from '@broker/redis/jobs/job-store';
 import type { ToolDescriptor } from '@broker/tools/descriptors';
 import type { AuthenticatedAgent } from '../auth/agent-auth';
 import type { ApiContext } from '../context';

@@ -1,5 +1,6 @@
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
-import { ProblemError, toPublicJob } from '@broker/shared';
+import { ProblemError } from '@broker/shared/errors/problem';
+import { toPublicJob } from '@broker/redis/jobs/job-store';
 import type { ToolDescriptor } from '@broker/tools/descriptors';
 import type { AuthenticatedAgent } from '../auth/agent-auth';
 import type { ApiContext } from '../context';

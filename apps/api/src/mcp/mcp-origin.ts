@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { ProblemError } from '@broker/shared';
+import { ProblemError } from '@broker/shared/errors/problem';
 
 /** `scheme://host[:port]` of a URL, lower-cased with default ports dropped; undefined when unparsable. */
 function originOf(text: string): string | undefined {

@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import type { RedisKeys } from '@broker/shared';
+import type { RedisKeys } from '@broker/redis/keys';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { ApiContext } from '../context';
 import { agentOf } from '../http/locals';

@@ -9,7 +9,8 @@ import {
   type ServerCapabilities,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import { ProblemError, type RedisKeys } from '@broker/shared';
+import { ProblemError } from '@broker/shared/errors/problem';
+import type { RedisKeys } from '@broker/redis/keys';
 import type { ToolDescriptor } from '@broker/tools/descriptors';
 import type { AuthenticatedAgent } from '../auth/agent-auth';
 import type { ApiContext } from '../context';

@@ -1,6 +1,7 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { publicJobSchema, toolSummarySchema } from '@broker/shared';
+import { publicJobSchema } from '@broker/shared/jobs/schema';
+import { toolSummarySchema } from '@broker/shared/tools/tool-list';
 
 /*
  * MCP `outputSchema`s. MCP wants an object schema, and the SDK client validates

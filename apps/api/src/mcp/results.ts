@@ -1,5 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { TERMINAL_STATUSES, type FieldError, type JobError, type Problem, type PublicJob } from '@broker/shared';
+import { TERMINAL_STATUSES, type JobError, type PublicJob } from '@broker/shared/jobs/schema';
+import type { FieldError, Problem } from '@broker/shared/errors/problem';
 
 /**
  * `structuredContent.error` of an MCP tool error: the same `code`/`retryable`/

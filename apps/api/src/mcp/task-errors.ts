@@ -1,5 +1,6 @@
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { problem, ProblemError, type Logger } from '@broker/shared';
+import { problem, ProblemError } from '@broker/shared/errors/problem';
+import type { Logger } from '@broker/shared/logger';
 import { isRedisUnavailable } from '../redis/unavailable';
 import { problemToolError } from './results';
 

@@ -1,5 +1,8 @@
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { MAX_APPROVAL_TIMEOUT_SECONDS, MAX_ASYNC_DEADLINE_MS, type RedisClient, type RedisKeys } from '@broker/shared';
+import { MAX_APPROVAL_TIMEOUT_SECONDS } from '@broker/shared/config/guardrails-schema';
+import { MAX_ASYNC_DEADLINE_MS } from '@broker/shared/config/async-schema';
+import type { RedisClient } from '@broker/redis/connection';
+import type { RedisKeys } from '@broker/redis/keys';
 import { withRedisDeadline } from '../redis/deadline';
 
 /**

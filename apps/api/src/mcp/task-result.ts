@@ -1,5 +1,5 @@
 import { ErrorCode, McpError, RELATED_TASK_META_KEY, type CallToolResult, type ServerNotification } from '@modelcontextprotocol/sdk/types.js';
-import { toPublicJob, type JobRecord } from '@broker/shared';
+import { toPublicJob, type JobRecord } from '@broker/redis/jobs/job-store';
 import type { ApiContext } from '../context';
 import { waitMsOf } from './call-options';
 import { isTerminalJob, jobOutcomeResult } from './results';

@@ -1,5 +1,5 @@
 import type { Task } from '@modelcontextprotocol/sdk/types.js';
-import type { JobRecord } from '@broker/shared';
+import type { JobRecord } from '@broker/redis/jobs/job-store';
 
 /**
  * `pollInterval` of a working task: the REST long-poll is the cheaper way to

@@ -1,6 +1,9 @@
 import type { CreateTaskOptions, TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
 import { ErrorCode, McpError, type CallToolResult, type Task } from '@modelcontextprotocol/sdk/types.js';
-import { ProblemError, toPublicJob, TERMINAL_STATUSES, type JobRecord, type Logger } from '@broker/shared';
+import { ProblemError } from '@broker/shared/errors/problem';
+import { toPublicJob, type JobRecord } from '@broker/redis/jobs/job-store';
+import { TERMINAL_STATUSES } from '@broker/shared/jobs/schema';
+import type { Logger } from '@broker/shared/logger';
 import type { ApiContext } from '../context';
 import { withRedisDeadline } from '../redis/deadline';
 import { cancelOwnJob } from '../routes/cancel-job';

@@ -1,5 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { problem, ProblemError, type Logger } from '@broker/shared';
+import { problem, ProblemError } from '@broker/shared/errors/problem';
+import type { Logger } from '@broker/shared/logger';
 import { isRedisUnavailable } from '../redis/unavailable';
 import { problemResult } from './results';
 

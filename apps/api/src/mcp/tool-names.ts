@@ -1,4 +1,4 @@
-import type { Logger } from '@broker/shared';
+import type { Logger } from '@broker/shared/logger';
 import type { Catalogue, ToolDescriptor } from '@broker/tools/descriptors';
 import type { AuthenticatedAgent } from '../auth/agent-auth';
 

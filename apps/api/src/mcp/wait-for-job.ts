@@ -1,4 +1,4 @@
-import type { JobRecord } from '@broker/shared';
+import type { JobRecord } from '@broker/redis/jobs/job-store';
 import type { ApiContext } from '../context';
 import { readOwnJob } from '../routes/own-job';
 import { isTerminalJob } from './results';

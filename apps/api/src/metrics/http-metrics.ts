@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
-import type { Metrics } from '@broker/shared';
+import type { Metrics } from '@broker/shared/metrics';
 
 /** Label of requests no route matched (scanners, typos): one series, whatever the URL. */
 export const UNMATCHED_ROUTE = 'unmatched';

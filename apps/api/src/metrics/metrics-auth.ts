@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { ProblemError } from '@broker/shared';
+import { ProblemError } from '@broker/shared/errors/problem';
 import { bearerToken, unauthenticated, type AgentResolver } from '../auth/agent-auth';
 
 const HOW = 'Send it as "Authorization: Bearer <token>".';

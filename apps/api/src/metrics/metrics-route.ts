@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import type { Metrics } from '@broker/shared';
+import type { Metrics } from '@broker/shared/metrics';
 
 /** `GET /metrics`: Prometheus text for this process (mounted behind the admin token). */
 export function metricsRoute(metrics: Metrics): RequestHandler {

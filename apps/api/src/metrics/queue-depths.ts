@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { QueueDepth, QueueDepthSource } from '@broker/shared';
+import type { QueueDepth, QueueDepthSource } from '@broker/shared/metrics';
 
 /** The BullMQ states broker_queue_jobs reports. */
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed', 'completed'] as const;

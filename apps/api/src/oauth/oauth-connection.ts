@@ -1,4 +1,8 @@
-import { authOfConnection, EncryptionKeyError, ProblemError, type BrokerConfig, type OAuth2Auth } from '@broker/shared';
+import { authOfConnection } from '@broker/tools/secrets/connection-state';
+import { EncryptionKeyError } from '@broker/tools/oauth/encryption-key-error';
+import { ProblemError } from '@broker/shared/errors/problem';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { OAuth2Auth } from '@broker/tools/oauth/tokens';
 
 /**
  * The oauth2 auth of a configured connection, or the problem an operator

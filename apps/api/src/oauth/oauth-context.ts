@@ -1,5 +1,11 @@
-import type { RedisClient } from '@broker/shared';
-import { AuthorizationRequestStore, OAuthTokenStore, TokenCipher, type BrokerConfig, type Logger, type RedisKeys, type SecretsProvider } from '@broker/shared';
+import type { RedisClient } from '@broker/redis/connection';
+import { AuthorizationRequestStore } from '@broker/tools/oauth/auth-request-store';
+import { OAuthTokenStore } from '@broker/tools/oauth/token-store';
+import { TokenCipher } from '@broker/tools/oauth/token-cipher';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { Logger } from '@broker/shared/logger';
+import type { RedisKeys } from '@broker/redis/keys';
+import type { SecretsProvider } from '@broker/tools/secrets/provider';
 import type { EgressProxy } from '@broker/tools/http';
 import { tokenEndpointClient, type TokenEndpointClient } from '@broker/tools/oauth';
 

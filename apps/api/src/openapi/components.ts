@@ -1,18 +1,11 @@
 import { z } from 'zod';
-import {
-  approvalDecisionBodySchema,
-  approvalListSchema,
-  auditPageSchema,
-  eventDetailSchema,
-  eventListSchema,
-  problemSchema,
-  publicJobSchema,
-  putConnectionTokenBodySchema,
-  replayReceiptSchema,
-  submitJobBodySchema,
-  toolListSchema,
-  webhookReceiptSchema,
-} from '@broker/shared';
+import { approvalDecisionBodySchema, approvalListSchema } from '@broker/shared/jobs/approvals';
+import { auditPageSchema } from '@broker/shared/audit/schema';
+import { eventDetailSchema, eventListSchema, replayReceiptSchema, webhookReceiptSchema } from '@broker/shared/webhooks/schema';
+import { problemSchema } from '@broker/shared/errors/problem';
+import { publicJobSchema, submitJobBodySchema } from '@broker/shared/jobs/schema';
+import { putConnectionTokenBodySchema } from '@broker/shared/oauth/token-import-schema';
+import { toolListSchema } from '@broker/shared/tools/tool-list';
 import { integrationListSchema } from './integration-list';
 
 type JsonSchema = Record<string, unknown>;

@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import { deprecationSchema, rateLimitSchema, type AuthConfig, type CircuitState, type ConnectionState } from '@broker/shared';
+import { deprecationSchema } from '@broker/shared/integrations/deprecation';
+import { rateLimitSchema, type AuthConfig } from '@broker/shared/config/schema';
+import type { CircuitState } from '@broker/redis/limits/circuit-state';
+import type { ConnectionState } from '@broker/tools/secrets/connection-state';
 
 const circuitStates = ['closed', 'open', 'half_open'] as const satisfies readonly CircuitState[];
 const connectionStates = ['ok', 'needs_reauth', 'missing'] as const satisfies readonly ConnectionState[];

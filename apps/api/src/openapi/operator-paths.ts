@@ -1,4 +1,4 @@
-import { AUDIT_SCAN_BUDGET } from '@broker/shared';
+import { AUDIT_SCAN_BUDGET } from '@broker/redis/audit/audit-trail';
 import { DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE } from '../routes/list-audit';
 import { DEFAULT_EVENTS_PAGE, MAX_EVENTS_PAGE } from '../routes/list-events';
 import { DEFAULT_APPROVALS_PAGE, MAX_APPROVALS_PAGE } from '../routes/list-approvals';

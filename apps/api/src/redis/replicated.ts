@@ -1,5 +1,7 @@
 import { Cluster } from 'ioredis';
-import { ProblemError, type BrokerConfig, type RedisClient } from '@broker/shared';
+import { ProblemError } from '@broker/shared/errors/problem';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { RedisClient } from '@broker/redis/connection';
 import { REDIS_DEADLINE_MS } from './deadline';
 
 /** The longest a `WAIT` may take: under the producer's command timeout (1500 ms), inside the 2 s answer budget. @defaultValue 1400 */

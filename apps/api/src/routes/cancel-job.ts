@@ -1,5 +1,7 @@
 import type { RequestHandler } from 'express';
-import { ProblemError, toPublicJob, type JobRecord, type JobStatus } from '@broker/shared';
+import { ProblemError } from '@broker/shared/errors/problem';
+import { toPublicJob, type JobRecord } from '@broker/redis/jobs/job-store';
+import type { JobStatus } from '@broker/shared/jobs/schema';
 import type { ApiContext } from '../context';
 import { agentOf } from '../http/locals';
 import { auditCancelled } from '../jobs/audit-events';

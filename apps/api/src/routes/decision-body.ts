@@ -1,5 +1,6 @@
 import type { Response } from 'express';
-import { approvalDecisionBodySchema, ProblemError, toPointer } from '@broker/shared';
+import { approvalDecisionBodySchema } from '@broker/shared/jobs/approvals';
+import { ProblemError, toPointer } from '@broker/shared/errors/problem';
 import type { Decider } from '../jobs/approval-decisions';
 
 /**

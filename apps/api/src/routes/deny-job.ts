@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { toPublicJob } from '@broker/shared';
+import { toPublicJob } from '@broker/redis/jobs/job-store';
 import type { ApiContext } from '../context';
 import { denyHeldJob } from '../jobs/approval-decisions';
 import { withRedisDeadline } from '../redis/deadline';

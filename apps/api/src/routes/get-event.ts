@@ -1,5 +1,7 @@
 import type { RequestHandler } from 'express';
-import { ProblemError, STORED_EVENT_ID, type EventDetail, type EventStore, type StoredEvent } from '@broker/shared';
+import { ProblemError } from '@broker/shared/errors/problem';
+import { STORED_EVENT_ID, type EventDetail } from '@broker/shared/webhooks/schema';
+import type { EventStore, StoredEvent } from '@broker/redis/webhooks/event-store';
 import type { ApiContext } from '../context';
 import { withQueuedStatus } from '../webhooks/delivery-status';
 import { withRedisDeadline } from '../redis/deadline';

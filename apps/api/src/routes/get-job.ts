@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { TERMINAL_STATUSES, toPublicJob, type JobRecord } from '@broker/shared';
+import { TERMINAL_STATUSES } from '@broker/shared/jobs/schema';
+import { toPublicJob, type JobRecord } from '@broker/redis/jobs/job-store';
 import type { ApiContext } from '../context';
 import { agentOf } from '../http/locals';
 import { readOwnJob } from './own-job';

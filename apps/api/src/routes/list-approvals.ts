@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import type { ApprovalList } from '@broker/shared';
+import type { ApprovalList } from '@broker/shared/jobs/approvals';
 import type { ApiContext } from '../context';
 import { listHeldJobs } from '../jobs/approval-decisions';
 import { parseQuery } from '../http/parse-query';

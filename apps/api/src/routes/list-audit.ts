@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import type { AuditPage } from '@broker/shared';
+import type { AuditPage } from '@broker/shared/audit/schema';
 import type { ApiContext } from '../context';
 import { parseQuery } from '../http/parse-query';
 import { withRedisDeadline } from '../redis/deadline';

@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import type { ListPosition } from '@broker/shared';
+import type { ListPosition } from '@broker/redis/webhooks/event-store';
 import type { ApiContext } from '../context';
 import { withRedisDeadline } from '../redis/deadline';
 import { parseQuery } from '../http/parse-query';

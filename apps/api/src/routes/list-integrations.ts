@@ -1,15 +1,10 @@
 import type { RequestHandler } from 'express';
-import {
-  connectionNames,
-  connectionState,
-  DeprecationStore,
-  readCircuitStates,
-  type IntegrationStatus,
-  type ListIntegrationsResponse,
-  type OAuthConnectionState,
-  type RedisKeys,
-  type SecretsProvider,
-} from '@broker/shared';
+import { connectionNames, connectionState, type OAuthConnectionState } from '@broker/tools/secrets/connection-state';
+import { DeprecationStore } from '@broker/redis/integrations/deprecation-store';
+import { readCircuitStates } from '@broker/redis/limits/circuit-state';
+import type { IntegrationStatus, ListIntegrationsResponse } from '@broker/shared/integrations/integration-status';
+import type { RedisKeys } from '@broker/redis/keys';
+import type { SecretsProvider } from '@broker/tools/secrets/provider';
 import type { ApiContext } from '../context';
 import { withRedisDeadline } from '../redis/deadline';
 

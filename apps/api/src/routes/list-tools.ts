@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import type { ToolList } from '@broker/shared';
+import type { ToolList } from '@broker/shared/tools/tool-list';
 import type { ToolDescriptor } from '@broker/tools/descriptors';
 import type { ApiContext } from '../context';
 import { agentOf } from '../http/locals';

@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
-import { OAuthError, ProblemError } from '@broker/shared';
+import { OAuthError } from '@broker/tools/oauth/oauth-error';
+import { ProblemError } from '@broker/shared/errors/problem';
 import { exchangeAuthorizationCode } from '@broker/tools/oauth';
 import type { OAuthContext } from '../oauth/oauth-context';
 import { encryptionProblem, oauthConnection } from '../oauth/oauth-connection';

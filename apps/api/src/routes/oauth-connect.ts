@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import { z } from 'zod';
-import { ProblemError } from '@broker/shared';
+import { ProblemError } from '@broker/shared/errors/problem';
 import { authorizationUrl, pkcePair } from '@broker/tools/oauth';
 import type { OAuthContext } from '../oauth/oauth-context';
 import { encryptionProblem, oauthConnection } from '../oauth/oauth-connection';

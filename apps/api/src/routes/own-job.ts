@@ -1,4 +1,5 @@
-import { ProblemError, type JobRecord, type JobStore } from '@broker/shared';
+import { ProblemError } from '@broker/shared/errors/problem';
+import type { JobRecord, JobStore } from '@broker/redis/jobs/job-store';
 import { withRedisDeadline } from '../redis/deadline';
 
 /** Job ids come from newJobId(); anything else cannot name a job and never reaches Redis. */

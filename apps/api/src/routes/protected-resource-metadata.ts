@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { ProblemError } from '@broker/shared';
+import { ProblemError } from '@broker/shared/errors/problem';
 import type { McpOAuth } from '../auth/mcp-oauth';
 
 /** RFC 9728 §2, the members this broker has something to say about. */

@@ -1,6 +1,8 @@
 import type { RequestHandler } from 'express';
 import type { z } from 'zod';
-import { ProblemError, putConnectionTokenBodySchema, toPointer, type FieldError, type TokenSet } from '@broker/shared';
+import { ProblemError, toPointer, type FieldError } from '@broker/shared/errors/problem';
+import { putConnectionTokenBodySchema } from '@broker/shared/oauth/token-import-schema';
+import type { TokenSet } from '@broker/tools/oauth/tokens';
 import type { OAuthContext } from '../oauth/oauth-context';
 import { encryptionProblem, oauthConnection } from '../oauth/oauth-connection';
 import { withRedisDeadline } from '../redis/deadline';

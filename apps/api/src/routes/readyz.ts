@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { ProblemError } from '@broker/shared';
+import { ProblemError } from '@broker/shared/errors/problem';
 import type { ApiContext } from '../context';
 import { withRedisDeadline } from '../redis/deadline';
 

@@ -1,5 +1,9 @@
 import express, { type Request, type RequestHandler, type Response } from 'express';
-import { DEFAULT_WEBHOOK_MAX_BODY_BYTES, MissingSecretError, ProblemError, splitSecretValues, type RedisKeys, type SecretsProvider, type WebhookReceipt } from '@broker/shared';
+import { DEFAULT_WEBHOOK_MAX_BODY_BYTES } from '@broker/shared/webhooks/options';
+import { MissingSecretError, splitSecretValues, type SecretsProvider } from '@broker/tools/secrets/provider';
+import { ProblemError } from '@broker/shared/errors/problem';
+import type { RedisKeys } from '@broker/redis/keys';
+import type { WebhookReceipt } from '@broker/shared/webhooks/schema';
 import type { ApiContext } from '../context';
 import { withRedisDeadline } from '../redis/deadline';
 import { awaitReplica } from '../redis/replicated';

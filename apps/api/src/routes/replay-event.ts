@@ -1,5 +1,8 @@
 import type { RequestHandler } from 'express';
-import { matchTriggers, newReplayDeliveryId, OUTBOX_GRACE_MS, webhookRetentionMs, type EventDelivery, type NewDelivery } from '@broker/shared';
+import { matchTriggers, newReplayDeliveryId } from '@broker/shared/webhooks/routing';
+import { OUTBOX_GRACE_MS, webhookRetentionMs } from '@broker/shared/webhooks/options';
+import type { EventDelivery } from '@broker/shared/webhooks/schema';
+import type { NewDelivery } from '@broker/redis/webhooks/event-store';
 import type { ApiContext } from '../context';
 import { withRedisDeadline } from '../redis/deadline';
 import { enqueueDeliveries } from '../webhooks/enqueue-deliveries';

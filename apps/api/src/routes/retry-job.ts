@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job } from 'bullmq';
 import type { RequestHandler } from 'express';
-import { ProblemError, toPublicJob, type JobError, type JobRecord, type JobStatus, type RetryUndo, type ToolJobData } from '@broker/shared';
+import { ProblemError } from '@broker/shared/errors/problem';
+import { toPublicJob, type JobRecord, type RetryUndo } from '@broker/redis/jobs/job-store';
+import type { JobError, JobStatus, ToolJobData } from '@broker/shared/jobs/schema';
 import type { AuthenticatedAgent } from '../auth/agent-auth';
 import type { ApiContext } from '../context';
 import { agentOf } from '../http/locals';

@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { toPublicJob } from '@broker/shared';
+import { toPublicJob } from '@broker/redis/jobs/job-store';
 import type { ApiContext } from '../context';
 import { agentOf } from '../http/locals';
 import { idempotencyKeyOf } from '../jobs/idempotency';

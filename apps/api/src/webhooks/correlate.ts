@@ -1,5 +1,8 @@
-import { CorrelationStore, type Logger, type Metrics, type RedisKeys } from '@broker/shared';
-import type { RedisClient } from '@broker/shared';
+import { CorrelationStore } from '@broker/redis/async/correlation-store';
+import type { Logger } from '@broker/shared/logger';
+import type { Metrics } from '@broker/shared/metrics';
+import type { RedisKeys } from '@broker/redis/keys';
+import type { RedisClient } from '@broker/redis/connection';
 import type { ToolQueue } from '../jobs/queues';
 
 /** A stored event, as the correlation step needs it. */

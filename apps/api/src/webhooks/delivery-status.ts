@@ -1,4 +1,4 @@
-import type { EventDelivery } from '@broker/shared';
+import type { EventDelivery } from '@broker/shared/webhooks/schema';
 import type { TriggerQueue } from './trigger-queue';
 
 /**

@@ -1,4 +1,7 @@
-import { triggerJobOptions, type Logger, type NewDelivery, type TriggerDeliveryConfig } from '@broker/shared';
+import { triggerJobOptions } from '@broker/shared/webhooks/options';
+import type { Logger } from '@broker/shared/logger';
+import type { NewDelivery } from '@broker/redis/webhooks/event-store';
+import type { TriggerDeliveryConfig } from '@broker/shared/config/schema';
 import type { TriggerQueue } from './trigger-queue';
 
 export interface DeliveriesToEnqueue {

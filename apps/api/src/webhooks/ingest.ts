@@ -1,15 +1,9 @@
-import {
-  deliveryIdFor,
-  matchTriggers,
-  OUTBOX_GRACE_MS,
-  storedEventId,
-  webhookRetentionMs,
-  type BrokerConfig,
-  type EventStore,
-  type Logger,
-  type NewDelivery,
-  type WebhookSourceConfig,
-} from '@broker/shared';
+import { deliveryIdFor, matchTriggers } from '@broker/shared/webhooks/routing';
+import { OUTBOX_GRACE_MS, webhookRetentionMs } from '@broker/shared/webhooks/options';
+import { storedEventId } from '@broker/shared/webhooks/schema';
+import type { BrokerConfig, WebhookSourceConfig } from '@broker/shared/config/schema';
+import type { EventStore, NewDelivery } from '@broker/redis/webhooks/event-store';
+import type { Logger } from '@broker/shared/logger';
 import type { CorrelateEvent } from './correlate';
 import { enqueueDeliveries } from './enqueue-deliveries';
 import type { TriggerQueue } from './trigger-queue';

@@ -1,4 +1,4 @@
-import type { WebhookSourceConfig } from '@broker/shared';
+import type { WebhookSourceConfig } from '@broker/shared/config/schema';
 import { githubVerifier } from './github';
 import { shopifyVerifier } from './shopify';
 import { standardVerifier } from './standard';

@@ -1,6 +1,8 @@
 import { Queue } from 'bullmq';
-import type { RedisClient } from '@broker/shared';
-import { bullPrefix, TRIGGERS_QUEUE, type Logger, type TriggerJobData } from '@broker/shared';
+import type { RedisClient } from '@broker/redis/connection';
+import { bullPrefix, TRIGGERS_QUEUE } from '@broker/shared/queues';
+import type { Logger } from '@broker/shared/logger';
+import type { TriggerJobData } from '@broker/shared/webhooks/schema';
 
 export type TriggerQueue = Queue<TriggerJobData>;
 

@@ -1,4 +1,5 @@
-import { ProblemError, PROVIDER_EVENT_ID } from '@broker/shared';
+import { ProblemError } from '@broker/shared/errors/problem';
+import { PROVIDER_EVENT_ID } from '@broker/shared/webhooks/schema';
 
 /** What a verifier sees of a request: the raw bytes, never a parsed body. */
 export interface WebhookRequest {

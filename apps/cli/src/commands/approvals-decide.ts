@@ -1,4 +1,4 @@
-import type { PublicJob } from '@broker/shared';
+import type { PublicJob } from '@broker/shared/jobs/schema';
 import { callApi } from '../api';
 import { EXIT, UsageError } from '../errors';
 import { print, type Command } from '../command';

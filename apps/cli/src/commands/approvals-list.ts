@@ -1,4 +1,4 @@
-import type { ApprovalList } from '@broker/shared';
+import type { ApprovalList } from '@broker/shared/jobs/approvals';
 import { intOption } from '../args';
 import { callApi } from '../api';
 import { EXIT } from '../errors';

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfigFile } from '@broker/shared';
+import { ConfigError, loadConfigFile } from '@broker/shared/config/load';
 import { EXIT } from '../errors';
 import { print, type Command } from '../command';
 

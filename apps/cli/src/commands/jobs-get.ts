@@ -1,4 +1,5 @@
-import { JobStore, redisKeys } from '@broker/shared';
+import { JobStore } from '@broker/redis/jobs/job-store';
+import { redisKeys } from '@broker/redis/keys';
 import { CommandError, EXIT } from '../errors';
 import { print, type Command } from '../command';
 import { withRedis } from '../redis';

@@ -1,5 +1,10 @@
 import { Queue, type Job } from 'bullmq';
-import { auditEntry, AuditTrail, bullPrefix, integrationQueueName, JobStore, loadConfigFile, redisKeys } from '@broker/shared';
+import { auditEntry } from '@broker/shared/audit/schema';
+import { AuditTrail } from '@broker/redis/audit/audit-trail';
+import { bullPrefix, integrationQueueName } from '@broker/shared/queues';
+import { JobStore } from '@broker/redis/jobs/job-store';
+import { loadConfigFile } from '@broker/shared/config/load';
+import { redisKeys } from '@broker/redis/keys';
 import { CommandError, EXIT, UsageError } from '../errors';
 import { print, type Command } from '../command';
 import { withRedis } from '../redis';

@@ -1,6 +1,9 @@
 import type { Queue } from 'bullmq';
-import type { RedisClient } from '@broker/shared';
-import { readCircuitStates, type Logger, type Metrics, type RedisKeys } from '@broker/shared';
+import type { RedisClient } from '@broker/redis/connection';
+import { readCircuitStates } from '@broker/redis/limits/circuit-state';
+import type { Logger } from '@broker/shared/logger';
+import type { Metrics } from '@broker/shared/metrics';
+import type { RedisKeys } from '@broker/redis/keys';
 import type { Alerter } from './alerter';
 
 export interface AlertMonitorDeps {

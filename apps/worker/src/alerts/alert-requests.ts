@@ -1,15 +1,10 @@
 import { Worker, type Job } from 'bullmq';
-import {
-  ALERT_REQUESTS_QUEUE,
-  alertRequestSchema,
-  bullPrefix,
-  describeHeldByRule,
-  type AlertRequest,
-  type BrokerConfig,
-  type JobStore,
-  type Logger,
-  type RedisClient,
-} from '@broker/shared';
+import { ALERT_REQUESTS_QUEUE, bullPrefix } from '@broker/shared/queues';
+import { alertRequestSchema, describeHeldByRule, type AlertRequest } from '@broker/shared/jobs/approvals';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { JobStore } from '@broker/redis/jobs/job-store';
+import type { Logger } from '@broker/shared/logger';
+import type { RedisClient } from '@broker/redis/connection';
 import type { Alerter } from './alerter';
 
 export interface AlertRequestDeps {

@@ -1,17 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { RedisClient } from '@broker/shared';
-import {
-  DEFAULT_ALERTS,
-  LuaScript,
-  splitSecretValues,
-  type AlertsConfig,
-  type AlertWebhookConfig,
-  type Logger,
-  type Metrics,
-  type RedisKeys,
-  type SecretsProvider,
-} from '@broker/shared';
+import type { RedisClient } from '@broker/redis/connection';
+import { DEFAULT_ALERTS, type AlertsConfig, type AlertWebhookConfig } from '@broker/shared/config/alerts-schema';
+import { LuaScript } from '@broker/redis/lua-script';
+import { splitSecretValues, type SecretsProvider } from '@broker/tools/secrets/provider';
+import type { Logger } from '@broker/shared/logger';
+import type { Metrics } from '@broker/shared/metrics';
+import type { RedisKeys } from '@broker/redis/keys';
 import { createHttpClient } from '@broker/tools';
 import { discardAnswer } from '../http/discard-answer';
 import { standardWebhookHeaders } from '../triggers/sign';

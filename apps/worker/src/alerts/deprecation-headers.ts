@@ -1,4 +1,4 @@
-import type { DeprecationSighting } from '@broker/shared';
+import type { DeprecationSighting } from '@broker/shared/integrations/deprecation';
 
 /*
  * What an answer says about the retirement of the API it came from:

@@ -1,4 +1,7 @@
-import type { DeprecationSighting, DeprecationStore, Logger, Metrics } from '@broker/shared';
+import type { DeprecationSighting } from '@broker/shared/integrations/deprecation';
+import type { DeprecationStore } from '@broker/redis/integrations/deprecation-store';
+import type { Logger } from '@broker/shared/logger';
+import type { Metrics } from '@broker/shared/metrics';
 import type { UpstreamAnswerHeaders } from '@broker/tools';
 import type { Alerter } from './alerter';
 import { readDeprecationHeaders, reportedApiVersion } from './deprecation-headers';

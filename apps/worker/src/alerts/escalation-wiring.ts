@@ -1,6 +1,12 @@
 import { Queue } from 'bullmq';
-import type { RedisClient } from '@broker/shared';
-import { bullPrefix, DeprecationStore, TRIGGERS_QUEUE, type BrokerConfig, type Logger, type Metrics, type RedisKeys, type SecretsProvider } from '@broker/shared';
+import type { RedisClient } from '@broker/redis/connection';
+import { bullPrefix, TRIGGERS_QUEUE } from '@broker/shared/queues';
+import { DeprecationStore } from '@broker/redis/integrations/deprecation-store';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { Logger } from '@broker/shared/logger';
+import type { Metrics } from '@broker/shared/metrics';
+import type { RedisKeys } from '@broker/redis/keys';
+import type { SecretsProvider } from '@broker/tools/secrets/provider';
 import { AlertMonitor } from './alert-monitor';
 import { Alerter } from './alerter';
 import { DeprecationWatch } from './deprecation-watch';

@@ -1,4 +1,6 @@
-import type { FieldError, JobError, Metrics } from '@broker/shared';
+import type { FieldError } from '@broker/shared/errors/problem';
+import type { JobError } from '@broker/shared/jobs/schema';
+import type { Metrics } from '@broker/shared/metrics';
 import type { Alerter } from './alerter';
 import { FailureRate } from './failure-rate';
 import { redactSample } from './redact';

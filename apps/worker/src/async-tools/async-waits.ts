@@ -1,17 +1,12 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import {
-  TERMINAL_STATUSES,
-  waitProgress,
-  type AsyncWait,
-  type BrokerConfig,
-  type CorrelationStore,
-  type EventStore,
-  type JobStore,
-  type Logger,
-  type Metrics,
-  type StoredEvent,
-  type ToolJobData,
-} from '@broker/shared';
+import { TERMINAL_STATUSES, type ToolJobData } from '@broker/shared/jobs/schema';
+import { waitProgress, type AsyncWait } from '@broker/shared/async/wait-state';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { CorrelationStore } from '@broker/redis/async/correlation-store';
+import type { EventStore, StoredEvent } from '@broker/redis/webhooks/event-store';
+import type { JobStore } from '@broker/redis/jobs/job-store';
+import type { Logger } from '@broker/shared/logger';
+import type { Metrics } from '@broker/shared/metrics';
 import { ToolError, type IntegrationClient, type Pending, type RunnableTool, type UpstreamAnswerHeaders } from '@broker/tools';
 import type { Escalations } from '../alerts/escalations';
 import type { JobAudit } from '../audit/job-audit';

@@ -1,4 +1,6 @@
-import { readJsonPath, scalarText, type AsyncWait, type EventStore, type StoredEvent } from '@broker/shared';
+import { readJsonPath, scalarText } from '@broker/shared/async/json-path';
+import type { AsyncWait } from '@broker/shared/async/wait-state';
+import type { EventStore, StoredEvent } from '@broker/redis/webhooks/event-store';
 import { ToolError, type RunnableTool } from '@broker/tools';
 
 export type EventOutcome = { kind: 'done'; value: unknown } | { kind: 'failed'; error: ToolError };

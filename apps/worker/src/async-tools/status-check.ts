@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { IntegrationConfig, Logger, Metrics } from '@broker/shared';
+import type { IntegrationConfig } from '@broker/shared/config/schema';
+import type { Logger } from '@broker/shared/logger';
+import type { Metrics } from '@broker/shared/metrics';
 import { asToolError, type IntegrationClient, type RunnableTool, type StatusCheck, type ToolError, type UpstreamAnswerHeaders, type UpstreamCallReport } from '@broker/tools';
 import { throttleScope, type CallGate, type HoldScope } from '../limits/call-gate';
 import type { CircuitBreaker } from '../limits/circuit-breaker';

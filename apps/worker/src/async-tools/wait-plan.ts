@@ -1,4 +1,5 @@
-import { eventTypeList, type AsyncWait } from '@broker/shared';
+import { eventTypeList } from '@broker/shared/config/async-schema';
+import type { AsyncWait } from '@broker/shared/async/wait-state';
 import {
   DEFAULT_ASYNC_DEADLINE_MS,
   DEFAULT_POLL_INTERVAL_MS,

@@ -1,4 +1,6 @@
-import { auditEntry, type AuditEntry, type AuditSubject, type AuditTrail, type JobError } from '@broker/shared';
+import { auditEntry, type AuditEntry, type AuditSubject } from '@broker/shared/audit/schema';
+import type { AuditTrail } from '@broker/redis/audit/audit-trail';
+import type { JobError } from '@broker/shared/jobs/schema';
 import type { UpstreamCallReport } from '@broker/tools';
 
 /**

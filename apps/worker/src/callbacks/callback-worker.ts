@@ -1,21 +1,20 @@
 import { Queue, Worker } from 'bullmq';
-import type { RedisClient } from '@broker/shared';
+import type { RedisClient } from '@broker/redis/connection';
+import { bullPrefix, CALLBACKS_QUEUE } from '@broker/shared/queues';
 import {
-  bullPrefix,
   CALLBACK_BACKOFF_TYPE,
   CALLBACK_BASE_DELAY_MS,
   CALLBACK_JOB_NAME,
   CALLBACK_MAX_DELAY_MS,
-  CALLBACKS_QUEUE,
   callbackJobOptions,
-  type BrokerConfig,
   type CallbackJobData,
-  type JobStore,
-  type Logger,
-  type Lookup,
-  type Metrics,
-  type SecretsProvider,
-} from '@broker/shared';
+} from '@broker/shared/jobs/callback-job';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { JobStore } from '@broker/redis/jobs/job-store';
+import type { Logger } from '@broker/shared/logger';
+import type { Lookup } from '@broker/shared/net/ip-policy';
+import type { Metrics } from '@broker/shared/metrics';
+import type { SecretsProvider } from '@broker/tools/secrets/provider';
 import { callbackBackoff } from './classify';
 import { CallbackRetryError, createCallbackProcessor } from './process-callback';
 

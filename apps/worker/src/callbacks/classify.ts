@@ -1,5 +1,5 @@
 import { parseRetryAfter } from '@broker/tools';
-import { CALLBACK_MAX_DELAY_MS } from '@broker/shared';
+import { CALLBACK_MAX_DELAY_MS } from '@broker/shared/jobs/callback-job';
 import type { DeliveryOutcome } from './deliver';
 
 export type CallbackVerdict =

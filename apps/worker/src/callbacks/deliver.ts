@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
-import { vetTarget, type Lookup } from '@broker/shared';
+import { vetTarget, type Lookup } from '@broker/shared/net/ip-policy';
 import { createHttpClient } from '@broker/tools';
 import { readHead } from '../triggers/answer-excerpt';
 

@@ -1,5 +1,10 @@
-import type { RedisClient } from '@broker/shared';
-import { giveBackSpend, JobStore, type ExpiryOutcome, type JobError, type JobStoreOptions, type Logger, type Metrics, type RedisKeys, type FinishedJobFacts } from '@broker/shared';
+import type { RedisClient } from '@broker/redis/connection';
+import { giveBackSpend } from '@broker/redis/limits/spend-reservations';
+import { JobStore, type ExpiryOutcome, type JobStoreOptions, type FinishedJobFacts } from '@broker/redis/jobs/job-store';
+import type { JobError } from '@broker/shared/jobs/schema';
+import type { Logger } from '@broker/shared/logger';
+import type { Metrics } from '@broker/shared/metrics';
+import type { RedisKeys } from '@broker/redis/keys';
 import type { JobAudit } from '../audit/job-audit';
 
 export type FinishedStatus = 'succeeded' | 'failed';

@@ -1,18 +1,11 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import {
-  callbackJobDataSchema,
-  callbackJobId,
-  callbackWebhookId,
-  TERMINAL_STATUSES,
-  splitSecretValues,
-  toPublicJob,
-  type CallbackJobData,
-  type JobStore,
-  type Logger,
-  type Lookup,
-  type Metrics,
-  type SecretsProvider,
-} from '@broker/shared';
+import { callbackJobDataSchema, callbackJobId, callbackWebhookId, type CallbackJobData } from '@broker/shared/jobs/callback-job';
+import { TERMINAL_STATUSES } from '@broker/shared/jobs/schema';
+import { splitSecretValues, type SecretsProvider } from '@broker/tools/secrets/provider';
+import { toPublicJob, type JobStore } from '@broker/redis/jobs/job-store';
+import type { Logger } from '@broker/shared/logger';
+import type { Lookup } from '@broker/shared/net/ip-policy';
+import type { Metrics } from '@broker/shared/metrics';
 import { answerExcerpt, excerptReadBytes, secretForms, withExcerpt } from '../triggers/answer-excerpt';
 import { classifyDelivery } from './classify';
 import { deliver, type DeliveryOutcome } from './deliver';

@@ -1,5 +1,5 @@
 import { Webhook } from 'standardwebhooks';
-import { splitSecretValues } from '@broker/shared';
+import { splitSecretValues } from '@broker/tools/secrets/provider';
 
 /** The configured secret is not one Standard Webhooks accepts: an operator must fix it. */
 export class InvalidSigningSecretError extends Error {

@@ -1,4 +1,6 @@
-import type { IntegrationConfig, Logger, Metrics } from '@broker/shared';
+import type { IntegrationConfig } from '@broker/shared/config/schema';
+import type { Logger } from '@broker/shared/logger';
+import type { Metrics } from '@broker/shared/metrics';
 import { MAX_RETRY_AFTER_MS, type UpstreamAnswerHeaders } from '@broker/tools';
 import { throttleScope, type CallGate } from './call-gate';
 import { adaptivePauseMs, readRateLimitHeaders } from './rate-limit-headers';

@@ -1,7 +1,9 @@
-import { LuaScript, namedConnection } from '@broker/shared';
+import { LuaScript } from '@broker/redis/lua-script';
+import { namedConnection } from '@broker/shared/config/schema';
 import { DEADLINE_BUCKET_MS, MAX_RETRY_AFTER_MS } from '@broker/tools';
-import type { RedisClient } from '@broker/shared';
-import type { IntegrationConfig, RedisKeys } from '@broker/shared';
+import type { RedisClient } from '@broker/redis/connection';
+import type { IntegrationConfig } from '@broker/shared/config/schema';
+import type { RedisKeys } from '@broker/redis/keys';
 
 /**
  * Decides, atomically for every worker process, whether one more upstream call

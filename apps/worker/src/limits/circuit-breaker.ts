@@ -1,11 +1,16 @@
-import type { RedisClient } from '@broker/shared';
-import { CIRCUIT_STATE_VALUE, LuaScript, type CircuitState, type IntegrationConfig, type Logger, type Metrics, type RedisKeys } from '@broker/shared';
+import type { RedisClient } from '@broker/redis/connection';
+import { CIRCUIT_STATE_VALUE, type CircuitState } from '@broker/redis/limits/circuit-state';
+import { LuaScript } from '@broker/redis/lua-script';
+import type { IntegrationConfig } from '@broker/shared/config/schema';
+import type { Logger } from '@broker/shared/logger';
+import type { Metrics } from '@broker/shared/metrics';
+import type { RedisKeys } from '@broker/redis/keys';
 import { ToolError } from '@broker/tools';
 import { TOKEN_REQUEST_TIMEOUT_MS } from '@broker/tools/oauth';
 
 /*
  * One breaker per integration, shared by every worker process: its state is a
- * hash in Redis (layout in @broker/shared `CIRCUIT_FIELDS`), each transition is
+ * hash in Redis (layout in @broker/redis `CIRCUIT_FIELDS`), each transition is
  * one Lua script, and time is Redis' `TIME`, so two workers can never both
  * open it, both take the probe slot, or disagree about when it half-opens.
  *

@@ -1,5 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
-import { agentKeyDigests, secretValueDigests, sha256, type BrokerConfig, type SecretsProvider } from '@broker/shared';
+import { agentKeyDigests, secretValueDigests, sha256 } from '@broker/tools/secrets/agent-keys';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { SecretsProvider } from '@broker/tools/secrets/provider';
 
 /**
  * Is `token` the admin token (any of its comma-separated values)? The secret is

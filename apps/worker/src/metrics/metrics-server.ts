@@ -1,6 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { problem as problemBody, PROBLEM_CONTENT_TYPE, type ApiErrorCode, type Logger, type Metrics } from '@broker/shared';
+import { problem as problemBody, PROBLEM_CONTENT_TYPE } from '@broker/shared/errors/problem';
+import type { ApiErrorCode } from '@broker/shared/errors/codes';
+import type { Logger } from '@broker/shared/logger';
+import type { Metrics } from '@broker/shared/metrics';
 import { bearerToken } from './admin-token';
 
 export interface MetricsServerOptions {

@@ -1,4 +1,4 @@
-import { statusClass, type Metrics } from '@broker/shared';
+import { statusClass, type Metrics } from '@broker/shared/metrics';
 import type { UpstreamCallReport } from '@broker/tools';
 
 /**

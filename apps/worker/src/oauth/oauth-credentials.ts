@@ -1,5 +1,12 @@
-import type { RedisClient } from '@broker/shared';
-import { OAuthError, OAuthTokenManager, OAuthTokenStore, TokenCipher, type BrokerConfig, type Logger, type RedisKeys, type SecretsProvider } from '@broker/shared';
+import type { RedisClient } from '@broker/redis/connection';
+import { OAuthError } from '@broker/tools/oauth/oauth-error';
+import { OAuthTokenManager } from '@broker/tools/oauth/token-manager';
+import { OAuthTokenStore } from '@broker/tools/oauth/token-store';
+import { TokenCipher } from '@broker/tools/oauth/token-cipher';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { Logger } from '@broker/shared/logger';
+import type { RedisKeys } from '@broker/redis/keys';
+import type { SecretsProvider } from '@broker/tools/secrets/provider';
 import { oauthCredentials, oauthTokenFetcher, type CredentialsProvider, type EgressProxy } from '@broker/tools';
 
 export interface OAuthWiring {

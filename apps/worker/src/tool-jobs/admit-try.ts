@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { IntegrationConfig, JobStatus, Logger } from '@broker/shared';
+import type { IntegrationConfig } from '@broker/shared/config/schema';
+import type { JobStatus } from '@broker/shared/jobs/schema';
+import type { Logger } from '@broker/shared/logger';
 import { ToolError } from '@broker/tools';
 import type { BreakerTicket } from '../limits/circuit-breaker';
 import type { PreAdmission } from './call-admission';

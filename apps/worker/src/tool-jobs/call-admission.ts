@@ -1,4 +1,5 @@
-import type { IntegrationConfig, Logger } from '@broker/shared';
+import type { IntegrationConfig } from '@broker/shared/config/schema';
+import type { Logger } from '@broker/shared/logger';
 import { ToolError, type AdmittedRequest } from '@broker/tools';
 import { PRE_ADMISSION_FRESH_MS, type CallGate } from '../limits/call-gate';
 import { CallHeldBack } from './call-held-back';

@@ -1,5 +1,6 @@
 import { DelayedError, type Job } from 'bullmq';
-import type { JobError, Logger, ToolJobData } from '@broker/shared';
+import type { JobError, ToolJobData } from '@broker/shared/jobs/schema';
+import type { Logger } from '@broker/shared/logger';
 import type { ToolJobDeps } from './tool-job-deps';
 
 /** The error of a held job nobody approved or denied in time (docs/guardrails.md#approval-holds). */

@@ -1,5 +1,7 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import type { IntegrationConfig, Logger, ToolJobData } from '@broker/shared';
+import type { IntegrationConfig } from '@broker/shared/config/schema';
+import type { Logger } from '@broker/shared/logger';
+import type { ToolJobData } from '@broker/shared/jobs/schema';
 import { ToolError } from '@broker/tools';
 import { ClaimLost } from './claim-lost';
 import type { ToolJobDeps } from './tool-job-deps';

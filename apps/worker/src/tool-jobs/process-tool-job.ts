@@ -1,5 +1,6 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { fixedFieldsLogger, lazyChild, toolJobDataSchema, type Logger, type ToolJobData } from '@broker/shared';
+import { fixedFieldsLogger, lazyChild, type Logger } from '@broker/shared/logger';
+import { toolJobDataSchema, type ToolJobData } from '@broker/shared/jobs/schema';
 import { asToolError, isPending, ToolError } from '@broker/tools';
 import { admitTry } from './admit-try';
 import { CallHeldBack } from './call-held-back';

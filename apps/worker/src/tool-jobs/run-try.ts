@@ -1,4 +1,6 @@
-import type { IntegrationConfig, JobError, Logger, ToolJobData } from '@broker/shared';
+import type { IntegrationConfig } from '@broker/shared/config/schema';
+import type { JobError, ToolJobData } from '@broker/shared/jobs/schema';
+import type { Logger } from '@broker/shared/logger';
 import { ToolError, type IntegrationClient, type Pending, type RunnableTool, type ToolContext } from '@broker/tools';
 import { responseObservers } from '../alerts/deprecation-watch';
 import { throttleScope } from '../limits/call-gate';

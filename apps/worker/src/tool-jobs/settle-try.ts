@@ -1,5 +1,7 @@
 import { DelayedError, RateLimitError, UnrecoverableError, type Job } from 'bullmq';
-import type { IntegrationConfig, Logger, ToolJobData } from '@broker/shared';
+import type { IntegrationConfig } from '@broker/shared/config/schema';
+import type { Logger } from '@broker/shared/logger';
+import type { ToolJobData } from '@broker/shared/jobs/schema';
 import type { ToolError } from '@broker/tools';
 import { throttleScope } from '../limits/call-gate';
 import { CallHeldBack } from './call-held-back';

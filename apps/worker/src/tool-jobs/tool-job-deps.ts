@@ -1,5 +1,9 @@
 import type { Queue } from 'bullmq';
-import type { BrokerConfig, JobStore, Logger, Metrics, SpendJob } from '@broker/shared';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { JobStore } from '@broker/redis/jobs/job-store';
+import type { Logger } from '@broker/shared/logger';
+import type { Metrics } from '@broker/shared/metrics';
+import type { SpendJob } from '@broker/redis/limits/spend-reservations';
 import type { IntegrationClient, ToolRegistry } from '@broker/tools';
 import type { DeprecationWatch } from '../alerts/deprecation-watch';
 import type { Escalations } from '../alerts/escalations';
@@ -28,7 +32,7 @@ export interface ToolJobDeps {
   escalations?: Escalations;
   /** Records upstream deprecation and sunset notices. */
   deprecations?: DeprecationWatch;
-  /** Spend caps: commits a capped job's amounts before its first upstream request (commitSpend in @broker/shared). */
+  /** Spend caps: commits a capped job's amounts before its first upstream request (commitSpend in @broker/redis). */
   commitSpend?: (job: SpendJob) => Promise<void>;
   /** The audit trail's `call` and `verified` entries of each try. */
   audit?: JobAudit;

@@ -1,18 +1,11 @@
 import type { Readable } from 'node:stream';
 import { UnrecoverableError, type Job } from 'bullmq';
-import {
-  MissingSecretError,
-  splitSecretValues,
-  triggerJobDataSchema,
-  type BrokerConfig,
-  type EventStore,
-  type Logger,
-  type Metrics,
-  type SecretsProvider,
-  type StoredEvent,
-  type TriggerDeliveryConfig,
-  type TriggerJobData,
-} from '@broker/shared';
+import { MissingSecretError, splitSecretValues, type SecretsProvider } from '@broker/tools/secrets/provider';
+import { triggerJobDataSchema, type TriggerJobData } from '@broker/shared/webhooks/schema';
+import type { BrokerConfig, TriggerDeliveryConfig } from '@broker/shared/config/schema';
+import type { EventStore, StoredEvent } from '@broker/redis/webhooks/event-store';
+import type { Logger } from '@broker/shared/logger';
+import type { Metrics } from '@broker/shared/metrics';
 import { createHttpClient, parseRetryAfter } from '@broker/tools';
 import { discardAnswer } from '../http/discard-answer';
 import { answerExcerpt, excerptReadBytes, readHead, secretForms, withExcerpt } from './answer-excerpt';

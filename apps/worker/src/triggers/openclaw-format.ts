@@ -1,4 +1,5 @@
-import type { StoredEvent, TriggerDeliveryConfig, WebhookSourceConfig } from '@broker/shared';
+import type { StoredEvent } from '@broker/redis/webhooks/event-store';
+import type { TriggerDeliveryConfig, WebhookSourceConfig } from '@broker/shared/config/schema';
 import { payloadOf } from './standard-format';
 
 /** The payload quoted in `message` is cut here; the full event stays readable at GET /v1/events/{id}. @defaultValue 32000 */

@@ -1,5 +1,9 @@
 import type { Queue } from 'bullmq';
-import { triggerJobOptions, webhookRetentionMs, type BrokerConfig, type EventStore, type Logger, type OutboxEntry, type TriggerJobData } from '@broker/shared';
+import { triggerJobOptions, webhookRetentionMs } from '@broker/shared/webhooks/options';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { EventStore, OutboxEntry } from '@broker/redis/webhooks/event-store';
+import type { Logger } from '@broker/shared/logger';
+import type { TriggerJobData } from '@broker/shared/webhooks/schema';
 
 /** @defaultValue 5000 */
 export const OUTBOX_SWEEP_INTERVAL_MS = 5000;

@@ -1,4 +1,5 @@
-import type { StoredEvent, TriggerDeliveryBody } from '@broker/shared';
+import type { StoredEvent } from '@broker/redis/webhooks/event-store';
+import type { TriggerDeliveryBody } from '@broker/shared/webhooks/schema';
 
 /** The payload as the contract has it: the parsed body when it is JSON, else the body as a string. */
 /**

@@ -1,17 +1,14 @@
 import { Queue, Worker, type Job } from 'bullmq';
-import type { RedisClient } from '@broker/shared';
-import {
-  bullPrefix,
-  EventStore,
-  redisKeys,
-  TRIGGER_BACKOFF_TYPE,
-  TRIGGERS_QUEUE,
-  type BrokerConfig,
-  type Logger,
-  type Metrics,
-  type SecretsProvider,
-  type TriggerJobData,
-} from '@broker/shared';
+import type { RedisClient } from '@broker/redis/connection';
+import { bullPrefix, TRIGGERS_QUEUE } from '@broker/shared/queues';
+import { EventStore } from '@broker/redis/webhooks/event-store';
+import { redisKeys } from '@broker/redis/keys';
+import { TRIGGER_BACKOFF_TYPE } from '@broker/shared/webhooks/options';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { Logger } from '@broker/shared/logger';
+import type { Metrics } from '@broker/shared/metrics';
+import type { SecretsProvider } from '@broker/tools/secrets/provider';
+import type { TriggerJobData } from '@broker/shared/webhooks/schema';
 import { triggerBackoffMs } from './backoff';
 import { createTriggerProcessor, type TriggerDeliveryDeps } from './deliver-trigger';
 import { DeliveryRetryError } from './delivery-retry-error';

@@ -7,8 +7,6 @@ import { secretName } from './secret-name';
 import { agentConnectionSchema, agentKeySchema, approvalRuleSchema, spendCapSchema } from './guardrails-schema';
 import { mcpAgentClaimSchema, mcpAuthorizationServerSchema } from './mcp-schema';
 
-export { REFERENCE_PLACEHOLDER, type ReferenceConfig, type VerifyConfig } from './verify-schema';
-
 /**
  * The configuration file (docs/configuration.md). Objects are strict so that a typo in a
  * field name is reported at start instead of silently ignored.
@@ -334,8 +332,6 @@ export type DeclaredTool = z.output<typeof declaredToolSchema>;
 export type AuthConfig = z.output<typeof authSchema>;
 export type RateWindow = z.output<typeof rateWindow>;
 export type AgentConfig = BrokerConfig['agents'][number];
-export { MAX_APPROVAL_TIMEOUT_SECONDS } from './guardrails-schema';
-export type { AgentKeyConfig, ApprovalRuleConfig, ApprovalConditionConfig, ApprovalComparison, SpendCapConfig } from './guardrails-schema';
 export type WebhookSourceConfig = z.output<typeof webhookSourceSchema>;
 export type RouteConfig = z.output<typeof routeSchema>;
 export type TriggerDeliveryConfig = z.output<typeof triggerDeliverySchema>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { deprecationSchema } from './deprecations';
+import { deprecationSchema } from './deprecation';
 
 const window = z.object({ max: z.int().positive(), durationMs: z.int().positive() });
 

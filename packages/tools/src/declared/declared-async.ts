@@ -1,4 +1,5 @@
-import { matchesRule, readJsonPath, scalarText, type AsyncToolConfig, type StatusRule } from '@broker/shared';
+import { matchesRule, type AsyncToolConfig, type StatusRule } from '@broker/shared/config/async-schema';
+import { readJsonPath, scalarText } from '@broker/shared/async/json-path';
 import { pending, type Pending, type PendingOptions, type StatusCheck } from '../async/pending';
 import { ToolError } from '../tool-error';
 import type { ToolContext } from '../types';

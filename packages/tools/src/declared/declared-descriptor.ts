@@ -1,4 +1,4 @@
-import type { DeclaredTool, IntegrationConfig } from '@broker/shared';
+import type { DeclaredTool, IntegrationConfig } from '@broker/shared/config/schema';
 import type { ToolDescriptor, ValidationResult } from '../types';
 import { compileJsonSchema } from './json-schema';
 

@@ -1,4 +1,4 @@
-import type { ReferenceConfig } from '@broker/shared';
+import type { ReferenceConfig } from '@broker/shared/config/verify-schema';
 import type { HttpRequest } from '../types';
 
 /**

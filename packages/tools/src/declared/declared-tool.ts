@@ -1,4 +1,4 @@
-import type { DeclaredTool, IntegrationConfig } from '@broker/shared';
+import type { DeclaredTool, IntegrationConfig } from '@broker/shared/config/schema';
 import type { HttpRequest, RunnableTool } from '../types';
 import { declaredAsync } from './declared-async';
 import { describeDeclared } from './declared-descriptor';

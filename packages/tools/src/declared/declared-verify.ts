@@ -1,4 +1,5 @@
-import { readJsonPointer, REFERENCE_PLACEHOLDER, type VerifyConfig } from '@broker/shared';
+import { readJsonPointer } from '@broker/shared/json/json-pointer';
+import { REFERENCE_PLACEHOLDER, type VerifyConfig } from '@broker/shared/config/verify-schema';
 import { ToolError } from '../tool-error';
 import type { EarlierEffect, ToolContext } from '../types';
 import { fillPath, fillQueryValue } from './fill-path';

@@ -1,6 +1,6 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import type { FieldError } from '@broker/shared';
+import type { FieldError } from '@broker/shared/errors/problem';
 import type { ValidationResult } from '../types';
 
 /**

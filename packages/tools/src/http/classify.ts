@@ -1,4 +1,4 @@
-import type { ToolErrorCode } from '@broker/shared';
+import type { ToolErrorCode } from '@broker/shared/errors/codes';
 import { ToolError } from '../tool-error';
 import { parseRetryAfter } from './retry-after';
 

@@ -1,4 +1,6 @@
-import type { BrokerConfig, Logger, SecretsProvider } from '@broker/shared';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import type { Logger } from '@broker/shared/logger';
+import type { SecretsProvider } from '../secrets/provider';
 import { staticCredentials, type CredentialsProvider } from './credentials';
 import { IntegrationClient } from './integration-client';
 import { MtlsAgent } from './mtls-agent';

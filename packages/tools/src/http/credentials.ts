@@ -1,4 +1,5 @@
-import { splitSecretValues, type AuthConfig, type IntegrationConfig, type SecretsProvider, namedConnection } from '@broker/shared';
+import { splitSecretValues, type SecretsProvider } from '../secrets/provider';
+import { type AuthConfig, type IntegrationConfig, namedConnection } from '@broker/shared/config/schema';
 import { ToolError } from '../tool-error';
 import { apiKeyHeader } from './native-auth';
 

@@ -1,7 +1,8 @@
 import { setMaxListeners } from 'node:events';
 import type { Agent } from 'node:http';
 import { AxiosHeaders, isAxiosError, type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
-import { fixedFieldsLogger, type IntegrationConfig, type Logger } from '@broker/shared';
+import { fixedFieldsLogger, type Logger } from '@broker/shared/logger';
+import type { IntegrationConfig } from '@broker/shared/config/schema';
 import { asToolError, ToolError } from '../tool-error';
 import type { HttpRequest, HttpResponse, IntegrationHttp } from '../types';
 import { errorFromResponse, errorFromTransport, malformedBody } from './classify';

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Agent as HttpAgent } from 'node:http';
 import { createSecureContext } from 'node:tls';
-import type { IntegrationConfig, SecretsProvider } from '@broker/shared';
+import type { IntegrationConfig } from '@broker/shared/config/schema';
+import type { SecretsProvider } from '../secrets/provider';
 import { ToolError } from '../tool-error';
 import { httpsUpstreamAgent } from './upstream-agents';
 

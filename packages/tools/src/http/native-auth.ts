@@ -1,4 +1,4 @@
-import type { AuthConfig } from '@broker/shared';
+import type { AuthConfig } from '@broker/shared/config/schema';
 import { builtinDescriptors } from '../builtin/descriptors';
 
 /** The header an `apiKey` credential is sent in, and what goes before the key. */

@@ -1,4 +1,4 @@
-import type { VaultHttp } from '@broker/shared';
+import type { VaultHttp } from '../secrets/vault';
 import { createHttpClient } from './http-client';
 import type { EgressProxy } from './upstream-agents';
 

@@ -1,5 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { OAuthError, type FetchToken, type OAuth2Auth, type SecretsProvider, type TokenSet } from '@broker/shared';
+import { OAuthError } from './oauth-error';
+import type { FetchToken } from './token-manager';
+import type { OAuth2Auth, TokenSet } from './tokens';
+import type { SecretsProvider } from '../secrets/provider';
 import type { EgressProxy } from '../http/upstream-agents';
 import { requestToken, tokenEndpointClient, TOKEN_REQUEST_TIMEOUT_MS, type TokenEndpointClient } from './token-endpoint';
 

@@ -1,4 +1,8 @@
-import { EncryptionKeyError, OAuthError, type IntegrationConfig, type OAuth2Auth, type SecretsProvider } from '@broker/shared';
+import { EncryptionKeyError } from './encryption-key-error';
+import { OAuthError } from './oauth-error';
+import type { IntegrationConfig } from '@broker/shared/config/schema';
+import type { OAuth2Auth } from './tokens';
+import type { SecretsProvider } from '../secrets/provider';
 import { connectionAuth, staticCredentials, type CredentialsProvider } from '../http/credentials';
 import { ToolError } from '../tool-error';
 

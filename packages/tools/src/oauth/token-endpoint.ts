@@ -1,5 +1,7 @@
 import type { AxiosInstance } from 'axios';
-import { OAuthError, splitSecretValues, type OAuth2Auth, type SecretsProvider, type TokenSet } from '@broker/shared';
+import { OAuthError } from './oauth-error';
+import { splitSecretValues, type SecretsProvider } from '../secrets/provider';
+import type { OAuth2Auth, TokenSet } from './tokens';
 import { createHttpClient } from '../http/http-client';
 import type { EgressProxy } from '../http/upstream-agents';
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { RedisClient } from '../redis/connection';
-import type { RedisKeys } from '../redis/keys';
+import type { RedisClient } from '@broker/redis/connection';
+import type { RedisKeys } from '@broker/redis/keys';
 import type { TokenCipher } from './token-cipher';
 
 /** What the callback needs to finish a connect: which connection, the PKCE verifier, the exact redirect URI. */

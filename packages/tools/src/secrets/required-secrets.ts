@@ -1,4 +1,4 @@
-import type { AuthConfig, BrokerConfig } from '../config/schema';
+import type { AuthConfig, BrokerConfig } from '@broker/shared/config/schema';
 import { EncryptionKeyError } from '../oauth/encryption-key-error';
 import { ENCRYPTION_KEY_SECRET, TokenCipher } from '../oauth/token-cipher';
 import { splitSecretValues, type SecretsProvider } from './provider';

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { RedisClient } from '../redis/connection';
-import type { RedisKeys } from '../redis/keys';
-import { LuaScript } from '../redis/lua-script';
-import { readJsonPath, scalarText } from './json-path';
-import type { AsyncWait } from './wait-state';
+import type { RedisClient } from '../connection';
+import type { RedisKeys } from '../keys';
+import { LuaScript } from '../lua-script';
+import { readJsonPath, scalarText } from '@broker/shared/async/json-path';
+import type { AsyncWait } from '@broker/shared/async/wait-state';
 
 /*
  * Webhook correlation for async tools. A waiting job registers, under its

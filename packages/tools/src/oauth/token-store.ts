@@ -1,6 +1,6 @@
-import type { RedisClient } from '../redis/connection';
-import { LuaScript } from '../redis/lua-script';
-import type { RedisKeys } from '../redis/keys';
+import type { RedisClient } from '@broker/redis/connection';
+import { LuaScript } from '@broker/redis/lua-script';
+import type { RedisKeys } from '@broker/redis/keys';
 import type { TokenCipher } from './token-cipher';
 import type { TokenSet } from './tokens';
 

@@ -1,6 +1,6 @@
-import type { RedisClient } from '../redis/connection';
-import type { RedisKeys } from '../redis/keys';
-import { LuaScript } from '../redis/lua-script';
+import type { RedisClient } from '../connection';
+import type { RedisKeys } from '../keys';
+import { LuaScript } from '../lua-script';
 
 /*
  * Spend caps (`agents[].spendCaps`, docs/guardrails.md#spend-caps): the ledger of one agent's

@@ -1,8 +1,8 @@
-import type { RedisClient } from '../redis/connection';
-import type { RedisKeys } from '../redis/keys';
-import { LuaScript } from '../redis/lua-script';
-import type { ApprovalDecision, JobHold } from './approvals';
-import type { JobError, JobStatus, PublicJob } from './schema';
+import type { RedisClient } from '../connection';
+import type { RedisKeys } from '../keys';
+import { LuaScript } from '../lua-script';
+import type { ApprovalDecision, JobHold } from '@broker/shared/jobs/approvals';
+import type { JobError, JobStatus, PublicJob } from '@broker/shared/jobs/schema';
 
 /** What the job hash holds beyond the public fields. */
 export interface JobRecord extends PublicJob {

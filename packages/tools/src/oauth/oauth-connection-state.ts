@@ -1,5 +1,5 @@
-import type { BrokerConfig } from '../config/schema';
-import { authOfConnection, type OAuthConnectionState } from '../integrations/connection-state';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import { authOfConnection, type OAuthConnectionState } from '../secrets/connection-state';
 import { splitSecretValues, type SecretsProvider } from '../secrets/provider';
 import type { OAuthTokenStore } from './token-store';
 
@@ -11,7 +11,7 @@ export interface OAuthConnectionStateDeps {
 }
 
 /**
- * The `oauth2` answer of `connectionState` (integrations/connection-state.ts),
+ * The `oauth2` answer of `connectionState` (secrets/connection-state.ts),
  * from the token store, without calling anyone:
  * - `needs_reauth` once the provider refused the refresh token (`invalid_grant`),
  *   or when the stored token expired with no refresh token to renew it;

@@ -1,4 +1,4 @@
-import type { AuthConfig } from '../config/schema';
+import type { AuthConfig } from '@broker/shared/config/schema';
 
 /** The `oauth2` variant of an integration's or connection's `auth`. */
 export type OAuth2Auth = Extract<AuthConfig, { type: 'oauth2' }>;

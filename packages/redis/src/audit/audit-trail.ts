@@ -1,9 +1,9 @@
-import type { Logger } from '../logger';
-import type { Metrics } from '../metrics';
-import type { RedisClient } from '../redis/connection';
-import type { RedisKeys } from '../redis/keys';
-import { LuaScript } from '../redis/lua-script';
-import { auditEntry, type AuditEntry, type AuditEvent, type AuditFacts } from './schema';
+import type { Logger } from '@broker/shared/logger';
+import type { Metrics } from '@broker/shared/metrics';
+import type { RedisClient } from '../connection';
+import type { RedisKeys } from '../keys';
+import { LuaScript } from '../lua-script';
+import { auditEntry, type AuditEntry, type AuditEvent, type AuditFacts } from '@broker/shared/audit/schema';
 
 const DAY_MS = 24 * 3600 * 1000;
 

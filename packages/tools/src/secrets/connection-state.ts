@@ -1,6 +1,6 @@
-import { namedConnection } from '../config/schema';
-import type { AuthConfig, IntegrationConfig } from '../config/schema';
-import { splitSecretValues, type SecretsProvider } from '../secrets/provider';
+import { namedConnection } from '@broker/shared/config/schema';
+import type { AuthConfig, IntegrationConfig } from '@broker/shared/config/schema';
+import { splitSecretValues, type SecretsProvider } from './provider';
 
 /**
  * Whether a connection can authenticate a call now (docs/integrations.md#integrations-get-v1integrations):

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AgentKeyConfig } from '../config/schema';
+import type { AgentKeyConfig } from '@broker/shared/config/guardrails-schema';
 import { splitSecretValues, type SecretsProvider } from './provider';
 
 export const sha256 = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();

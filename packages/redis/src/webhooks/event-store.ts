@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { RedisClient } from '../redis/connection';
-import { LuaScript } from '../redis/lua-script';
-import { eventSourceOf, type RedisKeys } from '../redis/keys';
-import type { DeliveryStatus, EventDelivery, EventDetail, EventSummary } from './schema';
+import type { RedisClient } from '../connection';
+import { LuaScript } from '../lua-script';
+import { eventSourceOf, type RedisKeys } from '../keys';
+import type { DeliveryStatus, EventDelivery, EventDetail, EventSummary } from '@broker/shared/webhooks/schema';
 
 /** An event as verified by the api, before it is stored. */
 export interface NewEvent {

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Logger } from '../logger';
+import type { Logger } from '@broker/shared/logger';
 import { OAuthError } from './oauth-error';
 import type { OAuthTokenStore, StoredTokens } from './token-store';
 import { REFRESH_MARGIN_MS, type OAuth2Auth, type TokenSet } from './tokens';

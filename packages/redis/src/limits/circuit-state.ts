@@ -1,5 +1,5 @@
-import type { RedisClient } from '../redis/connection';
-import type { RedisKeys } from '../redis/keys';
+import type { RedisClient } from '../connection';
+import type { RedisKeys } from '../keys';
 
 /**
  * The circuit breaker's state as every process reads it. The worker owns the
