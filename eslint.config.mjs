@@ -143,7 +143,10 @@ function boundaries({ paths = [], patterns = [], env = false }) {
 }
 
 const appArea = (self, extra = {}) => ({
-  paths: [...appImports(`House rule 1: apps never import apps; api and worker meet only in Redis, through @broker/shared.`).filter((p) => p.name !== self), ...(extra.paths ?? [])],
+  paths: [
+    ...appImports(`House rule 1: apps never import apps; api and worker meet only in Redis, through @broker/shared and @broker/redis.`).filter((p) => p.name !== self),
+    ...(extra.paths ?? []),
+  ],
   patterns: [relativeEscape, ...(extra.patterns ?? [])],
 });
 
@@ -158,7 +161,7 @@ const apiTools = {
   ],
   patterns: [
     {
-      regex: '^@broker/tools/(?!((catalogue|descriptors|http|oauth)$|(oauth|secrets)/))',
+      regex: '^@broker/tools/(?!((catalogue|descriptors|http|oauth)$|(oauth|secrets)/[\\w-]+$))',
       message: 'House rule 4: the api may import only @broker/tools/catalogue, /descriptors, /http, /oauth, /oauth/<file> and /secrets/<file>.',
     },
   ],
@@ -173,7 +176,13 @@ const sharedArea = {
 };
 
 const redisArea = {
-  patterns: [{ regex: '^@broker/(?!shared/)', message: 'House rule 2: @broker/redis imports only @broker/shared.' }, relativeEscape],
+  // Rule 3 reaches here too: tools use these stores, and a tool knows nothing of Express or BullMQ.
+  paths: ['express', 'bullmq'].map((name) => ({ name, message: 'House rule 3: @broker/redis is used by the tools, which know nothing of Express or BullMQ.' })),
+  patterns: [
+    { regex: '^@broker/(?!shared/)', message: 'House rule 2: @broker/redis imports only @broker/shared.' },
+    { regex: '^(express|bullmq)/', message: 'House rule 3: @broker/redis is used by the tools, which know nothing of Express or BullMQ.' },
+    relativeEscape,
+  ],
 };
 
 const toolsArea = {

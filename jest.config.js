@@ -21,7 +21,7 @@ module.exports = {
   moduleNameMapper: {
     '^@broker/shared/(.*)$': '<rootDir>/packages/shared/src/$1',
     '^@broker/redis/(.*)$': '<rootDir>/packages/redis/src/$1',
-    '^@broker/tools/(oauth|secrets)/(.*)$': '<rootDir>/packages/tools/src/$1/$2',
+    '^@broker/tools/(oauth|secrets)/([\\w-]+)$': '<rootDir>/packages/tools/src/$1/$2',
     '^@broker/tools$': '<rootDir>/packages/tools/src/index.ts',
     '^@broker/tools/descriptors$': '<rootDir>/packages/tools/src/descriptors.ts',
     '^@broker/tools/catalogue$': '<rootDir>/packages/tools/src/catalogue.ts',

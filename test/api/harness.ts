@@ -13,16 +13,16 @@ import { TERMINAL_STATUSES, type PublicJob } from '@broker/shared/jobs/schema';
 import type { BrokerConfig } from '@broker/shared/config/schema';
 import { createApi, type Api, type ApiDeps } from '@broker/api';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
-import { contractExample, parsedBrokerConfig } from '../helpers/config';
+import { apiTestConfig, parseLayeredConfig } from '../helpers/config';
 import { waitFor } from '../helpers/wait-for';
 
 export const KEYS = { a: 'key-agent-a', bOld: 'key-agent-b-old', bNew: 'key-agent-b-new', c: 'key-agent-c' };
 
 export const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
 
-/** {@link contractExample}: demo.getContact / demo.createOrder, plus a tool in another integration, with `overrides` laid over it. */
+/** {@link apiTestConfig}: demo.getContact / demo.createOrder, plus a tool in another integration, with `overrides` laid over it. */
 export function testConfig(overrides: Record<string, unknown> = {}): BrokerConfig {
-  return parsedBrokerConfig(contractExample, overrides);
+  return parseLayeredConfig(apiTestConfig, overrides);
 }
 
 export interface Harness {

@@ -7,7 +7,7 @@ import type { PublicJob } from '@broker/shared/jobs/schema';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { bearer, startApi, type Harness } from '../api/harness';
 import { testLogger } from '../helpers/broker';
-import { adminToken, parsedBrokerConfig, triggerDelivery, webhookSources } from '../helpers/config';
+import { adminToken, parseLayeredConfig, triggerDelivery, webhookSources } from '../helpers/config';
 import { REDIS_URL } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';
 import { SECRETS, type Signed } from '../webhooks/signers';
@@ -21,7 +21,7 @@ export const AGENT_KEY = 'key-agent-async';
  * `triggerUrl` for Stripe's payment_intent.succeeded.
  */
 export function asyncConfig(options: { integrations: Record<string, unknown>; triggerUrl?: string; extra?: Record<string, unknown> }): BrokerConfig {
-  return parsedBrokerConfig(
+  return parseLayeredConfig(
     {
       agents: [{ id: 'agent-async', key: { secret: 'AGENT_ASYNC_KEY' }, scopes: ['tools:*', 'events:read'] }],
       admin: adminToken,

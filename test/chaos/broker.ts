@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Stripe from 'stripe';
-import { adminToken, brokerConfig, triggerDelivery, webhookSources } from '../helpers/config';
+import { adminToken, layeredConfig, triggerDelivery, webhookSources } from '../helpers/config';
 import { findableNoteTool } from '../helpers/demo-tools';
 import { startApp, stopApp, writeConfigFile, type RunningProcess } from '../helpers/processes';
 import { StubServer } from '../helpers/stub-server';
@@ -43,7 +43,7 @@ export interface ChaosConfigOptions {
  * which process called.
  */
 export function chaosConfig(options: ChaosConfigOptions, worker = 'api'): Record<string, unknown> {
-  return brokerConfig(
+  return layeredConfig(
     {
       agents: [{ id: 'agent-chaos', key: { secret: 'AGENT_KEY' }, scopes: ['tools:shop.*'] }],
       admin: adminToken,

@@ -11,7 +11,7 @@ import { createApi, type Api } from '@broker/api';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { bearer, KEYS } from '../api/harness';
 import { testLogger } from '../helpers/broker';
-import { adminToken, contractExample, demoIntegration, parsedBrokerConfig, triggerDelivery, webhookSources } from '../helpers/config';
+import { adminToken, apiTestConfig, demoIntegration, parseLayeredConfig, triggerDelivery, webhookSources } from '../helpers/config';
 import { demoGetContactTool } from '../helpers/demo-tools';
 import { maxInSlidingWindow } from '../helpers/processes';
 import { startLocalCluster, type LocalCluster } from '../helpers/redis-cluster';
@@ -45,7 +45,7 @@ const env: Record<string, string | undefined> = { AGENT_A_KEY: KEYS.a, AGENT_B_K
 
 function clusterConfig(): BrokerConfig {
   const raw = (integration: string) => ({ ...demoGetContactTool, name: `${integration}.getContact` });
-  return parsedBrokerConfig(contractExample, {
+  return parseLayeredConfig(apiTestConfig, {
     admin: adminToken,
     integrations: {
       demo: demoIntegration(upstream.url, { retry: { attempts: 1 } }),

@@ -6,7 +6,7 @@ import type { BrokerConfig } from '@broker/shared/config/schema';
 import { answerProtocolErrors } from '@broker/api';
 import { KEYS, portOf, secondApi, startApi, type Harness } from '../api/harness';
 import { SECRETS } from '../webhooks/signers';
-import { adminToken, NOWHERE_URL, parsedBrokerConfig, standardAgents, triggerDelivery, webhookSources } from '../helpers/config';
+import { adminToken, NOWHERE_URL, parseLayeredConfig, standardAgents, triggerDelivery, webhookSources } from '../helpers/config';
 import { demoCreateOrderTool } from '../helpers/demo-tools';
 
 /*
@@ -23,7 +23,7 @@ export { KEYS, secondApi };
 export const AGENT_KEYS = { a: KEYS.a, b: KEYS.bNew, c: KEYS.c, ops: OPS_KEY };
 
 export function securityConfig(upstreamUrl = NOWHERE_URL, overrides: Record<string, unknown> = {}): BrokerConfig {
-  return parsedBrokerConfig(
+  return parseLayeredConfig(
     {
       agents: [...standardAgents, { id: 'agent-ops', key: { secret: 'OPS_KEY' }, scopes: ['events:read', 'events:replay', 'integrations:read', 'audit:read', 'jobs:approve'] }],
       admin: adminToken,

@@ -4,7 +4,7 @@ import type { BrokerConfig } from '@broker/shared/config/schema';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { portOf, startApi, type Harness } from '../api/harness';
 import { testLogger } from '../helpers/broker';
-import { adminToken, contractExample, demoIntegration, otherIntegration, parsedBrokerConfig } from '../helpers/config';
+import { adminToken, apiTestConfig, demoIntegration, otherIntegration, parseLayeredConfig } from '../helpers/config';
 import { REDIS_URL } from '../helpers/redis';
 import { StubServer, type StubHandler } from '../helpers/stub-server';
 
@@ -25,8 +25,8 @@ export interface Stack {
 
 export function stackConfig(upstreamUrl: string, overrides: Record<string, unknown> = {}): BrokerConfig {
   const oneTry = { retry: { attempts: 1 } };
-  return parsedBrokerConfig(
-    contractExample,
+  return parseLayeredConfig(
+    apiTestConfig,
     { admin: adminToken, integrations: { demo: demoIntegration(upstreamUrl, oneTry), other: otherIntegration(upstreamUrl, oneTry) } },
     overrides,
   );

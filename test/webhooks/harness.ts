@@ -8,7 +8,7 @@ import type { EventDetail } from '@broker/shared/webhooks/schema';
 import { createWorkerApp, type WorkerApp } from '@broker/worker';
 import { startApi, type Harness } from '../api/harness';
 import { testLogger } from '../helpers/broker';
-import { adminToken, contractExample, NOWHERE_URL, parsedBrokerConfig, standardAgents, triggerDelivery, webhookSources } from '../helpers/config';
+import { adminToken, apiTestConfig, NOWHERE_URL, parseLayeredConfig, standardAgents, triggerDelivery, webhookSources } from '../helpers/config';
 import { REDIS_URL } from '../helpers/redis';
 import { StubServer } from '../helpers/stub-server';
 import { waitFor } from '../helpers/wait-for';
@@ -20,8 +20,8 @@ export const REPLAYER_KEY = 'key-agent-r';
 
 /** The contract's example webhooks and routes, plus sources for limits and retention tests. */
 export function webhookConfig(deliveryUrl = `${NOWHERE_URL}/hooks/agent`, overrides: Record<string, unknown> = {}): BrokerConfig {
-  return parsedBrokerConfig(
-    contractExample,
+  return parseLayeredConfig(
+    apiTestConfig,
     {
       agents: [...standardAgents, { id: 'agent-r', key: { secret: 'AGENT_R_KEY' }, scopes: ['events:read', 'events:replay'] }],
       admin: adminToken,

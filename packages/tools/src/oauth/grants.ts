@@ -56,7 +56,7 @@ export function exchangeAuthorizationCode(
 }
 
 /**
- * The token source of the refresh manager (`OAuthTokenManager` in shared):
+ * The token source of the refresh manager (`OAuthTokenManager` in ./token-manager):
  * client credentials fetch a new token (§4.4; such answers carry no refresh
  * token, §4.4.3), authorization-code connections use their refresh token (§6).
  */

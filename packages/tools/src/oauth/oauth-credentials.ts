@@ -6,7 +6,7 @@ import type { SecretsProvider } from '../secrets/provider';
 import { connectionAuth, staticCredentials, type CredentialsProvider } from '../http/credentials';
 import { ToolError } from '../tool-error';
 
-/** Where access tokens come from (the worker passes the shared refresh manager; tools know no Redis). */
+/** Where access tokens come from (the worker passes the shared refresh manager; this opens no Redis connection of its own). */
 export type AccessTokenSource = (request: {
   connection: string;
   auth: OAuth2Auth;
