@@ -278,6 +278,13 @@ describe('which jobs are held', () => {
   });
 });
 
+describe('GET /v1/approvals: query', () => {
+  it('names a parameter it does not know (there is no agent filter), rather than listing every held job', async () => {
+    const unknown = await request(h.server).get('/v1/approvals?agent=agent-a').set(ADMIN).expect(422);
+    expect(unknown.body).toMatchObject({ code: 'VALIDATION_ERROR', errors: [{ pointer: '/agent', message: 'is not a known parameter' }] });
+  });
+});
+
 describe('who may decide', () => {
   it("an agent with jobs:approve approves another agent's job; without it 403; no token 401; its own job 403", async () => {
     const id = await held(A, { tool: 'demo.refund', input: { amount: 6000, note: 'agent-approve' } });

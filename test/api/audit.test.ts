@@ -400,6 +400,14 @@ describe('GET /v1/audit: bad query values', () => {
     expect((await expectProblem(`cursor=${'A'.repeat(2000)}`)).errors[0]!.pointer).toBe('/cursor');
   });
 
+  it('names a parameter it does not know, rather than answering unfiltered', async () => {
+    const { errors } = (await expectProblem('jobId=job_1&agent=agent-a&Tool=x')) as { errors: { pointer: string; message: string }[] };
+    expect(errors).toEqual([
+      { pointer: '/jobId', message: 'is not a known parameter' },
+      { pointer: '/Tool', message: 'is not a known parameter' },
+    ]);
+  });
+
   it('never answers 5xx to random query values (fuzzed)', async () => {
     const value = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 40 }), fc.integer().map(String), fc.base64String({ maxLength: 40 }));
     const queries = fc.sample(fc.dictionary(fc.constantFrom('agent', 'tool', 'since', 'limit', 'cursor', 'other'), value, { maxKeys: 4 }), { numRuns: 120, seed: 42 });

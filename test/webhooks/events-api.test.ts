@@ -93,6 +93,10 @@ describe('events API', () => {
       expect(res.body.code).toBe('VALIDATION_ERROR');
       expect(res.body.errors[0].pointer).toMatch(/^\/(limit|since|cursor)$/);
     }
+    // A misspelled filter would otherwise list every source's events.
+    const misspelled = await list('?sources=stripe');
+    expect(misspelled.status).toBe(422);
+    expect(misspelled.body.errors).toEqual([{ pointer: '/sources', message: 'is not a known parameter' }]);
   });
 
   it('GET /v1/events/{id}: raw body, headers, timestamps, deliveries', async () => {

@@ -11,7 +11,7 @@ export const DEFAULT_APPROVALS_PAGE = 100;
 /** @defaultValue 500 */
 export const MAX_APPROVALS_PAGE = 500;
 
-const querySchema = z.object({
+const querySchema = z.strictObject({
   limit: z
     .string()
     .regex(/^\d{1,4}$/, 'must be an integer')

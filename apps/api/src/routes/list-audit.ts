@@ -23,7 +23,7 @@ function decodeAuditCursor(cursor: string): string | undefined {
   return STREAM_ID.test(position) ? position : undefined;
 }
 
-const querySchema = z.object({
+const querySchema = z.strictObject({
   /** Exact agent id. */
   agent: z
     .string()

@@ -31,7 +31,7 @@ export function encodeCursor(position: ListPosition): string {
   return Buffer.from(JSON.stringify([position.score, position.id])).toString('base64url');
 }
 
-const querySchema = z.object({
+const querySchema = z.strictObject({
   source: z.string().min(1).max(64).optional(),
   type: z.string().min(1).max(255).optional(),
   /** receivedAt at or after. */
