@@ -81,6 +81,16 @@ describe.each(['api', 'worker'] as const)('%s started without the secrets the co
   });
 });
 
+it.each(['api', 'worker'] as const)('%s exits 1 naming a declared tool schema that does not compile, before reading any secret', async (app) => {
+  const config = writeConfigFile({
+    integrations: { crm: { baseUrl: 'http://127.0.0.1:9', tools: [{ name: 'crm.save', method: 'POST', path: '/save', output: { type: 'nonsense' } }] } },
+  });
+  const { code, stderr } = await run(app, { BROKER_CONFIG: config });
+  expect(code).toBe(1);
+  expect(stderr).toContain('integrations.crm.tools.0.output: schema is invalid: data/type must be equal to one of the allowed values');
+  expect(stderr).not.toMatch(/\n\s+at /);
+});
+
 it('wants the admin token in the worker only when it serves its own /metrics', async () => {
   const env = { BROKER_CONFIG: join(ROOT, 'broker.config.example.json'), WORKER_METRICS_PORT: '0', ...Object.fromEntries(NEEDS.worker.map((n) => [n, 'x'])) };
   const { code, stderr } = await run('worker', env);

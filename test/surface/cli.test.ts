@@ -101,6 +101,26 @@ describe('broker config check', () => {
     expect((json(asJson).problems as string[]).length).toBeGreaterThanOrEqual(3);
     expect((await cli(['config', 'check', join(tmp, 'missing.json')])).code).toBe(1);
   });
+
+  it("compiles declared tools' JSON Schemas and names each one that does not compile", async () => {
+    const file = join(tmp, 'bad-schema.json');
+    const tool = (name: string, schemas: Record<string, unknown>) => ({ name, method: 'POST', path: '/x', ...schemas });
+    const tools = [
+      tool('crm.a', { input: { type: 'nonsense' } }),
+      tool('crm.b', { input: { $schema: 'http://json-schema.org/draft-04/schema#', type: 'object' } }),
+      tool('crm.c', { input: { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', prefixItems: [] }, output: { required: 'id' } }),
+    ];
+    writeFileSync(file, JSON.stringify({ integrations: { crm: { baseUrl: 'http://127.0.0.1:9', tools } } }));
+    const run = await cli(['config', 'check', file, '--json']);
+    expect(run.code).toBe(1);
+    expect(json(run).problems).toEqual([
+      expect.stringMatching(/^integrations\.crm\.tools\.0\.input: schema is invalid: data\/type must be equal to one of the allowed values/),
+      expect.stringMatching(/^integrations\.crm\.tools\.1\.input: \$schema "http:\/\/json-schema\.org\/draft-04\/schema#" is not a dialect the broker validates/),
+      // Checked against the 2020-12 meta-schema its $schema names (draft-07 knows no prefixItems).
+      'integrations.crm.tools.2.input: schema is invalid: data/prefixItems must NOT have fewer than 1 items',
+      expect.stringMatching(/^integrations\.crm\.tools\.2\.output: schema is invalid: data\/required must be array/),
+    ]);
+  });
 });
 
 describe('broker keys hash', () => {

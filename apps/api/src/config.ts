@@ -1,4 +1,5 @@
-import { ConfigError, loadConfigFile } from '@broker/shared/config/load';
+import { ConfigError } from '@broker/shared/config/load';
+import { loadCheckedConfigFile } from '@broker/tools/descriptors';
 import { secretsSettingsFromEnv } from '@broker/tools/secrets/settings';
 import { sentinelSettingsFromEnv, type SentinelSettings } from '@broker/redis/sentinel';
 import type { BrokerConfig } from '@broker/shared/config/schema';
@@ -61,7 +62,7 @@ export class SettingsError extends Error {
 
 function readConfig(path: string, problems: string[]): BrokerConfig | undefined {
   try {
-    return loadConfigFile(path);
+    return loadCheckedConfigFile(path);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     problems.push(...err.problems.map((p) => `${err.file}: ${p}`));

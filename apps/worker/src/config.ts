@@ -1,5 +1,5 @@
 import { createSecretsProvider, type SecretsProvider } from '@broker/tools/secrets/provider';
-import { loadConfigFile } from '@broker/shared/config/load';
+import { loadCheckedConfigFile } from '@broker/tools/descriptors';
 import { secretsSettingsFromEnv } from '@broker/tools/secrets/settings';
 import { sentinelSettingsFromEnv, type SentinelSettings } from '@broker/redis/sentinel';
 import type { BrokerConfig } from '@broker/shared/config/schema';
@@ -59,7 +59,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettin
   if (sentinel.problems.length > 0) throw new Error(sentinel.problems.join('; '));
   const egressProxy = egressProxyFromEnv(env);
   return {
-    config: loadConfigFile(configPath),
+    config: loadCheckedConfigFile(configPath),
     configPath,
     redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     redisCluster: env.REDIS_CLUSTER === 'true' || (env.REDIS_URL ?? '').includes(','),

@@ -16,6 +16,7 @@ import type { ToolDescriptor, ValidationResult } from './types';
 export type { ToolDescriptor, ValidationResult };
 export type { ToolDescription } from './describe-tool';
 export { builtinDescriptors };
+export { declaredSchemaProblems, loadCheckedConfigFile } from './declared/checked-config';
 
 export type Catalogue = ToolSet<ToolDescriptor>;
 

@@ -1,4 +1,5 @@
-import { ConfigError, loadConfigFile } from '@broker/shared/config/load';
+import { ConfigError } from '@broker/shared/config/load';
+import { loadCheckedConfigFile } from '@broker/tools/descriptors';
 import { EXIT } from '../errors';
 import { print, type Command } from '../command';
 
@@ -12,7 +13,7 @@ export const configCheck: Command = {
   async run({ positionals }, _settings, io) {
     const file = positionals[0]!;
     try {
-      const config = loadConfigFile(file);
+      const config = loadCheckedConfigFile(file);
       const integrations = Object.keys(config.integrations);
       print(
         io,
