@@ -22,6 +22,12 @@ export { KEYS, secondApi };
 /** Agents of {@link securityConfig}: a = demo tools, b = demo reads + events:read, c = everything, ops = operator scopes only. */
 export const AGENT_KEYS = { a: KEYS.a, b: KEYS.bNew, c: KEYS.c, ops: OPS_KEY };
 
+/** Two quick tries: the suites assert refusals and leaks, not retry timing. */
+const QUICK_RETRY = { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 };
+
+/** A GET of one record by its `id`, the shape of both integrations' read tools. */
+const getById = (name: string, path: string) => ({ name, method: 'GET', path, input: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } });
+
 export function securityConfig(upstreamUrl = NOWHERE_URL, overrides: Record<string, unknown> = {}): BrokerConfig {
   return parseLayeredConfig(
     {
@@ -31,17 +37,9 @@ export function securityConfig(upstreamUrl = NOWHERE_URL, overrides: Record<stri
         demo: {
           baseUrl: upstreamUrl,
           auth: { type: 'apiKey', header: 'Authorization', prefix: 'Bearer ', secret: 'DEMO_API_KEY' },
-          retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 },
+          retry: QUICK_RETRY,
           connections: { eu: {} },
-          tools: [
-            {
-              name: 'demo.getContact',
-              method: 'GET',
-              path: '/contacts/{id}',
-              input: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
-            },
-            demoCreateOrderTool,
-          ],
+          tools: [getById('demo.getContact', '/contacts/{id}'), demoCreateOrderTool],
         },
         crm: {
           baseUrl: upstreamUrl,
@@ -53,16 +51,9 @@ export function securityConfig(upstreamUrl = NOWHERE_URL, overrides: Record<stri
             clientId: 'broker',
             clientSecret: 'CRM_CLIENT_SECRET',
           },
-          retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 },
+          retry: QUICK_RETRY,
           connections: { acme: {} },
-          tools: [
-            {
-              name: 'crm.getContact',
-              method: 'GET',
-              path: '/crm/contacts/{id}',
-              input: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
-            },
-          ],
+          tools: [getById('crm.getContact', '/crm/contacts/{id}')],
         },
       },
       webhooks: webhookSources,
@@ -72,7 +63,7 @@ export function securityConfig(upstreamUrl = NOWHERE_URL, overrides: Record<stri
         { source: 'shopify', event: '*', trigger: 'shopify_any' },
         { source: 'acme', event: '*', trigger: 'acme_any' },
       ],
-      triggerDelivery: triggerDelivery(`${upstreamUrl}/hooks/agent`, { timeoutMs: 2000, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 } }),
+      triggerDelivery: triggerDelivery(`${upstreamUrl}/hooks/agent`, { timeoutMs: 2000, retry: QUICK_RETRY }),
       callbacks: { secret: 'CALLBACK_SIGNING_SECRET', allowHosts: ['127.0.0.1'] },
     },
     overrides,
