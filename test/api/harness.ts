@@ -69,7 +69,7 @@ export async function startApi(label: string, options: { producerUrl?: string; s
   });
   const server = api.app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  if (!options.producerUrl) await untilReady(server);
+  if (!options.producerUrl) await untilReady(server, () => api.close(), producer, subscriber);
 
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   const store = new JobStore(redis, redisKeys(prefix), { retentionSeconds: config.retention.jobSeconds });
@@ -143,7 +143,7 @@ export async function listenApi(deps: Omit<ApiDeps, 'redis' | 'subscriber'>): Pr
   const api = await createApi({ ...deps, redis: producer, subscriber });
   const server = api.app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  await untilReady(server);
+  await untilReady(server, () => api.close(), producer, subscriber);
   return {
     server,
     base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
@@ -166,6 +166,14 @@ export async function secondApi(h: Harness, config: BrokerConfig): Promise<Liste
  * machine the queues' first connection check could otherwise eat into the
  * first request's 2 s Redis budget and turn it into a 503.
  */
-async function untilReady(server: Server): Promise<void> {
-  await waitFor(async () => ((await request(server).get('/readyz')).status === 200 ? true : undefined), { what: 'the api to answer /readyz' });
+async function untilReady(server: Server, closeApi: () => Promise<void>, ...connections: RedisClient[]): Promise<void> {
+  try {
+    await waitFor(async () => ((await request(server).get('/readyz')).status === 200 ? true : undefined), { what: 'the api to answer /readyz' });
+  } catch (err) {
+    // A harness that never started must not keep the test file's process alive.
+    server.close();
+    await closeApi();
+    for (const connection of connections) connection.disconnect();
+    throw err;
+  }
 }

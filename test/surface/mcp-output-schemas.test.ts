@@ -17,6 +17,7 @@ import { startStack, type Stack } from './stack';
  */
 
 const RECORDED = join(__dirname, '../fixtures/recorded');
+const DRAFT_2020_12 = 'https://json-schema.org/draft/2020-12/schema';
 
 const item = {
   type: 'object',
@@ -33,6 +34,14 @@ const shapesTools = [
     output: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, children: { type: 'array', items: { $ref: '#' } } } },
   },
   { name: 'shapes.broken', method: 'GET', path: '/broken', output: { type: 'integer' } },
+  // 2020-12 only: draft-07 would read `items: false` as "no items" and know no `$anchor`.
+  { name: 'shapes.point', method: 'GET', path: '/point', output: { $schema: DRAFT_2020_12, type: 'array', prefixItems: [{ type: 'number' }, { type: 'number' }], items: false } },
+  {
+    name: 'shapes.anchored',
+    method: 'GET',
+    path: '/anchored',
+    output: { $schema: DRAFT_2020_12, type: 'object', $defs: { n: { $anchor: 'num', type: 'number' } }, properties: { x: { $ref: '#num' } } },
+  },
 ];
 
 const answers: Record<string, unknown> = {
@@ -40,6 +49,8 @@ const answers: Record<string, unknown> = {
   '/count': 3,
   '/tree': { name: 'root', children: [{ name: 'leaf', children: [] }] },
   '/broken': 'not a number',
+  '/point': [1, 2],
+  '/anchored': { x: 4 },
 };
 
 let shapes: StubServer;
@@ -106,6 +117,14 @@ it('answers declared tools whose output is an array, an integer or recursive, ea
   const broken = await mcp.call('shapes_broken', {});
   expect(broken.isError).toBe(true);
   expect(broken.structuredContent).toMatchObject({ error: { code: 'SCHEMA_MISMATCH' }, job: { status: 'failed' } });
+});
+
+it('answers declared tools whose output schema is 2020-12: validated by the broker in that dialect, described (not constrained) for draft-07 clients', async () => {
+  const point = await mcp.call('shapes_point', {});
+  expect(point.structuredContent).toMatchObject({ result: [1, 2], job: { status: 'succeeded' } });
+  const anchored = await mcp.call('shapes_anchored', {});
+  expect(anchored.structuredContent).toMatchObject({ result: { x: 4 } });
+  expect(tools.get('shapes_point')!.outputSchema!.properties!.result).toEqual({ description: expect.any(String) });
 });
 
 it('keeps references meaning what they meant at the root of the tool schema', () => {

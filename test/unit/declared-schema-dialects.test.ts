@@ -54,6 +54,18 @@ describe('declared tool schemas, by dialect', () => {
     }
   });
 
+  it('names each dialect with or without its trailing #', () => {
+    for (const $schema of ['https://json-schema.org/draft/2020-12/schema#', 'https://json-schema.org/draft/2019-09/schema#', 'http://json-schema.org/draft-07/schema']) {
+      expect(() => catalogueWith({ $schema, type: 'object' })).not.toThrow();
+    }
+    const point = {
+      $schema: 'https://json-schema.org/draft/2020-12/schema#',
+      type: 'object',
+      properties: { p: { type: 'array', prefixItems: [{ type: 'number' }], items: false } },
+    };
+    expect(errorsOf(point, { p: [1, 2] })).toEqual([{ pointer: '/p', message: 'must NOT have more than 1 items' }]);
+  });
+
   it('refuses a dialect it does not validate, naming it, when the catalogue is built', () => {
     expect(() => catalogueWith({ $schema: 'http://json-schema.org/draft-04/schema#', type: 'object' })).toThrow(/draft-04.*not a dialect the broker validates/);
   });

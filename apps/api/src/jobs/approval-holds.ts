@@ -1,6 +1,6 @@
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { ALERT_REQUEST_JOB_NAME, alertRequestOptions, describeHeldByRule, type AlertRequest, type JobHold } from '@broker/shared/jobs/approvals';
-import { ALERT_REQUESTS_QUEUE, bullPrefix } from '@broker/shared/queues';
+import { ALERT_REQUESTS_QUEUE } from '@broker/shared/queues';
 import type { BrokerConfig } from '@broker/shared/config/schema';
 import type { JobRecord } from '@broker/redis/jobs/job-store';
 import type { Logger } from '@broker/shared/logger';
@@ -8,6 +8,7 @@ import type { RedisClient } from '@broker/redis/connection';
 import type { RedisKeys } from '@broker/redis/keys';
 import { withRedisDeadline } from '../redis/deadline';
 import { compileApprovalRules, holdOf, type ApprovalRuleMatcher } from './approval-rules';
+import { producerQueue } from './producer-queue';
 
 export type AlertRequestQueue = Queue<AlertRequest>;
 
@@ -38,8 +39,7 @@ export class ApprovalHolds {
     const prefix = keys.prefix;
     this.match = compileApprovalRules(config.approvals);
     if (config.approvals.length > 0) {
-      this.alerts = new Queue<AlertRequest>(ALERT_REQUESTS_QUEUE, { connection: redis, prefix: bullPrefix(prefix, ALERT_REQUESTS_QUEUE) });
-      this.alerts.on('error', (err) => logger.warn({ queue: ALERT_REQUESTS_QUEUE, err: err.message }, 'queue error'));
+      this.alerts = producerQueue<AlertRequest>(ALERT_REQUESTS_QUEUE, redis, prefix, logger);
     }
   }
 

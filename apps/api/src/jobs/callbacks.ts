@@ -1,17 +1,16 @@
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { RedisClient } from '@broker/redis/connection';
-import { bullPrefix, CALLBACKS_QUEUE } from '@broker/shared/queues';
+import { CALLBACKS_QUEUE } from '@broker/shared/queues';
 import { CALLBACK_JOB_NAME, callbackJobOptions, type CallbackJobData } from '@broker/shared/jobs/callback-job';
 import type { JobRecord } from '@broker/redis/jobs/job-store';
 import type { Logger } from '@broker/shared/logger';
+import { producerQueue } from './producer-queue';
 
 export type CallbackQueue = Queue<CallbackJobData>;
 
 /** The producer side of CALLBACKS_QUEUE: the api queues the callbacks of the jobs it cancels. */
 export function createCallbackQueue(connection: RedisClient, prefix: string, logger: Logger): CallbackQueue {
-  const queue: CallbackQueue = new Queue<CallbackJobData>(CALLBACKS_QUEUE, { connection, prefix: bullPrefix(prefix, CALLBACKS_QUEUE) });
-  queue.on('error', (err) => logger.warn({ queue: CALLBACKS_QUEUE, err: err.message }, 'queue error'));
-  return queue;
+  return producerQueue<CallbackJobData>(CALLBACKS_QUEUE, connection, prefix, logger);
 }
 
 /**

@@ -1,9 +1,10 @@
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { RedisClient } from '@broker/redis/connection';
-import { bullPrefix, integrationQueueName } from '@broker/shared/queues';
+import { integrationQueueName } from '@broker/shared/queues';
 import type { BrokerConfig } from '@broker/shared/config/schema';
 import type { Logger } from '@broker/shared/logger';
 import type { ToolJobData } from '@broker/shared/jobs/schema';
+import { producerQueue } from './producer-queue';
 
 export type ToolQueue = Queue<ToolJobData>;
 
@@ -15,10 +16,7 @@ export type ToolQueue = Queue<ToolJobData>;
 export function createToolQueues(config: BrokerConfig, connection: RedisClient, prefix: string, logger: Logger): Map<string, ToolQueue> {
   const queues = new Map<string, ToolQueue>();
   for (const integration of Object.keys(config.integrations)) {
-    const queue: ToolQueue = new Queue<ToolJobData>(integrationQueueName(integration), { connection, prefix: bullPrefix(prefix, integrationQueueName(integration)) });
-    // Without a listener, EventEmitter throws on 'error' and a Redis blip would crash the process.
-    queue.on('error', (err) => logger.warn({ queue: queue.name, err: err.message }, 'queue error'));
-    queues.set(integration, queue);
+    queues.set(integration, producerQueue<ToolJobData>(integrationQueueName(integration), connection, prefix, logger));
   }
   return queues;
 }

@@ -61,10 +61,39 @@ function relocate(node: unknown, at: string): unknown {
   const out: JsonSchema = {};
   for (const [key, value] of Object.entries(node)) {
     if (key === '$schema' || key === '$id') continue;
-    if (key === '$ref' && typeof value === 'string' && value.startsWith('#')) out[key] = `#${at}${value.slice(1)}`;
+    // `#` and `#/…` are locations in the document; anything else (`#name`, a URI) is not moved by moving the schema.
+    if (key === '$ref' && typeof value === 'string' && (value === '#' || value.startsWith('#/'))) out[key] = `#${at}${value.slice(1)}`;
     else out[key] = DATA_KEYWORDS.has(key) ? value : relocate(value, at);
   }
   return out;
+}
+
+/**
+ * Keywords that only 2019-09 and 2020-12 know, or that draft-07 reads
+ * otherwise (`items: false` beside `prefixItems` means "no items" to it).
+ * A declared output schema may use them (it is validated in the dialect its
+ * `$schema` names), but the envelope is read by the SDK client's draft-07
+ * Ajv, which would refuse valid results or fail to compile the whole tool
+ * list; such a result is described, not constrained.
+ */
+const NEWER_DIALECT_KEYWORDS = new Set([
+  'prefixItems',
+  'unevaluatedItems',
+  'unevaluatedProperties',
+  'dependentRequired',
+  'dependentSchemas',
+  '$anchor',
+  '$dynamicRef',
+  '$dynamicAnchor',
+  '$recursiveRef',
+  '$recursiveAnchor',
+  'contentSchema',
+]);
+
+function usesNewerDialect(node: unknown): boolean {
+  if (Array.isArray(node)) return node.some(usesNewerDialect);
+  if (node === null || typeof node !== 'object') return false;
+  return Object.entries(node).some(([key, value]) => NEWER_DIALECT_KEYWORDS.has(key) || (!DATA_KEYWORDS.has(key) && usesNewerDialect(value)));
 }
 
 /**
@@ -72,7 +101,7 @@ function relocate(node: unknown, at: string): unknown {
  * schema (whatever its type: an object, an array, `{}`) under `result`.
  */
 export function brokerToolOutputSchema(toolOutputSchema: JsonSchema): Tool['outputSchema'] {
-  const result = relocate(toolOutputSchema, '/properties/result') as JsonSchema;
+  const result = usesNewerDialect(toolOutputSchema) ? {} : (relocate(toolOutputSchema, '/properties/result') as JsonSchema);
   return {
     type: 'object',
     properties: {
