@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import request from 'supertest';
 import type { Harness } from '../api/harness';
 import { AGENT_KEYS, ADMIN_TOKEN, keyspaceFingerprint, rawSocket, startSecurityApi } from './harness';
-import { assertNoPollution, crashWatch, fuzzEndpoint, headerList, prototypeSnapshot, tally, type FuzzCase } from './fuzz-runner';
+import { assertNoPollution, crashWatch, fuzzEndpoint, headerList, prototypeSnapshot, reportTally, tally, type FuzzCase } from './fuzz-runner';
 import { authorization, contentType, deepText, someHeaders, hostileQuery, hostileSegment, jsonText, objectWith, spoiled } from './hostile';
 
 /*
@@ -44,14 +44,7 @@ beforeAll(async () => {
 afterAll(async () => {
   watch.stop();
   await h?.close();
-  if (process.env.FUZZ_DEBUG)
-    console.log(
-      [...tally.byStatus]
-        .sort()
-        .map(([k, v]) => `${k}: ${v}`)
-        .join('\n'),
-    );
-  console.log(`fuzz-agent: ${tally.cases} cases (${tally.rejected} rejected, ${tally.accepted} accepted): ${[...tally.byEndpoint].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  reportTally('fuzz-agent');
 });
 
 const jobBody = objectWith(

@@ -3,7 +3,7 @@ import request from 'supertest';
 import type { Harness } from '../api/harness';
 import { githubEvent, SECRETS, shopifyEvent, standardEvent, stripeEvent, type Signed } from '../webhooks/signers';
 import { AGENT_KEYS, ADMIN_TOKEN, startSecurityApi } from './harness';
-import { assertNoPollution, crashWatch, fuzzEndpoint, headerList, prototypeSnapshot, tally, type FuzzCase } from './fuzz-runner';
+import { assertNoPollution, crashWatch, fuzzEndpoint, headerList, prototypeSnapshot, reportTally, type FuzzCase } from './fuzz-runner';
 import { authorization, contentType, deepText, headerText, hostileQuery, hostileSegment, jsonText, objectWith, someHeaders, spoiled } from './hostile';
 
 /*
@@ -37,14 +37,7 @@ beforeAll(async () => {
 afterAll(async () => {
   watch.stop();
   await h?.close();
-  if (process.env.FUZZ_DEBUG)
-    console.log(
-      [...tally.byStatus]
-        .sort()
-        .map(([k, v]) => `${k}: ${v}`)
-        .join('\n'),
-    );
-  console.log(`fuzz-operator: ${tally.cases} cases (${tally.rejected} rejected, ${tally.accepted} accepted): ${[...tally.byEndpoint].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  reportTally('fuzz-operator');
 });
 
 /** Signs hostile content the way each provider does, so it gets past verification into parsing and storage. */

@@ -33,6 +33,18 @@ export interface FuzzOptions {
 /** Running totals for the report printed after a suite. */
 export const tally = { cases: 0, rejected: 0, accepted: 0, byEndpoint: new Map<string, number>(), byStatus: new Map<string, number>() };
 
+/** Prints the suite's totals (and, with FUZZ_DEBUG, the count of each status). */
+export function reportTally(suite: string): void {
+  if (process.env.FUZZ_DEBUG)
+    console.log(
+      [...tally.byStatus]
+        .sort()
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('\n'),
+    );
+  console.log(`${suite}: ${tally.cases} cases (${tally.rejected} rejected, ${tally.accepted} accepted): ${[...tally.byEndpoint].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+}
+
 /** Builds the raw header list: the arbitrary's pieces in order, undefined ones left out. */
 export function headerList(pairs: Array<[string, string | undefined]>, extra: string[] = []): string[] {
   const out: string[] = [];
