@@ -1,8 +1,8 @@
 import type { ErrorRequestHandler } from 'express';
-import { problem, ProblemError } from '@broker/shared/errors/problem';
+import { problem } from '@broker/shared/errors/problem';
 import type { ApiErrorCode } from '@broker/shared/errors/codes';
 import type { Logger } from '@broker/shared/logger';
-import { isRedisUnavailable } from '../redis/unavailable';
+import { answerForError } from './answer-for-error';
 import { sendProblem } from './send-problem';
 
 /** body-parser (and http-errors) mark their errors with `type`/`status`; nothing else does. */
@@ -33,11 +33,8 @@ function clientError(err: HttpError): { code: ApiErrorCode; detail: string } | u
 
 /**
  * The last middleware: every error leaves as `application/problem+json`.
- * Bad input is the client's (4xx, never logged as an error); an unreachable
- * Redis is an outage the client should wait out (503 + Retry-After); anything
- * else is our bug (500, logged with the request id the client was given).
- * Messages of unexpected errors never reach the client: they may hold
- * internals or secrets.
+ * Bad input is the client's (4xx, never logged as an error); the rest is
+ * {@link answerForError}, as on MCP.
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
@@ -46,23 +43,13 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       next(err);
       return;
     }
-    const requestId = res.locals.requestId;
-
-    if (err instanceof ProblemError) {
-      sendProblem(res, err.problem, err.headers);
-      return;
-    }
+    // body-parser's own errors (a ProblemError carries no `type` or `status`).
     const asClientError = err instanceof Error ? clientError(err as HttpError) : undefined;
     if (asClientError) {
       sendProblem(res, problem(asClientError.code, asClientError.detail));
       return;
     }
-    if (isRedisUnavailable(err)) {
-      logger.warn({ requestId, err: (err as Error).message }, 'redis unavailable');
-      sendProblem(res, problem('UNAVAILABLE', 'The job store is unavailable; try again shortly.'), { 'Retry-After': '1' });
-      return;
-    }
-    logger.error({ requestId, err, method: req.method, path: req.path }, 'unhandled error');
-    sendProblem(res, problem('INTERNAL', `Unexpected error. Quote request id ${requestId} when reporting it.`));
+    const answer = answerForError(err, logger, { requestId: res.locals.requestId, method: req.method, path: req.path }, 'unhandled error');
+    sendProblem(res, answer.problem, answer.headers);
   };
 }

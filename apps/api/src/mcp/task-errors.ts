@@ -1,7 +1,7 @@
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { problem, ProblemError } from '@broker/shared/errors/problem';
+import type { Problem } from '@broker/shared/errors/problem';
 import type { Logger } from '@broker/shared/logger';
-import { isRedisUnavailable } from '../redis/unavailable';
+import { answerForError } from '../http/answer-for-error';
 import { problemToolError } from './results';
 
 /**
@@ -16,16 +16,11 @@ import { problemToolError } from './results';
  */
 export function taskError(err: unknown, logger: Logger, requestId: string): McpError {
   if (err instanceof McpError) return err;
-  if (err instanceof ProblemError) return problemError(err.problem, err.headers);
-  if (isRedisUnavailable(err)) {
-    logger.warn({ requestId, err: (err as Error).message }, 'redis unavailable');
-    return problemError(problem('UNAVAILABLE', 'The job store is unavailable; try again shortly.'), { 'Retry-After': '1' });
-  }
-  logger.error({ requestId, err }, 'unhandled error in an MCP task request');
-  return problemError(problem('INTERNAL', `Unexpected error. Quote request id ${requestId} when reporting it.`));
+  const answer = answerForError(err, logger, { requestId }, 'unhandled error in an MCP task request');
+  return problemError(answer.problem, answer.headers);
 }
 
-function problemError(p: ReturnType<typeof problem>, headers: Record<string, string> = {}): McpError {
+function problemError(p: Problem, headers: Record<string, string> = {}): McpError {
   const code = p.status === 429 || p.status >= 500 ? ErrorCode.InternalError : ErrorCode.InvalidParams;
   return new McpError(code, `${p.code}: ${p.detail}`, problemToolError(p, headers));
 }

@@ -1,7 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { problem, ProblemError } from '@broker/shared/errors/problem';
 import type { Logger } from '@broker/shared/logger';
-import { isRedisUnavailable } from '../redis/unavailable';
+import { answerForError } from '../http/answer-for-error';
 import { problemResult } from './results';
 
 /**
@@ -14,12 +13,7 @@ export async function withToolErrors(logger: Logger, requestId: string, call: ()
   try {
     return await call();
   } catch (err) {
-    if (err instanceof ProblemError) return problemResult(err.problem, err.headers);
-    if (isRedisUnavailable(err)) {
-      logger.warn({ requestId, err: (err as Error).message }, 'redis unavailable');
-      return problemResult(problem('UNAVAILABLE', 'The job store is unavailable; try again shortly.'), { 'Retry-After': '1' });
-    }
-    logger.error({ requestId, err }, 'unhandled error in an MCP tool call');
-    return problemResult(problem('INTERNAL', `Unexpected error. Quote request id ${requestId} when reporting it.`));
+    const answer = answerForError(err, logger, { requestId }, 'unhandled error in an MCP tool call');
+    return problemResult(answer.problem, answer.headers);
   }
 }
