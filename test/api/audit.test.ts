@@ -6,10 +6,9 @@ import { auditEntry, type AuditEntry } from '@broker/shared/audit/schema';
 import { AuditTrail } from '@broker/redis/audit/audit-trail';
 import { createMetrics } from '@broker/shared/metrics';
 import { createRedis } from '@broker/redis/connection';
-import { envSecretsProvider } from '@broker/tools/secrets/provider';
 import { redisKeys } from '@broker/redis/keys';
-import { createWorkerApp, type WorkerApp } from '@broker/worker';
-import { testLogger } from '../helpers/broker';
+import type { WorkerApp } from '@broker/worker';
+import { startWorkerBeside, testLogger } from '../helpers/broker';
 import { demoCreateOrderTool, demoGetContactTool, findableNoteTool } from '../helpers/demo-tools';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
 import { StubServer, type StubReply, type StubRequest } from '../helpers/stub-server';
@@ -36,7 +35,7 @@ const C = bearer(KEYS.c);
 
 let upstream: StubServer;
 let h: Harness;
-let workerRedis: Redis;
+let stopWorker: (() => Promise<void>) | undefined;
 let worker: WorkerApp;
 /** Scripted answers by path (used up first); anything else succeeds. */
 const script = new Map<string, StubReply[]>();
@@ -129,21 +128,11 @@ beforeAll(async () => {
   h = await startApi('audit', { config });
   h.env.ADMIN_TOKEN = ADMIN_TOKEN;
   h.env.AUDITOR_KEY = AUDITOR_KEY;
-  workerRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const { manual: _manual, ...workerIntegrations } = config.integrations;
-  worker = createWorkerApp({
-    config: { ...config, integrations: workerIntegrations },
-    redis: workerRedis,
-    prefix: h.prefix,
-    secrets: envSecretsProvider(h.env),
-    logger: testLogger('audit'),
-  });
-  await worker.ready();
+  ({ worker, close: stopWorker } = await startWorkerBeside(config, h, 'audit', ['manual']));
 });
 
 afterAll(async () => {
-  await worker?.close();
-  workerRedis?.disconnect();
+  await stopWorker?.();
   await h?.close();
   await upstream?.close();
 });

@@ -4,12 +4,10 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import { bullPrefix, CALLBACKS_QUEUE, integrationQueueName } from '@broker/shared/queues';
 import { callbackJobId } from '@broker/shared/jobs/callback-job';
-import { envSecretsProvider } from '@broker/tools/secrets/provider';
 import { newJobId, type PublicJob } from '@broker/shared/jobs/schema';
 import { redisKeys } from '@broker/redis/keys';
 import type { JobRecord } from '@broker/redis/jobs/job-store';
-import { createWorkerApp, type WorkerApp } from '@broker/worker';
-import { testLogger } from '../helpers/broker';
+import { startWorkerBeside } from '../helpers/broker';
 import { demoCreateOrderTool, demoGetContactTool, findableNoteTool } from '../helpers/demo-tools';
 import { REDIS_URL } from '../helpers/redis';
 import { StubServer, type StubReply, type StubRequest } from '../helpers/stub-server';
@@ -27,8 +25,7 @@ import { bearer, KEYS, startApi, testConfig, type Harness } from './harness';
 let upstream: StubServer;
 let receiver: StubServer;
 let h: Harness;
-let workerRedis: Redis;
-let worker: WorkerApp;
+let stopWorker: (() => Promise<void>) | undefined;
 let flakyQueue: Queue;
 let callbacks: Queue;
 /** The `manual` integration's jobs are taken by hand (BullMQ's manual processing), to hold one active. */
@@ -101,19 +98,10 @@ beforeAll(async () => {
   });
   h = await startApi('retry', { config });
   h.env.CALLBACK_SECRET = `whsec_${randomBytes(24).toString('base64')}`;
-  workerRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   // The worker runs every integration but `manual`.
-  const { manual: _manual, ...workerIntegrations } = config.integrations;
-  worker = createWorkerApp({
-    config: { ...config, integrations: workerIntegrations },
-    redis: workerRedis,
-    prefix: h.prefix,
-    secrets: envSecretsProvider(h.env),
-    logger: testLogger('retry'),
-  });
+  ({ close: stopWorker } = await startWorkerBeside(config, h, 'retry', ['manual']));
   manualRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   manual = new Worker(integrationQueueName('manual'), null, { connection: manualRedis, prefix: bullPrefix(h.prefix, integrationQueueName('manual')) });
-  await worker.ready();
   flakyQueue = new Queue(integrationQueueName('flaky'), { connection: h.redis, prefix: bullPrefix(h.prefix, integrationQueueName('flaky')) });
   callbacks = new Queue(CALLBACKS_QUEUE, { connection: h.redis, prefix: bullPrefix(h.prefix, CALLBACKS_QUEUE) });
 });
@@ -121,10 +109,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await manual?.close(true);
   manualRedis?.disconnect();
-  await worker?.close();
+  await stopWorker?.();
   await flakyQueue?.close();
   await callbacks?.close();
-  workerRedis?.disconnect();
   await h?.close();
   await Promise.all([upstream?.close(), receiver?.close()]);
 });

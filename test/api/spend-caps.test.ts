@@ -1,14 +1,10 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { Redis } from 'ioredis';
 import request from 'supertest';
-import { envSecretsProvider } from '@broker/tools/secrets/provider';
 import { giveBackSpend, spendCapId } from '@broker/redis/limits/spend-reservations';
 import { redisKeys } from '@broker/redis/keys';
-import { createWorkerApp, type WorkerApp } from '@broker/worker';
-import { testLogger } from '../helpers/broker';
-import { REDIS_URL } from '../helpers/redis';
+import { startWorkerBeside } from '../helpers/broker';
 import { StubServer, type StubRequest } from '../helpers/stub-server';
 import { waitFor } from '../helpers/wait-for';
 import { bearer, portOf, startApi, testConfig, type Harness } from './harness';
@@ -56,8 +52,7 @@ const auth = (name: AgentName) => bearer(keyOf(name));
 
 let upstream: StubServer;
 let h: Harness;
-let workerRedis: Redis;
-let worker: WorkerApp;
+let stopWorker: (() => Promise<void>) | undefined;
 const clients: Client[] = [];
 
 /** 400 for a charge whose ref starts with `reject`: the job fails after its request reached the upstream. */
@@ -111,23 +106,13 @@ beforeAll(async () => {
   });
   h = await startApi('spend-caps', { config });
   for (const name of Object.keys(AGENTS)) h.env[`SPEND_${name.toUpperCase()}_KEY`] = keyOf(name as AgentName);
-  workerRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   // The worker runs every integration but `parked`.
-  const { parked: _parked, ...workerIntegrations } = config.integrations;
-  worker = createWorkerApp({
-    config: { ...config, integrations: workerIntegrations },
-    redis: workerRedis,
-    prefix: h.prefix,
-    secrets: envSecretsProvider(h.env),
-    logger: testLogger('spend-caps'),
-  });
-  await worker.ready();
+  ({ close: stopWorker } = await startWorkerBeside(config, h, 'spend-caps', ['parked']));
 });
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  await worker?.close();
-  workerRedis?.disconnect();
+  await stopWorker?.();
   await h?.close();
   await upstream?.close();
 });

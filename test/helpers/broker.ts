@@ -105,3 +105,27 @@ export async function startWorkerRig(config: BrokerConfig, prefix: string, secre
     },
   };
 }
+
+/**
+ * A worker in this process beside an api under test (its key prefix, its
+ * secrets), running every integration of `config` but `except`, whose queues
+ * the test drives by hand. Resolves once the worker is ready.
+ */
+export async function startWorkerBeside(
+  config: BrokerConfig,
+  api: { prefix: string; env: Record<string, string | undefined> },
+  label: string,
+  except: readonly string[] = [],
+): Promise<{ worker: WorkerApp; close(): Promise<void> }> {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const integrations = Object.fromEntries(Object.entries(config.integrations).filter(([name]) => !except.includes(name)));
+  const worker = createWorkerApp({ config: { ...config, integrations }, redis, prefix: api.prefix, secrets: envSecretsProvider(api.env), logger: testLogger(label) });
+  await worker.ready();
+  return {
+    worker,
+    async close() {
+      await worker.close();
+      redis.disconnect();
+    },
+  };
+}
