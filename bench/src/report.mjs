@@ -45,6 +45,13 @@ export function renderMarkdown(results) {
     lines.push(`| ${r.what} | ${fmt(r.ours)} | ${fmt(r.bare)} | ${fmt(r.ratio)} | ${spread} | ${r.lowerIsBetter ? '≤' : '≥'} ${r.target} | ${r.met ? 'yes' : 'no'} |`);
   }
   if (s.latency) lines.push('', `Latency p99: ours ${fmt(s.latency.oursP99Ms)} ms, bare ${fmt(s.latency.bareP99Ms)} ms.`);
+  if (s.drain?.recordedJobsPerSec !== undefined) {
+    const d = s.drain;
+    lines.push(
+      '',
+      `Drain reference (not a target): bare BullMQ writing a job record, one HSET before the call and one after it, the least a record agents poll and cancel needs: ${fmt(d.recordedJobsPerSec)} jobs/s, ${fmt(d.recordedRatio)} × bare (spread ${fmt(d.recordedRatioSpread.min)}–${fmt(d.recordedRatioSpread.max)}).`,
+    );
+  }
   if (s.limiter) {
     const l = s.limiter;
     const met = l.windowsOver <= TARGETS.limiterWindowsOver && l.utilisation >= TARGETS.limiterUtilisation;

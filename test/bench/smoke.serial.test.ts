@@ -29,6 +29,7 @@ it('runs every benchmark scenario and writes the report', async () => {
     expect(s[key].c100.bareRps).toBeGreaterThan(0);
   }
   expect(s.drain.oursJobsPerSec).toBeGreaterThan(0);
+  expect(s.drain.recordedJobsPerSec).toBeGreaterThan(0);
   expect(s.latency.oursP50Ms).toBeGreaterThan(0);
   // The limiter's correctness bound holds even in the smoke run; its utilisation is not judged here.
   expect(s.limiter.busiestWindow).toBeLessThanOrEqual(s.limiter.limitPerSec);
@@ -39,6 +40,7 @@ it('runs every benchmark scenario and writes the report', async () => {
   expect(s.footprint.redisBytes.perEventDedupeKey).toBeGreaterThan(0);
   expect(s.footprint.redisBytes.perEventDedupeKey).toBeLessThan(s.footprint.redisBytes.perEvent);
   expect(readFileSync(join(out, 'latest.md'), 'utf8')).toContain('| submit req/s, 10 conn |');
+  expect(readFileSync(join(out, 'latest.md'), 'utf8')).toMatch(/Drain reference \(not a target\): .* \d+(\.\d+)? jobs\/s/);
   expect(readFileSync(join(out, 'latest.md'), 'utf8')).toMatch(/\d+ B per stored webhook event with its dedupe key/);
   expect(readFileSync(join(out, 'latest.svg'), 'utf8')).toContain('<svg');
 }, 180_000);

@@ -18,9 +18,19 @@ const CONCURRENCY = 10;
  * the call, not a difference between HTTP clients. Bare on purpose: no
  * retries, no rate limiting (the timeout only bounds a stuck call).
  */
-function bareWorker(connection, prefix, stubUrl, onDone) {
+function bareWorker(connection, prefix, stubUrl, onDone, { recorded = false } = {}) {
   const http = axios.create({ baseURL: stubUrl, httpAgent: new Agent({ keepAlive: true }), timeout: 10_000 });
-  const worker = new Worker('bare-drain', async (job) => (await http.get(`/echo/${job.data.input.id}`)).data, {
+  const call = async (job) => (await http.get(`/echo/${job.data.input.id}`)).data;
+  // The reference: the least a job record an agent can poll and cancel needs,
+  // one write before the call (running) and one after it (the result).
+  const recordedCall = async (job) => {
+    const key = `${prefix}:record:${job.id}`;
+    await connection.hset(key, 'status', 'running');
+    const result = await call(job);
+    await connection.hset(key, 'status', 'succeeded', 'result', JSON.stringify(result));
+    return result;
+  };
+  const worker = new Worker('bare-drain', recorded ? recordedCall : call, {
     connection,
     prefix,
     concurrency: CONCURRENCY,
@@ -38,6 +48,26 @@ export async function drain({ quick }) {
   const conn = redis();
   const sub = redis();
   const prefixes = [];
+  /** One round of a bare worker (with `recorded`, the reference that writes a job record) draining its backlog. */
+  const bareRound =
+    ({ recorded = false } = {}) =>
+    async (round) => {
+      const count = round < 0 ? n / 5 : n;
+      const prefix = uniquePrefix(recorded ? 'drain-recorded' : 'drain-bare');
+      prefixes.push(prefix);
+      const queue = new Queue('bare-drain', { connection: conn, prefix });
+      await queue.addBulk(Array.from({ length: count }, () => ({ name: 'bench.echo', data: { input: { id: 'c_1' } } })));
+      let completed = 0;
+      let resolveDone;
+      const done = new Promise((r) => (resolveDone = r));
+      const started = performance.now();
+      const worker = bareWorker(conn, prefix, stub.url, () => ++completed === count && resolveDone(), { recorded });
+      await done;
+      const seconds = (performance.now() - started) / 1000;
+      await worker.close();
+      await queue.close();
+      return count / seconds;
+    };
   try {
     const result = await interleave({
       rounds,
@@ -58,24 +88,11 @@ export async function drain({ quick }) {
         await broker.queue.close();
         return count / seconds;
       },
-      bare: async (round) => {
-        const count = round < 0 ? n / 5 : n;
-        const prefix = uniquePrefix('drain-bare');
-        prefixes.push(prefix);
-        const queue = new Queue('bare-drain', { connection: conn, prefix });
-        await queue.addBulk(Array.from({ length: count }, () => ({ name: 'bench.echo', data: { input: { id: 'c_1' } } })));
-        let completed = 0;
-        let resolveDone;
-        const done = new Promise((r) => (resolveDone = r));
-        const started = performance.now();
-        const worker = bareWorker(conn, prefix, stub.url, () => ++completed === count && resolveDone());
-        await done;
-        const seconds = (performance.now() - started) / 1000;
-        await worker.close();
-        await queue.close();
-        return count / seconds;
-      },
+      bare: bareRound(),
     });
+    // Bare BullMQ with a job record (two HSETs per job, no admission, no
+    // audit): a reference, not a target, for what a record alone costs here.
+    const reference = await interleave({ rounds, ours: bareRound({ recorded: true }), bare: bareRound() });
     return {
       target: `ratio >= ${TARGETS.drain}`,
       jobs: n,
@@ -84,6 +101,9 @@ export async function drain({ quick }) {
       bareJobsPerSec: round2(result.bare),
       ratio: result.ratio,
       ratioSpread: result.ratioSpread,
+      recordedJobsPerSec: round2(reference.ours),
+      recordedRatio: reference.ratio,
+      recordedRatioSpread: reference.ratioSpread,
     };
   } finally {
     conn.disconnect();
