@@ -7,6 +7,7 @@ import { callbackJobId } from '@broker/shared/jobs/callback-job';
 import { newJobId, type PublicJob } from '@broker/shared/jobs/schema';
 import { redisKeys } from '@broker/redis/keys';
 import type { JobRecord } from '@broker/redis/jobs/job-store';
+import type { JobError } from '@broker/shared/jobs/schema';
 import { startWorkerBeside } from '../helpers/broker';
 import { demoCreateOrderTool, demoGetContactTool, findableNoteTool } from '../helpers/demo-tools';
 import { REDIS_URL } from '../helpers/redis';
@@ -384,6 +385,27 @@ describe('JobStore.retry / undoRetry (the record alone)', () => {
     await h.redis.hdel(key, 'error');
     expect(await h.store.retry(r.id, 'agent-a')).toEqual({ kind: 'conflict', status: 'failed' });
     expect(await h.store.retry(newJobId(randomBytes(16).toString('hex')), 'agent-a')).toEqual({ kind: 'missing' });
+  });
+
+  it('keeps a retried or reopened OUTCOME_UNKNOWN job from being cancelled (its write may have been applied), and only that one', async () => {
+    const failedWith = async (error: JobError) => {
+      const r = record();
+      await h.store.create(r);
+      await h.store.claimTry(r.id);
+      await h.store.fail(r.id, error);
+      return r.id;
+    };
+    const unknown = { code: 'OUTCOME_UNKNOWN' as const, message: 'sent, then no answer', retryable: false };
+    const retried = await failedWith(unknown);
+    expect((await h.store.retry(retried, 'agent-a')).kind).toBe('retried');
+    expect(await h.store.cancel(retried, 'agent-a')).toEqual({ kind: 'uncertain', status: 'queued' });
+    const reopened = await failedWith(unknown);
+    expect(await h.store.reopen(reopened)).toBe('reopened');
+    expect(await h.store.cancel(reopened, 'agent-a')).toEqual({ kind: 'uncertain', status: 'queued' });
+    // Nothing was applied by a try that failed with a plain retryable error: it can be cancelled.
+    const plain = await failedWith({ code: 'UPSTREAM_ERROR', message: 'upstream answered 503', retryable: true, upstreamStatus: 503 });
+    expect((await h.store.retry(plain, 'agent-a')).kind).toBe('retried');
+    expect((await h.store.cancel(plain, 'agent-a')).kind).toBe('cancelled');
   });
 
   it('undoes a retry only while the job is still queued by it', async () => {

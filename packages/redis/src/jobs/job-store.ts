@@ -197,10 +197,26 @@ redis.call('PUBLISH', ARGV[4], ARGV[3])
 return 'ok'
 `);
 
+/*
+ * A job that ended OUTCOME_UNKNOWN may have applied its write: reopened or
+ * retried, it is looked up before anything is sent, and cannot be cancelled
+ * meanwhile (CANCEL answers 'uncertain'), or a cancel would say nothing was done.
+ */
+const MARK_UNCERTAIN_IF_OUTCOME_UNKNOWN = `
+local function markUncertainIfOutcomeUnknown(key)
+  local raw = redis.call('HGET', key, 'error')
+  if not raw then return end
+  local ok, e = pcall(cjson.decode, raw)
+  if ok and type(e) == 'table' and e.code == 'OUTCOME_UNKNOWN' then redis.call('HSET', key, 'uncertain', '1') end
+end
+`;
+
 // KEYS: job. ARGV: none. Only a failed job; its record lives on without expiry until it finishes again.
 const REOPEN = new LuaScript(`
+${MARK_UNCERTAIN_IF_OUTCOME_UNKNOWN}
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'failed' then return status or 'missing' end
+markUncertainIfOutcomeUnknown(KEYS[1])
 redis.call('HSET', KEYS[1], 'status', 'queued')
 redis.call('HDEL', KEYS[1], 'error', 'finishedAt', 'result')
 redis.call('PERSIST', KEYS[1])
@@ -217,6 +233,7 @@ return 'reopened'
  */
 // KEYS: job. ARGV: agentId, now.
 const RETRY = new LuaScript(`
+${MARK_UNCERTAIN_IF_OUTCOME_UNKNOWN}
 local owner = redis.call('HGET', KEYS[1], 'agentId')
 if not owner or owner ~= ARGV[1] then return {'missing'} end
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -233,6 +250,7 @@ end
 if not retryable and code ~= 'OUTCOME_UNKNOWN' then return {'conflict', status, code} end
 local saved = redis.call('HMGET', KEYS[1], 'error', 'finishedAt', 'progress', 'retriedAt')
 local ttl = redis.call('PTTL', KEYS[1])
+markUncertainIfOutcomeUnknown(KEYS[1])
 local retries = redis.call('HINCRBY', KEYS[1], 'retries', 1)
 redis.call('HSET', KEYS[1], 'status', 'queued', 'retriedAt', ARGV[2])
 redis.call('HDEL', KEYS[1], 'error', 'finishedAt', 'progress', 'result')
