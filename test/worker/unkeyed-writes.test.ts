@@ -1,4 +1,7 @@
+import { Queue } from 'bullmq';
 import { parseConfig } from '@broker/shared/config/load';
+import { bullPrefix, integrationQueueName } from '@broker/shared/queues';
+import { redisKeys } from '@broker/redis/keys';
 import type { BrokerConfig } from '@broker/shared/config/schema';
 import { startWorkerRig, type WorkerRig } from '../helpers/broker';
 import { uniquePrefix } from '../helpers/redis';
@@ -116,6 +119,11 @@ beforeAll(async () => {
       once: integration(1, [orderTool('once.createOrder', lookedUp)]),
       // A lookup 1.5 s after the failed try: long enough to try to cancel meanwhile.
       slow: { ...integration(2, [orderTool('slow.createOrder', lookedUp)]), timeoutMs: 1500 },
+      // Backoff long enough to mend Redis between two tries.
+      mended: {
+        ...integration(5, [orderTool('mended.createOrderBlind', { reference: { in: 'body', name: 'clientRef' } })]),
+        retry: { attempts: 5, baseDelayMs: 300, maxDelayMs: 300 },
+      },
     },
   });
   rig = await startWorkerRig(config, prefix, { SHOP_KEY: 'sk_shop' });
@@ -237,5 +245,26 @@ describe('a try whose job another try claimed (its worker lost the lock)', () =>
     expect(record).toMatchObject({ status: 'running' });
     expect(record?.error).toBeUndefined();
     expect(await rig.jobs.store.holdsClaim(id, 'thief')).toBe(true);
+  });
+});
+
+describe('a try that Redis failed before anything was sent', () => {
+  it('gives its claim back: the next try sends the write rather than taking it for one interrupted mid-call; one order', async () => {
+    // The breaker's state is a hash: a string in its place makes its script fail (WRONGTYPE), after the claim succeeded.
+    const circuit = redisKeys(prefix).circuit('mended');
+    await rig.redis.set(circuit, 'not a hash');
+    const name = integrationQueueName('mended');
+    const queue = new Queue(name, { connection: rig.redis, prefix: bullPrefix(prefix, name) });
+    try {
+      const id = await rig.jobs.submit('mended.createOrderBlind', { sku: 'sku-mended', play: 'ok' });
+      await waitFor(async () => ((await queue.getJob(id))?.attemptsMade ?? 0) >= 1, { what: 'a try failed by Redis' });
+      expect(postsOf(id)).toHaveLength(0);
+      await rig.redis.del(circuit);
+      const job = await rig.jobs.settled(id);
+      expect(job).toMatchObject({ status: 'succeeded', result: { clientRef: id } });
+      expect(postsOf(id)).toHaveLength(1);
+    } finally {
+      await queue.close();
+    }
   });
 });

@@ -62,10 +62,14 @@ export async function admitTry(
   ]);
   const [claimed, admitted, gated] = settled;
   if (claimed.status === 'rejected' || admitted.status === 'rejected' || gated.status === 'rejected') {
-    // Give back what was granted (a probe, a window slot), then fail the try as Redis failed it.
+    // Give back what was granted (a probe, a window slot, the claim), then fail the try as Redis failed it.
     await Promise.allSettled([
       admitted.status === 'fulfilled' && admitted.value.admitted ? admitted.value.release() : undefined,
       gated.status === 'fulfilled' && gated.value.admitted ? deps.gate.release(name, connection, tryToken) : undefined,
+      // Nothing was sent: a record left `running` would make the re-run take this try for one
+      // interrupted mid-call, and end an unkeyed write OUTCOME_UNKNOWN. A claim that found an
+      // earlier try interrupted stays as it is: that try may have reached the upstream.
+      claimed.status === 'fulfilled' && claimed.value.status === 'running' && !claimed.value.interrupted ? deps.store.markWaiting(id, 'queued', undefined, tryToken) : undefined,
     ]);
     throw [claimed, admitted, gated].find((r): r is PromiseRejectedResult => r.status === 'rejected')!.reason;
   }
