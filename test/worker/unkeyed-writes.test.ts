@@ -119,6 +119,11 @@ beforeAll(async () => {
       once: integration(1, [orderTool('once.createOrder', lookedUp)]),
       // A lookup 1.5 s after the failed try: long enough to try to cancel meanwhile.
       slow: { ...integration(2, [orderTool('slow.createOrder', lookedUp)]), timeoutMs: 1500 },
+      // One attempt: a try Redis fails is the job's last.
+      escaped: integration(1, [
+        orderTool('escaped.createOrderBlind', { reference: { in: 'body', name: 'clientRef' } }),
+        { name: 'escaped.listOrders', method: 'GET', path: '/orders', input: { type: 'object', properties: { sku: { type: 'string' } } } },
+      ]),
       // Backoff long enough to mend Redis between two tries.
       mended: {
         ...integration(5, [orderTool('mended.createOrderBlind', { reference: { in: 'body', name: 'clientRef' } })]),
@@ -266,5 +271,42 @@ describe('a try that Redis failed before anything was sent', () => {
     } finally {
       await queue.close();
     }
+  });
+});
+
+describe('a final failure that escaped the try, while an earlier try was under way', () => {
+  /** The job's record left `running` by a try whose worker died, then its re-run failed by Redis (a broken breaker state). */
+  async function failEscaped(tool: string, input: Record<string, unknown>) {
+    const worker = rig.worker.workers.get('escaped')!;
+    const circuit = redisKeys(prefix).circuit('escaped');
+    await worker.pause();
+    try {
+      const id = await rig.jobs.submit(tool, input);
+      await rig.jobs.store.claimTry(id, 'a-worker-that-died');
+      await rig.redis.set(circuit, 'not a hash');
+      worker.resume();
+      const job = await rig.jobs.settled(id);
+      const name = integrationQueueName('escaped');
+      const queue = new Queue(name, { connection: rig.redis, prefix: bullPrefix(prefix, name) });
+      const data = (await queue.getJob(id))?.data;
+      await queue.close();
+      return { id, job, data };
+    } finally {
+      worker.resume();
+      await rig.redis.del(circuit);
+    }
+  }
+
+  it('a write without an idempotency key ends OUTCOME_UNKNOWN and is marked for a lookup before any resend', async () => {
+    const { id, job, data } = await failEscaped('escaped.createOrderBlind', { sku: 'sku-escaped', play: 'ok' });
+    expect(job).toMatchObject({ status: 'failed', error: { code: 'OUTCOME_UNKNOWN', retryable: false } });
+    expect(data).toMatchObject({ mayHaveApplied: true });
+    expect(postsOf(id)).toHaveLength(0);
+  });
+
+  it('a read ends UNKNOWN, unmarked', async () => {
+    const { job, data } = await failEscaped('escaped.listOrders', { sku: 'sku-read' });
+    expect(job).toMatchObject({ status: 'failed', error: { code: 'UNKNOWN' } });
+    expect(data?.mayHaveApplied).toBeUndefined();
   });
 });

@@ -14,7 +14,7 @@ import type { Logger } from '@broker/shared/logger';
 import type { Lookup } from '@broker/shared/net/ip-policy';
 import type { SecretsProvider } from '@broker/tools/secrets/provider';
 import type { ToolJobData } from '@broker/shared/jobs/schema';
-import { createIntegrationClients, createToolRegistry, ToolError, type EgressProxy, type ToolRegistry } from '@broker/tools';
+import { createIntegrationClients, createToolRegistry, type EgressProxy, type ToolRegistry } from '@broker/tools';
 import { responseObservers } from './alerts/deprecation-watch';
 import { createAlertRequestWorker } from './alerts/alert-requests';
 import { createEscalations, type EscalationKit } from './alerts/escalation-wiring';
@@ -29,6 +29,7 @@ import { oauthCredentialsFor } from './oauth/oauth-credentials';
 import { createToolJobProcessor, RetryLaterError } from './tool-jobs/process-tool-job';
 import { MAX_IN_TRY_GATE_WAIT_MS } from './tool-jobs/call-admission';
 import { ClaimLost } from './tool-jobs/claim-lost';
+import { recordEscapedFailure } from './tool-jobs/record-escaped-failure';
 import { fullJitter } from './tool-jobs/decide-try';
 import { createTriggerWorker, type TriggerWorker } from './triggers/trigger-worker';
 
@@ -166,6 +167,7 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
     }
   };
 
+  const recordEscaped = recordEscapedFailure({ store, registry, logger });
   for (const [name, integration] of Object.entries(config.integrations)) {
     const worker = new Worker<ToolJobData>(integrationQueueName(name), processor, {
       connection: redis,
@@ -188,10 +190,7 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
       const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
       // A try fenced out by a later claim: the record is that try's to write.
       if (!final || err instanceof ClaimLost) return;
-      // The processor records its own failures; this catches what escaped it
-      // (Redis hiccups, exhausted stalls) so no record stays open forever.
-      const error = new ToolError('UNKNOWN', { message: `job failed: ${err.message}` }).toJobError();
-      store.fail(job.id, error).catch((e: unknown) => logger.error({ err: e, jobId: job.id }, 'could not record failure'));
+      recordEscaped(job, err).catch((e: unknown) => logger.error({ err: e, jobId: job.id }, 'could not record failure'));
     });
     worker.on('error', (err) => logger.error({ err, integration: name }, 'worker error'));
     workers.set(name, worker);
