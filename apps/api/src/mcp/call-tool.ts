@@ -54,15 +54,28 @@ export async function submitCall(ctx: ApiContext, agent: AuthenticatedAgent, req
  * `POST /v1/jobs` would (same validation, scopes, idempotency, metrics), then
  * the call waits for it (see MCP_WAIT_MS), reporting progress when the client
  * asked for it, and answers with the result, the error, or the job id to poll.
+ *
+ * Once the job is queued nothing refuses the call, as in the task path
+ * (task-call.ts): a read that fails during the wait (Redis slow or away)
+ * ends it with the job as last read, answered like any job still running
+ * (its id, and get_job to poll). A refusal there would say "Nothing was
+ * queued. Retryable", and an agent calling again without an idempotency key
+ * would queue the same write a second time.
  */
 export async function callBrokerTool(ctx: ApiContext, agent: AuthenticatedAgent, request: CallRequest, extra: CallExtra): Promise<CallToolResult> {
   const { record, options } = await submitCall(ctx, agent, request);
   const token = request.meta?.progressToken as ProgressToken | undefined;
   const report = progressReporter(token, extra);
   await report(record);
-  const final = await waitForJob(ctx, record, agent.id, options.waitMs, {
+  const final = await waitForJob(ctx, record, agent, options.waitMs, {
     signal: extra.signal,
     ...(token !== undefined ? { onChange: report } : {}),
+    onReadFailure: (err) => {
+      ctx.logger.warn(
+        { requestId: request.requestId, agent: agent.id, jobId: record.id, err: (err as Error).message },
+        'could not read a queued job while an MCP call waited for it; answered with the job as last read',
+      );
+    },
   });
   return jobOutcomeResult(toPublicJob(final));
 }

@@ -60,11 +60,15 @@ export const HELPER_TOOLS: Tool[] = [
   },
 ];
 
-/** `get_job {id, waitMs?}`: another agent's job or an unknown id is NOT_FOUND, exactly as over REST. */
+/**
+ * `get_job {id, waitMs?}`: another agent's job, one of a tool outside the
+ * credential's scopes (an access token narrowed to `tools:demo.*` reading the
+ * agent's `stripe.*` jobs) and an unknown id are all NOT_FOUND, alike.
+ */
 export async function getJobTool(ctx: ApiContext, agent: AuthenticatedAgent, args: Record<string, unknown>, signal: AbortSignal): Promise<CallToolResult> {
   const { id, waitMs } = jobArgs('get_job', args);
-  const record = await readOwnJob(ctx.store, id, agent.id);
-  const final = waitMs > 0 ? await waitForJob(ctx, record, agent.id, waitMs, { signal }) : record;
+  const record = await readOwnJob(ctx.store, id, agent);
+  const final = waitMs > 0 ? await waitForJob(ctx, record, agent, waitMs, { signal }) : record;
   return jobResult(toPublicJob(final));
 }
 
@@ -87,7 +91,7 @@ function jobArgs(tool: string, args: Record<string, unknown>): { id: string; wai
 export async function retryJobTool(ctx: ApiContext, agent: AuthenticatedAgent, args: Record<string, unknown>, signal: AbortSignal, requestId: string): Promise<CallToolResult> {
   const { id, waitMs } = jobArgs('retry_job', args);
   const record = await withRedisDeadline(retryOwnJob(ctx, agent, id, requestId));
-  const final = waitMs > 0 ? await waitForJob(ctx, record, agent.id, waitMs, { signal }) : record;
+  const final = waitMs > 0 ? await waitForJob(ctx, record, agent, waitMs, { signal }) : record;
   return jobResult(toPublicJob(final));
 }
 

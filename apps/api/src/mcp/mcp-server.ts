@@ -87,7 +87,7 @@ export function createMcpServer(ctx: ApiContext, agent: AuthenticatedAgent, requ
   const log = ctx.logger.child({ requestId, agent: agent.id, via: 'mcp' });
   const index = new TaskIndex(ctx.redis, keys, agent.id, ctx.config.retention.jobSeconds * 1000);
   // Its methods throw only taskError's JSON-RPC errors (logged, with the broker's error in data).
-  const taskStore = new JobTaskStore(ctx, agent.id, index, { logger: log, requestId });
+  const taskStore = new JobTaskStore(ctx, agent, index, { logger: log, requestId });
   // With a taskStore the SDK installs tasks/get, tasks/list and tasks/cancel over it (tasks/result and tasks/list are replaced below).
   const server = new Server({ name: 'agent-request-broker', version: '0.1.0' }, { capabilities: CAPABILITIES, instructions: INSTRUCTIONS, taskStore });
   const tools = agentToolsByMcpName(ctx.catalogue, agent, log);
@@ -100,7 +100,7 @@ export function createMcpServer(ctx: ApiContext, agent: AuthenticatedAgent, requ
   });
 
   server.setRequestHandler(GetTaskPayloadRequestSchema, (request, extra) =>
-    taskResult(ctx, agent.id, taskStore, request.params.taskId, extra).catch((err: unknown) => {
+    taskResult(ctx, agent, taskStore, request.params.taskId, extra).catch((err: unknown) => {
       throw taskError(err, log, requestId);
     }),
   );

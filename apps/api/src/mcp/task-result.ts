@@ -1,6 +1,7 @@
 import { ErrorCode, McpError, RELATED_TASK_META_KEY, type CallToolResult, type ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import { toPublicJob, type JobRecord } from '@broker/redis/jobs/job-store';
 import type { ApiContext } from '../context';
+import type { JobReader } from '../routes/own-job';
 import { waitMsOf } from './call-options';
 import { isTerminalJob, jobOutcomeResult } from './results';
 import type { JobTaskStore } from './task-store';
@@ -37,7 +38,7 @@ const taskNotFound = (taskId: string) => new McpError(ErrorCode.InvalidParams, `
  * task's status is sent as `notifications/tasks/status` on this request's
  * stream: the one stream a stateless server has open to the client.
  */
-export async function taskResult(ctx: ApiContext, agentId: string, store: JobTaskStore, taskId: string, extra: TaskResultExtra): Promise<CallToolResult> {
+export async function taskResult(ctx: ApiContext, reader: JobReader, store: JobTaskStore, taskId: string, extra: TaskResultExtra): Promise<CallToolResult> {
   const waitMs = waitMsOf(extra._meta?.['broker/waitMs'], '/_meta/broker~1waitMs', TASK_RESULT_WAIT_MS);
   if (typeof waitMs !== 'number') throw new McpError(ErrorCode.InvalidParams, `broker/waitMs ${waitMs.message}`);
   const record = await store.readTaskJob(taskId);
@@ -57,7 +58,7 @@ export async function taskResult(ctx: ApiContext, agentId: string, store: JobTas
     await extra.sendNotification({ method: 'notifications/tasks/status', params: task }).catch(() => undefined);
   };
 
-  const final = await waitForJob(ctx, record, agentId, waitMs, { signal: extra.signal, onChange: notify });
+  const final = await waitForJob(ctx, record, reader, waitMs, { signal: extra.signal, onChange: notify });
   if (!isTerminalJob(final)) {
     const { task } = shown(final);
     // The task goes on: a client (such as the SDK's callToolStream, which ends at this error) should poll tasks/get.

@@ -7,7 +7,7 @@ import type { Logger } from '@broker/shared/logger';
 import type { ApiContext } from '../context';
 import { withRedisDeadline } from '../redis/deadline';
 import { cancelOwnJob } from '../routes/cancel-job';
-import { assertJobId, readOwnJob } from '../routes/own-job';
+import { assertJobId, mayReadJob, readOwnJob, type JobReader } from '../routes/own-job';
 import { jobOutcomeResult } from './results';
 import { taskError } from './task-errors';
 import type { TaskIndex } from './task-index';
@@ -33,8 +33,10 @@ export interface TaskStoreRequest {
  * none of its own beyond the agent's {@link TaskIndex}, which only lists.
  * Tenant isolation: the store is built per request for the authenticated
  * agent (stateless MCP has no session to bind tasks to), every read goes
- * through readOwnJob, and another agent's job, an unknown id and a job that
- * is not a task all read as "not found".
+ * through readOwnJob with the request's credential, and another agent's job,
+ * a job of a tool outside the credential's scopes (an access token narrowed
+ * to `tools:demo.*` and the agent's `stripe.*` tasks), an unknown id and a
+ * job that is not a task all read as "not found", and are never listed.
  *
  * Every method throws only McpErrors made by taskError (task-errors.ts):
  * logged, with the stable `{code, message, retryable, retryAt?}` in `data`,
@@ -44,7 +46,7 @@ export interface TaskStoreRequest {
 export class JobTaskStore implements TaskStore {
   constructor(
     private readonly ctx: ApiContext,
-    private readonly agentId: string,
+    private readonly agent: JobReader,
     private readonly index: TaskIndex,
     private readonly request: TaskStoreRequest,
   ) {}
@@ -74,7 +76,7 @@ export class JobTaskStore implements TaskStore {
   async readTaskJob(taskId: string): Promise<JobRecord | null> {
     try {
       assertJobId(taskId);
-      const record = await readOwnJob(this.ctx.store, taskId, this.agentId);
+      const record = await readOwnJob(this.ctx.store, taskId, this.agent);
       return record.via === 'mcp-task' || (await this.index.has(taskId)) ? record : null;
     } catch (err) {
       if (err instanceof ProblemError && err.problem.code === 'NOT_FOUND') return null;
@@ -97,7 +99,7 @@ export class JobTaskStore implements TaskStore {
    */
   async createTask(options: CreateTaskOptions): Promise<Task> {
     const record = options.context?.[TASK_JOB_CONTEXT] as JobRecord | undefined;
-    if (!record || record.agentId !== this.agentId) {
+    if (!record || record.agentId !== this.agent.id) {
       throw taskError(new Error('createTask was called without the submitted job'), this.request.logger, this.request.requestId);
     }
     try {
@@ -145,7 +147,8 @@ export class JobTaskStore implements TaskStore {
       if (status !== 'cancelled') throw new McpError(ErrorCode.InvalidRequest, `A task's status follows its job; it cannot be set to ${status}.`);
       if (!(await this.readTaskJob(taskId))) throw taskNotFound();
       try {
-        await cancelOwnJob(this.ctx, this.agentId, taskId);
+        // readTaskJob above has checked the scopes; cancelOwnJob checks the owner again, in its script.
+        await cancelOwnJob(this.ctx, this.agent.id, taskId);
       } catch (err) {
         if (!(err instanceof ProblemError)) throw err;
         if (err.problem.code === 'NOT_FOUND') throw taskNotFound();
@@ -165,9 +168,11 @@ export class JobTaskStore implements TaskStore {
   /**
    * The agent's tasks by the index: newest first, ties (the same
    * millisecond) by task id, descending. Entries whose job record has
-   * expired are dropped (and removed from the index), so a page may be
-   * short. A bad cursor is `-32602`, as the spec requires. The SDK's own
-   * handler would answer any error `-32602` "Failed to list tasks", so
+   * expired are dropped (and removed from the index), and tasks of tools
+   * outside the credential's scopes are left out (but kept in the index: a
+   * credential holding those scopes lists them), so a page may be short. A
+   * bad cursor is `-32602`, as the spec requires. The SDK's own handler
+   * would answer any error `-32602` "Failed to list tasks", so
    * mcp-server.ts installs one that passes this method's errors on.
    */
   listTasks(cursor?: string): Promise<{ tasks: Task[]; nextCursor?: string }> {
@@ -177,8 +182,8 @@ export class JobTaskStore implements TaskStore {
       const tasks: Task[] = [];
       const gone: string[] = [];
       records.forEach((record, i) => {
-        if (record && record.agentId === this.agentId) tasks.push(taskOf(record, this.retentionMs));
-        else gone.push(page.ids[i]!);
+        if (!record || record.agentId !== this.agent.id) gone.push(page.ids[i]!);
+        else if (mayReadJob(record, this.agent)) tasks.push(taskOf(record, this.retentionMs));
       });
       // Tidying only: a failure leaves entries the next read removes.
       await this.index.remove(gone).catch((err: unknown) => {

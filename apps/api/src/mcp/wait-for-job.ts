@@ -1,6 +1,6 @@
 import type { JobRecord } from '@broker/redis/jobs/job-store';
 import type { ApiContext } from '../context';
-import { readOwnJob } from '../routes/own-job';
+import { readOwnJob, type JobReader } from '../routes/own-job';
 import { isTerminalJob } from './results';
 
 /**
@@ -14,6 +14,13 @@ export interface WaitOptions {
   signal: AbortSignal;
   /** Called with each state change seen while waiting (status, attempts, progress). */
   onChange?: (record: JobRecord) => Promise<void>;
+  /**
+   * Given, a read that fails (Redis slower than its deadline, or away) ends
+   * the wait with the job as last read, after calling this, instead of
+   * rejecting: for a wait on a job the same request has just queued, whose
+   * refusal would read as "nothing was queued" (call-tool.ts).
+   */
+  onReadFailure?: (err: unknown) => void;
 }
 
 const fingerprint = (r: JobRecord) => JSON.stringify([r.status, r.attempts, r.progress ?? null]);
@@ -22,27 +29,33 @@ const fingerprint = (r: JobRecord) => JSON.stringify([r.status, r.attempts, r.pr
  * Waits until the job is terminal, `waitMs` has passed, the MCP request was
  * abandoned, or the API shuts down, then returns the latest record. Like the
  * REST long-poll it sleeps on the process-wide job event hub: registered
- * first, read second, so an end published in between is not missed.
+ * first, read second, so an end published in between is not missed. Each
+ * read is for `reader`, so a job its scopes do not allow reads as not found.
  */
-export async function waitForJob(ctx: ApiContext, record: JobRecord, agentId: string, waitMs: number, options: WaitOptions): Promise<JobRecord> {
+export async function waitForJob(ctx: ApiContext, record: JobRecord, reader: JobReader, waitMs: number, options: WaitOptions): Promise<JobRecord> {
   const { events, store } = ctx;
   const deadline = Date.now() + waitMs;
   let seen = fingerprint(record);
   let current = record;
-  while (!isTerminalJob(current) && !options.signal.aborted && !events.closed && Date.now() < deadline) {
-    const waiter = events.register(current.id);
-    try {
-      current = await readOwnJob(store, current.id, agentId);
-      if (isTerminalJob(current)) break;
-      const slice = options.onChange ? Math.min(PROGRESS_POLL_MS, deadline - Date.now()) : deadline - Date.now();
-      await waiter.until(slice, options.signal);
-    } finally {
-      waiter.release();
+  try {
+    while (!isTerminalJob(current) && !options.signal.aborted && !events.closed && Date.now() < deadline) {
+      const waiter = events.register(current.id);
+      try {
+        current = await readOwnJob(store, current.id, reader);
+        if (isTerminalJob(current)) break;
+        const slice = options.onChange ? Math.min(PROGRESS_POLL_MS, deadline - Date.now()) : deadline - Date.now();
+        await waiter.until(slice, options.signal);
+      } finally {
+        waiter.release();
+      }
+      current = await readOwnJob(store, current.id, reader);
+      const now = fingerprint(current);
+      if (now !== seen && options.onChange && !isTerminalJob(current)) await options.onChange(current);
+      seen = now;
     }
-    current = await readOwnJob(store, current.id, agentId);
-    const now = fingerprint(current);
-    if (now !== seen && options.onChange && !isTerminalJob(current)) await options.onChange(current);
-    seen = now;
+  } catch (err) {
+    if (!options.onReadFailure) throw err;
+    options.onReadFailure(err);
   }
   return current;
 }
