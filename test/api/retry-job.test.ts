@@ -373,6 +373,17 @@ describe('JobStore.retry / undoRetry (the record alone)', () => {
     expect((await h.store.get(r.id))?.status).toBe('failed');
   });
 
+  it("reads a job of a tool the agent's scopes no longer allow as not found, as another agent's job", async () => {
+    const r = { ...record(), tool: 'demo.logNote', agentId: 'agent-b' };
+    await h.store.create(r);
+    const res = await request(h.server).get(`/v1/jobs/${r.id}`).set(bearer(KEYS.bNew)).expect(404);
+    expect(res.body).toMatchObject({ code: 'NOT_FOUND' });
+    // A job of a tool still in scope reads as before.
+    const allowed = { ...record(), tool: 'demo.getContact', agentId: 'agent-b' };
+    await h.store.create(allowed);
+    expect((await request(h.server).get(`/v1/jobs/${allowed.id}`).set(bearer(KEYS.bNew)).expect(200)).body).toMatchObject({ id: allowed.id });
+  });
+
   it('refuses a failed record whose error is missing or unreadable, and any other agent', async () => {
     const r = record();
     await h.store.create(r);

@@ -34,7 +34,7 @@ export function getJob({ store, events }: ApiContext): RequestHandler<{ id: stri
     const waitMs = query.waitMs ?? 0;
     const deadline = Date.now() + waitMs;
 
-    let record = await readOwnJob(store, req.params.id, agent.id);
+    let record = await readOwnJob(store, req.params.id, agent);
     if (waitMs > 0 && !isTerminal(record)) {
       const gone = new AbortController();
       const onClose = () => gone.abort();
@@ -45,14 +45,14 @@ export function getJob({ store, events }: ApiContext): RequestHandler<{ id: stri
           try {
             // Registered first, read second: an event published before the
             // registration is covered by the read, one after it by the waiter.
-            record = await readOwnJob(store, record.id, agent.id);
+            record = await readOwnJob(store, record.id, agent);
             if (isTerminal(record)) break;
             await waiter.until(deadline - Date.now(), gone.signal);
           } finally {
             waiter.release();
           }
           if (gone.signal.aborted) return;
-          record = await readOwnJob(store, record.id, agent.id);
+          record = await readOwnJob(store, record.id, agent);
         }
       } finally {
         res.off('close', onClose);
