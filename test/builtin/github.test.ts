@@ -87,6 +87,18 @@ describe('github built-in tools', () => {
       }),
     ).rejects.toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringContaining("API version '2019-01-01' is not supported") });
   });
+
+  // A dot segment in the path is resolved away by the URL parser: /repos/../../issues would be GET /issues, with the token.
+  it.each<[string, Record<string, unknown>, string]>([
+    ['github.listIssues', { owner: '..', repo: '..' }, '/owner'],
+    ['github.getIssue', { owner: 'octo', repo: '.', issue_number: 1 }, '/repo'],
+    ['github.createIssue', { owner: '.', repo: 'kit', title: 'x' }, '/owner'],
+    ['github.exportRepositories', { org: '..', repositories: ['kit'] }, '/org'],
+  ])('%s refuses "." and ".." as a name at validation (a 422 at submit), and sends nothing', async (tool, input, pointer) => {
+    const before = stub.count();
+    await expect(run(tool, input)).rejects.toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringContaining(pointer) });
+    expect(stub.count()).toBe(before);
+  });
 });
 
 /** ISO 8601 in whole seconds, as GitHub writes `created_at`. */

@@ -68,6 +68,17 @@ describe('hubspot built-in tools', () => {
     await expect(run('hubspot.logActivity', { contactId: '999', body: 'x' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
   });
 
+  // A dot segment in the path is resolved away by the URL parser: /crm/v3/objects/contacts/.. would be /crm/v3/objects/.
+  it.each<[string, Record<string, unknown>]>([
+    ['hubspot.getContact', { id: '..' }],
+    ['hubspot.getContact', { id: '.', idProperty: 'email' }],
+    ['hubspot.updateContact', { id: '..', properties: { firstname: 'Eve' } }],
+  ])('%s refuses "." and ".." as the contact id at validation (a 422 at submit), and sends nothing: %j', async (tool, input) => {
+    const before = stub.count();
+    await expect(run(tool, input)).rejects.toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringContaining('/id') });
+    expect(stub.count()).toBe(before);
+  });
+
   it('fails AUTHENTICATION_FAILED with a wrong token, after reading credentials again once', async () => {
     const before = stub.count();
     await expect(run('hubspot.getContact', { id: contact }, { secrets: { HUBSPOT_TOKEN: 'pat-wrong' } })).rejects.toMatchObject({ code: 'AUTHENTICATION_FAILED' });

@@ -652,6 +652,33 @@ describe('an answer that quotes the credential back', () => {
     const res = await client(upstream.base).forCall(callContext().call).request<{ echo: string }>({ method: 'GET', path: '/x' });
     expect(res.data.echo).toBe('Authorization: [redacted]; token=[redacted]; encoded=[redacted]');
   });
+
+  // A key with the characters JSON encoders escape; its runs between them are what must not come back in any spelling.
+  const SLASHED = 'sk_live_Kq3x/Vw9z+Lm4p/Tr8s';
+  const runsOfKey = SLASHED.split(/[/+]/);
+  const escapings: Array<[string, (s: string) => string]> = [
+    ['PHP json_encode: \\/', (s) => s.replaceAll('/', '\\/')],
+    ['lower-case \\u002f and \\u002b', (s) => s.replaceAll('/', '\\u002f').replaceAll('+', '\\u002b')],
+    ['upper-case \\u002F and \\u002B', (s) => s.replaceAll('/', '\\u002F').replaceAll('+', '\\u002B')],
+  ];
+
+  it.each(escapings)('has it blanked when the upstream echoes the request headers JSON-escaped (%s), in the data and in an error', async (_, escape) => {
+    let status = 200;
+    upstream = await Upstream.start((req, res) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(`{"error":"echo","headers":{"authorization":"${escape(String(req.headers.authorization))}"}}`);
+    });
+    const http = client(upstream.base, {}, credentials(`Bearer ${SLASHED}`).provider).forCall(callContext().call);
+    const res = await http.request<{ headers: { authorization: string } }>({ method: 'GET', path: '/x' });
+    expect(res.data.headers.authorization).toBe('[redacted]');
+    status = 400;
+    const err = await failure(http.request({ method: 'GET', path: '/x' }));
+    expect(err.code).toBe('VALIDATION_ERROR');
+    expect(err.message).toContain('[redacted]');
+    for (const text of [JSON.stringify(res.data), err.message]) for (const run of runsOfKey) expect(text).not.toContain(run);
+    // The upstream did get the key, so the search above could have found it.
+    expect(upstream.seen.map((s) => s.headers.authorization)).toEqual([`Bearer ${SLASHED}`, `Bearer ${SLASHED}`]);
+  });
 });
 
 describe('reports', () => {

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { jsonStringForms } from '@broker/tools/secrets/json-forms';
 
 /**
  * Bytes of a failing answer's body kept in a delivery's `lastError` (docs/webhooks.md#trigger-delivery):
@@ -15,7 +16,7 @@ const BLANKED = '[redacted]';
 /**
  * The forms in which a receiver could quote back a secret of ours that it
  * holds or was sent (a signing secret, OpenClaw's hooks token): as is,
- * URL-encoded, JSON with `\/`, base64, base64url, hex, and a Standard Webhooks
+ * URL-encoded, JSON-escaped (jsonStringForms), base64, base64url, hex, and a Standard Webhooks
  * secret's key part. Longest first, so a whole value is blanked before a part
  * of it is looked for.
  */
@@ -25,7 +26,7 @@ export function secretForms(values: readonly string[]): string[] {
     const parts = value.startsWith('whsec_') ? [value, value.slice('whsec_'.length)] : [value];
     for (const part of parts) {
       const bytes = Buffer.from(part);
-      for (const form of [part, encodeURIComponent(part), part.replaceAll('/', '\\/'), bytes.toString('base64'), bytes.toString('base64url'), bytes.toString('hex')]) {
+      for (const form of [part, encodeURIComponent(part), ...jsonStringForms(part), bytes.toString('base64'), bytes.toString('base64url'), bytes.toString('hex')]) {
         if (form.length >= MIN_SECRET_LENGTH) forms.add(form);
       }
     }

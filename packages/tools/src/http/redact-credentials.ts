@@ -1,23 +1,33 @@
+import { jsonStringForms } from '../secrets/json-forms';
+
 /** Shorter values are left alone: blanking "abc" everywhere would mangle answers and protect nothing. */
 const MIN_SECRET_LENGTH = 8;
 
 export const BLANKED = '[redacted]';
 
 /**
- * The forms in which an upstream could quote back the credentials a call
- * sent: each auth header's value as sent, the token after its scheme
- * ("Bearer <token>", "token <token>"), and their URL-encodings.
+ * The forms in which an answer could quote `values` back: as is, URL-encoded,
+ * and as a JSON encoder may escape them in a string (see jsonStringForms).
+ * Longest first, so a whole value is blanked before a part of it is looked for.
+ * @param minLength - Shorter forms are left out.
  */
-export function credentialForms(authHeaders: Readonly<Record<string, string>>): string[] {
+export function quotedForms(values: Iterable<string>, minLength = MIN_SECRET_LENGTH): string[] {
   const forms = new Set<string>();
-  for (const value of Object.values(authHeaders)) {
-    const bare = value.replace(/^\S+\s+/, '');
-    for (const form of [value, bare, encodeURIComponent(value), encodeURIComponent(bare)]) {
-      if (form.length >= MIN_SECRET_LENGTH) forms.add(form);
+  for (const value of values) {
+    for (const form of [value, encodeURIComponent(value), ...jsonStringForms(value)]) {
+      if (form.length >= minLength) forms.add(form);
     }
   }
-  // Longest first, so a header value is blanked whole before its token part is looked for.
   return [...forms].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * The forms in which an upstream could quote back the credentials a call
+ * sent (see quotedForms): each auth header's value as sent, and the token
+ * after its scheme ("Bearer <token>", "token <token>").
+ */
+export function credentialForms(authHeaders: Readonly<Record<string, string>>): string[] {
+  return quotedForms(Object.values(authHeaders).flatMap((value) => [value, value.replace(/^\S+\s+/, '')]));
 }
 
 /**

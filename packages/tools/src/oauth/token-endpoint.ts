@@ -3,6 +3,7 @@ import { OAuthError } from './oauth-error';
 import { splitSecretValues, type SecretsProvider } from '../secrets/provider';
 import type { OAuth2Auth, TokenSet } from './tokens';
 import { createHttpClient } from '../http/http-client';
+import { blankCredentials, quotedForms } from '../http/redact-credentials';
 import type { EgressProxy } from '../http/upstream-agents';
 
 /** @defaultValue 10000: shorter than the refresh lock (30 s), so a holder never outlives its lock. */
@@ -12,6 +13,9 @@ export const TOKEN_REQUEST_TIMEOUT_MS = 10_000;
 const MAX_TOKEN_ANSWER_BYTES = 1024 * 1024;
 
 const DESCRIPTION_LIMIT = 200;
+
+/** Lower than the HTTP layer's minimum: a description is a sentence to read, not an answer to parse, so blanking a short value costs little. */
+const MIN_ECHOED_LENGTH = 4;
 
 /** The HTTP client of token requests; build one per process ({@link tokenEndpointClient}) and pass it to each request. */
 export interface TokenEndpointClient {
@@ -49,10 +53,13 @@ function parseBody(text: string, contentType: string): Record<string, unknown> {
   }
 }
 
-/** The provider's words, without any secret we sent (some servers echo the refused value). */
+/**
+ * The provider's words, without any secret we sent in any form (some servers
+ * echo the refused value, URL-encoded or inside JSON text they quote).
+ */
 function describe(body: Record<string, unknown>, sent: string[]): string {
   let text = typeof body.error_description === 'string' ? body.error_description : '';
-  for (const value of sent) if (value.length >= 4) text = text.split(value).join('[redacted]');
+  text = blankCredentials(text, quotedForms(sent, MIN_ECHOED_LENGTH));
   text = text.replace(/\s+/g, ' ').trim();
   if (text.length > DESCRIPTION_LIMIT) text = `${text.slice(0, DESCRIPTION_LIMIT)}…`;
   return text ? ` (${text})` : '';

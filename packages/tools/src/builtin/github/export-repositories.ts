@@ -1,4 +1,5 @@
 import { pending, type StatusCheck } from '../../async/pending';
+import { pathSegment } from '../../declared/fill-path';
 import { implementTool } from '../../define-tool';
 import { ToolError } from '../../tool-error';
 import { githubDescriptors } from './descriptors';
@@ -14,7 +15,7 @@ interface RawMigration {
   updated_at?: string;
 }
 
-const migrationPath = (name: string, id?: string) => `/orgs/${encodeURIComponent(name)}/migrations${id ? `/${encodeURIComponent(id)}` : ''}`;
+const migrationPath = (name: string, id?: string) => `/orgs/${pathSegment(name, 'org')}/migrations${id ? `/${pathSegment(id, 'reference')}` : ''}`;
 
 function toMigration(raw: unknown, orgName: string): Migration {
   const r = raw as RawMigration;

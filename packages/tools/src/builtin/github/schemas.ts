@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pathSegment } from '../../declared/fill-path';
 import { withoutReference } from './reference-marker';
 
 /** https://docs.github.com/rest/about-the-rest-api/api-versions */
@@ -10,10 +11,17 @@ export const githubHeaders = (apiVersion: string | null): Record<string, string>
   'x-github-api-version': apiVersion ?? GITHUB_API_VERSION,
 });
 
-const name = z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'a GitHub owner or repository name');
+/**
+ * GitHub's name characters, without "." and "..": names go into the path, where
+ * a dot segment would be resolved away (`/repos/../../issues` is `GET /issues`).
+ * GitHub allows neither as a name.
+ */
+const githubName = (what: string) => z.string().regex(/^(?!\.\.?$)[A-Za-z0-9_.-]{1,100}$/, what);
+
+const name = githubName('a GitHub owner or repository name');
 export const repoRef = { owner: name.describe('Account or organization, e.g. "octocat"'), repo: name.describe('Repository name, e.g. "hello-world"') };
 
-export const repoPath = (owner: string, repo: string, rest = '') => `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}${rest}`;
+export const repoPath = (owner: string, repo: string, rest = '') => `/repos/${pathSegment(owner, 'owner')}/${pathSegment(repo, 'repo')}${rest}`;
 
 /**
  * An issue as agents get it: GitHub's own field names, without the dozens of
@@ -79,7 +87,7 @@ export function toIssue(raw: unknown): Issue {
   };
 }
 
-export const org = z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'a GitHub organization name');
+export const org = githubName('a GitHub organization name');
 
 /** An organization migration (https://docs.github.com/rest/migrations/orgs), as `exportRepositories` returns it. */
 export const migration = z.object({

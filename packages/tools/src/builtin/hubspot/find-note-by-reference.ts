@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { pathSegment } from '../../declared/fill-path';
 import { ToolError } from '../../tool-error';
 import type { EarlierEffect, IntegrationHttp } from '../../types';
 import { noteOutput, noteReferenceMarker } from './note-reference';
@@ -43,7 +44,7 @@ async function associatedNoteIds(http: IntegrationHttp, contactId: string): Prom
   for (let page = 1; page <= MAX_ASSOCIATION_PAGES; page++) {
     const res = await http.request<AssociationPage>({
       method: 'GET',
-      path: `/crm/v4/objects/contacts/${encodeURIComponent(contactId)}/associations/notes`,
+      path: `/crm/v4/objects/contacts/${pathSegment(contactId, 'contactId')}/associations/notes`,
       query: { limit: String(ASSOCIATIONS_PER_PAGE), ...(after ? { after } : {}) },
     });
     const results = res.data?.results;

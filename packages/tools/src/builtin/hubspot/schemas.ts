@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { pathSegment } from '../../declared/fill-path';
 
 /** CRM v3 is the path segment of every object endpoint (`/crm/v3/objects/…`). */
 export const HUBSPOT_API_VERSION = 'v3';
 
 export const objectsPath = (apiVersion: string | null, objectType: string, id?: string) =>
-  `/crm/${encodeURIComponent(apiVersion ?? HUBSPOT_API_VERSION)}/objects/${objectType}${id === undefined ? '' : `/${encodeURIComponent(id)}`}`;
+  `/crm/${pathSegment(apiVersion ?? HUBSPOT_API_VERSION, 'apiVersion')}/objects/${objectType}${id === undefined ? '' : `/${pathSegment(id, 'id')}`}`;
 
 /** A CRM record as HubSpot returns it: every property value is a string or null. */
 export const crmObject = z.looseObject({
@@ -19,7 +20,13 @@ export const propertyValues = z
   .record(z.string().regex(/^[a-z0-9_]+$/, 'HubSpot property names are lower-case internal names, e.g. "firstname"'), z.union([z.string(), z.number(), z.boolean()]))
   .describe('Property internal names to values, e.g. {"firstname":"Ada","lifecyclestage":"customer"}');
 
-export const contactId = z.string().min(1).max(255).describe('The contact record id (digits), or the value of `idProperty` (e.g. an email)');
+export const contactId = z
+  .string()
+  .min(1)
+  .max(255)
+  // It is a path segment, where "." or ".." would be resolved away (`/objects/contacts/..` is `/objects/`).
+  .regex(/^(?!\.\.?$)/, 'a contact id or idProperty value, not "." or ".."')
+  .describe('The contact record id (digits), or the value of `idProperty` (e.g. an email)');
 
 /**
  * HubSpot-defined association type ids (https://developers.hubspot.com/docs/api/crm/associations):

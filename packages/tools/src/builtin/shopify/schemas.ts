@@ -1,9 +1,10 @@
 import { z } from 'zod';
+import { pathSegment } from '../../declared/fill-path';
 
 /** Shopify's quarterly Admin API version, part of the endpoint's path (https://shopify.dev/docs/api/usage/versioning). */
 export const SHOPIFY_API_VERSION = '2026-10';
 
-export const graphqlPath = (apiVersion: string | null) => `/admin/api/${encodeURIComponent(apiVersion ?? SHOPIFY_API_VERSION)}/graphql.json`;
+export const graphqlPath = (apiVersion: string | null) => `/admin/api/${pathSegment(apiVersion ?? SHOPIFY_API_VERSION, 'apiVersion')}/graphql.json`;
 
 /** The order fields both tools select, as a GraphQL fragment body. */
 export const ORDER_FIELDS = `
