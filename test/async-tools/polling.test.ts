@@ -1,4 +1,8 @@
+import { Queue } from 'bullmq';
+import { redisKeys } from '@broker/redis/keys';
+import { bullPrefix, integrationQueueName } from '@broker/shared/queues';
 import { StubServer, type StubRequest } from '../helpers/stub-server';
+import { waitFor } from '../helpers/wait-for';
 import { asyncConfig, startBroker, type Broker } from './harness';
 
 /**
@@ -6,7 +10,7 @@ import { asyncConfig, startBroker, type Broker } from './harness';
  * and the built-in github.exportRepositories, each against a stub upstream
  * that finishes an operation some checks after it accepted it.
  */
-type Scenario = 'succeed' | 'fail' | 'forever' | 'flaky' | 'weird';
+type Scenario = 'succeed' | 'fail' | 'forever' | 'flaky' | 'weird' | 'throttled' | 'throttled-bare';
 
 let stub: StubServer;
 let broker: Broker;
@@ -32,6 +36,11 @@ function answer(req: StubRequest) {
         return n === 1 ? { status: 503, body: { error: 'busy' } } : { body: { id, status: 'done', result: { url: `/files/${id}.csv` } } };
       case 'weird':
         return { body: { id, status: 'paused' } };
+      // The first check is throttled: for longer than the wait has left, or without saying for how long.
+      case 'throttled':
+        return n === 1 ? { status: 429, headers: { 'retry-after': '30' }, body: { error: 'slow down' } } : { body: { id, status: 'running' } };
+      case 'throttled-bare':
+        return n === 1 ? { status: 429, body: { error: 'slow down' } } : { body: { id, status: 'running' } };
       default:
         return { body: { id, status: 'running', percent: 1 } };
     }
@@ -56,6 +65,29 @@ function answer(req: StubRequest) {
   return { status: 404, body: {} };
 }
 
+/** A declared async tool that starts an export and polls it. */
+const exportTool = (name: string) => ({
+  name,
+  method: 'POST',
+  path: '/exports',
+  input: { type: 'object', required: ['scenario'], properties: { scenario: { type: 'string' } } },
+  output: { type: 'object', required: ['url'], properties: { url: { type: 'string' } } },
+  async: {
+    referencePath: '$.id',
+    deadlineMs: 1500,
+    poll: {
+      path: '/exports/{reference}',
+      doneWhen: { path: '$.status', equals: 'done' },
+      failedWhen: { path: '$.status', equals: 'failed' },
+      pendingWhen: { path: '$.status', in: ['queued', 'running'] },
+      resultPath: '$.result',
+      progressPath: '$.percent',
+      intervalMs: 40,
+      maxIntervalMs: 160,
+    },
+  },
+});
+
 beforeAll(async () => {
   stub = await StubServer.start(answer);
   const config = asyncConfig({
@@ -63,30 +95,12 @@ beforeAll(async () => {
       exp: {
         baseUrl: stub.url,
         retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 },
-        tools: [
-          {
-            name: 'exp.startExport',
-            method: 'POST',
-            path: '/exports',
-            input: { type: 'object', required: ['scenario'], properties: { scenario: { type: 'string' } } },
-            output: { type: 'object', required: ['url'], properties: { url: { type: 'string' } } },
-            async: {
-              referencePath: '$.id',
-              deadlineMs: 1500,
-              poll: {
-                path: '/exports/{reference}',
-                doneWhen: { path: '$.status', equals: 'done' },
-                failedWhen: { path: '$.status', equals: 'failed' },
-                pendingWhen: { path: '$.status', in: ['queued', 'running'] },
-                resultPath: '$.result',
-                progressPath: '$.percent',
-                intervalMs: 40,
-                maxIntervalMs: 160,
-              },
-            },
-          },
-        ],
+        tools: [exportTool('exp.startExport')],
       },
+      // Their own integrations: a status check's 429 pauses its whole integration.
+      held: { baseUrl: stub.url, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 }, tools: [exportTool('held.startExport')] },
+      // A 429 without Retry-After pauses for the retry settings' backoff: 5 s here, longer than the wait's deadline.
+      bare: { baseUrl: stub.url, retry: { attempts: 2, baseDelayMs: 5000, maxDelayMs: 5000 }, tools: [exportTool('bare.startExport')] },
       github: { baseUrl: stub.url, auth: { type: 'apiKey', secret: 'GITHUB_TOKEN', prefix: 'Bearer ' }, asyncPoll: { intervalMs: 40 } },
     },
   });
@@ -149,6 +163,54 @@ describe('a polled async tool (declared in the file)', () => {
     // Checks capped at maxIntervalMs (160 ms) over 1.5 s: a handful, not hundreds.
     expect(polls('exp_5').length).toBeGreaterThanOrEqual(5);
     expect(polls('exp_5').length).toBeLessThanOrEqual(15);
+  });
+});
+
+describe('a status check the upstream throttles', () => {
+  const referenceOf = async (id: string) => ((await broker.waiting(id)).progress as { reference: string }).reference;
+
+  it('held back for longer than the wait has left, the job sleeps until its deadline rather than running again at once, then fails TIMEOUT', async () => {
+    const started = Date.now();
+    const { id } = await broker.submit('held.startExport', { scenario: 'throttled' });
+    const reference = await referenceOf(id);
+    const job = await broker.settled(id, 8000);
+    expect(job).toMatchObject({ status: 'failed', error: { code: 'TIMEOUT', retryable: false }, progress: { state: 'timed_out', reference } });
+    // The deadline (1.5 s) is honoured: not before it, and soon after it.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
+    expect(Date.now() - started).toBeLessThan(4000);
+    // The first check's 429 paused the integration for 30 s: no later check reached the upstream.
+    expect(polls(reference)).toHaveLength(1);
+    // Every run of the job, as BullMQ counts them: the first call, the throttled check, one check held
+    // back (it sleeps until the deadline), the deadline's last look. Spinning, it ran every few ms.
+    const name = integrationQueueName('held');
+    const queue = new Queue(name, { connection: broker.h.redis, prefix: bullPrefix(broker.h.prefix, name) });
+    try {
+      const runs = (await queue.getJob(id))!.attemptsStarted;
+      expect(runs).toBeGreaterThanOrEqual(3);
+      expect(runs).toBeLessThanOrEqual(6);
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it("a check's 429 without Retry-After pauses the integration for every worker, as a try's would", async () => {
+    const { id } = await broker.submit('bare.startExport', { scenario: 'throttled-bare' });
+    const reference = await referenceOf(id);
+    await waitFor(() => polls(reference).length === 1, { timeoutMs: 3000, what: 'the throttled check' });
+    // The retry settings' backoff for a first 429: baseDelayMs (5 s).
+    const pause = redisKeys(broker.h.prefix).pause('bare');
+    const pttl = await waitFor(
+      async () => {
+        const ms = await broker.h.redis.pttl(pause);
+        return ms > 0 ? ms : undefined;
+      },
+      { timeoutMs: 3000, what: 'the integration to be paused' },
+    );
+    expect(pttl).toBeGreaterThan(3000);
+    expect(pttl).toBeLessThanOrEqual(5000);
+    // Paused past the deadline: no other check reached the upstream.
+    expect(await broker.settled(id, 8000)).toMatchObject({ status: 'failed', error: { code: 'TIMEOUT' } });
+    expect(polls(reference)).toHaveLength(1);
   });
 });
 

@@ -70,13 +70,24 @@ describe('breakerOutcome', () => {
     expect(breakerOutcome(timedOut())).toBe('failure');
     expect(breakerOutcome(refused())).toBe('failure');
     expect(breakerOutcome(new ToolError('UPSTREAM_ERROR', { message: 'socket hang up', retryable: true, stage: 'exchange' }))).toBe('failure');
-    expect(breakerOutcome(new ToolError('OUTCOME_UNKNOWN', { message: 'timed out after the request was sent' }))).toBe('failure');
     expect(breakerOutcome(new ToolError('OUTCOME_UNKNOWN', { message: 'timed out after the request was sent', stage: 'exchange' }))).toBe('failure');
     for (const status of [400, 401, 403, 404, 409, 422]) expect(breakerOutcome(errorFromResponse({ status, headers: {}, body: '' }))).toBe('success');
     expect(breakerOutcome(errorFromResponse({ status: 429, headers: { 'retry-after': '1' }, body: '' }))).toBe('neutral');
     expect(breakerOutcome(new ToolError('AUTHENTICATION_FAILED', { message: 'secret not set' }))).toBe('neutral');
     // The upstream answered the TLS handshake (it is up) and refused our client certificate.
     expect(breakerOutcome(new ToolError('AUTHENTICATION_FAILED', { message: 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', retryable: false, stage: 'connect' }))).toBe('neutral');
+  });
+
+  it('judges a lookup that could not tell (OUTCOME_UNKNOWN) by the answer it got, not by its code', () => {
+    const couldNotTell = (facts: { upstreamStatus?: number; stage?: 'connect' | 'exchange' } = {}) =>
+      new ToolError('OUTCOME_UNKNOWN', { message: 'looking it up by its reference could not tell', retryable: false, ...facts });
+    for (const upstreamStatus of [400, 401, 403, 422]) expect(breakerOutcome(couldNotTell({ upstreamStatus }))).toBe('success');
+    for (const upstreamStatus of [500, 503]) expect(breakerOutcome(couldNotTell({ upstreamStatus }))).toBe('failure');
+    expect(breakerOutcome(couldNotTell({ stage: 'exchange' }))).toBe('failure');
+    expect(breakerOutcome(couldNotTell({ stage: 'connect' }))).toBe('failure');
+    // Answers it could not tell from: a body that is not JSON, a listing too long to read to its end (GitHub, HubSpot).
+    expect(breakerOutcome(couldNotTell())).toBe('neutral');
+    expect(breakerOutcome(new ToolError('OUTCOME_UNKNOWN', { message: 'read 1000 issues of acme/web without finding the reference, and stopped' }))).toBe('neutral');
   });
 
   it('never counts a failure from before any request left the broker (stage `prepare`)', () => {

@@ -133,6 +133,54 @@ describe('decideTry', () => {
     expect(decideTry(gateway, facts(5), settings)).toMatchObject({ action: 'fail', error: { code: 'OUTCOME_UNKNOWN' } });
   });
 
+  it('pauses for a 429 or a 503 with Retry-After whatever becomes of the job, a job that fails included', () => {
+    const throttled = new ToolError('RATE_LIMITED', { message: 'x', upstreamStatus: 429, retryAfterMs: 2000 });
+    // The 11th 429: the job fails, and the credential still waits the time the upstream named.
+    expect(decideTry(throttled, facts(1, { rateLimitDeferrals: 10, throttleScope: 'connection' }), settings)).toMatchObject({
+      action: 'fail',
+      error: throttled,
+      pause: { scope: 'connection', ms: 2000 },
+    });
+    // Without Retry-After: the backoff it would have deferred for.
+    const bare = new ToolError('RATE_LIMITED', { message: 'x', upstreamStatus: 429 });
+    expect(decideTry(bare, facts(1, { rateLimitDeferrals: 10 }), settings)).toMatchObject({ action: 'fail', pause: { scope: 'integration', ms: 30_000 } });
+    // A 503 with Retry-After on the last attempt.
+    const unavailable = new ToolError('UPSTREAM_ERROR', { message: 'x', upstreamStatus: 503, retryAfterMs: 4000 });
+    expect(decideTry(unavailable, facts(5, { throttleScope: 'connection' }), settings)).toMatchObject({
+      action: 'fail',
+      error: unavailable,
+      pause: { scope: 'integration', ms: 4000 },
+    });
+    // A lookup that could not tell because of a 503 with Retry-After (look-up-earlier-try.ts keeps its facts).
+    const lookupDown = new ToolError('OUTCOME_UNKNOWN', { message: 'could not tell', retryable: false, upstreamStatus: 503, retryAfterMs: 3000 });
+    expect(decideTry(lookupDown, facts(2), settings)).toMatchObject({ action: 'fail', error: lookupDown, pause: { scope: 'integration', ms: 3000 } });
+    // Nothing the upstream said asks for a pause: none.
+    expect(decideTry(new ToolError('UPSTREAM_ERROR', { message: 'x', upstreamStatus: 503 }), facts(5), settings)).not.toHaveProperty('pause');
+    expect(decideTry(new CallHeldBack('integration', 5000, 'paused', true), facts(1, { rateLimitDeferrals: 10 }), settings)).not.toHaveProperty('pause');
+  });
+
+  it('holds nothing back longer than 10 minutes: pauses, deferrals and backoff, whatever their source', () => {
+    const TEN_MINUTES = 10 * 60 * 1000;
+    // retry.maxDelayMs has no maximum in the config.
+    const long = { baseDelayMs: 60_000, maxDelayMs: 3_600_000 };
+    const bare = new ToolError('RATE_LIMITED', { message: 'x', upstreamStatus: 429 });
+    expect(decideTry(bare, facts(1, { rateLimitDeferrals: 5 }), long)).toMatchObject({ action: 'defer', waitMs: TEN_MINUTES, pause: { ms: TEN_MINUTES } });
+    expect(decideTry(bare, facts(1, { rateLimitDeferrals: 10 }), long)).toMatchObject({ action: 'fail', pause: { ms: TEN_MINUTES } });
+    // A GraphQL cost bucket that needs half an hour to refill.
+    const bucket = new ToolError('RATE_LIMITED', { message: 'THROTTLED', retryable: true, retryAfterMs: 1_800_000 });
+    expect(decideTry(bucket, facts(1, { throttleScope: 'connection' }), settings)).toMatchObject({
+      action: 'defer',
+      hold: 'connection',
+      waitMs: TEN_MINUTES,
+      pause: { scope: 'connection', ms: TEN_MINUTES },
+    });
+    expect(decideTry(upstream500, facts(5, { maxAttempts: 10 }), long, () => 0.999)).toMatchObject({ action: 'retry', waitMs: TEN_MINUTES });
+    // An hourly window, an open breaker that recovers in an hour.
+    expect(decideTry(new CallHeldBack('connection', 3_600_000, 'rate_limit'), facts(1), settings)).toMatchObject({ action: 'defer', waitMs: TEN_MINUTES });
+    const open = new ToolError('CIRCUIT_OPEN', { message: 'open', retryAfterMs: 3_600_000, stage: 'prepare' });
+    expect(decideTry(open, facts(1), settings)).toMatchObject({ action: 'defer', waitMs: TEN_MINUTES });
+  });
+
   it('retries what provably never left, and keyed or read-only calls after sending', () => {
     const refused = errorFromTransport({ code: 'ECONNREFUSED', message: 'refused', stage: 'connect', writeWithoutKey: true });
     const keyed = errorFromTransport({ code: 'ETIMEDOUT', message: 'timeout', stage: 'exchange', writeWithoutKey: false });

@@ -1,5 +1,6 @@
 import { parseConfig } from '@broker/shared/config/load';
 import type { BrokerConfig } from '@broker/shared/config/schema';
+import { redisKeys } from '@broker/redis/keys';
 import { startWorkerRig, type WorkerRig } from '../helpers/broker';
 import { uniquePrefix } from '../helpers/redis';
 import { StubServer, type StubReply, type StubRequest } from '../helpers/stub-server';
@@ -35,6 +36,7 @@ const scripts: Record<string, StubReply[]> = {
   '/orders/s502': [{ status: 502 }, { status: 201, body: { id: 'o2' } }],
   '/orders/s503': [{ status: 503 }, { status: 201, body: { id: 'o3' } }],
   '/safe-orders': [{ hang: true }, { status: 201, body: { id: 'o1' } }],
+  '/last/s503': [{ status: 503, headers: { 'retry-after': '5' }, body: { error: 'maintenance' } }],
 };
 
 function reply(req: StubRequest): StubReply {
@@ -68,6 +70,12 @@ beforeAll(async () => {
           { name: 'up.createOrder', method: 'POST', path: '/orders/{kind}', input: { type: 'object' } },
           { name: 'up.createSafeOrder', method: 'POST', path: '/safe-orders', idempotent: true, input: { type: 'object' } },
         ],
+      },
+      // One attempt: its failed try is the job's last.
+      last: {
+        baseUrl: stub.url,
+        retry: { attempts: 1, baseDelayMs: 10, maxDelayMs: 20 },
+        tools: [{ name: 'last.getItem', method: 'GET', path: '/last/{id}', input: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } }],
       },
       // Nothing listens here: connection refused before anything is sent.
       down: {
@@ -193,6 +201,15 @@ describe('classification of upstream answers', () => {
     // test/unit/integration-client.test.ts pins both cases down).
     expect(callsTo('/items/reset')).toBeGreaterThanOrEqual(3);
     expect(callsTo('/items/reset')).toBeLessThanOrEqual(6);
+  });
+
+  it('a 503 with Retry-After on the last attempt fails the job, and still pauses the integration (and holds its queue) for every worker', async () => {
+    const job = await run('last.getItem', { id: 's503' });
+    expect(job).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'UPSTREAM_ERROR', upstreamStatus: 503 } });
+    const pause = await rig.redis.pttl(redisKeys(prefix).pause('last'));
+    expect(pause).toBeGreaterThan(3000);
+    expect(pause).toBeLessThanOrEqual(5000);
+    expect(await rig.jobs.queue('last').getRateLimitTtl()).toBeGreaterThan(3000);
   });
 
   it('retries a refused connection (nothing was sent) even for a write', async () => {

@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import { parseConfig } from '@broker/shared/config/load';
 import { bullPrefix, integrationQueueName } from '@broker/shared/queues';
+import { TERMINAL_STATUSES } from '@broker/shared/jobs/schema';
 import { redisKeys } from '@broker/redis/keys';
 import type { BrokerConfig } from '@broker/shared/config/schema';
 import { startWorkerRig, type WorkerRig } from '../helpers/broker';
@@ -33,9 +34,18 @@ const orders: Order[] = [];
 const failingLookups = new Set<string>();
 /** Refs whose lookup is answered 401 after another try claimed the job (its resend must not go). */
 const stolenLookups = new Set<string>();
+/** Refs whose lookup gets this answer (one the broker cannot tell from, from an upstream that is up). */
+const lookupAnswers = new Map<string, StubReply>();
 
 /** What the stub does with the n-th POST (0-based) of an order, by its `play`. */
 type Play = (n: number, req: StubRequest) => { apply: boolean; reply?: StubReply } | Promise<{ apply: boolean; reply?: StubReply }>;
+/** Applied, then answered 502; its lookup gets `answer`. */
+const appliedThenLookupAnswered =
+  (answer: StubReply): Play =>
+  (n, req) => {
+    lookupAnswers.set(clientRefOf(req), answer);
+    return n === 0 ? { apply: true, reply: { status: 502 } } : { apply: true };
+  };
 const plays: Record<string, Play> = {
   ok: () => ({ apply: true }),
   'applied-then-502': (n) => (n === 0 ? { apply: true, reply: { status: 502, body: { error: 'bad gateway' } } } : { apply: true }),
@@ -50,6 +60,10 @@ const plays: Record<string, Play> = {
     stolenLookups.add(clientRefOf(req));
     return n === 0 ? { apply: true, reply: { status: 502 } } : { apply: true };
   },
+  'applied-then-502-lookup-403': appliedThenLookupAnswered({ status: 403, body: { error: 'the key may not read orders' } }),
+  'applied-then-502-lookup-400': appliedThenLookupAnswered({ status: 400, body: { error: 'clientRef is not a filter' } }),
+  'applied-then-502-lookup-422': appliedThenLookupAnswered({ status: 422, body: { error: 'clientRef: bad format' } }),
+  'applied-then-502-lookup-html': appliedThenLookupAnswered({ status: 200, raw: '<html>back soon</html>', headers: { 'content-type': 'text/html' } }),
   // Another try claims the job while this one waits for its 401's resend: the resend must not go.
   'stolen-then-401': async (_n, req) => {
     await rig.jobs.store.claimTry(clientRefOf(req), 'thief');
@@ -67,6 +81,8 @@ async function handle(req: StubRequest): Promise<StubReply> {
   if (req.method === 'GET') {
     const ref = req.query.get('clientRef') ?? '';
     if (failingLookups.has(ref)) return { status: 500, body: { error: 'search is down' } };
+    const answer = lookupAnswers.get(ref);
+    if (answer) return answer;
     if (stolenLookups.has(ref) && lookupsOf(ref).length === 1) {
       await rig.jobs.store.claimTry(ref, 'thief');
       return { status: 401, body: { error: 'token expired' } };
@@ -124,6 +140,8 @@ beforeAll(async () => {
         orderTool('escaped.createOrderBlind', { reference: { in: 'body', name: 'clientRef' } }),
         { name: 'escaped.listOrders', method: 'GET', path: '/orders', input: { type: 'object', properties: { sku: { type: 'string' } } } },
       ]),
+      // A breaker that opens on the third failure in a row, and stays open long past any wait below.
+      guarded: { ...integration(3, [orderTool('guarded.createOrder', lookedUp)]), circuitBreaker: { failureThreshold: 3, recoveryTimeoutMs: 60_000 } },
       // Backoff long enough to mend Redis between two tries.
       mended: {
         ...integration(5, [orderTool('mended.createOrderBlind', { reference: { in: 'body', name: 'clientRef' } })]),
@@ -192,6 +210,39 @@ describe('a write without an idempotency key whose try may have reached the upst
     expect(lookupsOf(id)).toHaveLength(0);
     expect(ordersOf(id)).toHaveLength(1);
     expect(job.status).toBe('succeeded');
+  });
+});
+
+describe('a lookup that cannot tell, and the circuit breaker', () => {
+  it('a lookup answered 400/403/422, or a 200 that is not JSON, is no upstream failure: failureThreshold + 1 such jobs leave the breaker closed', async () => {
+    const circuit = redisKeys(prefix).circuit('guarded');
+    // failureThreshold is 3: four jobs, one after another. Each try answers 502 (a failure), then the
+    // lookup cannot tell: a 4xx resets the count, a 200 that is not JSON leaves it (the 502 before
+    // it was a failure). Counted as failures, the lookups would let the second job's 502 open the breaker.
+    const kinds = [
+      { kind: 'html', upstreamStatus: undefined },
+      { kind: '403', upstreamStatus: 403 },
+      { kind: '400', upstreamStatus: 400 },
+      { kind: '422', upstreamStatus: 422 },
+    ];
+    for (const { kind, upstreamStatus } of kinds) {
+      const id = await rig.jobs.submit('guarded.createOrder', { sku: `sku-guarded-${kind}`, play: `applied-then-502-lookup-${kind}` });
+      const ended = await waitFor(
+        async () => {
+          if (await rig.redis.hget(circuit, 'openedAt')) return 'the circuit breaker opened';
+          const record = await rig.jobs.store.get(id);
+          return record && TERMINAL_STATUSES.has(record.status) ? record : undefined;
+        },
+        { timeoutMs: 10_000, what: `job ${id} to end, or the breaker to open` },
+      );
+      expect(ended).toMatchObject({ status: 'failed', error: { code: 'OUTCOME_UNKNOWN', retryable: false } });
+      // The lookup's own answer stays on the error: the agent sees why it could not tell.
+      expect(typeof ended === 'object' && ended.error?.upstreamStatus).toBe(upstreamStatus);
+      expect(postsOf(id)).toHaveLength(1);
+      expect(lookupsOf(id)).toHaveLength(1);
+    }
+    expect(await rig.redis.hget(circuit, 'openedAt')).toBeNull();
+    expect((await rig.redis.hget(circuit, 'state')) ?? 'closed').toBe('closed');
   });
 });
 

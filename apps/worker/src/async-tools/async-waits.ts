@@ -136,7 +136,10 @@ export class AsyncWaits {
           wait = { ...afterCheck(wait, now), ...(result.progress !== undefined ? { upstream: result.progress } : {}) };
           break;
         case 'deferred':
-          if (now + result.waitMs < wait.deadline) return this.sleepUntil(run, wait, now + result.waitMs);
+          // Held back (a pause, a full window, the breaker): sleep until it lets calls through, or until the
+          // deadline's last look. Not nextWake: the check was due, so poll.nextAt is past, and waking
+          // then would run the job again at once, over and over, until the deadline.
+          if (now < wait.deadline) return this.sleepUntil(run, wait, Math.min(now + result.waitMs, wait.deadline));
           break;
         case 'error':
           if (!result.error.retryable) return this.failWith(run, { ...wait, checks: wait.checks + 1 }, result.error, 'failed');

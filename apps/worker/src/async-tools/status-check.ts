@@ -8,6 +8,7 @@ import type { CircuitBreaker } from '../limits/circuit-breaker';
 import { upstreamObserver } from '../metrics/upstream-observer';
 import { callAdmission } from '../tool-jobs/call-admission';
 import { CallHeldBack } from '../tool-jobs/call-held-back';
+import { pauseFor } from '../tool-jobs/decide-try';
 
 export interface StatusCheckDeps {
   gate: CallGate;
@@ -41,8 +42,9 @@ export type CheckResult = StatusCheck | { state: 'deferred'; waitMs: number } | 
  * first, then the call gate right before the request is written (sliding
  * windows and pauses; the check counts in the windows). Held back, it comes
  * back as `deferred` and the job is simply woken later; a failed call is
- * reported to the breaker, and a 429 or `Retry-After` pauses the credential
- * (or, for a 503, the integration) like a try's would.
+ * reported to the breaker, and pauses every worker exactly as a try's would
+ * (`pauseFor`: a 429 its credential, with or without `Retry-After`; a 503
+ * with `Retry-After` the integration).
  */
 export async function runStatusCheck(deps: StatusCheckDeps, run: StatusCheckRun): Promise<CheckResult> {
   const { gate, breaker, metrics } = deps;
@@ -96,9 +98,10 @@ export async function runStatusCheck(deps: StatusCheckDeps, run: StatusCheckRun)
     const error = asToolError(err);
     await ticket.settle(error);
     if (error instanceof CallHeldBack) return { state: 'deferred', waitMs: Math.max(50, error.waitMs) };
-    if (error.retryAfterMs !== undefined && error.retryAfterMs > 0) {
-      await pause(error.retryAfterMs, `${error.upstreamStatus ?? ''}`, error.upstreamStatus === 503 ? 'integration' : scope);
-    }
+    // A try's pause rule (decide-try.ts). A check is never deferred for a 429 (the wait's own
+    // backoff spaces the checks), so it pauses as a try's first throttle would.
+    const held = pauseFor(error, { rateLimitDeferrals: 0, throttleScope: scope }, run.integration.retry);
+    if (held) await pause(held.ms, `${error.upstreamStatus ?? error.code}`, held.scope);
     return { state: 'error', error };
   }
 }

@@ -183,8 +183,11 @@ export function breakerOutcome(error: ToolError | undefined): BreakerOutcome {
   if (error.code === 'AUTHENTICATION_FAILED') return 'neutral';
   // Refused, DNS, a timeout or a reset: the upstream may be down.
   if (error.stage === 'connect' || error.stage === 'exchange') return 'failure';
-  // No stage: a transport error from before stages existed, or a tool's own check.
-  return error.code === 'UPSTREAM_ERROR' || error.code === 'TIMEOUT' || error.code === 'OUTCOME_UNKNOWN' ? 'failure' : 'neutral';
+  // No stage: a transport error from before stages existed, or a tool's own check. OUTCOME_UNKNOWN is a
+  // verdict on the job, not a fact about the upstream: one that wraps a failed call keeps that call's
+  // status and stage (tool-jobs/look-up-earlier-try.ts), judged above; without them, the lookup
+  // got answers it could not tell from (a page limit reached, a body that is not JSON).
+  return error.code === 'UPSTREAM_ERROR' || error.code === 'TIMEOUT' ? 'failure' : 'neutral';
 }
 
 /** The outcome of asking the breaker before a try. */

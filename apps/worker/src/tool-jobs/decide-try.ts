@@ -1,4 +1,4 @@
-import { ToolError } from '@broker/tools';
+import { MAX_RETRY_AFTER_MS, ToolError } from '@broker/tools';
 import type { HoldScope } from '../limits/call-gate';
 import { CallHeldBack } from './call-held-back';
 
@@ -31,6 +31,11 @@ export interface Pause {
   ms: number;
 }
 
+/**
+ * What becomes of the job. Every action may carry a `pause` (see
+ * {@link pauseFor}): it holds the upstream's other callers back whatever
+ * becomes of this job, a job that fails included.
+ */
 export type TryDecision =
   /**
    * Try again after `waitMs`; the failed try counted as an attempt.
@@ -43,7 +48,7 @@ export type TryDecision =
    * after `waitMs`, look its effect up (no attempt spent, nothing sent):
    * found, the job succeeds with it; absent, it fails with `error`.
    */
-  | { action: 'look'; waitMs: number; reason: string; error: ToolError }
+  | { action: 'look'; waitMs: number; reason: string; error: ToolError; pause?: Pause }
   /**
    * Put the job back without spending an attempt; `hold` says who waits
    * `waitMs` (the integration's queue, or this job alone); `countsDeferral`:
@@ -51,7 +56,18 @@ export type TryDecision =
    */
   | { action: 'defer'; waitMs: number; reason: string; hold: HoldScope; countsDeferral: boolean; pause?: Pause }
   /** End the job with `error` (which may say more than the try's own error). */
-  | { action: 'fail'; reason: string; error: ToolError };
+  | { action: 'fail'; reason: string; error: ToolError; pause?: Pause };
+
+/**
+ * The longest a decision holds anything back, a pause or a job's wait: the
+ * contract's cap on a `Retry-After` (docs/integrations.md), the same constant
+ * the call gate caps its pauses with. Some waits come from elsewhere and are
+ * not bounded on their own: `retry.maxDelayMs` has no maximum in the config,
+ * and a GraphQL cost bucket can name a refill of any length.
+ */
+export const MAX_WAIT_MS = MAX_RETRY_AFTER_MS;
+
+const capped = (ms: number): number => Math.min(ms, MAX_WAIT_MS);
 
 /** Exponential backoff with full jitter (AWS architecture blog): uniform in [0, min(cap, base·2^(n-1))]. */
 export function fullJitter(attempt: number, settings: RetrySettings, random: () => number = Math.random): number {
@@ -71,6 +87,35 @@ function outcomeUnknown(error: ToolError): ToolError {
   });
 }
 
+/** What {@link pauseFor} needs to know: how often the job was throttled already, and whose credential it used. */
+export type PauseFacts = Pick<TryFacts, 'rateLimitDeferrals' | 'throttleScope'>;
+
+/**
+ * How long a throttled credential waits: the upstream's `Retry-After`, or
+ * without one a deterministic backoff (a random pause helps nobody). Capped.
+ */
+function throttleWaitMs(error: ToolError, rateLimitDeferrals: number, settings: RetrySettings): number {
+  const fallback = Math.min(settings.maxDelayMs, Math.max(settings.baseDelayMs, 100) * 2 ** rateLimitDeferrals);
+  // `Retry-After: 0` (or a date already past) says nothing useful about when: back off as without one.
+  return capped(error.retryAfterMs || fallback);
+}
+
+/**
+ * The pause a failed call asks of every worker (docs/integrations.md: a 429
+ * pauses the credential that got it, a 503 with `Retry-After` the whole
+ * integration), whatever then becomes of the job: the upstream named a time
+ * for everyone, so a job that fails, is looked up or is deferred pauses the
+ * same as one that is retried. A status check of an async tool pauses by the
+ * same rule (async-tools/status-check.ts). A call the gate or the breaker held
+ * back reached nobody, so it pauses nothing.
+ */
+export function pauseFor(error: ToolError, facts: PauseFacts, settings: RetrySettings): Pause | undefined {
+  if (error instanceof CallHeldBack) return undefined;
+  if (error.code === 'RATE_LIMITED') return { scope: facts.throttleScope, ms: throttleWaitMs(error, facts.rateLimitDeferrals, settings) };
+  if (error.upstreamStatus === 503 && error.retryAfterMs) return { scope: 'integration', ms: capped(error.retryAfterMs) };
+  return undefined;
+}
+
 /**
  * The whole retry meaning of a failed try, one pure function (the worker only
  * carries it out):
@@ -88,8 +133,17 @@ function outcomeUnknown(error: ToolError): ToolError {
  *   reference); any other ends OUTCOME_UNKNOWN;
  * - other retryable errors: backoff with full jitter, never sooner than the
  *   upstream's Retry-After, while attempts remain.
+ * The pause ({@link pauseFor}) is decided apart from the action, and no wait
+ * or pause is longer than {@link MAX_WAIT_MS}.
  */
 export function decideTry(error: ToolError, facts: TryFacts, settings: RetrySettings, random: () => number = Math.random): TryDecision {
+  const decision = decideAction(error, facts, settings, random);
+  const bounded = 'waitMs' in decision ? { ...decision, waitMs: capped(decision.waitMs) } : decision;
+  const pause = pauseFor(error, facts, settings);
+  return pause ? { ...bounded, pause } : bounded;
+}
+
+function decideAction(error: ToolError, facts: TryFacts, settings: RetrySettings, random: () => number): TryDecision {
   if (error instanceof CallHeldBack) {
     if (error.midTry && facts.rateLimitDeferrals >= facts.maxRateLimitDeferrals) {
       return { action: 'fail', reason: `held back mid-try ${facts.rateLimitDeferrals} times: the tool needs more calls than the window allows`, error };
@@ -103,18 +157,8 @@ export function decideTry(error: ToolError, facts: TryFacts, settings: RetrySett
     if (facts.rateLimitDeferrals >= facts.maxRateLimitDeferrals) {
       return { action: 'fail', reason: `still throttled after ${facts.rateLimitDeferrals} deferrals`, error };
     }
-    // Without Retry-After, back off deterministically: a random pause helps nobody.
-    const fallback = Math.min(settings.maxDelayMs, Math.max(settings.baseDelayMs, 100) * 2 ** facts.rateLimitDeferrals);
-    // `Retry-After: 0` (or a date already past) says nothing useful about when: back off as without one.
-    const waitMs = error.retryAfterMs || fallback;
-    return {
-      action: 'defer',
-      waitMs,
-      reason: 'upstream throttled',
-      hold: facts.throttleScope,
-      countsDeferral: true,
-      pause: { scope: facts.throttleScope, ms: waitMs },
-    };
+    // The job waits as long as the credential's pause.
+    return { action: 'defer', waitMs: throttleWaitMs(error, facts.rateLimitDeferrals, settings), reason: 'upstream throttled', hold: facts.throttleScope, countsDeferral: true };
   }
   if (!error.retryable) return { action: 'fail', reason: `${error.code} is not retryable`, error };
   // A gateway or server error says nothing about whether the write was applied (a 503 says it was not).
@@ -129,6 +173,5 @@ export function decideTry(error: ToolError, facts: TryFacts, settings: RetrySett
     return { action: 'fail', reason: `no attempts left (${facts.maxAttempts})`, error };
   }
   const waitMs = Math.max(fullJitter(facts.attempt, settings, random), error.retryAfterMs ?? 0, lookAfterMs);
-  const pause = error.upstreamStatus === 503 && error.retryAfterMs ? { pause: { scope: 'integration' as const, ms: error.retryAfterMs } } : {};
-  return { action: 'retry', waitMs, reason: error.code, ...pause, ...(lookFirst ? { lookFirst: true as const } : {}) };
+  return { action: 'retry', waitMs, reason: error.code, ...(lookFirst ? { lookFirst: true as const } : {}) };
 }

@@ -1,6 +1,21 @@
-import { ToolError, type EarlierEffect, type RunnableTool, type ToolContext } from '@broker/tools';
+import { ToolError, type EarlierEffect, type RunnableTool, type ToolContext, type ToolErrorOptions } from '@broker/tools';
 import { CallHeldBack } from './call-held-back';
 import { ClaimLost } from './claim-lost';
+
+/**
+ * What the lookup's own failure says about the upstream, kept on the
+ * OUTCOME_UNKNOWN it becomes: the breaker judges the upstream's health by
+ * them (a 403 shows it alive, a 503 or a timeout may not), and the retry
+ * decision pauses callers by them (a 503's Retry-After).
+ */
+function factsOf(err: ToolError): Pick<ToolErrorOptions, 'upstreamStatus' | 'retryAfterMs' | 'requestId' | 'stage'> {
+  return {
+    ...(err.upstreamStatus !== undefined ? { upstreamStatus: err.upstreamStatus } : {}),
+    ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
+    ...(err.requestId !== undefined ? { requestId: err.requestId } : {}),
+    ...(err.stage !== undefined ? { stage: err.stage } : {}),
+  };
+}
 
 /**
  * Asks the upstream what an earlier try of this unkeyed write did, by the
@@ -23,6 +38,7 @@ export async function lookUpEarlierTry(tool: RunnableTool, input: unknown, ctx: 
     throw new ToolError('OUTCOME_UNKNOWN', {
       message: `an earlier try of this write may have reached the upstream, and looking it up by its reference (${ctx.jobId}) could not tell (${why}); it is not sent again`,
       retryable: false,
+      ...(err instanceof ToolError ? factsOf(err) : {}),
       cause: err,
     });
   }

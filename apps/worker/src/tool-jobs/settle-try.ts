@@ -77,7 +77,8 @@ export async function settleFailedTry(deps: ToolJobDeps, failed: FailedTry): Pro
   if (decision.action !== 'defer' || decision.countsDeferral) {
     log.warn({ code: error.code, upstreamStatus: error.upstreamStatus, decision: decision.action, reason: decision.reason }, 'try failed');
   }
-  if ((decision.action === 'retry' || decision.action === 'defer') && decision.pause) await applyPause(deps, data, decision.pause, `${error.upstreamStatus ?? error.code}`);
+  // Whatever becomes of the job: the upstream named a time for every caller (a job that fails pauses too).
+  if (decision.pause) await applyPause(deps, data, decision.pause, `${error.upstreamStatus ?? error.code}`);
   switch (decision.action) {
     case 'defer': {
       const held = error instanceof CallHeldBack;
