@@ -48,6 +48,8 @@ const appliedThenLookupAnswered =
   };
 const plays: Record<string, Play> = {
   ok: () => ({ apply: true }),
+  // Applied, and answered with a body the output schema refuses.
+  'applied-bad-body': () => ({ apply: true, reply: { status: 201, body: { made: true } } }),
   'applied-then-502': (n) => (n === 0 ? { apply: true, reply: { status: 502, body: { error: 'bad gateway' } } } : { apply: true }),
   'dropped-502': (n) => (n === 0 ? { apply: false, reply: { status: 502 } } : { apply: true }),
   'applied-then-hang': (n) => (n === 0 ? { apply: true, reply: { hang: true } } : { apply: true }),
@@ -359,5 +361,28 @@ describe('a final failure that escaped the try, while an earlier try was under w
     const { job, data } = await failEscaped('escaped.listOrders', { sku: 'sku-read' });
     expect(job).toMatchObject({ status: 'failed', error: { code: 'UNKNOWN' } });
     expect(data?.mayHaveApplied).toBeUndefined();
+  });
+});
+
+describe("an operator's retry of a failed write that reached the upstream", () => {
+  it('a 2xx whose body broke the output schema marks the job; the retry, as `broker jobs retry-failed` makes it, sends nothing', async () => {
+    const { id, job } = await run('shop.createOrderBlind', 'applied-bad-body');
+    expect(job).toMatchObject({ status: 'failed', error: { code: 'SCHEMA_MISMATCH' } });
+    const name = integrationQueueName('shop');
+    const queue = new Queue(name, { connection: rig.redis, prefix: bullPrefix(prefix, name) });
+    try {
+      const failed = (await queue.getJob(id))!;
+      expect(failed.data).toMatchObject({ mayHaveApplied: true });
+      // What the CLI does (apps/cli/src/commands/jobs-retry-failed.ts): reopen the record, retry the BullMQ job.
+      expect(await rig.jobs.store.reopen(id)).toBe('reopened');
+      await waitFor(async () => (await failed.getState()) === 'failed', { what: 'the BullMQ job to be failed' });
+      await failed.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      await waitFor(async () => (await rig.jobs.store.get(id))?.status === 'failed', { what: 'the re-run to end' });
+      expect(await rig.jobs.store.get(id)).toMatchObject({ status: 'failed', error: { code: 'OUTCOME_UNKNOWN' } });
+      expect(postsOf(id)).toHaveLength(1);
+      expect(ordersOf(id)).toHaveLength(1);
+    } finally {
+      await queue.close();
+    }
   });
 });

@@ -32,8 +32,22 @@ export interface FailedTry {
   log: Logger;
   /** The tool can look up what an earlier try did by its reference (`verify`). */
   canLookUp?: boolean;
+  /** The tool writes without an idempotency key: a failed try that reached the upstream may have applied it. */
+  unkeyedWrite?: boolean;
   /** The claim's token: the record is written only while this try still holds the job. */
   tryToken?: string;
+}
+
+/**
+ * Whether a failed try's request may have taken effect upstream: yes, unless
+ * something proves it did not — it was never sent (held back, failed while
+ * preparing or connecting), or the upstream refused it (a 4xx, a 503).
+ */
+function mayHaveBeenApplied(error: ToolError): boolean {
+  if (error instanceof CallHeldBack || error.stage === 'prepare' || error.stage === 'connect') return false;
+  const status = error.upstreamStatus;
+  if (status !== undefined) return (status < 400 || status >= 500) && status !== 503;
+  return error.stage === 'exchange' || error.code === 'SCHEMA_MISMATCH';
 }
 
 /** The record did not take the write: a later claim holds the job, and its try writes the record. */
@@ -119,8 +133,11 @@ export async function settleFailedTry(deps: ToolJobDeps, failed: FailedTry): Pro
       throw new DelayedError();
     }
     case 'fail': {
-      // A later re-run (an agent's or an operator's retry) must look before it sends.
-      if (decision.error.code === 'OUTCOME_UNKNOWN' && !data.mayHaveApplied) await job.updateData({ ...data, mayHaveApplied: true });
+      // A later re-run (an agent's or an operator's retry) must look before it sends: after an
+      // OUTCOME_UNKNOWN, and after any end of an unkeyed write whose request may have been applied
+      // (a 2xx whose body broke the output schema, a 520): `broker jobs retry-failed` retries those too.
+      const mayHaveApplied = decision.error.code === 'OUTCOME_UNKNOWN' || (failed.unkeyedWrite === true && mayHaveBeenApplied(error));
+      if (mayHaveApplied && !data.mayHaveApplied) await job.updateData({ ...data, mayHaveApplied: true });
       await deps.store.fail(id, decision.error.toJobError(), tryToken);
       throw new UnrecoverableError(`${decision.error.code}: ${decision.error.message}`);
     }
