@@ -30,7 +30,7 @@ import { createToolJobProcessor, RetryLaterError } from './tool-jobs/process-too
 import { MAX_IN_TRY_GATE_WAIT_MS } from './tool-jobs/call-admission';
 import { ClaimLost } from './tool-jobs/claim-lost';
 import { recordEscapedFailure } from './tool-jobs/record-escaped-failure';
-import { fullJitter } from './tool-jobs/decide-try';
+import { fullJitter, MAX_WAIT_MS } from './tool-jobs/decide-try';
 import { createTriggerWorker, type TriggerWorker } from './triggers/trigger-worker';
 
 export interface WorkerAppDeps {
@@ -181,7 +181,8 @@ export function createWorkerApp(deps: WorkerAppDeps): WorkerApp {
         backoffStrategy: (attemptsMade: number, type?: string, err?: Error) => {
           if (err instanceof RetryLaterError) return err.delayMs;
           if (type !== BACKOFF_TYPE) return 0;
-          return fullJitter(attemptsMade, integration.retry);
+          // A retry of an error that escaped the try's own decision: capped like every wait (decide-try.ts).
+          return Math.min(fullJitter(attemptsMade, integration.retry), MAX_WAIT_MS);
         },
       },
     });
