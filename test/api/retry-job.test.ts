@@ -373,11 +373,13 @@ describe('JobStore.retry / undoRetry (the record alone)', () => {
     expect((await h.store.get(r.id))?.status).toBe('failed');
   });
 
-  it("reads a job of a tool the agent's scopes no longer allow as not found, as another agent's job", async () => {
+  it("reads and cancels a job of a tool the agent's scopes no longer allow as not found, as another agent's job", async () => {
     const r = { ...record(), tool: 'demo.logNote', agentId: 'agent-b' };
     await h.store.create(r);
     const res = await request(h.server).get(`/v1/jobs/${r.id}`).set(bearer(KEYS.bNew)).expect(404);
     expect(res.body).toMatchObject({ code: 'NOT_FOUND' });
+    expect((await request(h.server).delete(`/v1/jobs/${r.id}`).set(bearer(KEYS.bNew)).expect(404)).body).toMatchObject({ code: 'NOT_FOUND' });
+    expect((await h.store.get(r.id))?.status).toBe('queued');
     // A job of a tool still in scope reads as before.
     const allowed = { ...record(), tool: 'demo.getContact', agentId: 'agent-b' };
     await h.store.create(allowed);

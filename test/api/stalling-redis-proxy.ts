@@ -33,6 +33,7 @@ interface Stall {
   match: (args: string[]) => boolean;
   holdMs: number;
   swallow: boolean;
+  onMatch: (() => void) | undefined;
   done: () => void;
 }
 
@@ -67,13 +68,20 @@ export class StallingRedisProxy {
    * the proxy hold every answer on that connection, from that command's on,
    * for `holdMs`. With `swallow` the matching command itself never reaches
    * Redis (a write lost on the way), and is answered with an error when the
-   * stall ends so the client's replies stay in order. Resolves when the held
-   * answers have been let through.
+   * stall ends so the client's replies stay in order. `onMatch` runs once the
+   * matching command is on its way to Redis (e.g. to {@link dropClients} while
+   * its answer is held). Resolves when the held answers have been let through.
    */
-  stallAfter(match: (args: string[]) => boolean, holdMs: number, { swallow = false } = {}): Promise<void> {
+  stallAfter(match: (args: string[]) => boolean, holdMs: number, { swallow = false, onMatch }: { swallow?: boolean; onMatch?: () => void } = {}): Promise<void> {
     return new Promise((done) => {
-      this.stall = { match, holdMs, swallow, done };
+      this.stall = { match, holdMs, swallow, onMatch, done };
     });
+  }
+
+  /** Cuts every connection open now, as a network blip or a failover does; the proxy keeps accepting new ones. */
+  dropClients(): void {
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
   }
 
   private pipe(client: Socket, target: URL): void {
@@ -115,6 +123,7 @@ export class StallingRedisProxy {
             if (!client.destroyed) client.write(release);
             stall.done();
           }, stall.holdMs);
+          if (stall.onMatch) setImmediate(stall.onMatch);
           if (stall.swallow) continue;
         }
         redis.write(wire);

@@ -1,9 +1,9 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import type { CreateOutcome, IdempotencyClaim, JobRecord, JobStore } from '@broker/redis/jobs/job-store';
 import type { Logger } from '@broker/shared/logger';
 import type { ToolJobData } from '@broker/shared/jobs/schema';
 import type { ToolJobOptions } from '@broker/shared/jobs/options';
-import { REDIS_DEADLINE_MS } from '../redis/deadline';
+import { REDIS_DEADLINE_MS, withRedisDeadline } from '../redis/deadline';
+import { untilAnswered } from '../redis/until-answered';
 import type { ToolQueue } from './queues';
 import { UnconfirmedEnqueueError, type EnqueueFate } from './unconfirmed-enqueue-error';
 
@@ -25,14 +25,6 @@ export interface EnqueueRequest {
 }
 
 /**
- * How long the api keeps settling an unconfirmed enqueue after the request
- * was answered (re-adding a kept job, withdrawing an unkeyed one), while Redis
- * does not answer. Past it, a kept record is healed by its key's replay.
- * @defaultValue 60000
- */
-export const SETTLE_UNCONFIRMED_MS = 60_000;
-
-/**
  * A held job's BullMQ job is delayed until its hold runs out (computed at each
  * add, so a re-add keeps the original deadline): no worker sees it before an
  * approval promotes it, and the worker that takes it at the deadline expires it.
@@ -44,26 +36,6 @@ function withHold(options: ToolJobOptions, record: JobRecord): ToolJobOptions {
 
 /** Logged when an unkeyed job was answered 503 and runs all the same. */
 const RAN_DESPITE_503 = 'a job answered 503 was taken by a worker before it could be withdrawn; a resubmission without an Idempotency-Key runs it again';
-
-/**
- * Tries `attempt` until Redis answers it: 100 ms, doubling to 2 s (the
- * producer's reconnect ceiling) between tries, for at most `giveUpMs`, and not
- * once the queue is closing (the api is shutting down). Undefined when it
- * never answered. The timers do not hold the process open.
- */
-async function untilAnswered<T>(attempt: () => Promise<T>, queue: ToolQueue, giveUpMs = SETTLE_UNCONFIRMED_MS): Promise<T | undefined> {
-  const giveUpAt = Date.now() + giveUpMs;
-  for (let wait = 100; Date.now() + wait <= giveUpAt; wait = Math.min(wait * 2, 2000)) {
-    await delay(wait, undefined, { ref: false });
-    if (queue.closing) return undefined;
-    try {
-      return await attempt();
-    } catch {
-      // Still unavailable: try again after the next wait.
-    }
-  }
-  return undefined;
-}
 
 /**
  * Makes sure the job of a record that may have been written is queued:
@@ -92,6 +64,36 @@ async function withdraw(store: JobStore, record: JobRecord): Promise<EnqueueFate
   // Only a job no worker ever started: one that ran (even if it now waits for its next try) may have acted upstream.
   const outcome = await store.withdraw(record.id);
   return outcome === 'withdrawn' || outcome === 'missing' || outcome === 'cancelled' ? 'withdrawn' : 'kept';
+}
+
+/** An unkeyed job the agent is about to be answered 503 for: kept (a worker has it: it runs, once, and is answered 202), or withdrawn. */
+export type Withdrawal = { kept: true } | { kept: false; fate: Promise<EnqueueFate> };
+
+/**
+ * Takes back an unkeyed job whose acknowledgement failed: its enqueue was not
+ * confirmed, or (durability "replicated") no replica confirmed it. The agent
+ * cannot replay a job it has no key for: it is answered 503 and will submit
+ * again, so this job must not run, unless it already does. The first try
+ * waits at most `withinMs` (what is left of the request's budget; unbounded
+ * when the caller bounds it); while Redis does not answer, it is tried again
+ * in the background and `fate` settles then (a job kept that late ran
+ * despite its 503, and is logged as such).
+ */
+export async function withdrawUnconfirmed(store: JobStore, queue: ToolQueue, record: JobRecord, logger: Logger, withinMs?: number): Promise<Withdrawal> {
+  const attempt = withdraw(store, record);
+  const first = await (withinMs === undefined ? attempt : withRedisDeadline(attempt, withinMs)).catch(() => undefined);
+  if (first === 'kept') return { kept: true };
+  if (first !== undefined) return { kept: false, fate: Promise.resolve(first) };
+  const fate = untilAnswered(() => withdraw(store, record), queue).then((settled) => {
+    if (settled === 'kept') {
+      // The answer (503) is gone; only an Idempotency-Key would have let the agent replay instead of resubmitting.
+      logger.error({ jobId: record.id }, RAN_DESPITE_503);
+    } else if (settled === undefined) {
+      logger.error({ jobId: record.id }, 'could not withdraw a job whose acknowledgement was not confirmed: Redis did not answer');
+    }
+    return settled ?? 'unknown';
+  });
+  return { kept: false, fate };
 }
 
 /**
@@ -126,26 +128,13 @@ export async function enqueueJob(store: JobStore, queue: ToolQueue, request: Enq
     if (created.status === 'fulfilled' && added.status === 'fulfilled') return { kind: 'created', record };
     const cause: unknown = created.status === 'rejected' ? created.reason : (added as PromiseRejectedResult).reason;
     logger.warn({ jobId: record.id, err: (cause as Error).message }, 'job enqueue not confirmed; withdrawing it unless a worker has it');
-    // The agent cannot replay a job it has no key for: it is answered 503 and
-    // will submit again, so this job must not run, unless it already does.
-    const first = await withdraw(store, record).catch(() => undefined);
-    if (first === 'kept') {
+    const withdrawal = await withdrawUnconfirmed(store, queue, record, logger);
+    if (withdrawal.kept) {
       if (Date.now() - started < REDIS_DEADLINE_MS) logger.warn({ jobId: record.id }, 'a worker took the job before its enqueue was confirmed; accepted');
       else logger.error({ jobId: record.id }, RAN_DESPITE_503);
       return { kind: 'created', record };
     }
-    const fate =
-      first !== undefined
-        ? Promise.resolve(first)
-        : untilAnswered(() => withdraw(store, record), queue).then((settled) => {
-            if (settled === 'kept') {
-              // The answer (503) is gone; only an Idempotency-Key would have let the agent replay instead of resubmitting.
-              logger.error({ jobId: record.id }, RAN_DESPITE_503);
-            } else if (settled === undefined) {
-              logger.error({ jobId: record.id }, 'could not withdraw a job whose enqueue was not confirmed: Redis did not answer');
-            }
-            return settled ?? 'unknown';
-          });
+    const { fate } = withdrawal;
     throw new UnconfirmedEnqueueError(record.id, false, fate, { cause });
   }
 

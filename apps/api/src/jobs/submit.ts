@@ -10,12 +10,13 @@ import { namedConnection } from '@broker/shared/config/schema';
 import type { ToolDescriptor } from '@broker/tools/descriptors';
 import type { AuthenticatedAgent } from '../auth/agent-auth';
 import type { ApiContext } from '../context';
-import { withRedisDeadline } from '../redis/deadline';
-import { awaitReplica } from '../redis/replicated';
+import { REDIS_DEADLINE_MS, withRedisDeadline } from '../redis/deadline';
+import { awaitReplica, replicaMark, type ReplicaMark } from '../redis/replicated';
 import { reserveCostGuards, type CostReservation } from '../limits/cost-guards';
 import { auditHeld, auditSubmitted } from './audit-events';
 import { checkCallbackUrl } from './callback-url';
-import { enqueueJob, type EnqueueOutcome } from './enqueue';
+import { enqueueJob, withdrawUnconfirmed, type EnqueueOutcome } from './enqueue';
+import type { ToolQueue } from './queues';
 import { UnconfirmedEnqueueError } from './unconfirmed-enqueue-error';
 import { idempotencyKeyHash, requestFingerprint } from './idempotency';
 
@@ -46,6 +47,14 @@ async function jobErrors(ctx: ApiContext, tool: ToolDescriptor, body: SubmitJobB
   return errors;
 }
 
+/** Gives back what `reservation` counted; never rejects. */
+function giveBack(reservation: CostReservation, logger: Logger): (replayed?: boolean) => Promise<void> {
+  return (replayed = false) =>
+    reservation.release(replayed).catch((err: unknown) => {
+      logger.warn({ err: (err as Error).message }, 'could not give back a daily job cap slot or spend cap amount');
+    });
+}
+
 /**
  * Gives a counted daily-cap slot and spend cap amounts back when no job came of it (a concurrent
  * duplicate replayed, a reused key, a failed write). Chained inside the work,
@@ -54,10 +63,7 @@ async function jobErrors(ctx: ApiContext, tool: ToolDescriptor, body: SubmitJobB
  * a kept job runs, and counts.
  */
 function settle(reservation: CostReservation, work: Promise<EnqueueOutcome>, logger: Logger): Promise<EnqueueOutcome> {
-  const release = (replayed = false) =>
-    reservation.release(replayed).catch((err: unknown) => {
-      logger.warn({ err: (err as Error).message }, 'could not give back a daily job cap slot or spend cap amount');
-    });
+  const release = giveBack(reservation, logger);
   return work.then(
     async (outcome) => {
       if (outcome.kind !== 'created') await release(outcome.kind === 'replayed');
@@ -76,11 +82,42 @@ function settle(reservation: CostReservation, work: Promise<EnqueueOutcome>, log
  * retry does: with the same Idempotency-Key it gets the kept job (which runs
  * once); without a key it submits a new job.
  */
-function unconfirmed(err: UnconfirmedEnqueueError): ProblemError {
-  const detail = err.keyed
+function unconfirmed(keyed: boolean): ProblemError {
+  const detail = keyed
     ? 'The job store did not confirm this job in time. Send the same request with the same Idempotency-Key: it answers with the job if it was recorded (the job runs once), or queues it now.'
     : 'The job could not be queued: the job store did not confirm it in time. Submit it again; an Idempotency-Key makes such a retry safe.';
   return new ProblemError('UNAVAILABLE', detail, undefined, { 'Retry-After': '1' });
+}
+
+/**
+ * What durability "replicated" leaves of the request's budget for withdrawing
+ * an unkeyed job no replica confirmed: a round trip to a primary that answers
+ * (it is the replica that is late). @defaultValue 200
+ */
+const WITHDRAW_RESERVE_MS = 200;
+
+/**
+ * durability "replicated", a job without an Idempotency-Key: should no replica
+ * confirm it, the agent is answered 503 and submits again, which without a key
+ * makes a second job. So the job is first withdrawn, as an unconfirmed enqueue
+ * is (its cost guards are given back once it is). A job a worker has already
+ * is kept and answered 202: it runs once.
+ */
+async function replicatedOrWithdrawn(ctx: ApiContext, queue: ToolQueue, record: JobRecord, reservation: CostReservation, mark: ReplicaMark): Promise<void> {
+  try {
+    await awaitReplica(ctx, mark, { reserveMs: WITHDRAW_RESERVE_MS });
+    return;
+  } catch (err) {
+    ctx.logger.warn({ jobId: record.id, err: (err as Error).message }, 'no replica confirmed a job without an Idempotency-Key; withdrawing it unless a worker has it');
+    const left = REDIS_DEADLINE_MS - (performance.now() - mark.startedAt);
+    const withdrawal = await withdrawUnconfirmed(ctx.store, queue, record, ctx.logger, left);
+    if (withdrawal.kept) {
+      ctx.logger.warn({ jobId: record.id }, 'a worker took the job before a replica confirmed it; accepted');
+      return;
+    }
+    void withdrawal.fate.then((fate) => (fate === 'withdrawn' ? giveBack(reservation, ctx.logger)() : undefined));
+    throw unconfirmed(false);
+  }
 }
 
 export interface SubmitRequest {
@@ -104,7 +141,7 @@ export type SubmitOutcome = { kind: 'created' | 'replayed'; record: JobRecord };
  * job. Every refusal is a {@link ProblemError} with a stable code.
  */
 export async function submitToolJob(ctx: ApiContext, agent: AuthenticatedAgent, request: SubmitRequest): Promise<SubmitOutcome> {
-  const startedAt = performance.now();
+  const mark = replicaMark(ctx.redis);
   const { catalogue, config, queues, store, logger } = ctx;
   const parsed = submitJobBodySchema.safeParse(request.body);
   if (!parsed.success) {
@@ -187,22 +224,24 @@ export async function submitToolJob(ctx: ApiContext, agent: AuthenticatedAgent, 
       logger,
     ),
   ).catch((err: unknown) => {
-    throw err instanceof UnconfirmedEnqueueError ? unconfirmed(err) : err;
+    throw err instanceof UnconfirmedEnqueueError ? unconfirmed(err.keyed) : err;
   });
 
   switch (outcome.kind) {
     case 'created':
+      // durability "replicated": acknowledged once a replica has it. Without a key a job no replica confirmed is withdrawn first.
+      if (!claim) await replicatedOrWithdrawn(ctx, queue, outcome.record, reservation, mark);
       ctx.metrics.jobsSubmitted.inc({ integration: tool.integration, tool: tool.name });
       auditSubmitted(ctx.audit, outcome.record, body.input);
       if (hold) {
         auditHeld(ctx.audit, outcome.record);
         await ctx.approvals.held(outcome.record, request.requestId);
       }
-      // durability "replicated": acknowledged once a replica has it (the job runs either way).
-      await awaitReplica(config, ctx.redis, startedAt);
+      // With a key the job stands either way: the agent's retry with it answers this job.
+      if (claim) await awaitReplica(ctx, mark);
       return outcome;
     case 'replayed':
-      await awaitReplica(config, ctx.redis, startedAt);
+      await awaitReplica(ctx, mark);
       return outcome;
     case 'reused':
       throw new ProblemError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used for a different request; use a new key for a new job.');

@@ -18,6 +18,10 @@ const UNAVAILABLE_MESSAGES = [
   'MASTERDOWN',
   'TRYAGAIN',
   'CLUSTERDOWN',
+  // A primary with min-replicas-to-write and too few replicas refuses writes (docs/operations.md);
+  // a demoted primary refuses them until the connection finds the new one (a Sentinel failover).
+  'NOREPLICAS',
+  'READONLY',
 ];
 
 const UNAVAILABLE_NAMES = new Set(['MaxRetriesPerRequestError', 'ConnectionClosedError', 'RedisDeadlineError']);

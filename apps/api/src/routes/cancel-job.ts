@@ -7,10 +7,15 @@ import { agentOf } from '../http/locals';
 import { auditCancelled } from '../jobs/audit-events';
 import { queueCallback } from '../jobs/callbacks';
 import { withRedisDeadline } from '../redis/deadline';
+import { awaitReplica, replicaMark } from '../redis/replicated';
 import { assertJobId, jobNotFound, readOwnJob } from './own-job';
 
 /** @defaultValue 500 ms: removal is an optimisation and must not eat the 2 s budget. */
 const REMOVE_DEADLINE_MS = 500;
+
+/** The 503 of a cancel no replica confirmed (durability "replicated"). */
+const CANCEL_UNCONFIRMED =
+  'The job is cancelled on the Redis primary, but no replica confirmed it in time (durability "replicated"): a failover now could undo the cancel. Read the job once Redis answers again: still queued means cancel it again.';
 
 const notCancellable = (status: JobStatus) => new ProblemError('CONFLICT', `The job is ${status}; only queued, deferred or awaiting_approval jobs can be cancelled.`);
 
@@ -20,11 +25,16 @@ const notCancellable = (status: JobStatus) => new ProblemError('CONFLICT', `The 
  * exactly one wins); removing the BullMQ job afterwards only saves a worker
  * the trip, since a worker that gets it anyway sees `cancelled` when it claims
  * and skips it. Shared by `DELETE /v1/jobs/:id` and MCP `tasks/cancel`.
+ *
+ * The BullMQ job goes only once the callback is queued: a worker that takes a
+ * cancelled job re-queues its callback, which heals one that could not be
+ * queued here. With durability "replicated" the answer waits for a replica.
  */
 export async function cancelOwnJob(ctx: ApiContext, agentId: string, id: string): Promise<JobRecord> {
   const { store, queues, logger, callbacks, metrics, config, audit, spendCaps } = ctx;
   assertJobId(id);
-  return withRedisDeadline(
+  const mark = replicaMark(ctx.redis);
+  const cancelled = await withRedisDeadline(
     (async (): Promise<JobRecord> => {
       // Ownership is checked inside the script: another agent's job is 'missing'.
       const outcome = await store.cancel(id, agentId);
@@ -42,27 +52,36 @@ export async function cancelOwnJob(ctx: ApiContext, agentId: string, id: string)
         metrics.jobsFinished.inc({ integration: record.integration, tool: record.tool, status: 'cancelled' });
         auditCancelled(audit, record, agentId);
         // Cancelling finishes the job here, not in a worker, so its callback is queued here too.
-        await withRedisDeadline(queueCallback(callbacks, record, config.retention.jobSeconds), REMOVE_DEADLINE_MS).catch((err: unknown) => {
-          logger.error({ jobId: id, err: (err as Error).message }, 'could not queue the callback of a cancelled job');
-        });
+        const callbackQueued = await withRedisDeadline(queueCallback(callbacks, record, config.retention.jobSeconds), REMOVE_DEADLINE_MS).then(
+          () => true,
+          (err: unknown) => {
+            logger.warn({ jobId: id, err: (err as Error).message }, 'could not queue the callback of a cancelled job; the worker that takes its job queues it');
+            return false;
+          },
+        );
         // Spend caps: its amounts go back to the agent's day, unless a try of it already sent a request.
         await withRedisDeadline(spendCaps.giveBack(record), REMOVE_DEADLINE_MS).catch((err: unknown) => {
           logger.warn({ jobId: id, err: (err as Error).message }, 'could not give back the spend of a cancelled job');
         });
+        const queue = callbackQueued ? queues.get(record.integration) : undefined;
+        await withRedisDeadline(Promise.resolve(queue?.remove(id)), REMOVE_DEADLINE_MS).catch((err: unknown) => {
+          logger.warn({ jobId: id, err: (err as Error).message }, 'could not remove a cancelled job from its queue');
+        });
       }
-      const queue = record && queues.get(record.integration);
-      await withRedisDeadline(Promise.resolve(queue?.remove(id)), REMOVE_DEADLINE_MS).catch((err: unknown) => {
-        logger.warn({ jobId: id, err: (err as Error).message }, 'could not remove a cancelled job from its queue');
-      });
       return record ?? (await readOwnJob(store, id, agentId));
     })(),
   );
+  await awaitReplica(ctx, mark, { detail: CANCEL_UNCONFIRMED });
+  return cancelled;
 }
 
 /** `DELETE /v1/jobs/:id`: {@link cancelOwnJob}, answered as the public job. */
 export function cancelJob(ctx: ApiContext): RequestHandler<{ id: string }> {
   return async (req, res) => {
-    const cancelled = await cancelOwnJob(ctx, agentOf(res).id, req.params.id);
+    const agent = agentOf(res);
+    // A job of a tool the key's scopes no longer allow is not found, as for GET (the script checks the owner only).
+    await readOwnJob(ctx.store, req.params.id, agent);
+    const cancelled = await cancelOwnJob(ctx, agent.id, req.params.id);
     res.json(toPublicJob(cancelled));
   };
 }

@@ -6,7 +6,7 @@ import type { RedisKeys } from '@broker/redis/keys';
 import type { WebhookReceipt } from '@broker/shared/webhooks/schema';
 import type { ApiContext } from '../context';
 import { withRedisDeadline } from '../redis/deadline';
-import { awaitReplica } from '../redis/replicated';
+import { awaitReplica, replicaMark } from '../redis/replicated';
 import { correlationHook } from '../webhooks/correlate';
 import { ingestEvent, storableHeaders } from '../webhooks/ingest';
 import { verifiers } from '../webhooks/registry';
@@ -49,7 +49,7 @@ export function receiveWebhook(ctx: ApiContext, secrets: SecretsProvider, option
 
   return async (req, res) => {
     const receivedAt = new Date();
-    const startedAt = performance.now();
+    const mark = replicaMark(ctx.redis);
     const name = req.params.source;
     const source = Object.hasOwn(config.webhooks, name) ? config.webhooks[name] : undefined;
     const parser = parsers.get(name);
@@ -93,8 +93,8 @@ export function receiveWebhook(ctx: ApiContext, secrets: SecretsProvider, option
         },
       ),
     );
-    // durability "replicated": a 200 only once a replica has the event (a duplicate too: the first 200 may have been a 503).
-    await awaitReplica(config, ctx.redis, startedAt);
+    // durability "replicated": a 200 only once a replica has the event (a duplicate too: the first answer may have been a 503).
+    await awaitReplica(ctx, mark);
     metrics.webhooksReceived.inc({ source: name, outcome: duplicate ? 'duplicate' : 'accepted' });
     const receipt: WebhookReceipt = { received: true, id, eventId, duplicate };
     res.status(200).json(receipt);

@@ -5,19 +5,26 @@ import type { EventDelivery } from '@broker/shared/webhooks/schema';
 import type { NewDelivery } from '@broker/redis/webhooks/event-store';
 import type { ApiContext } from '../context';
 import { withRedisDeadline } from '../redis/deadline';
+import { awaitReplica, replicaMark } from '../redis/replicated';
 import { enqueueDeliveries } from '../webhooks/enqueue-deliveries';
 import { eventNotFound, readEvent } from './get-event';
+
+/** The 503 of a replay no replica confirmed (durability "replicated"). */
+const REPLAY_UNCONFIRMED =
+  'The replay is on the Redis primary, but no replica confirmed it in time (durability "replicated"): its deliveries may be sent, or lost in a failover. Read the event once Redis answers again before replaying it again.';
 
 /**
  * `POST /v1/events/:id/replay` → 202. Each trigger the event's source and type
  * match under the current routes gets a new delivery (new id, new
  * `webhook-id`, marked `replay`), so a receiver that deduplicates on
  * `webhook-id` sees it as new. The stored raw event is sent as it is: it is
- * not verified again, so its age does not matter.
+ * not verified again, so its age does not matter. With durability
+ * "replicated" the 202 waits for a replica to have the deliveries.
  */
 export function replayEvent(ctx: ApiContext): RequestHandler<{ id: string }> {
   const { config, eventStore, triggers, logger } = ctx;
   return async (req, res) => {
+    const mark = replicaMark(ctx.redis);
     const event = await readEvent(eventStore, req.params.id);
     const source = config.webhooks[event.source];
     const createdAt = new Date().toISOString();
@@ -38,6 +45,7 @@ export function replayEvent(ctx: ApiContext): RequestHandler<{ id: string }> {
           await enqueueDeliveries(triggers, { eventId: event.id, source: event.source, deliveries, delivery, retentionMs: webhookRetentionMs(source) }, logger);
         })(),
       );
+      await awaitReplica(ctx, mark, { detail: REPLAY_UNCONFIRMED });
     }
     const accepted: EventDelivery[] = deliveries.map((d) => ({ ...d, status: 'queued', attempts: 0 }));
     res

@@ -9,6 +9,7 @@ import type { ApiContext } from '../context';
 import { agentOf } from '../http/locals';
 import { auditRetried } from '../jobs/audit-events';
 import { withRedisDeadline } from '../redis/deadline';
+import { awaitReplica, replicaMark } from '../redis/replicated';
 import { assertJobId, jobNotFound } from './own-job';
 
 /**
@@ -23,6 +24,10 @@ export const SETTLE_WAIT_MS = 1000;
 const SETTLE_POLL_MS = 20;
 
 const RETRY_RULE = 'only a failed job whose error is retryable, or OUTCOME_UNKNOWN, can be retried';
+
+/** The 503 of a retry no replica confirmed (durability "replicated"). */
+const RETRY_UNCONFIRMED =
+  'The job is queued again on the Redis primary, but no replica confirmed it in time (durability "replicated"): a failover now could undo the retry. Read the job once Redis answers again: still failed means retry it again.';
 
 function notRetryable(status: JobStatus, code?: string): ProblemError {
   if (status === 'failed')
@@ -88,10 +93,12 @@ async function settledJob(ctx: ApiContext, record: JobRecord): Promise<Found> {
  *    a fresh set of `retry.attempts` tries (`resetAttemptsMade`);
  * 3. should that be impossible (the BullMQ job is gone, or a worker still
  *    holds it), the record is put back as it was and the agent is answered 409.
- * Returns the record after the move (`queued`, `attempts` kept).
+ * Returns the record after the move (`queued`, `attempts` kept), with
+ * durability "replicated" once a replica has it.
  */
 export async function retryOwnJob(ctx: ApiContext, agent: Pick<AuthenticatedAgent, 'id' | 'mayUseTool' | 'mayUseConnection'>, id: string, requestId?: string): Promise<JobRecord> {
   assertJobId(id);
+  const mark = replicaMark(ctx.redis);
   const agentId = agent.id;
   // Scopes and connections narrowed since the submission apply to a re-run as to a new job.
   const current = await ctx.store.get(id);
@@ -138,6 +145,7 @@ export async function retryOwnJob(ctx: ApiContext, agent: Pick<AuthenticatedAgen
 
   logRetried(ctx, record, undo, { agentId, requestId, from });
   auditRetried(ctx.audit, record, agentId, errorCodeOf(undo.error));
+  await awaitReplica(ctx, mark, { detail: RETRY_UNCONFIRMED });
   return record;
 }
 
