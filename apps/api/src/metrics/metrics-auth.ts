@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { ProblemError } from '@broker/shared/errors/problem';
 import { bearerToken, unauthenticated, type AgentResolver } from '../auth/agent-auth';
+import { checkAdmin } from '../auth/operator-auth';
 
 const HOW = 'Send it as "Authorization: Bearer <token>".';
 
@@ -13,11 +14,12 @@ export function metricsAuth(isAdmin: (token: string) => Promise<boolean>, resolv
   return async (req, res, next) => {
     const token = bearerToken(req.get('authorization'));
     if (!token) throw unauthenticated(`/metrics needs the admin token. ${HOW}`);
-    if (await isAdmin(token)) {
+    const { admin, unreadable } = await checkAdmin(isAdmin, token);
+    if (admin) {
       res.locals.operator = 'admin';
       return next();
     }
     if (await resolveAgent(token)) throw new ProblemError('FORBIDDEN', 'Metrics need the admin token; an agent key cannot read them.');
-    throw unauthenticated(`The token is not the admin token, which /metrics needs. ${HOW}`);
+    throw unreadable ?? unauthenticated(`The token is not the admin token, which /metrics needs. ${HOW}`);
   };
 }
