@@ -20,6 +20,38 @@ const CANCEL_UNCONFIRMED =
 const notCancellable = (status: JobStatus) => new ProblemError('CONFLICT', `The job is ${status}; only queued, deferred or awaiting_approval jobs can be cancelled.`);
 
 /**
+ * What a cancel finishes besides the record: the count, the audit entry, the
+ * callback, the spend given back, the BullMQ job removed. The callback and the
+ * give-back go together; the BullMQ job goes only once the callback is queued
+ * (a worker that takes a cancelled job re-queues its callback). Each step is
+ * bounded and logged, never thrown.
+ */
+async function afterCancel(ctx: ApiContext, record: JobRecord, agentId: string): Promise<void> {
+  const { queues, logger, callbacks, metrics, config, audit, spendCaps } = ctx;
+  const id = record.id;
+  metrics.jobsFinished.inc({ integration: record.integration, tool: record.tool, status: 'cancelled' });
+  auditCancelled(audit, record, agentId);
+  // Cancelling finishes the job here, not in a worker, so its callback is queued here too.
+  const [callbackQueued] = await Promise.all([
+    withRedisDeadline(queueCallback(callbacks, record, config.retention.jobSeconds), REMOVE_DEADLINE_MS).then(
+      () => true,
+      (err: unknown) => {
+        logger.warn({ jobId: id, err: (err as Error).message }, 'could not queue the callback of a cancelled job; the worker that takes its job queues it');
+        return false;
+      },
+    ),
+    // Spend caps: its amounts go back to the agent's day, unless a try of it already sent a request.
+    withRedisDeadline(spendCaps.giveBack(record), REMOVE_DEADLINE_MS).catch((err: unknown) => {
+      logger.warn({ jobId: id, err: (err as Error).message }, 'could not give back the spend of a cancelled job');
+    }),
+  ]);
+  const queue = callbackQueued ? queues.get(record.integration) : undefined;
+  await withRedisDeadline(Promise.resolve(queue?.remove(id)), REMOVE_DEADLINE_MS).catch((err: unknown) => {
+    logger.warn({ jobId: id, err: (err as Error).message }, 'could not remove a cancelled job from its queue');
+  });
+}
+
+/**
  * Cancels a job of the agent's that has not started, and answers its record.
  * The job record decides (one Lua script races the worker's claim, and
  * exactly one wins); removing the BullMQ job afterwards only saves a worker
@@ -31,11 +63,14 @@ const notCancellable = (status: JobStatus) => new ProblemError('CONFLICT', `The 
  * queued here. With durability "replicated" the answer waits for a replica.
  */
 export async function cancelOwnJob(ctx: ApiContext, agentId: string, id: string): Promise<JobRecord> {
-  const { store, queues, logger, callbacks, metrics, config, audit, spendCaps } = ctx;
+  const { store } = ctx;
   assertJobId(id);
   const mark = replicaMark(ctx.redis);
-  const cancelled = await withRedisDeadline(
-    (async (): Promise<JobRecord> => {
+  // The cancel itself, under the 2 s budget. What follows it is bounded on its own and never
+  // fails the answer: once the script has said `cancelled`, a 503 would send the client to
+  // cancel again and get 409 for a job it did cancel.
+  const [record, cancelled] = await withRedisDeadline(
+    (async (): Promise<[JobRecord | undefined, JobRecord]> => {
       // Ownership is checked inside the script: another agent's job is 'missing'.
       const outcome = await store.cancel(id, agentId);
       if (outcome.kind === 'missing') throw jobNotFound();
@@ -46,31 +81,11 @@ export async function cancelOwnJob(ctx: ApiContext, agentId: string, id: string)
           'An earlier try of this write may have taken effect upstream, and the broker is about to look it up by its reference; it cannot be cancelled until that is known. Poll the job.',
         );
       }
-
-      const record = await store.get(id);
-      if (record) {
-        metrics.jobsFinished.inc({ integration: record.integration, tool: record.tool, status: 'cancelled' });
-        auditCancelled(audit, record, agentId);
-        // Cancelling finishes the job here, not in a worker, so its callback is queued here too.
-        const callbackQueued = await withRedisDeadline(queueCallback(callbacks, record, config.retention.jobSeconds), REMOVE_DEADLINE_MS).then(
-          () => true,
-          (err: unknown) => {
-            logger.warn({ jobId: id, err: (err as Error).message }, 'could not queue the callback of a cancelled job; the worker that takes its job queues it');
-            return false;
-          },
-        );
-        // Spend caps: its amounts go back to the agent's day, unless a try of it already sent a request.
-        await withRedisDeadline(spendCaps.giveBack(record), REMOVE_DEADLINE_MS).catch((err: unknown) => {
-          logger.warn({ jobId: id, err: (err as Error).message }, 'could not give back the spend of a cancelled job');
-        });
-        const queue = callbackQueued ? queues.get(record.integration) : undefined;
-        await withRedisDeadline(Promise.resolve(queue?.remove(id)), REMOVE_DEADLINE_MS).catch((err: unknown) => {
-          logger.warn({ jobId: id, err: (err as Error).message }, 'could not remove a cancelled job from its queue');
-        });
-      }
-      return record ?? (await readOwnJob(store, id, agentId));
+      const read = await store.get(id);
+      return [read, read ?? (await readOwnJob(store, id, agentId))];
     })(),
   );
+  if (record) await afterCancel(ctx, record, agentId);
   await awaitReplica(ctx, mark, { detail: CANCEL_UNCONFIRMED });
   return cancelled;
 }
