@@ -41,6 +41,22 @@ describe('trigger delivery (worker)', () => {
     expect(requestsFor('evt_concurrent')).toHaveLength(1);
   });
 
+  it('a delivered delivery whose job runs again (re-added by the outbox sweeper after BullMQ trimmed it) is not sent twice', async () => {
+    await post(h, 'stripe', stripeEvent({ id: 'evt_rerun_delivered' })).expect(200);
+    const event = await settled('stripe:evt_rerun_delivered');
+    expect(requestsFor('evt_rerun_delivered')).toHaveLength(1);
+    const delivery = event.deliveries[0]!;
+    // What the sweeper does when getJobState says "unknown": completed jobs are kept only up to a count.
+    const job = await queue.getJob(delivery.deliveryId);
+    await job!.remove();
+    const data = { deliveryId: delivery.deliveryId, eventId: 'stripe:evt_rerun_delivered', source: 'stripe', trigger: delivery.trigger, replay: false };
+    await queue.add(delivery.trigger, data, { jobId: delivery.deliveryId });
+    await waitFor(async () => (await queue.getJobState(delivery.deliveryId)) === 'completed', { what: 'the re-added job to complete' });
+
+    expect(requestsFor('evt_rerun_delivered')).toHaveLength(1);
+    expect((await rig.readEvent('stripe:evt_rerun_delivered')).deliveries[0]).toMatchObject({ status: 'delivered', attempts: 1, lastStatus: 200 });
+  });
+
   it('the delivery is a POST signed with Standard Webhooks headers that the standardwebhooks library verifies', async () => {
     const signed = stripeEvent({ id: 'evt_signed_delivery' });
     await post(h, 'stripe', signed).expect(200);

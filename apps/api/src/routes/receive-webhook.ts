@@ -11,10 +11,26 @@ import { correlationHook } from '../webhooks/correlate';
 import { ingestEvent, storableHeaders } from '../webhooks/ingest';
 import { verifiers } from '../webhooks/registry';
 
-/** Reads the body as bytes with the source's limit; nothing parses it before it is verified. */
-function readRawBody(parser: RequestHandler, req: Request, res: Response): Promise<Buffer> {
+/**
+ * Reads the body as bytes with the source's limit; nothing parses it before it
+ * is verified. Rejects with a 413 error as soon as the bytes received pass the
+ * limit: body-parser, on a limit error, reads the rest of the request before
+ * it calls back, so an endless chunked body would hold the connection until
+ * Node's requestTimeout (300 s) and get a 408, not the 413.
+ */
+function readRawBody(parser: RequestHandler, req: Request, res: Response, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    let received = 0;
+    const count = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received <= limit) return;
+      req.off('data', count);
+      reject(Object.assign(new Error('request entity too large'), { type: 'entity.too.large', status: 413 }));
+    };
+    // Before the parser: both listeners are added in this tick, so both see every chunk.
+    req.on('data', count);
     void parser(req, res, (err?: unknown) => {
+      req.off('data', count);
       if (err) reject(err);
       else resolve(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
     });
@@ -49,22 +65,33 @@ export function receiveWebhook(ctx: ApiContext, secrets: SecretsProvider, option
 
   return async (req, res) => {
     const receivedAt = new Date();
-    const mark = replicaMark(ctx.redis);
     const name = req.params.source;
     const source = Object.hasOwn(config.webhooks, name) ? config.webhooks[name] : undefined;
     const parser = parsers.get(name);
     if (!source || !parser) throw new ProblemError('NOT_FOUND', `No webhook source "${name}".`);
     const rejected = () => metrics.webhooksReceived.inc({ source: name, outcome: 'rejected' });
 
+    const limit = source.maxBodyBytes ?? DEFAULT_WEBHOOK_MAX_BODY_BYTES;
+    const refuseTooLarge = () => {
+      rejected();
+      // Stop reading: the rest of an oversized body is not worth waiting for, and an endless one never ends.
+      res.once('finish', () => req.destroy());
+      return new ProblemError('PAYLOAD_TOO_LARGE', `The body is larger than ${limit} bytes, the limit of "${name}".`, undefined, { Connection: 'close' });
+    };
+    // A declared length over the limit is refused before a byte is read (a client may declare 2 GB and send slowly).
+    if (Number(req.get('content-length') ?? 0) > limit) throw refuseTooLarge();
+
     let body: Buffer;
     try {
-      body = await readRawBody(parser, req, res);
+      body = await readRawBody(parser, req, res, limit);
     } catch (err) {
       if (!tooLarge(err)) throw err;
-      rejected();
-      const limit = source.maxBodyBytes ?? DEFAULT_WEBHOOK_MAX_BODY_BYTES;
-      throw new ProblemError('PAYLOAD_TOO_LARGE', `The body is larger than ${limit} bytes, the limit of "${name}".`);
+      throw refuseTooLarge();
     }
+    // Taken once the body is in, before the first Redis command: the 2 s answer budget is
+    // for Redis, and a slow upload (2 s over a bad link) would otherwise leave none for the
+    // replica's WAIT and be answered 503 on every retry, the duplicates included.
+    const mark = replicaMark(ctx.redis);
 
     const values = splitSecretValues(await secrets.get(source.secret));
     if (values.length === 0) throw new MissingSecretError(source.secret);

@@ -102,11 +102,30 @@ export async function ingestEvent(deps: IngestDeps, event: VerifiedEvent): Promi
   return { id, eventId: event.eventId, duplicate: false };
 }
 
-/** Request headers worth keeping with the event; credentials a proxy may add are not. */
+/**
+ * Credential headers, never stored: every events:read caller sees an event's
+ * headers. The exact names a client or proxy sends credentials in, then any
+ * name with a credential word (`x-api-key`, `x-gitlab-token`,
+ * `cf-access-client-secret`, `x-auth-token`, `x-shopify-access-token`), but
+ * not a bare `key` (`idempotency-key` is an id). Not
+ * signature headers (`stripe-signature`, `x-hub-signature-256`,
+ * `x-shopify-hmac-sha256`, `webhook-signature`): once verified a signature
+ * proves nothing to anyone without the secret, and it is what an operator
+ * checks a disputed event against (docs/webhooks.md#stored-headers).
+ */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization', 'set-cookie']);
+const CREDENTIAL_WORDS = /(^|-)(auth|authorization|token|secret|password|passwd|api-?key|access-key|functions-key|subscription-key|credentials?|session|jwt)(-|$)/i;
+
+/** Whether a request header carries a credential (see {@link CREDENTIAL_HEADERS}). */
+export function isCredentialHeader(name: string): boolean {
+  return CREDENTIAL_HEADERS.has(name.toLowerCase()) || CREDENTIAL_WORDS.test(name);
+}
+
+/** Request headers worth keeping with the event; credentials a client or proxy may add are not. */
 export function storableHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
   const kept: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || name === 'authorization' || name === 'cookie' || name === 'proxy-authorization') continue;
+    if (value === undefined || isCredentialHeader(name)) continue;
     kept[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return kept;
