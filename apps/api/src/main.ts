@@ -92,7 +92,9 @@ async function main(): Promise<void> {
     const drained = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     const grace = setTimeout(() => server.closeAllConnections(), GRACE_MS);
-    await api.close();
+    // api.close() talks to Redis (UNSUBSCRIBE, the queues); a Redis that stopped answering must not hold the exit.
+    const closed = await Promise.race([api.close().then(() => true), delay(GRACE_MS, false)]);
+    if (!closed) logger.warn({ graceMs: GRACE_MS }, 'api close did not finish within the grace period; exiting anyway');
     await drained;
     clearTimeout(grace);
     // QUIT lets Redis finish what we sent; while Redis is away it would wait forever, so it is bounded.

@@ -1,4 +1,4 @@
-import express, { type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler } from 'express';
 import { ProblemError } from '@broker/shared/errors/problem';
 import { limitJsonDepth } from './json-depth';
 
@@ -8,12 +8,20 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 const JSON_TYPES = ['application/json', 'application/*+json'];
 
 /**
+ * True when the request carries no body bytes: `Content-Length: 0` (fetch sends it on a bodiless POST),
+ * or neither it nor `Transfer-Encoding` (as `curl -X POST` sends).
+ */
+const hasNoBody = (req: Request): boolean =>
+  req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0');
+
+/**
  * express.json() silently skips bodies of other types, which would surface as
  * a confusing validation error; a body of the wrong type is 415 instead.
- * A request with no body at all passes, and the schema reports what is missing.
+ * A request with no body at all passes (type-is counts `Content-Length: 0` as
+ * a body, so that is tested here first), and the schema reports what is missing.
  */
 const requireJsonType: RequestHandler = (req, _res, next) => {
-  if (req.is(JSON_TYPES) === false) {
+  if (!hasNoBody(req) && req.is(JSON_TYPES) === false) {
     throw new ProblemError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.');
   }
   next();
@@ -36,11 +44,9 @@ export function jsonBody(): RequestHandler[] {
  */
 export function optionalJsonBody(): RequestHandler[] {
   const parse = jsonBody();
-  const noBody = (req: Parameters<RequestHandler>[0]) =>
-    req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0');
   return parse.map(
     (step): RequestHandler =>
       (req, res, next) =>
-        noBody(req) ? next() : step(req, res, next),
+        hasNoBody(req) ? next() : step(req, res, next),
   );
 }

@@ -10,19 +10,44 @@ import { ProblemError, toPointer } from '@broker/shared/errors/problem';
  */
 export const MAX_JSON_DEPTH = 64;
 
-/** The path to the first value nested deeper than `max`, or undefined. Iterative: the check itself cannot overflow. */
+/** A container still to walk, linked to its parent so that its path is built only if it is too deep. */
+interface Pending {
+  value: object;
+  depth: number;
+  parent: Pending | undefined;
+  key: PropertyKey;
+}
+
+/**
+ * The path to the first value nested deeper than `max`, or undefined. Iterative: the check itself cannot overflow.
+ * Only containers are stacked, and a path is built only for the one that is too deep: a 1 MiB array of
+ * 500,000 numbers costs no allocation per number.
+ */
 export function tooDeep(value: unknown, max = MAX_JSON_DEPTH): PropertyKey[] | undefined {
-  const stack: Array<{ value: unknown; path: PropertyKey[] }> = [{ value, path: [] }];
+  if (value === null || typeof value !== 'object') return undefined;
+  const stack: Pending[] = [{ value, depth: 0, parent: undefined, key: '' }];
   while (stack.length > 0) {
-    const { value: current, path } = stack.pop()!;
-    if (current === null || typeof current !== 'object') continue;
-    if (path.length >= max) return path;
-    // Object.keys: own enumerable keys only, so a "__proto__" key sent in the body is walked like any other.
-    for (const key of Object.keys(current)) {
-      stack.push({ value: (current as Record<string, unknown>)[key], path: [...path, Array.isArray(current) ? Number(key) : key] });
+    const current = stack.pop()!;
+    if (current.depth >= max) return pathOf(current);
+    const push = (child: unknown, key: PropertyKey) => {
+      if (child !== null && typeof child === 'object') stack.push({ value: child, depth: current.depth + 1, parent: current, key });
+    };
+    const container = current.value;
+    if (Array.isArray(container)) {
+      for (let i = 0; i < container.length; i++) push(container[i], i);
+    } else {
+      // Object.keys: own enumerable keys only, so a "__proto__" key sent in the body is walked like any other.
+      for (const key of Object.keys(container)) push((container as Record<string, unknown>)[key], key);
     }
   }
   return undefined;
+}
+
+/** The keys from the root down to `pending`. */
+function pathOf(pending: Pending): PropertyKey[] {
+  const path: PropertyKey[] = [];
+  for (let at: Pending | undefined = pending; at?.parent; at = at.parent) path.push(at.key);
+  return path.reverse();
 }
 
 /** Refuses a parsed body nested deeper than {@link MAX_JSON_DEPTH}: 422, before any handler sees it. */

@@ -1,5 +1,9 @@
 import type { RedisClient } from '@broker/redis/connection';
 import type { Logger } from '@broker/shared/logger';
+import { withRedisDeadline } from '../redis/deadline';
+
+/** @defaultValue 500 ms: how long {@link JobEventHub.close} waits for Redis to confirm the UNSUBSCRIBE. */
+const UNSUBSCRIBE_DEADLINE_MS = 500;
 
 /** A registration for one job; settle it with {@link JobWaiter.until} and always {@link JobWaiter.release}. */
 export interface JobWaiter {
@@ -110,8 +114,10 @@ export class JobEventHub {
     this.subscriber.off('message', this.onMessage);
     this.subscriber.off('ready', this.onReady);
     this.subscriber.off('error', this.onError);
+    // A Redis that stopped answering (frozen, cut off) still looks `ready` and would never reply:
+    // the UNSUBSCRIBE is bounded, the connection is dropped after close anyway.
     if (this.subscribed && this.subscriber.status === 'ready') {
-      await this.subscriber.unsubscribe(this.channel).catch(() => undefined);
+      await withRedisDeadline(this.subscriber.unsubscribe(this.channel), UNSUBSCRIBE_DEADLINE_MS).catch(() => undefined);
     }
   }
 

@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import type { RedisKeys } from '@broker/redis/keys';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { ApiContext } from '../context';
+import { clientGone } from '../http/client-gone';
 import { agentOf } from '../http/locals';
 import { createMcpServer } from './mcp-server';
 
@@ -19,10 +20,16 @@ export function mcpEndpoint(ctx: ApiContext, { keys }: { keys: RedisKeys }): Req
     const agent = agentOf(res);
     const server = createMcpServer(ctx, agent, res.locals.requestId, keys);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-    res.on('close', () => {
+    const close = () => {
       void transport.close();
       void server.close();
-    });
+    };
+    res.on('close', close);
+    // A client that left during the middleware before this handler would never be heard of again: no work for it.
+    if (clientGone(req, res)) {
+      close();
+      return;
+    }
     await server.connect(transport);
     // The transport rebuilds the request as a WHATWG Request from the Host header and answers a bare 400
     // (no problem body) to any Host its URL parser rejects or normalises ("ó", "a b"). Stateless and

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { TERMINAL_STATUSES } from '@broker/shared/jobs/schema';
 import { toPublicJob, type JobRecord } from '@broker/redis/jobs/job-store';
 import type { ApiContext } from '../context';
+import { clientGone } from '../http/client-gone';
 import { agentOf } from '../http/locals';
 import { readOwnJob } from './own-job';
 import { parseQuery } from '../http/parse-query';
@@ -39,6 +40,8 @@ export function getJob({ store, events }: ApiContext): RequestHandler<{ id: stri
       const gone = new AbortController();
       const onClose = () => gone.abort();
       res.once('close', onClose);
+      // The client may have left during the first read: its `close` is past and would never wake the wait.
+      if (clientGone(req, res)) gone.abort();
       try {
         while (!isTerminal(record) && !gone.signal.aborted && !events.closed && Date.now() < deadline) {
           const waiter = events.register(record.id);
