@@ -4,7 +4,9 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import request from 'supertest';
 import { giveBackSpend, spendCapId } from '@broker/redis/limits/spend-reservations';
 import { redisKeys } from '@broker/redis/keys';
-import { startWorkerBeside } from '../helpers/broker';
+import type { BrokerConfig } from '@broker/shared/config/schema';
+import { SpendCaps } from '../../apps/api/src/limits/spend-caps';
+import { startWorkerBeside, testLogger } from '../helpers/broker';
 import { StubServer, type StubRequest } from '../helpers/stub-server';
 import { waitFor } from '../helpers/wait-for';
 import { bearer, portOf, startApi, testConfig, type Harness } from './harness';
@@ -44,6 +46,7 @@ const AGENTS = {
   multi: [cap('pay.*', 100), cap('pay.charge', 10, '/input/fee')],
   invalid: [cap('pay.*', 100)],
   mcp: [cap('pay.*', 100)],
+  retried: [cap('pay.*', 1000)],
 } as const;
 type AgentName = keyof typeof AGENTS;
 const keyOf = (name: AgentName) => `key-spend-${name}`;
@@ -52,6 +55,7 @@ const auth = (name: AgentName) => bearer(keyOf(name));
 
 let upstream: StubServer;
 let h: Harness;
+let config: BrokerConfig;
 let stopWorker: (() => Promise<void>) | undefined;
 const clients: Client[] = [];
 
@@ -82,7 +86,7 @@ function secondsToMidnightUtc(): number {
 beforeAll(async () => {
   upstream = await StubServer.start(answer);
   const base = testConfig();
-  const config = testConfig({
+  config = testConfig({
     agents: [
       ...Object.entries(AGENTS).map(([name, spendCaps]) => ({
         id: agentId(name as AgentName),
@@ -317,5 +321,34 @@ describe('spend caps', () => {
     expect(job.status).toBe(202);
     expect(await h.redis.keys(`${h.prefix}:spend:{spend:agent-c:*`)).toEqual([]);
     expect(await h.store.get(job.body.id)).not.toHaveProperty('spendDay');
+  });
+
+  it("counts the retry of a keyed submission that made no job, even within the duplicates' window", async () => {
+    // The api's own SpendCaps on its Redis: the failed create (a withdrawn enqueue, or a request that gave up
+    // waiting on Redis) is release() with no job, which the HTTP path cannot be made to do on demand.
+    const caps = new SpendCaps(config, h.producer, redisKeys(h.prefix), testLogger('spend-caps'));
+    const agent = agentId('retried');
+    const charges = caps.measure(agent, 'pay.charge', { tool: 'pay.charge', input: { ref: 'retried-1', amount: 900 } }).charges;
+    const claim = { key: 'retried-key-hash', fingerprint: 'retried-fingerprint' };
+
+    const first = await caps.reserve(agent, 'job-retried-a', charges, new Date(), claim);
+    expect(first.spendDay).toBe(today());
+    // A concurrent duplicate passes on the first one's standing reservation: nothing more counted.
+    const twin = await caps.reserve(agent, 'job-retried-twin', charges, new Date(), claim);
+    expect(twin.spendDay).toBeUndefined();
+    expect(await spent('retried')).toBe(900);
+
+    // The create fails: 503, "send the same request with the same Idempotency-Key".
+    await first.release();
+    expect(await spent('retried')).toBe(0);
+
+    // The retry, well within the 10 s window, is counted: the job it makes spends 900.
+    const retry = await caps.reserve(agent, 'job-retried-b', charges, new Date(), claim);
+    expect(retry.spendDay).toBe(today());
+    expect(await spent('retried')).toBe(900);
+    // And the cap holds: 200 more would make 1100.
+    const more = caps.measure(agent, 'pay.charge', { tool: 'pay.charge', input: { ref: 'retried-2', amount: 200 } }).charges;
+    await expect(caps.reserve(agent, 'job-retried-c', more, new Date())).rejects.toMatchObject({ problem: { code: 'BUDGET_EXCEEDED' } });
+    expect(await spent('retried')).toBe(900);
   });
 });

@@ -146,7 +146,8 @@ export class SpendCaps {
       spendDay: day,
       release: async (replayed = false) => {
         if (replayed && claim) return;
-        await giveBackSpend(this.redis, this.keys, { id: jobId, agentId, spendDay: day });
+        // No job came of it: the twin mark goes too, or this request's retry would pass as its own twin, uncounted.
+        await giveBackSpend(this.redis, this.keys, { id: jobId, agentId, spendDay: day }, twin?.mark);
       },
     };
   }

@@ -81,10 +81,16 @@ return {0}
 `);
 
 /*
- * KEYS: totals, jobs. ARGV: jobId. Gives the job's reservation back unless it
- * was committed or given back already. Returns 1 when it gave back, else 0.
+ * KEYS: totals, jobs, and (a keyed request that made no job) its twin mark.
+ * ARGV: jobId. Gives the job's reservation back unless it was committed or
+ * given back already. Returns 1 when it gave back, else 0. The mark goes
+ * with the reservation it names (its value is the reserving job id): left
+ * behind, it would pass the request's own retry (same key and payload, after
+ * a 503 for a failed or abandoned create) as a twin of a reservation that no
+ * longer exists, and that job would run counted nowhere.
  */
 const GIVE_BACK = new LuaScript(`
+if KEYS[3] and redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
 local entry = redis.call('HGET', KEYS[2], ARGV[1])
 if not entry then return 0 end
 local charges = cjson.decode(entry)
@@ -153,10 +159,12 @@ export async function commitSpend(redis: RedisClient, keys: RedisKeys, job: Spen
  * any process, for any job: one without `spendDay` costs nothing (no Redis
  * call). Called on a submission that made no job, a cancel, a job that
  * failed for good before calling, and a held job denied or expired. Resolves
- * true when it gave something back.
+ * true when it gave something back. `twinMark` (SpendTwin.mark): the request
+ * made no job, and its twin mark goes too if it names this job.
  */
-export async function giveBackSpend(redis: RedisClient, keys: RedisKeys, job: SpendJob): Promise<boolean> {
+export async function giveBackSpend(redis: RedisClient, keys: RedisKeys, job: SpendJob, twinMark?: string): Promise<boolean> {
   if (!job.spendDay) return false;
-  const given = await GIVE_BACK.run<number>(redis, [keys.spendTotals(job.agentId, job.spendDay), keys.spendJobs(job.agentId, job.spendDay)], [job.id]);
+  const ledger = [keys.spendTotals(job.agentId, job.spendDay), keys.spendJobs(job.agentId, job.spendDay)];
+  const given = await GIVE_BACK.run<number>(redis, twinMark === undefined ? ledger : [...ledger, keys.spendTwin(job.agentId, job.spendDay, twinMark)], [job.id]);
   return given === 1;
 }

@@ -114,7 +114,11 @@ export async function requestToken(auth: OAuth2Auth, secrets: SecretsProvider, p
   // GitHub answers 200 with an `error` field.
   if (status < 200 || status >= 300 || error) {
     const message = `${where} answered ${status}${error ? ` ${error}` : ''}${describe(body, sent)}`;
-    throw new OAuthError(error === 'invalid_grant' ? 'needs_reauth' : 'rejected', message, error);
+    // invalid_grant refuses a grant someone must renew (a code, a refresh token): re-authorise. A client
+    // credentials grant has nothing to renew (its grant is the client's own credentials), and providers answer
+    // it so for a wrong secret or a client not allowed the grant: a rejected client, fixed in the config.
+    const reauth = error === 'invalid_grant' && params.grant_type !== 'client_credentials';
+    throw new OAuthError(reauth ? 'needs_reauth' : 'rejected', message, error);
   }
   const accessToken = body.access_token;
   if (typeof accessToken !== 'string' || accessToken === '') {

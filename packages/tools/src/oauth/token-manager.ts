@@ -16,7 +16,7 @@ export interface TokenRequest {
 
 /**
  * Calls the token endpoint (packages/tools does the HTTP). Throws
- * {@link OAuthError}: `needs_reauth` for `invalid_grant`, `unavailable` for
+ * {@link OAuthError}: `needs_reauth` for `invalid_grant` (except to client credentials), `unavailable` for
  * transient failures, `rejected` for the rest.
  */
 export type FetchToken = (request: TokenRequest) => Promise<TokenSet>;
@@ -129,7 +129,16 @@ export class OAuthTokenManager {
           });
         }
       }
-      // Another process is refreshing: wait for its write, or for its lock to go.
+      // Another process is refreshing. A token that has not expired still works (docs/oauth.md): waiting
+      // for that process instead would fail every job of the connection UNAVAILABLE should it have crashed
+      // (its lock outlives our wait), and queue the processes one token timeout each behind a dead endpoint.
+      // Only a 401's caller, whose token the upstream refused, waits for the new one.
+      if (!req.forceRefresh) {
+        const latest = await store.read(req.integration, req.connection);
+        this.assertUsable(req, latest);
+        if (latest.tokens && !this.expired(latest.tokens)) return latest.tokens.accessToken;
+      }
+      // Wait for its write, or for its lock to go.
       while (this.now() < deadline) {
         await delay(this.pollMs);
         const state = await store.state(req.integration, req.connection);
@@ -214,7 +223,9 @@ export class OAuthTokenManager {
   }
 
   private assertUsable(req: AccessTokenRequest, stored: StoredTokens): void {
-    if (stored.status === 'needs_reauth') {
+    // Client credentials have nothing to re-authorise: a new token request is the way back (a connection
+    // marked before invalid_grant meant a rejected client there must not stay stuck once the secret is fixed).
+    if (stored.status === 'needs_reauth' && req.auth.grant !== 'client_credentials') {
       throw new OAuthError(
         'needs_reauth',
         `connection "${req.connection}" of "${req.integration}" needs re-authorisation (the provider answered ${stored.reason ?? 'invalid_grant'}): connect it again or import new tokens`,
