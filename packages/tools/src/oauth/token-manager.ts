@@ -129,16 +129,7 @@ export class OAuthTokenManager {
           });
         }
       }
-      // Another process is refreshing. A token that has not expired still works (docs/oauth.md): waiting
-      // for that process instead would fail every job of the connection UNAVAILABLE should it have crashed
-      // (its lock outlives our wait), and queue the processes one token timeout each behind a dead endpoint.
-      // Only a 401's caller, whose token the upstream refused, waits for the new one.
-      if (!req.forceRefresh) {
-        const latest = await store.read(req.integration, req.connection);
-        this.assertUsable(req, latest);
-        if (latest.tokens && !this.expired(latest.tokens)) return latest.tokens.accessToken;
-      }
-      // Wait for its write, or for its lock to go.
+      // Another process is refreshing: wait for its write, or for its lock to go.
       while (this.now() < deadline) {
         await delay(this.pollMs);
         const state = await store.state(req.integration, req.connection);
@@ -152,6 +143,14 @@ export class OAuthTokenManager {
         if (!(await store.isLocked(req.integration, req.connection))) break;
       }
       if (this.now() >= deadline) {
+        // Its refresh never landed (its process died holding the lock, which outlives our wait, or the
+        // endpoint is slow). A token that has not expired still works (docs/oauth.md), except for a 401's
+        // caller, whose token the upstream refused: failing every job of the connection would help nobody.
+        if (!req.forceRefresh) {
+          const latest = await store.read(req.integration, req.connection);
+          this.assertUsable(req, latest);
+          if (latest.tokens && !this.expired(latest.tokens) && !this.refused(req, latest.tokens)) return latest.tokens.accessToken;
+        }
         throw new OAuthError('unavailable', `timed out waiting for another worker to refresh the OAuth token of connection "${req.connection}" of "${req.integration}"`);
       }
     }
