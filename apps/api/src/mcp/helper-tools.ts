@@ -91,7 +91,10 @@ function jobArgs(tool: string, args: Record<string, unknown>): { id: string; wai
 export async function retryJobTool(ctx: ApiContext, agent: AuthenticatedAgent, args: Record<string, unknown>, signal: AbortSignal, requestId: string): Promise<CallToolResult> {
   const { id, waitMs } = jobArgs('retry_job', args);
   const record = await withRedisDeadline(retryOwnJob(ctx, agent, id, requestId));
-  const final = waitMs > 0 ? await waitForJob(ctx, record, agent, waitMs, { signal }) : record;
+  // The re-run is queued: a read that fails while waiting answers the job as queued, never a refusal (see call-tool.ts).
+  const onReadFailure = (err: unknown) =>
+    ctx.logger.warn({ requestId, agent: agent.id, jobId: id, err: (err as Error).message }, 'could not read a retried job while retry_job waited for it');
+  const final = waitMs > 0 ? await waitForJob(ctx, record, agent, waitMs, { signal, onReadFailure }) : record;
   return jobResult(toPublicJob(final));
 }
 
