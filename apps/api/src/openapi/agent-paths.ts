@@ -125,7 +125,7 @@ export const agentPaths: Record<string, PathItem> = {
           content: { 'text/event-stream': { schema: { type: 'string' } }, 'application/json': { schema: { type: 'object' } } },
         },
         '202': { description: 'A notification or response was accepted' },
-        ...problems(401, 413, 415, 429),
+        ...problems(400, 401, 403, 405, 413, 415, 422, 429),
         '406': { description: 'The Accept header does not allow both application/json and text/event-stream' },
         '503': {
           ...problems(503)['503'],

@@ -130,7 +130,7 @@ export const operatorPaths: Record<string, PathItem> = {
       tags: ['operators'],
       security: ADMIN_TOKEN,
       requestBody: { required: true, content: { 'application/json': { schema: ref('PutConnectionTokenRequest') } } },
-      responses: { '204': { description: 'Stored' }, ...problems(400, 401, 404, 413, 415, 422, 503) },
+      responses: { '204': { description: 'Stored' }, ...problems(400, 401, 404, 409, 413, 415, 422, 503) },
     },
   },
   '/oauth/{integration}/connect': {
@@ -141,7 +141,7 @@ export const operatorPaths: Record<string, PathItem> = {
       tags: ['oauth'],
       security: ADMIN_TOKEN,
       parameters: [queryParam('connection', 'The connection to authorize (default `default`).')],
-      responses: { '302': { description: "To the provider's authorization page" }, ...problems(401, 404, 422, 503) },
+      responses: { '302': { description: "To the provider's authorization page" }, ...problems(401, 404, 409, 422, 503) },
     },
   },
   '/oauth/{integration}/callback': {
