@@ -128,6 +128,9 @@ export const portOf = (server: Server) => (server.address() as AddressInfo).port
  * config, or to show that what the API holds in Redis is shared by every API.
  */
 export interface ListeningApi {
+  api: Api;
+  /** The api's producer connection. */
+  producer: RedisClient;
   server: Server;
   base: string;
   close(): Promise<void>;
@@ -135,16 +138,22 @@ export interface ListeningApi {
 
 /**
  * An API on its own Redis connections, listening on a free loopback port:
- * `deps` as createApi takes them, without the connections.
+ * `deps` as createApi takes them, without the connections, which go to
+ * `urls` (the test Redis by default; a proxy or a private server otherwise).
  */
-export async function listenApi(deps: Omit<ApiDeps, 'redis' | 'subscriber'>): Promise<ListeningApi> {
-  const producer = createRedis(REDIS_URL, 'producer');
-  const subscriber = createRedis(REDIS_URL, 'subscriber');
+export async function listenApi(deps: Omit<ApiDeps, 'redis' | 'subscriber'>, urls: { producerUrl?: string; subscriberUrl?: string } = {}): Promise<ListeningApi> {
+  const producer = createRedis(urls.producerUrl ?? REDIS_URL, 'producer');
+  const subscriber = createRedis(urls.subscriberUrl ?? REDIS_URL, 'subscriber');
+  // Connection noise from Redis servers a test cuts or stops is expected.
+  producer.on('error', () => undefined);
+  subscriber.on('error', () => undefined);
   const api = await createApi({ ...deps, redis: producer, subscriber });
   const server = api.app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   await untilReady(server, () => api.close(), producer, subscriber);
   return {
+    api,
+    producer,
     server,
     base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     async close() {

@@ -1,11 +1,6 @@
-import { once } from 'node:events';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import request from 'supertest';
-import { createApi, type Api } from '@broker/api';
-import { createRedis, waitForReady, type RedisClient } from '@broker/redis/connection';
 import { redisKeys } from '@broker/redis/keys';
 import { parseConfig } from '@broker/shared/config/load';
 import type { BrokerConfig } from '@broker/shared/config/schema';
@@ -16,6 +11,7 @@ import { testLogger } from '../helpers/broker';
 import { layeredConfig } from '../helpers/config';
 import { waitFor } from '../helpers/wait-for';
 import { isBullMqAdd, StallingRedisProxy } from '../api/stalling-redis-proxy';
+import { listenApi, type ListeningApi } from '../api/harness';
 import { BrokerClient, chaosConfig, Deployment, SECRETS, TriggerReceiver, type ChaosConfigOptions } from './broker';
 import { PrivateRedis } from './private-redis';
 import { OrderUpstream } from './upstream';
@@ -64,45 +60,19 @@ let b: InProcessApi;
 let c: InProcessApi;
 let proxy: StallingRedisProxy;
 
-interface InProcessApi {
-  api: Api;
-  server: Server;
-  client: BrokerClient;
-  producer: RedisClient;
-  close(): Promise<void>;
-}
+type InProcessApi = ListeningApi & { client: BrokerClient };
 
 async function startApi(producerUrl: string): Promise<InProcessApi> {
-  const producer = createRedis(producerUrl, 'producer');
-  const subscriber = createRedis(primary.url, 'subscriber');
-  // Cut connections are what some tests are about.
-  producer.on('error', () => undefined);
-  subscriber.on('error', () => undefined);
-  await waitForReady(producer);
-  const api = await createApi({
-    config,
-    redis: producer,
-    subscriber,
-    secrets: envSecretsProvider({ ...SECRETS, CALLBACK_SECRET: 'whsec_Y2hhb3MtY2FsbGJhY2stc2VjcmV0LTAxMjM=' }),
-    logger: testLogger('api'),
-    prefix: PREFIX,
-  });
-  const server = api.app.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  await waitFor(async () => (await request(server).get('/readyz')).status === 200, { what: 'the api ready' });
-  return {
-    api,
-    server,
-    producer,
-    client: new BrokerClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await api.close();
-      producer.disconnect();
-      subscriber.disconnect();
+  const listening = await listenApi(
+    {
+      config,
+      secrets: envSecretsProvider({ ...SECRETS, CALLBACK_SECRET: 'whsec_Y2hhb3MtY2FsbGJhY2stc2VjcmV0LTAxMjM=' }),
+      logger: testLogger('api'),
+      prefix: PREFIX,
     },
-  };
+    { producerUrl, subscriberUrl: primary.url },
+  );
+  return { ...listening, client: new BrokerClient(listening.base) };
 }
 
 /** The primary's replication stream has reached the replica: a write of this connection, then `WAIT` for it. */
