@@ -78,6 +78,22 @@ export function fullJitter(attempt: number, settings: RetrySettings, random: () 
 /** Answers after which a write may or may not have been applied. */
 const GATEWAY_STATUSES: ReadonlySet<number> = new Set([500, 502, 504]);
 
+/**
+ * Whether a failed request of a write without an idempotency key may have
+ * taken effect upstream: yes, unless something proves it did not — it was
+ * never sent (held back, failed while preparing or connecting), or the
+ * upstream refused it (a 4xx, a 503). A 2xx whose body broke the output schema
+ * was applied. Only the request's own flag counts (`writeWithoutKey`): a GET
+ * of a write tool applies nothing. Marks a failed job so that any later re-run
+ * looks before it sends (settle-try.ts).
+ */
+export function mayHaveBeenApplied(error: ToolError): boolean {
+  if (!error.writeWithoutKey || error instanceof CallHeldBack || error.stage === 'prepare' || error.stage === 'connect') return false;
+  const status = error.upstreamStatus;
+  if (status !== undefined) return (status < 400 || status >= 500) && status !== 503;
+  return error.stage === 'exchange' || error.code === 'SCHEMA_MISMATCH';
+}
+
 function outcomeUnknown(error: ToolError): ToolError {
   const what = error.code === 'TIMEOUT' ? 'timed out' : `failed (${error.message})`;
   return new ToolError('OUTCOME_UNKNOWN', {

@@ -129,7 +129,7 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
       // Another try holds the job now (this worker lost its lock): its record is that try's to write.
       if (error instanceof ClaimLost) throw error;
       if (!(error instanceof CallHeldBack)) deps.metrics.toolErrors.inc({ integration: data.integration, code: error.code });
-      return settleFailedTry(deps, { job, token, data, integration, error, log, canLookUp: tool.verify !== undefined, unkeyedWrite, tryToken });
+      return settleFailedTry(deps, { job, token, data, integration, error, log, canLookUp: tool.verify !== undefined, tryToken });
     }
     if (outcome.kind === 'absent') {
       await Promise.all([ticket.settle(), deps.store.fail(id, outcome.error, tryToken)]);

@@ -143,7 +143,11 @@ export async function runTry(deps: ToolJobDeps, run: TryRun, isPending: (output:
   const checked = tool.validateOutput(output);
   if (!checked.ok) {
     deps.escalations?.schemaMismatch({ integration: data.integration, tool: tool.name, errors: checked.errors, sample: output, jobId: id });
-    throw new ToolError('SCHEMA_MISMATCH', { message: `upstream answer does not match the output schema: ${fieldPaths(checked.errors)}` });
+    // An answer came: an unkeyed write was applied, whatever its body says (see mayHaveBeenApplied).
+    throw new ToolError('SCHEMA_MISMATCH', {
+      message: `upstream answer does not match the output schema: ${fieldPaths(checked.errors)}`,
+      writeWithoutKey: tool.write && !tool.idempotent,
+    });
   }
   return { kind: 'output', value: checked.value };
 }

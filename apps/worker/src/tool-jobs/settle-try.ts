@@ -6,7 +6,7 @@ import type { ToolError } from '@broker/tools';
 import { throttleScope } from '../limits/call-gate';
 import { CallHeldBack } from './call-held-back';
 import { ClaimLost } from './claim-lost';
-import { decideTry, type Pause, type TryDecision } from './decide-try';
+import { decideTry, mayHaveBeenApplied, type Pause, type TryDecision } from './decide-try';
 import type { ToolJobDeps } from './tool-job-deps';
 
 /** A job answered 429 this many times ends as RATE_LIMITED. @defaultValue 10 */
@@ -32,22 +32,8 @@ export interface FailedTry {
   log: Logger;
   /** The tool can look up what an earlier try did by its reference (`verify`). */
   canLookUp?: boolean;
-  /** The tool writes without an idempotency key: a failed try that reached the upstream may have applied it. */
-  unkeyedWrite?: boolean;
   /** The claim's token: the record is written only while this try still holds the job. */
   tryToken?: string;
-}
-
-/**
- * Whether a failed try's request may have taken effect upstream: yes, unless
- * something proves it did not — it was never sent (held back, failed while
- * preparing or connecting), or the upstream refused it (a 4xx, a 503).
- */
-function mayHaveBeenApplied(error: ToolError): boolean {
-  if (error instanceof CallHeldBack || error.stage === 'prepare' || error.stage === 'connect') return false;
-  const status = error.upstreamStatus;
-  if (status !== undefined) return (status < 400 || status >= 500) && status !== 503;
-  return error.stage === 'exchange' || error.code === 'SCHEMA_MISMATCH';
 }
 
 /** The record did not take the write: a later claim holds the job, and its try writes the record. */
@@ -136,7 +122,7 @@ export async function settleFailedTry(deps: ToolJobDeps, failed: FailedTry): Pro
       // A later re-run (an agent's or an operator's retry) must look before it sends: after an
       // OUTCOME_UNKNOWN, and after any end of an unkeyed write whose request may have been applied
       // (a 2xx whose body broke the output schema, a 520): `broker jobs retry-failed` retries those too.
-      const mayHaveApplied = decision.error.code === 'OUTCOME_UNKNOWN' || (failed.unkeyedWrite === true && mayHaveBeenApplied(error));
+      const mayHaveApplied = decision.error.code === 'OUTCOME_UNKNOWN' || mayHaveBeenApplied(error);
       if (mayHaveApplied && !data.mayHaveApplied) await job.updateData({ ...data, mayHaveApplied: true });
       await deps.store.fail(id, decision.error.toJobError(), tryToken);
       throw new UnrecoverableError(`${decision.error.code}: ${decision.error.message}`);
