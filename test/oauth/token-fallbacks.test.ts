@@ -13,8 +13,8 @@ import { StubServer, type StubRequest } from '../helpers/stub-server';
 
 /**
  * What a token manager does when it cannot, or need not, get a new token
- * (docs/oauth.md): a token that has not expired is used rather than waiting
- * on another process's refresh, and a client credentials connection refused
+ * (docs/oauth.md): a token that has not expired is used when the wait for
+ * another process's refresh ends without it, and a client credentials connection refused
  * `invalid_grant` is a rejected client, not one to re-authorise. Real Redis,
  * the broker's own token endpoint client, a counting token endpoint on port 0.
  */

@@ -131,11 +131,12 @@ export function createTriggerProcessor(deps: TriggerDeliveryDeps) {
       count('failed');
       throw new UnrecoverableError('the event is no longer stored (past its retention)');
     }
-    // A finished delivery is never sent again. Its job can run twice: the outbox
+    // A delivered delivery is never sent again. Its job can run twice: the outbox
     // sweeper re-adds a delivery whose job BullMQ no longer knows, and completed
     // jobs are kept only up to a count, so the job of one delivered long ago may
-    // be gone while the outbox still holds its entry.
-    const finished = event.deliveries.find((d) => d.deliveryId === data.deliveryId && (d.status === 'delivered' || d.status === 'failed'));
+    // be gone while the outbox still holds its entry. A failed one is sent when
+    // an operator retries its job (Bull Board), as docs/webhooks.md says.
+    const finished = event.deliveries.find((d) => d.deliveryId === data.deliveryId && d.status === 'delivered');
     if (finished) {
       log.info({ attempt, status: finished.status }, 'trigger delivery already finished; not sent again');
       return { status: finished.lastStatus ?? 0 };
