@@ -8,6 +8,7 @@ export * from './registry';
 export { createCatalogue, builtinDescriptors, type Catalogue } from './descriptors';
 export type { ToolSet } from './tool-set';
 export { parseRetryAfter, MAX_RETRY_AFTER_MS } from './http/retry-after';
+export { quotedForms, BLANKED } from './http/redact-credentials';
 export { errorFromResponse, errorFromTransport } from './http/classify';
 export { staticCredentials, connectionAuth, type CredentialsProvider, type CredentialsOptions } from './http/credentials';
 export { MtlsAgent } from './http/mtls-agent';

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { jsonStringForms } from '@broker/tools/secrets/json-forms';
+import { BLANKED, quotedForms } from '@broker/tools';
 
 /**
  * Bytes of a failing answer's body kept in a delivery's `lastError` (docs/webhooks.md#trigger-delivery):
@@ -11,27 +11,32 @@ export const ANSWER_EXCERPT_BYTES = 500;
 /** Shorter values are not searched for: blanking "abc" everywhere would mangle the answer and protect nothing (as the tools' HTTP layer does). */
 const MIN_SECRET_LENGTH = 8;
 
-const BLANKED = '[redacted]';
+/** Forms by the secret values they were made from: a delivery or a callback asks for the same few secrets again and again. */
+const formsByValues = new Map<string, string[]>();
+/** Rotations and reloads add entries; past this many, the cache starts over. @defaultValue 64 */
+const MAX_CACHED = 64;
 
 /**
  * The forms in which a receiver could quote back a secret of ours that it
- * holds or was sent (a signing secret, OpenClaw's hooks token): as is,
- * URL-encoded, JSON-escaped (jsonStringForms), base64, base64url, hex, and a Standard Webhooks
- * secret's key part. Longest first, so a whole value is blanked before a part
- * of it is looked for.
+ * holds or was sent (a signing secret, OpenClaw's hooks token): those the
+ * tools' HTTP layer blanks for credentials (as is, URL-encoded, JSON-escaped:
+ * quotedForms), plus base64, base64url, hex, and a Standard Webhooks secret's
+ * key part. Longest first, so a whole value is blanked before a part of it is
+ * looked for.
  */
 export function secretForms(values: readonly string[]): string[] {
-  const forms = new Set<string>();
-  for (const value of values) {
-    const parts = value.startsWith('whsec_') ? [value, value.slice('whsec_'.length)] : [value];
-    for (const part of parts) {
-      const bytes = Buffer.from(part);
-      for (const form of [part, encodeURIComponent(part), ...jsonStringForms(part), bytes.toString('base64'), bytes.toString('base64url'), bytes.toString('hex')]) {
-        if (form.length >= MIN_SECRET_LENGTH) forms.add(form);
-      }
-    }
-  }
-  return [...forms].sort((a, b) => b.length - a.length);
+  const cacheKey = values.join('\0');
+  const cached = formsByValues.get(cacheKey);
+  if (cached) return cached;
+  const parts = values.flatMap((value) => (value.startsWith('whsec_') ? [value, value.slice('whsec_'.length)] : [value]));
+  const encoded = parts.flatMap((part) => {
+    const bytes = Buffer.from(part);
+    return [bytes.toString('base64'), bytes.toString('base64url'), bytes.toString('hex')].filter((form) => form.length >= MIN_SECRET_LENGTH);
+  });
+  const forms = [...new Set([...quotedForms(parts, MIN_SECRET_LENGTH), ...encoded])].sort((a, b) => b.length - a.length);
+  if (formsByValues.size >= MAX_CACHED) formsByValues.clear();
+  formsByValues.set(cacheKey, forms);
+  return forms;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { jsonStringForms } from '../secrets/json-forms';
+import { jsonStringForms } from './json-forms';
 
 /** Shorter values are left alone: blanking "abc" everywhere would mangle answers and protect nothing. */
 const MIN_SECRET_LENGTH = 8;
