@@ -10,6 +10,7 @@ import { endHold } from './end-hold';
 import { runTry, type TryOutcome } from './run-try';
 import { settleFailedTry } from './settle-try';
 import type { ToolJobDeps } from './tool-job-deps';
+import { isUnkeyedWrite } from './unkeyed-write';
 
 export type { ToolJobDeps } from './tool-job-deps';
 export { MAX_RATE_LIMIT_DEFERRALS, RetryLaterError } from './settle-try';
@@ -62,7 +63,7 @@ export function createToolJobProcessor(deps: ToolJobDeps) {
     }
     // A job of an async tool that already made its first call: a wake-up, not a try (async-tools/async-waits.ts).
     if (data.asyncWait && deps.asyncWaits) return deps.asyncWaits.resume({ job, token, data, tool, input: input.value, log });
-    const unkeyedWrite = tool.write && !tool.idempotent;
+    const unkeyedWrite = isUnkeyedWrite(tool);
     // An earlier try may have applied this write (a worker noted it, or the agent retried
     // an OUTCOME_UNKNOWN job): without a way to look it up, it is not resent blindly.
     if (data.mayHaveApplied && unkeyedWrite && !tool.verify) {

@@ -3,6 +3,7 @@ import type { JobStore } from '@broker/redis/jobs/job-store';
 import type { ToolJobData } from '@broker/shared/jobs/schema';
 import type { Logger } from '@broker/shared/logger';
 import { ToolError, type ToolRegistry } from '@broker/tools';
+import { isUnkeyedWrite } from './unkeyed-write';
 
 export interface EscapedFailureDeps {
   store: Pick<JobStore, 'get' | 'fail'>;
@@ -24,7 +25,7 @@ export function recordEscapedFailure(deps: EscapedFailureDeps) {
   return async (job: Job<ToolJobData>, err: Error): Promise<void> => {
     const id = job.id!;
     const tool = deps.registry.get(job.data.tool);
-    const unkeyedWrite = tool !== undefined && tool.write && !tool.idempotent;
+    const unkeyedWrite = tool !== undefined && isUnkeyedWrite(tool);
     const underWay = unkeyedWrite && (await deps.store.get(id))?.status === 'running';
     if (underWay && !job.data.mayHaveApplied) await job.updateData({ ...job.data, mayHaveApplied: true });
     const error = underWay

@@ -9,6 +9,7 @@ import type { BreakerTicket } from '../limits/circuit-breaker';
 import { callAdmission, type PreAdmission } from './call-admission';
 import { lookUpEarlierTry } from './look-up-earlier-try';
 import type { ToolJobDeps } from './tool-job-deps';
+import { isUnkeyedWrite } from './unkeyed-write';
 
 /**
  * Nothing cancels a try that runs (a cancel applies to queued jobs, SIGTERM
@@ -63,7 +64,7 @@ export async function runTry(deps: ToolJobDeps, run: TryRun, isPending: (output:
     deps.deprecations?.observer(data.integration, tool.name, tool.apiVersion, log),
   );
   // A second try of an unkeyed write must never send while this one may: each request checks the claim.
-  const unkeyedWrite = tool.write && !tool.idempotent;
+  const unkeyedWrite = isUnkeyedWrite(tool);
   const admission = callAdmission({
     gate: deps.gate,
     integrationName: data.integration,
@@ -146,7 +147,7 @@ export async function runTry(deps: ToolJobDeps, run: TryRun, isPending: (output:
     // An answer came: an unkeyed write was applied, whatever its body says (see mayHaveBeenApplied).
     throw new ToolError('SCHEMA_MISMATCH', {
       message: `upstream answer does not match the output schema: ${fieldPaths(checked.errors)}`,
-      writeWithoutKey: tool.write && !tool.idempotent,
+      writeWithoutKey: unkeyedWrite,
     });
   }
   return { kind: 'output', value: checked.value };

@@ -134,9 +134,8 @@ export class OAuthTokenManager {
         await delay(this.pollMs);
         const state = await store.state(req.integration, req.connection);
         if (state.version !== version) {
-          const latest = await store.read(req.integration, req.connection);
-          this.assertUsable(req, latest);
-          if (latest.tokens && !this.expired(latest.tokens) && !this.refused(req, latest.tokens)) return latest.tokens.accessToken;
+          const latest = await this.readUsable(req);
+          if (latest.token) return latest.token;
           version = latest.version;
           break;
         }
@@ -147,13 +146,20 @@ export class OAuthTokenManager {
         // endpoint is slow). A token that has not expired still works (docs/oauth.md), except for a 401's
         // caller, whose token the upstream refused: failing every job of the connection would help nobody.
         if (!req.forceRefresh) {
-          const latest = await store.read(req.integration, req.connection);
-          this.assertUsable(req, latest);
-          if (latest.tokens && !this.expired(latest.tokens) && !this.refused(req, latest.tokens)) return latest.tokens.accessToken;
+          const { token } = await this.readUsable(req);
+          if (token) return token;
         }
         throw new OAuthError('unavailable', `timed out waiting for another worker to refresh the OAuth token of connection "${req.connection}" of "${req.integration}"`);
       }
     }
+  }
+
+  /** The stored set (refused when the connection needs re-authorising), and its access token when it still works for this caller. */
+  private async readUsable(req: AccessTokenRequest): Promise<{ token: string | undefined; version: number }> {
+    const latest = await this.options.store.read(req.integration, req.connection);
+    this.assertUsable(req, latest);
+    const usable = latest.tokens !== undefined && !this.expired(latest.tokens) && !this.refused(req, latest.tokens);
+    return { token: usable ? latest.tokens!.accessToken : undefined, version: latest.version };
   }
 
   private async refreshHolding(req: AccessTokenRequest, seenVersion: number, fence: number): Promise<string> {
